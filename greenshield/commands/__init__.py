@@ -1,0 +1,1 @@
+"""Subcommands of the ``greenshield`` console script, one module each."""

@@ -1,0 +1,104 @@
+"""The one typed settings object, read once from an environment mapping."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class Secret:
+    """A string that never shows itself in ``repr`` or ``str``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. Build it with :meth:`from_env`; nothing else reads ``os.environ``."""
+
+    data_dir: Path = Path("var")
+    production: bool = False
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    kafka_version: str = "4.0.2"
+    kafka_cache_dir: Path = Path.home() / ".cache" / "greenshield" / "kafka"
+    kafka_security: Mapping[str, str] = field(default_factory=dict)
+    topic_prefix: str = "gs."
+    db_url: str = ""
+    hmac_key: Secret = field(default_factory=lambda: Secret(""))
+    signing_key_file: Path | None = None
+    retention_days: int = 365
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.data_dir / "kafka"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Read ``GREENSHIELD_*`` variables; raise ``ValueError`` naming a bad one."""
+        env = os.environ if env is None else env
+        d = cls()
+        data_dir = Path(env.get("GREENSHIELD_DATA_DIR", str(d.data_dir)))
+        security = {
+            k[len("GREENSHIELD_KAFKA_SECURITY_"):].lower(): v
+            for k, v in env.items()
+            if k.startswith("GREENSHIELD_KAFKA_SECURITY_")
+        }
+        key_file = env.get("GREENSHIELD_SIGNING_KEY_FILE")
+        return cls(
+            data_dir=data_dir,
+            production=_bool(env, "GREENSHIELD_PRODUCTION", False),
+            kafka_host=env.get("GREENSHIELD_KAFKA_HOST", d.kafka_host),
+            kafka_port=_int(env, "GREENSHIELD_KAFKA_PORT", d.kafka_port),
+            kafka_controller_port=_int(env, "GREENSHIELD_KAFKA_CONTROLLER_PORT", d.kafka_controller_port),
+            kafka_version=env.get("GREENSHIELD_KAFKA_VERSION", d.kafka_version),
+            kafka_cache_dir=Path(env.get("GREENSHIELD_KAFKA_CACHE", str(d.kafka_cache_dir))),
+            kafka_security=security,
+            topic_prefix=env.get("GREENSHIELD_TOPIC_PREFIX", d.topic_prefix),
+            db_url=env.get("GREENSHIELD_DB_URL", f"sqlite:///{data_dir / 'greenshield.db'}"),
+            hmac_key=Secret(env.get("GREENSHIELD_HMAC_KEY", "")),
+            signing_key_file=Path(key_file) if key_file else None,
+            retention_days=_int(env, "GREENSHIELD_RETENTION_DAYS", d.retention_days),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected an integer") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{name}={raw!r}: expected true or false")
