@@ -1,0 +1,82 @@
+"""``greenshield check``: the contract's verdict over JSON Lines files (no Kafka, no store)."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, Any
+
+USAGE_ERROR = 2
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("check", help="print the verdict of the contract's rules over event files",
+                       description="Validate, de-duplicate and check events (JSON Lines; '-' is stdin; "
+                                   ".gz read transparently). Violations go to stdout, one summary line to stderr.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--as-of", help="RFC 3339 instant of the verdict (default: latest parcel event)")
+    p.add_argument("--rules", type=Path, metavar="PACK.toml", help="rule pack (default: greenshield-default@1)")
+    p.add_argument("--rejects", type=Path, metavar="OUT.jsonl", help="write rejected lines with reasons here")
+    p.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
+    p.add_argument("--fail-on-violation", action="store_true", help="exit 1 when any violation exists")
+    p.set_defaults(func=run)
+
+
+def _lines(stream: IO[bytes]) -> Iterator[bytes]:
+    for line in stream:
+        yield line
+
+
+def _open(path: str, stack: ExitStack) -> IO[bytes]:
+    if path == "-":
+        return sys.stdin.buffer
+    raw = stack.enter_context(open(path, "rb"))
+    if raw.peek(2)[:2] == b"\x1f\x8b" if hasattr(raw, "peek") else path.endswith(".gz"):
+        return stack.enter_context(gzip.open(raw, "rb"))  # type: ignore[arg-type]
+    return raw
+
+
+def run(args: argparse.Namespace) -> int:
+    from greenshield.rules.batch import BatchChecker, RejectedLine
+    from greenshield.rules.output import reject_record, render_table, violation_lines
+    from greenshield.rules.pack import default_pack, load_pack
+    from greenshield.rules.timestamps import TimestampError, parse_instant
+
+    try:
+        pack = load_pack(args.rules) if args.rules else default_pack()
+        as_of = parse_instant(args.as_of) if args.as_of else None
+    except (ValueError, OSError, TimestampError) as err:
+        print(f"greenshield check: {err}", file=sys.stderr)
+        return USAGE_ERROR
+    with ExitStack() as stack:
+        try:
+            rejects = stack.enter_context(open(args.rejects, "wb")) if args.rejects else None
+        except OSError as err:
+            print(f"greenshield check: cannot write rejects to {args.rejects}: {err.strerror}", file=sys.stderr)
+            return USAGE_ERROR
+
+        def on_reject(r: RejectedLine) -> None:
+            if rejects is not None:
+                rejects.write(reject_record(r))
+
+        checker = BatchChecker(pack, on_reject)
+        for path in args.files:
+            try:
+                checker.feed(_lines(_open(path, stack)), source=path)
+            except (OSError, EOFError, gzip.BadGzipFile) as err:
+                print(f"greenshield check: cannot read {path}: {getattr(err, 'strerror', None) or err}",
+                      file=sys.stderr)
+                return USAGE_ERROR
+        found = checker.verdict(as_of)
+    out = sys.stdout.buffer
+    if args.format == "table":
+        out.write(render_table(found).encode())
+    else:
+        out.writelines(violation_lines(found))
+    out.flush()
+    print(checker.stats.summary(), file=sys.stderr)
+    return 1 if args.fail_on_violation and found else 0

@@ -1,0 +1,117 @@
+"""The batch checker: a thin shell that feeds lines to the rule core and collects the verdict."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from greenshield.privacy import redact_event
+from greenshield.rules.dedup import CanonicalError, Deduplicator, Seen
+from greenshield.rules.engine import RuleCore
+from greenshield.rules.model import Event, Rejection, Violation
+from greenshield.rules.pack import RulePack
+from greenshield.rules.parse import is_blank, parse_line
+from greenshield.rules.timestamps import Instant
+
+BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class Stats:
+    """Counts for the summary line."""
+
+    lines: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    parcels: int = 0
+    violations: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        per_rule = " ".join(f"{r}={n}" for r, n in sorted(self.violations.items()))
+        return (f"lines={self.lines} accepted={self.accepted} rejected={self.rejected} "
+                f"duplicates={self.duplicates} parcels={self.parcels} "
+                f"violations={sum(self.violations.values())}" + (f" {per_rule}" if per_rule else ""))
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedLine:
+    """Where a rejected line was, and the rejection."""
+
+    source: str
+    line: int
+    rejection: Rejection
+
+
+OnReject = Callable[[RejectedLine], None]
+
+
+class BatchChecker:
+    """Validate, de-duplicate and feed lines; then compute the verdict ``V(events, as_of)``."""
+
+    def __init__(self, pack: RulePack, on_reject: OnReject | None = None) -> None:
+        self.core = RuleCore(pack)
+        self.dedup = Deduplicator()
+        self.stats = Stats()
+        self.latest: Instant | None = None
+        self._on_reject = on_reject or (lambda r: None)
+
+    def feed(self, lines: Iterable[bytes], source: str = "-") -> None:
+        """Take every line of one input; rejections go to ``on_reject`` and never stop the run."""
+        stats, core, dedup = self.stats, self.core, self.dedup
+        for number, line in enumerate(lines, 1):
+            stats.lines += 1
+            if number == 1 and line.startswith(BOM):
+                line = line[3:]
+            if is_blank(line):
+                continue
+            obj, item = parse_line(line)
+            if type(item) is Rejection:
+                self._reject(source, number, item)
+                continue
+            try:
+                seen = dedup.check(item.enterprise_id, item.event_id, obj)  # type: ignore[union-attr]
+            except CanonicalError as err:
+                self._reject(source, number, Rejection(str(err)))
+                continue
+            if seen is Seen.EXACT:
+                stats.duplicates += 1
+            elif seen is Seen.CONFLICT:
+                key = (item.enterprise_id, item.event_id)  # type: ignore[union-attr]
+                self._reject(source, number, Rejection(
+                    f"conflicting duplicate of ({key[0]}, {key[1]}): same key, different content",
+                    item_payload(obj), key))
+            else:
+                stats.accepted += 1
+                self._take(item)  # type: ignore[arg-type]
+
+    def _take(self, item: Event | object) -> None:
+        if type(item) is Event:
+            self.core.add_event(item)
+            if self.latest is None or item.at > self.latest:
+                self.latest = item.at
+        else:
+            self.core.add_record(item)  # type: ignore[arg-type]
+
+    def _reject(self, source: str, line: int, rejection: Rejection) -> None:
+        self.stats.rejected += 1
+        self._on_reject(RejectedLine(source, line, rejection))
+
+    def verdict(self, as_of: Instant | None = None) -> list[Violation]:
+        """All violations at ``as_of`` (default: the latest accepted parcel event), sorted."""
+        cut = as_of if as_of is not None else self.latest
+        if cut is None:
+            return []
+        found: list[Violation] = []
+        for waybill in list(self.core.parcels):
+            found.extend(self.core.evaluate(waybill, cut).values())
+            self.core.release(waybill)
+        self.stats.parcels = len(self.core.finalised)
+        self.stats.violations.update(v.rule_id for v in found)
+        found.sort(key=lambda v: (v.waybill_no, v.rule_id))
+        return found
+
+
+def item_payload(obj: object) -> dict[str, object] | None:
+    return redact_event(obj) if isinstance(obj, dict) else None  # type: ignore[no-any-return]

@@ -1,0 +1,91 @@
+"""De-duplication by the idempotency key ``(enterprise_id, event_id)`` (contract §2, §7).
+
+A line is compared with the first *accepted* copy of its key, as JSON values:
+key order and whitespace do not matter, ``100`` equals ``100.0``, ``true`` is not
+``1``, and a member set to ``null`` differs from an absent one. Only a 16-byte
+digest of the canonical form is kept per key, never the content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import Enum
+from typing import Any
+
+import orjson
+
+_SORT = orjson.OPT_SORT_KEYS
+
+
+class Seen(Enum):
+    NEW = "new"
+    EXACT = "exact duplicate"
+    CONFLICT = "conflicting duplicate"
+
+
+class CanonicalError(ValueError):
+    """A value too deep to put in canonical form."""
+
+
+def _normalise(value: Any) -> Any:
+    """Integral floats become ints (100.0 == 100); containers are copied only when they change."""
+    kind = type(value)
+    if kind is float:
+        return int(value) if value.is_integer() else value
+    if kind is dict:
+        out = {k: _normalise(v) for k, v in value.items()}
+        return out
+    if kind is list:
+        return [_normalise(v) for v in value]
+    return value
+
+
+def _has_float(value: Any) -> bool:
+    kind = type(value)
+    if kind is float:
+        return True
+    if kind is dict:
+        return any(_has_float(v) for v in value.values())
+    if kind is list:
+        return any(_has_float(v) for v in value)
+    return False
+
+
+def _dumps(obj: Any) -> bytes:
+    try:
+        return orjson.dumps(obj, option=_SORT)
+    except orjson.JSONEncodeError:
+        # integers beyond 64 bits: the stdlib encoder, same canonical rules
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def digest(obj: Any) -> bytes:
+    """16-byte digest of a JSON value's canonical form."""
+    try:
+        if _has_float(obj):
+            obj = _normalise(obj)
+        data = _dumps(obj)
+    except (ValueError, RecursionError) as err:
+        raise CanonicalError(f"value cannot be put in canonical form: {err}") from None
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+class Deduplicator:
+    """Remembers the first accepted copy of every key; memory is one digest per key."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, bytes] = {}
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def check(self, enterprise_id: str, event_id: str, obj: Any) -> Seen:
+        """Classify a valid line; a NEW one is remembered as the first accepted copy."""
+        key = f"{enterprise_id}/{event_id}"
+        d = digest(obj)
+        first = self._seen.get(key)
+        if first is None:
+            self._seen[key] = d
+            return Seen.NEW
+        return Seen.EXACT if first == d else Seen.CONFLICT

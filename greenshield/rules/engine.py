@@ -1,0 +1,191 @@
+"""The incremental rule core shared by the batch checker and the stream worker.
+
+Feed events and registry records one at a time, in any order; ask for a
+parcel's verdict as of an instant; :meth:`RuleCore.advance` tells which
+verdicts changed since last asked. Nothing here reads a clock: ``as_of`` (the
+batch cut-off, or the stream's watermark) is the only "now".
+
+Lifecycle of a parcel's state::
+
+    add_event ──► open (dirty) ──advance(as_of)──► verdict published
+                     ▲                                   │ terminal (delivered or intercepted)
+    registry record ─┘ (re-evaluates parcels it touches) │ and every deadline <= as_of
+                                                         ▼
+                                                finalised: state released
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from greenshield.rules.catalog import RULES
+from greenshield.rules.model import TERMINAL, Event, RegistryRecord, Violation
+from greenshield.rules.pack import RulePack
+from greenshield.rules.registry import Registry
+from greenshield.rules.timestamps import Instant, add_seconds
+from greenshield.rules.view import ParcelView, Rule
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A verdict change: ``opened``, ``updated`` (same key, new details) or ``retracted``."""
+
+    kind: str
+    violation: Violation
+
+
+class Parcel:
+    """The events of one waybill, kept sorted lazily."""
+
+    __slots__ = ("events", "sorted")
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.sorted = True
+
+    def add(self, event: Event) -> None:
+        if self.events and self.sorted and event.order() < self.events[-1].order():
+            self.sorted = False
+        self.events.append(event)
+
+    def up_to(self, as_of: Instant) -> list[Event]:
+        if not self.sorted:
+            self.events.sort(key=Event.order)
+            self.sorted = True
+        events = self.events
+        if events and events[-1].at > as_of:
+            return [e for e in events if e.at <= as_of]
+        return events
+
+
+def references(event: Event) -> Iterator[tuple[str, str]]:
+    """The registry entities an event's verdict depends on."""
+    if event.staff_id is not None:
+        yield "staff", event.staff_id
+    if event.device_id is not None:
+        yield ("xray_machine" if event.type == "xray" else "vehicle"), event.device_id
+    a = event.acceptance
+    if a is not None:
+        if a.inspector_id is not None:
+            yield "staff", a.inspector_id
+        if a.contract_customer_id is not None:
+            yield "contract_customer", a.contract_customer_id
+
+
+class RuleCore:
+    """Per-parcel state plus the registry; memory grows with open parcels only."""
+
+    def __init__(self, pack: RulePack, rules: dict[str, Rule] | None = None) -> None:
+        chosen = RULES if rules is None else rules
+        self.pack = pack
+        self.rules = [(rid, fn, pack.severity[rid]) for rid, fn in chosen.items() if rid in pack.enabled]
+        self.registry = Registry()
+        self.parcels: dict[str, Parcel] = {}
+        self.verdicts: dict[str, dict[str, Violation]] = {}
+        self.finalised: set[str] = set()
+        self._refs: dict[tuple[str, str], set[str]] = {}
+        self._dirty: set[str] = set()
+        self._deadlines: list[tuple[Instant, str]] = []
+
+    def add_event(self, event: Event) -> bool:
+        """Take a parcel event; False when its parcel was already finalised (too late to count)."""
+        waybill = event.waybill_no
+        if waybill in self.finalised:
+            return False
+        parcel = self.parcels.get(waybill)
+        if parcel is None:
+            parcel = self.parcels[waybill] = Parcel()
+        parcel.add(event)
+        self._dirty.add(waybill)
+        for ref in references(event):
+            self._refs.setdefault(ref, set()).add(waybill)
+        return True
+
+    def add_record(self, record: RegistryRecord) -> None:
+        """Take a registry version; the open parcels that name its entity are re-evaluated."""
+        key = self.registry.add(record)
+        self._dirty.update(self._refs.get(key, ()))
+
+    def evaluate(self, waybill: str, as_of: Instant) -> dict[str, Violation]:
+        """The parcel's violations once every event up to ``as_of`` is known."""
+        parcel = self.parcels.get(waybill)
+        events = parcel.up_to(as_of) if parcel is not None else []
+        if not events:
+            return {}
+        view = ParcelView(events, self.registry, self.pack, as_of)
+        enterprise, label = events[0].enterprise_id, self.pack.label
+        found: dict[str, Violation] = {}
+        for rule_id, rule, severity in self.rules:
+            hit = rule(view)
+            if hit is not None:
+                found[rule_id] = Violation(waybill, rule_id, enterprise, severity, hit.at,
+                                           hit.evidence, hit.message, label)
+        return found
+
+    def advance(self, as_of: Instant, finalise: bool = True) -> list[Change]:
+        """Re-evaluate what may have changed up to ``as_of``; return the verdict changes.
+
+        With ``finalise``, parcels whose verdict can no longer change are released.
+        """
+        while self._deadlines and self._deadlines[0][0] <= as_of:
+            self._dirty.add(heapq.heappop(self._deadlines)[1])
+        dirty, self._dirty = self._dirty, set()
+        changes: list[Change] = []
+        for waybill in sorted(dirty):
+            if waybill in self.parcels:
+                changes.extend(self._publish(waybill, self.evaluate(waybill, as_of)))
+                self._schedule(waybill, as_of, finalise)
+        return changes
+
+    def _publish(self, waybill: str, new: dict[str, Violation]) -> Iterable[Change]:
+        old = self.verdicts.get(waybill, {})
+        for rule_id, v in new.items():
+            before = old.get(rule_id)
+            if before is None:
+                yield Change("opened", v)
+            elif before != v:
+                yield Change("updated", v)
+        for rule_id, v in old.items():
+            if rule_id not in new:
+                yield Change("retracted", v)
+        if new:
+            self.verdicts[waybill] = new
+        else:
+            self.verdicts.pop(waybill, None)
+
+    def _schedule(self, waybill: str, as_of: Instant, finalise: bool) -> None:
+        events = self.parcels[waybill].up_to(as_of)
+        upcoming = [d for d in self.deadlines(events) if d > as_of]
+        if upcoming:
+            heapq.heappush(self._deadlines, (min(upcoming), waybill))
+        elif finalise and any(e.type in TERMINAL for e in events):
+            self.release(waybill)
+
+    def deadlines(self, events: list[Event]) -> Iterator[Instant]:
+        """Every instant at which a deadline rule could fire for these events."""
+        d = self.pack.deadlines
+        if events:
+            yield add_seconds(events[0].at, d["TR-1"])
+        for e in events:
+            if e.type == "acceptance":
+                yield add_seconds(e.at, d["XR-4"])
+            elif e.result == "prohibited":
+                yield add_seconds(e.at, d["PH-2"])
+
+    def release(self, waybill: str) -> None:
+        """Drop a finalised parcel's state; its published verdict stays in :attr:`verdicts`."""
+        parcel = self.parcels.pop(waybill)
+        self.finalised.add(waybill)
+        for event in parcel.events:
+            for ref in references(event):
+                holders = self._refs.get(ref)
+                if holders is not None:
+                    holders.discard(waybill)
+                    if not holders:
+                        del self._refs[ref]
+
+    def open_violations(self) -> Iterator[Violation]:
+        for found in self.verdicts.values():
+            yield from found.values()

@@ -1,0 +1,263 @@
+"""Decoding and validation at the edge (contract §1, §2, §7): a line becomes a typed value or a Rejection.
+
+The sender's personal data stops here: :func:`validate` reduces ``sender`` to the
+two facts the rules need (complete? document well-formed?) and keeps nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from greenshield.privacy import redact_event
+from greenshield.rules.documents import document_well_formed, trim
+from greenshield.rules.model import TYPE_RANK, Acceptance, Event, RegistryRecord, Rejection
+from greenshield.rules.timestamps import TimestampError, local_date, parse_instant
+
+MAX_EVENT_BYTES = 1_048_576  # one event, one Kafka message: 1 MiB, like the broker's default
+JSON_WHITESPACE = b" \t\r\n"
+
+_EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_WAYBILL = re.compile(r"[A-Z0-9]{8,32}")
+_REGION = re.compile(r"[0-9]{6}")
+FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
+    "enterprise": (re.compile(r"E[0-9]{7}"), "E + 7 digits"),
+    "site": (re.compile(r"S[0-9]{8}"), "S + 8 digits"),
+    "staff": (re.compile(r"P[0-9]{8}"), "P + 8 digits"),
+    "xray_machine": (re.compile(r"X[0-9]{8}"), "X + 8 digits"),
+    "vehicle": (re.compile(r"V[0-9]{8}"), "V + 8 digits"),
+    "contract_customer": (re.compile(r"C[0-9]{8}"), "C + 8 digits"),
+}
+ENTITIES = frozenset(FORMATS) - {"enterprise"}
+STATUSES = frozenset({"active", "suspended", "revoked", "blacklisted"})
+VERIFIED_BY = frozenset({"id_reader", "face_match", "e_id", "manual"})
+SENDER_FIELDS = ("name", "id_type", "id_number", "verified_by")
+
+
+class Invalid(Exception):
+    """Raised inside validation; becomes a :class:`Rejection` with this message."""
+
+
+def decode(line: bytes) -> Any:
+    """Parse one JSON text; raise :class:`Invalid` saying why it is not JSON.
+
+    orjson does the work; the stdlib parser is the fallback only for what orjson
+    refuses but JSON allows (integers beyond 64 bits), with NaN/Infinity refused.
+    """
+    if len(line) > MAX_EVENT_BYTES:
+        raise Invalid(f"line of {len(line)} bytes exceeds the {MAX_EVENT_BYTES}-byte limit")
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as err:
+        first = str(err)
+    try:
+        return json.loads(line, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise Invalid(f"not valid JSON: {first}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "integer", float: "number", str: "string",
+            list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def _string(obj: dict[str, Any], name: str, required: bool = True) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            raise Invalid(f"missing required field {name!r}")
+        return None
+    if type(value) is not str:
+        raise Invalid(f"field {name!r}: expected a string, got {_type_name(value)}")
+    return value
+
+
+def _formatted(obj: dict[str, Any], name: str, kind: str, required: bool = True) -> str | None:
+    value = _string(obj, name, required)
+    if value is not None:
+        pattern, desc = FORMATS[kind]
+        if pattern.fullmatch(value) is None:
+            raise Invalid(f"field {name!r}: {value[:40]!r} is not {desc}")
+    return value
+
+
+def _matching(obj: dict[str, Any], name: str, pattern: re.Pattern[str], desc: str) -> str:
+    value = _string(obj, name)
+    assert value is not None  # required fields never come back None
+    if pattern.fullmatch(value) is None:
+        raise Invalid(f"field {name!r}: {value[:40]!r} is not {desc}")
+    return value
+
+
+def _choice(obj: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
+    value = _string(obj, name)
+    if value not in allowed:
+        raise Invalid(f"field {name!r}: {str(value)[:40]!r} is not one of {', '.join(allowed)}")
+    return value  # type: ignore[return-value]
+
+
+def _timestamp(obj: dict[str, Any], name: str) -> tuple[tuple[int, str], str]:
+    text = _string(obj, name)
+    assert text is not None
+    try:
+        return parse_instant(text), text
+    except TimestampError as err:
+        raise Invalid(f"field {name!r}: {err}") from None
+
+
+def _object(obj: dict[str, Any], name: str) -> dict[str, Any] | None:
+    value = obj.get(name)
+    if value is not None and type(value) is not dict:
+        raise Invalid(f"field {name!r}: expected an object, got {_type_name(value)}")
+    return value
+
+
+def sender_facts(sender: dict[str, Any] | None, occurred_at: str) -> tuple[bool, bool]:
+    """(complete, document well-formed) of a ``sender``; incomplete senders are never rejected."""
+    if sender is None:
+        return False, False
+    for name in SENDER_FIELDS:
+        value = sender.get(name)
+        if type(value) is not str or not trim(value):
+            return False, False
+    if trim(sender["verified_by"]) not in VERIFIED_BY:
+        return False, False
+    ok = document_well_formed(sender["id_type"], sender["id_number"], local_date(occurred_at))
+    return True, ok
+
+
+def _acceptance(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+    sender = _object(obj, "sender")
+    customer = _formatted(obj, "contract_customer_id", "contract_customer", required=False)
+    inspection = _object(obj, "inspection")
+    inspector = result = None
+    if inspection is not None:
+        inspector = _formatted(inspection, "inspector_id", "staff", required=False)
+        _timestamp(inspection, "inspected_at")
+        result = _choice(inspection, "result", ("passed", "refused"))
+        _string(inspection, "category")
+    origin = _matching(obj, "origin_region", _REGION, "a 6-digit region code")
+    destination = _matching(obj, "destination_region", _REGION, "a 6-digit region code")
+    weight = obj.get("weight_g")
+    if weight is None:
+        raise Invalid("missing required field 'weight_g'")
+    if type(weight) is not int or weight <= 0:
+        raise Invalid(f"field 'weight_g': expected an integer > 0, got {_type_name(weight)} {str(weight)[:20]}")
+    complete, document_ok = sender_facts(sender, base[4])
+    facts = Acceptance(complete, document_ok, customer, inspection is not None, inspector, result,
+                       origin, destination)
+    return Event(*base, acceptance=facts)
+
+
+def _xray(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+    machine = _formatted(obj, "machine_id", "xray_machine")
+    result = _choice(obj, "result", ("clear", "suspicious", "prohibited"))
+    _string(obj, "image_ref", required=False)
+    return Event(*base, device_id=machine, result=result)
+
+
+def _manual_check(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+    return Event(*base, result=_choice(obj, "result", ("cleared", "prohibited")))
+
+
+def _interception(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+    _string(obj, "reason")
+    _string(obj, "report_no", required=False)
+    return Event(*base)
+
+
+def _sort_scan(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+    return Event(*base)
+
+
+def _depart(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+    vehicle = _formatted(obj, "vehicle_id", "vehicle", required=False)
+    return Event(*base, device_id=vehicle, other_site_id=_formatted(obj, "to_site_id", "site"))
+
+
+def _arrive(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+    vehicle = _formatted(obj, "vehicle_id", "vehicle", required=False)
+    return Event(*base, device_id=vehicle, other_site_id=_formatted(obj, "from_site_id", "site"))
+
+
+def _delivery(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+    return Event(*base, result=_choice(obj, "method", ("hand", "locker", "station")))
+
+
+PARCEL_TYPES: dict[str, Callable[[dict[str, Any], tuple[Any, ...]], Event]] = {
+    "acceptance": _acceptance,
+    "xray": _xray,
+    "manual_check": _manual_check,
+    "interception": _interception,
+    "sort_scan": _sort_scan,
+    "depart": _depart,
+    "arrive": _arrive,
+    "delivery": _delivery,
+}
+assert set(PARCEL_TYPES) == set(TYPE_RANK)
+
+
+def _registry(obj: dict[str, Any], enterprise: str, event_id: str, at: Any, text: str) -> RegistryRecord:
+    entity = _string(obj, "entity")
+    if entity not in ENTITIES:
+        raise Invalid(f"field 'entity': {str(entity)[:40]!r} is not one of {', '.join(sorted(ENTITIES))}")
+    ident = _formatted(obj, "id", entity)
+    status = _choice(obj, "status", tuple(sorted(STATUSES)))
+    return RegistryRecord(enterprise, event_id, at, text, entity, ident, status)  # type: ignore[arg-type]
+
+
+def _validate(obj: Any) -> Event | RegistryRecord:
+    if type(obj) is not dict:
+        raise Invalid(f"expected a JSON object, got {_type_name(obj)}")
+    v = obj.get("v")
+    if v is None:
+        raise Invalid("missing required field 'v'")
+    if type(v) is not int:
+        raise Invalid(f"field 'v': expected an integer, got {_type_name(v)}")
+    if v != 1:
+        raise Invalid(f"unknown contract version v={v}")
+    event_id = _matching(obj, "event_id", _EVENT_ID, "1-64 chars of [A-Za-z0-9._:-]")
+    kind = _string(obj, "type")
+    enterprise = _formatted(obj, "enterprise_id", "enterprise")
+    at, text = _timestamp(obj, "occurred_at")
+    if kind == "registry":
+        return _registry(obj, enterprise, event_id, at, text)  # type: ignore[arg-type]
+    build = PARCEL_TYPES.get(kind)  # type: ignore[arg-type]
+    if build is None:
+        raise Invalid(f"field 'type': unknown type {str(kind)[:40]!r}")
+    waybill = _matching(obj, "waybill_no", _WAYBILL, "8-32 chars of [A-Z0-9]")
+    site = _formatted(obj, "site_id", "site")
+    staff = _formatted(obj, "staff_id", "staff", required=False)
+    return build(obj, (enterprise, event_id, kind, at, text, waybill, site, staff))
+
+
+def validate(obj: Any) -> Event | RegistryRecord | Rejection:
+    """A parsed JSON value as an accepted event or record, or a Rejection with its reason."""
+    try:
+        return _validate(obj)
+    except Invalid as err:
+        return Rejection(str(err), payload=redact_event(obj) if type(obj) is dict else None)
+
+
+def parse_line(line: bytes) -> tuple[Any, Event | RegistryRecord | Rejection]:
+    """Decode and validate one line; the parsed value comes back too, for de-duplication."""
+    try:
+        obj = decode(line)
+    except Invalid as err:
+        return None, Rejection(str(err))
+    return obj, validate(obj)
+
+
+def is_blank(line: bytes) -> bool:
+    """Contract §7: a line of JSON whitespace only is skipped, not rejected."""
+    return not line.strip(JSON_WHITESPACE)

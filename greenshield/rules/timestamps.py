@@ -1,0 +1,104 @@
+"""RFC 3339 timestamps (contract §7) as exact, comparable instants.
+
+An :data:`Instant` is ``(epoch_seconds, fraction_digits)`` where the fraction is
+the decimal digits after the point with trailing zeros stripped. Comparing two
+such digit strings lexicographically is comparing the fractions numerically
+(``"5" > "45"`` as 0.5 > 0.45), so tuple order is exact instant order with no
+loss of precision, whatever the number of fraction digits.
+
+    "2026-11-11T08:00:00.50+08:00"  ->  (1762819200, "5")
+    "2026-11-11T00:00:00.5Z"        ->  (1762819200, "5")   same instant
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+Instant = tuple[int, str]
+
+_RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
+)
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_day_cache: dict[str, int] = {}
+
+
+class TimestampError(ValueError):
+    """A string that is not an RFC 3339 timestamp with an offset."""
+
+
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm)."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def valid_date(year: int, month: int, day: int) -> bool:
+    """True when ``year-month-day`` is a real calendar date."""
+    if not 1 <= month <= 12 or day < 1:
+        return False
+    limit = 29 if month == 2 and is_leap(year) else _DAYS_IN_MONTH[month]
+    return day <= limit
+
+
+def _epoch_day(date: str, y: str, m: str, d: str) -> int:
+    days = _day_cache.get(date)
+    if days is None:
+        year, month, day = int(y), int(m), int(d)
+        if not valid_date(year, month, day):
+            raise TimestampError(f"{date!r} is not a calendar date")
+        days = days_from_civil(year, month, day)
+        if len(_day_cache) < 100_000:
+            _day_cache[date] = days
+    return days
+
+
+def parse_instant(text: str) -> Instant:
+    """Parse an RFC 3339 timestamp that carries an offset; raise :class:`TimestampError`."""
+    m = _RFC3339.fullmatch(text)
+    if m is None:
+        raise TimestampError(f"{text!r} is not an RFC 3339 timestamp with an offset")
+    y, mo, d, hh, mi, ss, frac, z, sign, oh, om = m.groups()
+    days = _epoch_day(text[:10], y, mo, d)
+    hour, minute, second = int(hh), int(mi), int(ss)
+    if hour > 23 or minute > 59 or second > 59:
+        raise TimestampError(f"{text!r} has a time of day out of range")
+    seconds = days * 86400 + hour * 3600 + minute * 60 + second
+    if z is None:
+        off_h, off_m = int(oh), int(om)
+        if off_h > 23 or off_m > 59:
+            raise TimestampError(f"{text!r} has an offset out of range")
+        offset = off_h * 3600 + off_m * 60
+        seconds -= offset if sign == "+" else -offset
+    return (seconds, frac.rstrip("0") if frac else "")
+
+
+def add_seconds(instant: Instant, seconds: int) -> Instant:
+    return (instant[0] + seconds, instant[1])
+
+
+def format_utc(instant: Instant) -> str:
+    """Whole-second UTC form with ``Z`` (contract §5 truncates fractions)."""
+    dt = datetime.fromtimestamp(instant[0], tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_utc_exact(instant: Instant) -> str:
+    """UTC form keeping the fraction, for keys that must stay exact."""
+    base = format_utc(instant)
+    return f"{base[:-1]}.{instant[1]}Z" if instant[1] else base
+
+
+def local_date(text: str) -> tuple[int, int, int]:
+    """The calendar date of a timestamp in its own offset (its first ten characters)."""
+    return int(text[0:4]), int(text[5:7]), int(text[8:10])
