@@ -136,7 +136,7 @@ def sender_facts(sender: dict[str, Any] | None, occurred_at: str) -> tuple[bool,
     return True, ok
 
 
-def _acceptance(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+def _acceptance(obj: dict[str, Any], base: tuple[Any, ...], facts: tuple[bool, bool] | None = None) -> Event:
     sender = _object(obj, "sender")
     customer = _formatted(obj, "contract_customer_id", "contract_customer", required=False)
     inspection = _object(obj, "inspection")
@@ -153,10 +153,10 @@ def _acceptance(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
         raise Invalid("missing required field 'weight_g'")
     if type(weight) is not int or weight <= 0:
         raise Invalid(f"field 'weight_g': expected an integer > 0, got {_type_name(weight)} {str(weight)[:20]}")
-    complete, document_ok = sender_facts(sender, base[4])
-    facts = Acceptance(complete, document_ok, customer, inspection is not None, inspector, result,
-                       origin, destination)
-    return Event(*base, acceptance=facts)
+    complete, document_ok = facts if facts is not None else sender_facts(sender, base[4])
+    info = Acceptance(complete, document_ok, customer, inspection is not None, inspector, result,
+                      origin, destination)
+    return Event(*base, acceptance=info)
 
 
 def _xray(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
@@ -216,7 +216,7 @@ def _registry(obj: dict[str, Any], enterprise: str, event_id: str, at: Any, text
     return RegistryRecord(enterprise, event_id, at, text, entity, ident, status)  # type: ignore[arg-type]
 
 
-def _validate(obj: Any) -> Event | RegistryRecord:
+def _validate(obj: Any, facts: tuple[bool, bool] | None = None) -> Event | RegistryRecord:
     if type(obj) is not dict:
         raise Invalid(f"expected a JSON object, got {_type_name(obj)}")
     v = obj.get("v")
@@ -238,7 +238,8 @@ def _validate(obj: Any) -> Event | RegistryRecord:
     waybill = _matching(obj, "waybill_no", _WAYBILL, "8-32 chars of [A-Z0-9]")
     site = _formatted(obj, "site_id", "site")
     staff = _formatted(obj, "staff_id", "staff", required=False)
-    return build(obj, (enterprise, event_id, kind, at, text, waybill, site, staff))
+    base = (enterprise, event_id, kind, at, text, waybill, site, staff)
+    return build(obj, base) if facts is None or kind != "acceptance" else _acceptance(obj, base, facts)
 
 
 def validate(obj: Any) -> Event | RegistryRecord | Rejection:
@@ -247,6 +248,20 @@ def validate(obj: Any) -> Event | RegistryRecord | Rejection:
         return _validate(obj)
     except Invalid as err:
         return Rejection(str(err), payload=redact_event(obj) if type(obj) is dict else None)
+
+
+def restore(doc: Any, sender_complete: bool, sender_document_ok: bool) -> Event | RegistryRecord:
+    """Rebuild a stored, already redacted event, trusting the sender facts decided at intake.
+
+    Only for the system's own store: input from outside always goes through :func:`validate`.
+    """
+    return _validate(doc, (sender_complete, sender_document_ok))
+
+
+def facts_of(item: Event | RegistryRecord) -> tuple[bool, bool]:
+    """The sender facts to store beside a redacted event, for :func:`restore`."""
+    a = item.acceptance if isinstance(item, Event) else None
+    return (a.sender_complete, a.sender_document_ok) if a is not None else (False, False)
 
 
 def parse_line(line: bytes) -> tuple[Any, Event | RegistryRecord | Rejection]:
