@@ -51,7 +51,7 @@ class BatchChecker:
     """Validate, de-duplicate and feed lines; then compute the verdict ``V(events, as_of)``."""
 
     def __init__(self, pack: RulePack, on_reject: OnReject | None = None) -> None:
-        self.core = RuleCore(pack)
+        self.core = RuleCore(pack, track_references=False)
         self.dedup = Deduplicator()
         self.stats = Stats()
         self.latest: Instant | None = None
@@ -71,7 +71,7 @@ class BatchChecker:
                 self._reject(source, number, item)
                 continue
             try:
-                seen = dedup.check(item.enterprise_id, item.event_id, obj)  # type: ignore[union-attr]
+                seen = dedup.check(item.enterprise_id, item.event_id, obj, line)  # type: ignore[union-attr]
             except CanonicalError as err:
                 self._reject(source, number, Rejection(str(err)))
                 continue

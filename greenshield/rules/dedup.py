@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from enum import Enum
 from typing import Any
 
@@ -60,10 +61,17 @@ def _dumps(obj: Any) -> bytes:
         return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def digest(obj: Any) -> bytes:
-    """16-byte digest of a JSON value's canonical form."""
+_MAY_HOLD_FLOAT = re.compile(rb"[0-9][.eE]")
+
+
+def digest(obj: Any, raw: bytes | None = None) -> bytes:
+    """16-byte digest of a JSON value's canonical form.
+
+    ``raw``, the JSON text ``obj`` was parsed from, lets the float walk be skipped
+    when no number in it can be a float (no digit followed by ``.``/``e``/``E``).
+    """
     try:
-        if _has_float(obj):
+        if (raw is None or _MAY_HOLD_FLOAT.search(raw) is not None) and _has_float(obj):
             obj = _normalise(obj)
         data = _dumps(obj)
     except (ValueError, RecursionError) as err:
@@ -80,10 +88,10 @@ class Deduplicator:
     def __len__(self) -> int:
         return len(self._seen)
 
-    def check(self, enterprise_id: str, event_id: str, obj: Any) -> Seen:
+    def check(self, enterprise_id: str, event_id: str, obj: Any, raw: bytes | None = None) -> Seen:
         """Classify a valid line; a NEW one is remembered as the first accepted copy."""
         key = f"{enterprise_id}/{event_id}"
-        d = digest(obj)
+        d = digest(obj, raw)
         first = self._seen.get(key)
         if first is None:
             self._seen[key] = d

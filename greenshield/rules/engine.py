@@ -77,7 +77,10 @@ def references(event: Event) -> Iterator[tuple[str, str]]:
 class RuleCore:
     """Per-parcel state plus the registry; memory grows with open parcels only."""
 
-    def __init__(self, pack: RulePack, rules: dict[str, Rule] | None = None) -> None:
+    def __init__(self, pack: RulePack, rules: dict[str, Rule] | None = None,
+                 track_references: bool = True) -> None:
+        """``track_references=False`` skips the index that lets a late registry record
+        re-evaluate parcels: for callers that evaluate only once everything is in."""
         chosen = RULES if rules is None else rules
         self.pack = pack
         self.rules = [(rid, fn, pack.severity[rid]) for rid, fn in chosen.items() if rid in pack.enabled]
@@ -88,6 +91,7 @@ class RuleCore:
         self._refs: dict[tuple[str, str], set[str]] = {}
         self._dirty: set[str] = set()
         self._deadlines: list[tuple[Instant, str]] = []
+        self._track = track_references
 
     def add_event(self, event: Event) -> bool:
         """Take a parcel event; False when its parcel was already finalised (too late to count)."""
@@ -99,8 +103,9 @@ class RuleCore:
             parcel = self.parcels[waybill] = Parcel()
         parcel.add(event)
         self._dirty.add(waybill)
-        for ref in references(event):
-            self._refs.setdefault(ref, set()).add(waybill)
+        if self._track:
+            for ref in references(event):
+                self._refs.setdefault(ref, set()).add(waybill)
         return True
 
     def add_record(self, record: RegistryRecord) -> None:
@@ -178,6 +183,9 @@ class RuleCore:
         """Drop a finalised parcel's state; its published verdict stays in :attr:`verdicts`."""
         parcel = self.parcels.pop(waybill)
         self.finalised.add(waybill)
+        self._dirty.discard(waybill)
+        if not self._track:
+            return
         for event in parcel.events:
             for ref in references(event):
                 holders = self._refs.get(ref)

@@ -242,8 +242,43 @@ def _validate(obj: Any, facts: tuple[bool, bool] | None = None) -> Event | Regis
     return build(obj, base) if facts is None or kind != "acceptance" else _acceptance(obj, base, facts)
 
 
+_ID = {kind: pattern.fullmatch for kind, (pattern, _) in FORMATS.items()}
+_SITE, _STAFF, _ENTERPRISE = _ID["site"], _ID["staff"], _ID["enterprise"]
+_EVENT_ID_OK, _WAYBILL_OK = _EVENT_ID.fullmatch, _WAYBILL.fullmatch
+_FAST_TYPES = {k: v for k, v in PARCEL_TYPES.items() if k != "acceptance"}
+
+
+def _fast(obj: Any) -> Event | None:
+    """The common case, checked inline: a well-formed non-acceptance parcel event.
+
+    Returns ``None`` whenever anything is unusual; :func:`_validate` then decides
+    and explains. It never accepts what :func:`_validate` would reject.
+    """
+    if type(obj) is not dict:
+        return None
+    get = obj.get
+    v, eid, ent, wb, site, staff, text = (get("v"), get("event_id"), get("enterprise_id"), get("waybill_no"),
+                                          get("site_id"), get("staff_id"), get("occurred_at"))
+    if (type(v) is not int or v != 1 or type(eid) is not str or type(ent) is not str or type(wb) is not str
+            or type(site) is not str or type(text) is not str or not _EVENT_ID_OK(eid)
+            or not _ENTERPRISE(ent) or not _WAYBILL_OK(wb) or not _SITE(site)
+            or (staff is not None and (type(staff) is not str or not _STAFF(staff)))):
+        return None
+    build = _FAST_TYPES.get(get("type"))  # type: ignore[arg-type]
+    if build is None:
+        return None
+    try:
+        at = parse_instant(text)
+        return build(obj, (ent, eid, obj["type"], at, text, wb, site, staff))
+    except (TimestampError, Invalid):
+        return None
+
+
 def validate(obj: Any) -> Event | RegistryRecord | Rejection:
     """A parsed JSON value as an accepted event or record, or a Rejection with its reason."""
+    fast = _fast(obj)
+    if fast is not None:
+        return fast
     try:
         return _validate(obj)
     except Invalid as err:

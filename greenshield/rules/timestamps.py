@@ -6,8 +6,8 @@ such digit strings lexicographically is comparing the fractions numerically
 (``"5" > "45"`` as 0.5 > 0.45), so tuple order is exact instant order with no
 loss of precision, whatever the number of fraction digits.
 
-    "2026-11-11T08:00:00.50+08:00"  ->  (1762819200, "5")
-    "2026-11-11T00:00:00.5Z"        ->  (1762819200, "5")   same instant
+    "2026-11-11T08:00:00.50+08:00"  ->  (1794355200, "5")
+    "2026-11-11T00:00:00.5Z"        ->  (1794355200, "5")   same instant
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from datetime import datetime, timezone
 Instant = tuple[int, str]
 
 _RFC3339 = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})"
-    r"(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([0-9]+))?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 _DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _day_cache: dict[str, int] = {}
@@ -51,16 +50,37 @@ def valid_date(year: int, month: int, day: int) -> bool:
     return day <= limit
 
 
-def _epoch_day(date: str, y: str, m: str, d: str) -> int:
-    days = _day_cache.get(date)
-    if days is None:
-        year, month, day = int(y), int(m), int(d)
+_minute_cache: dict[str, int] = {}
+_offset_cache: dict[str, int] = {"Z": 0, "z": 0}
+_CACHE_LIMIT = 200_000
+
+
+def _minute(prefix: str, text: str) -> int:
+    """Epoch seconds of ``YYYY-MM-DDTHH:MM`` (validated), cached."""
+    seconds = _minute_cache.get(prefix)
+    if seconds is None:
+        year, month, day = int(prefix[0:4]), int(prefix[5:7]), int(prefix[8:10])
         if not valid_date(year, month, day):
-            raise TimestampError(f"{date!r} is not a calendar date")
-        days = days_from_civil(year, month, day)
-        if len(_day_cache) < 100_000:
-            _day_cache[date] = days
-    return days
+            raise TimestampError(f"{text!r} is not a calendar date")
+        hour, minute = int(prefix[11:13]), int(prefix[14:16])
+        if hour > 23 or minute > 59:
+            raise TimestampError(f"{text!r} has a time of day out of range")
+        seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60
+        if len(_minute_cache) >= _CACHE_LIMIT:
+            _minute_cache.clear()
+        _minute_cache[prefix] = seconds
+    return seconds
+
+
+def _offset(text: str, zone: str) -> int:
+    offset = _offset_cache.get(zone)
+    if offset is None:
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if hours > 23 or minutes > 59:
+            raise TimestampError(f"{text!r} has an offset out of range")
+        offset = (hours * 3600 + minutes * 60) * (1 if zone[0] == "+" else -1)
+        _offset_cache[zone] = offset
+    return offset
 
 
 def parse_instant(text: str) -> Instant:
@@ -68,18 +88,11 @@ def parse_instant(text: str) -> Instant:
     m = _RFC3339.fullmatch(text)
     if m is None:
         raise TimestampError(f"{text!r} is not an RFC 3339 timestamp with an offset")
-    y, mo, d, hh, mi, ss, frac, z, sign, oh, om = m.groups()
-    days = _epoch_day(text[:10], y, mo, d)
-    hour, minute, second = int(hh), int(mi), int(ss)
-    if hour > 23 or minute > 59 or second > 59:
+    second = int(text[17:19])
+    if second > 59:
         raise TimestampError(f"{text!r} has a time of day out of range")
-    seconds = days * 86400 + hour * 3600 + minute * 60 + second
-    if z is None:
-        off_h, off_m = int(oh), int(om)
-        if off_h > 23 or off_m > 59:
-            raise TimestampError(f"{text!r} has an offset out of range")
-        offset = off_h * 3600 + off_m * 60
-        seconds -= offset if sign == "+" else -offset
+    frac, zone = m.groups()
+    seconds = _minute(text[:16], text) + second - _offset(text, zone)
     return (seconds, frac.rstrip("0") if frac else "")
 
 
