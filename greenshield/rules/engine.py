@@ -161,8 +161,12 @@ class RuleCore:
             self.verdicts.pop(waybill, None)
 
     def _schedule(self, waybill: str, as_of: Instant, finalise: bool) -> None:
-        events = self.parcels[waybill].up_to(as_of)
+        """Wake the parcel at its next deadline, or when the clock reaches an event not yet counted."""
+        parcel = self.parcels[waybill]
+        events = parcel.up_to(as_of)
         upcoming = [d for d in self.deadlines(events) if d > as_of]
+        if len(events) < len(parcel.events):
+            upcoming.append(parcel.events[len(events)].at)
         if upcoming:
             heapq.heappush(self._deadlines, (min(upcoming), waybill))
         elif finalise and any(e.type in TERMINAL for e in events):

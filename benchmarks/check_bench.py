@@ -1,0 +1,76 @@
+"""Benchmark of ``greenshield check``: events/s, peak memory, and time as a ratio to stdlib json.loads.
+
+Method: simulate N parcels (deterministic seed) into a file; then, alternating,
+run in child processes (a) a baseline that reads the same file and calls
+``json.loads`` on every line and (b) ``greenshield check FILE``; take the median
+wall time of each over REPEAT runs; peak memory is the child's max RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BASELINE = "import json,sys\nwith open(sys.argv[1],'rb') as f:\n    for line in f:\n        json.loads(line)\n"
+
+
+def _child(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MiB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark child failed: {' '.join(cmd)}")
+    return elapsed, usage.ru_maxrss // 1024
+
+
+def simulate(parcels: int, seed: int, out: Path) -> int:
+    if not out.exists():
+        subprocess.run([sys.executable, "-m", "greenshield.cli", "simulate", "--parcels", str(parcels),
+                        "--seed", str(seed), "--fault-rate", "0.05", "--out", str(out)], check=True)
+    with open(out, "rb") as f:
+        return sum(1 for _ in f)
+
+
+def measure(path: Path, repeat: int) -> dict[str, float]:
+    base, check, rss = [], [], []
+    for _ in range(repeat):
+        base.append(_child([sys.executable, "-c", BASELINE, str(path)])[0])
+        t, m = _child([sys.executable, "-m", "greenshield.cli", "check", str(path)])
+        check.append(t)
+        rss.append(m)
+    b, c = statistics.median(base), statistics.median(check)
+    return {"baseline_s": b, "check_s": c, "ratio": c / b, "peak_mib": max(rss)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--parcels", type=int, default=10_000, help="~10 events per parcel")
+    ap.add_argument("--big-parcels", type=int, default=0, help="also measure peak memory at this size")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dir", type=Path, default=Path("var/bench"))
+    args = ap.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
+    sizes = [args.parcels] + ([args.big_parcels] if args.big_parcels else [])
+    for i, parcels in enumerate(sizes):
+        path = args.dir / f"check-{parcels}.jsonl"
+        events = simulate(parcels, 7, path)
+        r = measure(path, args.repeat if i == 0 else 1)
+        print(f"check  events={events} check={r['check_s']:.2f}s ({events / r['check_s']:,.0f} events/s) "
+              f"json.loads={r['baseline_s']:.2f}s ratio={r['ratio']:.2f} (goal <= 2.0) "
+              f"peak_rss={r['peak_mib']} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

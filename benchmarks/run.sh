@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# All benchmarks (`make bench`). Each prints its method and figures; ratios are to a
+# baseline measured in the same run. Set BENCH_QUICK=1 for a smaller, faster pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+  $PY benchmarks/check_bench.py --parcels 2000 --repeat 1
+else
+  $PY benchmarks/check_bench.py --parcels 10000 --big-parcels 100000
+fi
+for extra in benchmarks/audit_bench.py benchmarks/stream_bench.py benchmarks/api_bench.py; do
+  if [ -f "$extra" ]; then $PY "$extra"; fi
+done
