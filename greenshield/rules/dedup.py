@@ -80,10 +80,10 @@ def digest(obj: Any, raw: bytes | None = None) -> bytes:
 
 
 class Deduplicator:
-    """Remembers the first accepted copy of every key; memory is one digest per key."""
+    """Remembers the first accepted copy of every key; memory is one 64-bit digest per key."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, bytes] = {}
+        self._seen: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -91,7 +91,7 @@ class Deduplicator:
     def check(self, enterprise_id: str, event_id: str, obj: Any, raw: bytes | None = None) -> Seen:
         """Classify a valid line; a NEW one is remembered as the first accepted copy."""
         key = f"{enterprise_id}/{event_id}"
-        d = digest(obj, raw)
+        d = int.from_bytes(digest(obj, raw)[:8], "little")  # 8 bytes suffice within one key
         first = self._seen.get(key)
         if first is None:
             self._seen[key] = d

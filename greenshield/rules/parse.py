@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,9 @@ ENTITIES = frozenset(FORMATS) - {"enterprise"}
 STATUSES = frozenset({"active", "suspended", "revoked", "blacklisted"})
 VERIFIED_BY = frozenset({"id_reader", "face_match", "e_id", "manual"})
 SENDER_FIELDS = ("name", "id_type", "id_number", "verified_by")
+
+
+_i = sys.intern  # identifiers repeat across events: share one string each (memory per open parcel)
 
 
 class Invalid(Exception):
@@ -163,7 +167,7 @@ def _xray(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
     machine = _formatted(obj, "machine_id", "xray_machine")
     result = _choice(obj, "result", ("clear", "suspicious", "prohibited"))
     _string(obj, "image_ref", required=False)
-    return Event(*base, device_id=machine, result=result)
+    return Event(*base, device_id=_i(machine), result=result)  # type: ignore[arg-type]
 
 
 def _manual_check(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
@@ -182,12 +186,12 @@ def _sort_scan(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
 
 def _depart(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
     vehicle = _formatted(obj, "vehicle_id", "vehicle", required=False)
-    return Event(*base, device_id=vehicle, other_site_id=_formatted(obj, "to_site_id", "site"))
+    return Event(*base, device_id=vehicle and _i(vehicle), other_site_id=_i(_formatted(obj, "to_site_id", "site")))  # type: ignore[arg-type]
 
 
 def _arrive(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
     vehicle = _formatted(obj, "vehicle_id", "vehicle", required=False)
-    return Event(*base, device_id=vehicle, other_site_id=_formatted(obj, "from_site_id", "site"))
+    return Event(*base, device_id=vehicle and _i(vehicle), other_site_id=_i(_formatted(obj, "from_site_id", "site")))  # type: ignore[arg-type]
 
 
 def _delivery(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
@@ -238,7 +242,7 @@ def _validate(obj: Any, facts: tuple[bool, bool] | None = None) -> Event | Regis
     waybill = _matching(obj, "waybill_no", _WAYBILL, "8-32 chars of [A-Z0-9]")
     site = _formatted(obj, "site_id", "site")
     staff = _formatted(obj, "staff_id", "staff", required=False)
-    base = (enterprise, event_id, kind, at, text, waybill, site, staff)
+    base = (_i(enterprise), event_id, kind, at, text, _i(waybill), _i(site), staff and _i(staff))
     return build(obj, base) if facts is None or kind != "acceptance" else _acceptance(obj, base, facts)
 
 
@@ -269,7 +273,7 @@ def _fast(obj: Any) -> Event | None:
         return None
     try:
         at = parse_instant(text)
-        return build(obj, (ent, eid, obj["type"], at, text, wb, site, staff))
+        return build(obj, (_i(ent), eid, obj["type"], at, text, _i(wb), _i(site), staff and _i(staff)))
     except (TimestampError, Invalid):
         return None
 
