@@ -17,6 +17,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "check",
     "simulate",
     "kafka",
+    "topics",
+    "send",
 )
 
 

@@ -46,9 +46,40 @@ class Settings:
     signing_key_file: Path | None = None
     retention_days: int = 365
 
+    # stream pipeline (issue 5): topic layout, stream time, worker batching, metrics
+    events_partitions: int = 6
+    registry_partitions: int = 1
+    violations_partitions: int = 6
+    rejects_partitions: int = 1
+    topic_replication: int = 1
+    allowed_lateness_seconds: int = 600
+    backstop_idle_seconds: int = 60
+    release_after_seconds: int = 6 * 3600
+    worker_batch_size: int = 5000
+    worker_batch_wait_ms: int = 100
+    worker_group: str = "greenshield-worker"
+    metrics_port: int = 9108
+    control_key: Secret = field(default_factory=lambda: Secret(""))
+
     @property
     def kafka_bootstrap(self) -> str:
         return f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.topic_prefix}events.v1"
+
+    @property
+    def registry_topic(self) -> str:
+        return f"{self.topic_prefix}registry.v1"
+
+    @property
+    def violations_topic(self) -> str:
+        return f"{self.topic_prefix}violations.v1"
+
+    @property
+    def rejects_topic(self) -> str:
+        return f"{self.topic_prefix}rejects.v1"
 
     @property
     def kafka_dir(self) -> Path:
@@ -80,6 +111,19 @@ class Settings:
             hmac_key=Secret(env.get("GREENSHIELD_HMAC_KEY", "")),
             signing_key_file=Path(key_file) if key_file else None,
             retention_days=_int(env, "GREENSHIELD_RETENTION_DAYS", d.retention_days),
+            events_partitions=_int(env, "GREENSHIELD_EVENTS_PARTITIONS", d.events_partitions),
+            registry_partitions=_int(env, "GREENSHIELD_REGISTRY_PARTITIONS", d.registry_partitions),
+            violations_partitions=_int(env, "GREENSHIELD_VIOLATIONS_PARTITIONS", d.violations_partitions),
+            rejects_partitions=_int(env, "GREENSHIELD_REJECTS_PARTITIONS", d.rejects_partitions),
+            topic_replication=_int(env, "GREENSHIELD_TOPIC_REPLICATION", d.topic_replication),
+            allowed_lateness_seconds=_int(env, "GREENSHIELD_ALLOWED_LATENESS_SECONDS", d.allowed_lateness_seconds),
+            backstop_idle_seconds=_int(env, "GREENSHIELD_BACKSTOP_IDLE_SECONDS", d.backstop_idle_seconds),
+            release_after_seconds=_int(env, "GREENSHIELD_RELEASE_AFTER_SECONDS", d.release_after_seconds),
+            worker_batch_size=_int(env, "GREENSHIELD_WORKER_BATCH_SIZE", d.worker_batch_size),
+            worker_batch_wait_ms=_int(env, "GREENSHIELD_WORKER_BATCH_WAIT_MS", d.worker_batch_wait_ms),
+            worker_group=env.get("GREENSHIELD_WORKER_GROUP", d.worker_group),
+            metrics_port=_int(env, "GREENSHIELD_METRICS_PORT", d.metrics_port),
+            control_key=Secret(env.get("GREENSHIELD_CONTROL_KEY", "")),
         )
 
 
