@@ -45,6 +45,9 @@ class Settings:
     hmac_key: Secret = field(default_factory=lambda: Secret(""))
     signing_key_file: Path | None = None
     retention_days: int = 365
+    checkpoint_every_entries: int = 10_000
+    checkpoint_every_seconds: int = 60
+    log_level: str = "WARNING"
 
     # stream pipeline (issue 5): topic layout, stream time, worker batching, metrics
     events_partitions: int = 6
@@ -124,6 +127,9 @@ class Settings:
             worker_group=env.get("GREENSHIELD_WORKER_GROUP", d.worker_group),
             metrics_port=_int(env, "GREENSHIELD_METRICS_PORT", d.metrics_port),
             control_key=Secret(env.get("GREENSHIELD_CONTROL_KEY", "")),
+            checkpoint_every_entries=_int(env, "GREENSHIELD_CHECKPOINT_EVERY_ENTRIES", d.checkpoint_every_entries),
+            checkpoint_every_seconds=_int(env, "GREENSHIELD_CHECKPOINT_EVERY_SECONDS", d.checkpoint_every_seconds),
+            log_level=env.get("GREENSHIELD_LOG_LEVEL", d.log_level).upper(),
         )
 
 

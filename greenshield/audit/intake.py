@@ -1,0 +1,135 @@
+"""Intake: validate, redact, de-duplicate against the store, and write events with their entries.
+
+Per line, as ``greenshield check`` does (contract §2, §7): a blank line is
+skipped, a rejection is stored with its reason and position, an exact duplicate of
+a stored or earlier line is counted and dropped, a conflicting duplicate is
+rejected. Personal data is redacted right after validation (design note 1); the
+only trace of the plain content is a keyed digest, used to tell exact from
+conflicting duplicates across runs. Each batch is one writer transaction: the
+events, their audit entries and the rejects commit together, so a re-run after a
+crash stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from greenshield.audit import schema as t
+from greenshield.audit.entries import canonical
+from greenshield.audit.log import append
+from greenshield.audit.rows import event_row, row_entry
+from greenshield.audit.store import Store, insert_ignoring_conflicts
+from greenshield.privacy import redact_event
+from greenshield.rules.dedup import CanonicalError, digest
+from greenshield.rules.model import Event, RegistryRecord, Rejection
+from greenshield.rules.parse import is_blank, parse_line
+
+BOM = b"\xef\xbb\xbf"
+BATCH = 2000
+
+
+@dataclass
+class IntakeStats:
+    lines: int = 0
+    stored: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+
+
+@dataclass
+class _Line:
+    position: int
+    obj: Any
+    item: Event | RegistryRecord
+    digest: bytes
+
+
+class Intake:
+    """Feeds lines of one source or more into the store, in batches."""
+
+    def __init__(self, store: Store, hmac_key: bytes) -> None:
+        self.store, self.key, self.stats = store, hmac_key, IntakeStats()
+
+    def feed(self, lines: Iterable[bytes], source: str) -> None:
+        batch: list[_Line] = []
+        rejects: list[dict[str, Any]] = []
+        for number, line in enumerate(lines, 1):
+            self.stats.lines += 1
+            if number == 1 and line.startswith(BOM):
+                line = line[3:]
+            if is_blank(line):
+                continue
+            obj, item = parse_line(line)
+            if isinstance(item, Rejection):
+                rejects.append(_reject_row(source, number, item))
+                continue
+            try:
+                keyed = self._digest(obj, line)
+            except CanonicalError as err:
+                rejects.append(_reject_row(source, number, Rejection(str(err))))
+                continue
+            batch.append(_Line(number, obj, item, keyed))
+            if len(batch) >= BATCH:
+                self._write(batch, rejects, source)
+                batch, rejects = [], []
+        self._write(batch, rejects, source)
+
+    def _digest(self, obj: Any, raw: bytes) -> bytes:
+        return hmac.new(self.key, b"dedup\x00" + digest(obj, raw), hashlib.sha256).digest()[:16]
+
+    def _write(self, batch: list[_Line], rejects: list[dict[str, Any]], source: str) -> None:
+        with self.store.write() as conn:
+            fresh = self._fresh(conn, batch, rejects, source)
+            ids = self.store.allocate_ids(conn, len(fresh))
+            rows = [{**event_row(ln.item, redact_event(ln.obj, self.key), ln.digest, source, ln.position),
+                     "entry_id": i} for i, ln in zip(ids, fresh)]
+            if rows:
+                conn.execute(t.events.insert(), rows)
+                append(conn, ((r["entry_id"], "event", row_entry(r)) for r in rows))
+            if rejects:
+                conn.execute(insert_ignoring_conflicts(self.store, t.rejects), rejects)
+        self.stats.stored += len(fresh)
+        self.stats.rejected += len(rejects)
+
+    def _fresh(self, conn: Connection, batch: list[_Line], rejects: list[dict[str, Any]],
+               source: str) -> list[_Line]:
+        """The lines of ``batch`` whose key is new; duplicates are counted or rejected."""
+        known = _stored_digests(conn, {(ln.item.enterprise_id, ln.item.event_id) for ln in batch})
+        fresh: list[_Line] = []
+        for ln in batch:
+            key = (ln.item.enterprise_id, ln.item.event_id)
+            if key not in known:
+                known[key] = ln.digest
+                fresh.append(ln)
+            elif known[key] is None or known[key] == ln.digest:  # None: purged, cannot tell
+                self.stats.duplicates += 1
+            else:
+                reason = f"conflicting duplicate of ({key[0]}, {key[1]}): same key, different content"
+                rejects.append(_reject_row(source, ln.position, Rejection(reason, redact_event(ln.obj), key)))
+        return fresh
+
+
+def _stored_digests(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], bytes | None]:
+    if not keys:
+        return {}
+    e = t.events
+    rows = conn.execute(sa.select(e.c.enterprise_id, e.c.event_id, e.c.digest)
+                        .where(sa.tuple_(e.c.enterprise_id, e.c.event_id).in_(sorted(keys)))).all()
+    return {(r[0], r[1]): (bytes(r[2]) if r[2] is not None else None) for r in rows}
+
+
+def _reject_row(source: str, position: int, rejection: Rejection) -> dict[str, Any]:
+    key = rejection.key
+    payload = canonical(rejection.payload).decode() if rejection.payload is not None else None
+    return {"source": source, "position": position, "reason": rejection.reason,
+            "enterprise_id": key[0] if key else None, "event_id": key[1] if key else None,
+            "payload": payload, "purged": False, "stored_s": int(time.time())}
+

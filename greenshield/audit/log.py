@@ -1,0 +1,248 @@
+"""The audit log: writers append entries, one sequencer integrates them into the Merkle tree.
+
+Trillian's split (design note 4)::
+
+    writer (any process)                         sequencer (one at a time)
+    BEGIN (writers' lock, shared)                committed_high_water() -> M
+      ids = allocate_ids(n)                      BEGIN (sequencer's lock)
+      INSERT data rows  (id = entry id)            read audit_state (compact tree, last_id)
+      INSERT audit_log  (id, kind, entry,          leaves = audit_log ids in (last_id, M], by id
+                         leaf_hash)                append to the compact tree; record runs
+    COMMIT                                         and perfect subtrees (level >= NODE_LEVEL)
+                                                   sign a checkpoint every N entries / T s / on close
+                                                   UPDATE audit_state
+                                                 COMMIT
+
+Leaf ``i`` is the ``i``-th sequenced entry in id order; ``audit_runs`` records each
+stretch of consecutive ids (leaves ``[first_leaf, first_leaf + count)`` are the
+entries ``[first_id, first_id + count)``). A writer stores its entry's leaf hash;
+nothing is updated per entry afterwards, which keeps appends near raw insert speed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.engine import Connection
+
+from greenshield.audit import schema as t
+from greenshield.audit.checkpoint import DEFAULT_ORIGIN, Checkpoint, sign_checkpoint
+from greenshield.audit.entries import hashed
+from greenshield.audit.merkle import MerkleAccumulator, SubtreeHasher, consistency_proof, inclusion_proof
+from greenshield.audit.store import Store
+
+NODE_LEVEL = 4  # perfect subtrees of 16 leaves and up are cached in audit_nodes
+_CHUNK = 50_000
+
+
+def append(conn: Connection, rows: Iterable[tuple[int, str, bytes]]) -> int:
+    """Insert entries ``(id, kind, entry bytes)`` in a writer's transaction; return how many."""
+    batch = [{"id": i, "kind": kind, "entry": e, "leaf_hash": h}
+             for i, kind, (e, h) in ((i, kind, hashed(entry)) for i, kind, entry in rows)]
+    if batch:
+        conn.execute(t.audit_log.insert(), batch)
+    return len(batch)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When to sign: every ``entries`` new leaves, every ``seconds``, and on close."""
+
+    entries: int = 10_000
+    seconds: int = 60
+
+    def __post_init__(self) -> None:
+        if self.entries < 1 or self.seconds < 0:
+            raise ValueError("checkpoint policy: every_entries must be >= 1 and every_seconds >= 0")
+
+
+@dataclass(frozen=True)
+class Integrated:
+    """What one sequencer step did."""
+
+    tree_size: int
+    added: int
+    checkpoints: tuple[Checkpoint, ...]
+
+
+class Sequencer:
+    """Integrates pending entries into the tree and signs checkpoints (one at a time, by lock)."""
+
+    def __init__(self, store: Store, key: Ed25519PrivateKey, policy: Policy = Policy(),
+                 origin: str = DEFAULT_ORIGIN, clock: Callable[[], int] = _now_ms) -> None:
+        self.store, self.key, self.policy, self.origin, self.clock = store, key, policy, origin, clock
+
+    def integrate(self, close: bool = False) -> Integrated:
+        """Sequence every committed entry; with ``close``, sign a checkpoint if the tree grew."""
+        store = self.store
+        with store.sequencing() as conn:
+            high = store.committed_high_water(conn)
+            st = conn.execute(sa.select(t.audit_state).where(t.audit_state.c.id == 1)).one()
+            nodes: list[dict[str, object]] = []
+            acc = MerkleAccumulator.from_bytes(
+                st.compact, lambda lvl, i, h: nodes.append({"level": lvl, "idx": i, "hash": h})
+                if lvl >= NODE_LEVEL else None)
+            cp_size, cp_ms = int(st.checkpoint_size), int(st.checkpoint_ms)
+            signed: list[Checkpoint] = []
+            last_id, runs = int(st.last_id), list[dict[str, int]]()
+            for chunk in _pending(conn, last_id, high):
+                for entry_id, leaf in chunk:
+                    if entry_id != last_id + 1 or not runs:
+                        runs.append({"first_leaf": acc.size, "first_id": entry_id, "count": 0})
+                    runs[-1]["count"] += 1
+                    acc.append(leaf)
+                    last_id = entry_id
+                    if acc.size - cp_size >= self.policy.entries:
+                        signed.append(self._sign(acc, cp_ms))
+                        cp_size, cp_ms = acc.size, signed[-1].timestamp_ms
+            if acc.size > cp_size and (close or self.clock() - cp_ms >= self.policy.seconds * 1000):
+                signed.append(self._sign(acc, cp_ms))
+                cp_size, cp_ms = acc.size, signed[-1].timestamp_ms
+            added = acc.size - int(st.tree_size)
+            if added == 0 and not signed:
+                return Integrated(acc.size, 0, ())
+            _save(conn, acc, last_id, runs, nodes, signed, cp_size, cp_ms)
+        return Integrated(acc.size, added, tuple(signed))
+
+    def _sign(self, acc: MerkleAccumulator, last_ms: int) -> Checkpoint:
+        return sign_checkpoint(self.key, acc.size, acc.root(), origin=self.origin,
+                               timestamp=max(self.clock(), last_ms))
+
+
+def _pending(conn: Connection, last_id: int, high: int) -> Iterator[list[tuple[int, bytes]]]:
+    log = t.audit_log
+    while last_id < high:
+        rows = conn.execute(sa.select(log.c.id, log.c.leaf_hash)
+                            .where(log.c.id > last_id, log.c.id <= high)
+                            .order_by(log.c.id).limit(_CHUNK)).all()
+        if not rows:
+            return
+        yield [(int(r[0]), bytes(r[1])) for r in rows]
+        last_id = int(rows[-1][0])
+
+
+def _save(conn: Connection, acc: MerkleAccumulator, last_id: int, runs: list[dict[str, int]],
+          nodes: list[dict[str, object]], signed: list[Checkpoint], cp_size: int, cp_ms: int) -> None:
+    if runs:
+        conn.execute(t.audit_runs.insert(), runs)
+    if nodes:
+        conn.execute(t.audit_nodes.insert(), nodes)
+    if signed:
+        conn.execute(t.checkpoints.insert(), [
+            {"origin": c.origin, "tree_size": c.tree_size, "root_hash": c.root_hash,
+             "timestamp_ms": c.timestamp_ms, "key_id": c.key_id, "signature": c.signature} for c in signed])
+    conn.execute(t.audit_state.update().where(t.audit_state.c.id == 1).values(
+        tree_size=acc.size, last_id=last_id, compact=acc.to_bytes(),
+        checkpoint_size=cp_size, checkpoint_ms=cp_ms))
+
+
+# --- reading the log back: leaf numbers, checkpoints, proofs
+
+def checkpoint_of(row: sa.Row[tuple[object, ...]]) -> Checkpoint:
+    m = row._mapping
+    return Checkpoint(str(m["origin"]), int(m["tree_size"]), bytes(m["root_hash"]), int(m["timestamp_ms"]),
+                      str(m["key_id"]), bytes(m["signature"]))
+
+
+def latest_checkpoint(conn: Connection) -> Checkpoint | None:
+    row = conn.execute(sa.select(t.checkpoints).order_by(t.checkpoints.c.tree_size.desc(),
+                                                         t.checkpoints.c.id.desc()).limit(1)).first()
+    return checkpoint_of(row) if row is not None else None
+
+
+def all_checkpoints(conn: Connection) -> list[tuple[int, Checkpoint]]:
+    rows = conn.execute(sa.select(t.checkpoints).order_by(t.checkpoints.c.id)).all()
+    return [(int(r.id), checkpoint_of(r)) for r in rows]
+
+
+def leaf_numbers(conn: Connection, entry_ids: Sequence[int]) -> dict[int, int]:
+    """Leaf index of each sequenced entry id (pending ids are left out)."""
+    runs, out = t.audit_runs, {}
+    for entry_id in entry_ids:
+        run = conn.execute(sa.select(runs.c.first_leaf, runs.c.first_id, runs.c.count)
+                           .where(runs.c.first_id <= entry_id)
+                           .order_by(runs.c.first_id.desc()).limit(1)).first()
+        if run is not None and entry_id < run.first_id + run.count:
+            out[entry_id] = int(run.first_leaf + entry_id - run.first_id)
+    return out
+
+
+def entry_ids(conn: Connection, lo: int, hi: int) -> list[int]:
+    """Entry ids of the leaves ``[lo, hi)``, in leaf order."""
+    runs, out = t.audit_runs, list[int]()
+    found = conn.execute(sa.select(runs.c.first_leaf, runs.c.first_id, runs.c.count)
+                         .where(runs.c.first_leaf < hi, runs.c.first_leaf + runs.c.count > lo)
+                         .order_by(runs.c.first_leaf)).all()
+    for first_leaf, first_id, count in found:
+        a, b = max(lo, first_leaf), min(hi, first_leaf + count)
+        out.extend(range(first_id + a - first_leaf, first_id + b - first_leaf))
+    return out
+
+
+class StoredNodes(MutableMapping[tuple[int, int], bytes]):
+    """The ``audit_nodes`` cache as a mapping, read on demand; what is computed stays in memory."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn, self.local = conn, dict[tuple[int, int], bytes]()
+
+    def __getitem__(self, key: tuple[int, int]) -> bytes:
+        if key in self.local:
+            return self.local[key]
+        if key[0] < NODE_LEVEL:
+            raise KeyError(key)
+        n = t.audit_nodes
+        h = self.conn.execute(sa.select(n.c.hash).where(n.c.level == key[0], n.c.idx == key[1])).scalar()
+        if h is None:
+            raise KeyError(key)
+        return bytes(h)
+
+    def __setitem__(self, key: tuple[int, int], value: bytes) -> None:
+        self.local[key] = value
+
+    def __delitem__(self, key: tuple[int, int]) -> None:
+        del self.local[key]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter(self.local)
+
+    def __len__(self) -> int:
+        return len(self.local)
+
+
+def leaf_hashes(conn: Connection, lo: int, hi: int) -> list[bytes]:
+    """Stored leaf hashes of the leaves ``[lo, hi)``."""
+    ids = entry_ids(conn, lo, hi)
+    if not ids:
+        return []
+    log = t.audit_log
+    rows = conn.execute(sa.select(log.c.id, log.c.leaf_hash).where(log.c.id.between(ids[0], ids[-1]))).all()
+    by_id = {int(i): bytes(h) for i, h in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def hasher(conn: Connection) -> SubtreeHasher:
+    """Range hashes of the stored tree, from cached subtrees and stored leaf hashes."""
+    return SubtreeHasher(lambda lo, hi: leaf_hashes(conn, lo, hi), StoredNodes(conn), NODE_LEVEL)
+
+
+def prove_inclusion(conn: Connection, index: int, size: int) -> list[bytes]:
+    return inclusion_proof(index, size, hasher(conn))
+
+
+def prove_consistency(conn: Connection, first: int, second: int) -> list[bytes]:
+    return consistency_proof(first, second, hasher(conn))
+
+
+def root_at(conn: Connection, size: int) -> bytes:
+    """The root of the first ``size`` leaves, from the stored tree."""
+    from greenshield.audit.merkle import EMPTY_ROOT
+
+    return hasher(conn)(0, size) if size else EMPTY_ROOT

@@ -1,0 +1,78 @@
+"""Event rows: the columns stored for an accepted, redacted event, and its audit entry.
+
+Every indexed column is derived from the stored ``doc`` by :func:`columns`, so
+``audit verify`` can re-derive the columns and the entry from the doc alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from greenshield.audit.entries import canonical, event_entry, loads, sender_commitment, split_sender
+from greenshield.rules.model import Event, RegistryRecord
+from greenshield.rules.parse import facts_of, restore
+
+DERIVED = ("enterprise_id", "event_id", "type", "occurred_at", "at_s", "at_frac", "waybill_no", "site_id",
+           "staff_id", "inspector_id", "device_id", "other_site_id", "result", "customer_id", "entity",
+           "entity_id", "status", "sender_complete", "sender_document_ok")
+
+
+def columns(item: Event | RegistryRecord) -> dict[str, Any]:
+    """The columns of :data:`DERIVED` for a validated event or registry record."""
+    complete, document_ok = facts_of(item)
+    base = {"enterprise_id": item.enterprise_id, "event_id": item.event_id, "occurred_at": item.occurred_at,
+            "at_s": item.at[0], "at_frac": item.at[1], "sender_complete": complete,
+            "sender_document_ok": document_ok}
+    if isinstance(item, RegistryRecord):
+        return {**base, "type": "registry", "waybill_no": None, "site_id": None, "staff_id": None,
+                "inspector_id": None, "device_id": None, "other_site_id": None, "result": None,
+                "customer_id": None, "entity": item.entity, "entity_id": item.id, "status": item.status}
+    a = item.acceptance
+    return {**base, "type": item.type, "waybill_no": item.waybill_no, "site_id": item.site_id,
+            "staff_id": item.staff_id, "inspector_id": a.inspector_id if a else None,
+            "device_id": item.device_id, "other_site_id": item.other_site_id,
+            "result": a.inspection_result if a else item.result,
+            "customer_id": a.contract_customer_id if a else None,
+            "entity": None, "entity_id": None, "status": None}
+
+
+def event_row(item: Event | RegistryRecord, doc: dict[str, Any], digest: bytes | None,
+              source: str, position: int) -> dict[str, Any]:
+    """A full ``events`` row (without ``entry_id``) for a redacted doc."""
+    public, personal = split_sender(doc)
+    return {**columns(item), "doc": canonical(doc).decode(), "digest": digest, "purged": False,
+            "sender_id_hash": personal.get("id_hash") if personal else None,
+            "sender_commitment": sender_commitment(item.enterprise_id, item.event_id, personal),
+            "source": source, "position": position}
+
+
+def row_entry(row: Any) -> bytes:
+    """The audit entry of an ``events`` row (a mapping), from its doc and stored commitment."""
+    public, _ = split_sender(loads(row["doc"]))
+    return event_entry(row["enterprise_id"], row["event_id"], row["type"], public, row["sender_commitment"],
+                       (row["sender_complete"], row["sender_document_ok"]))
+
+
+def restored(row: Any) -> Event | RegistryRecord:
+    """The typed event of an ``events`` row, for the rules (sender facts as decided at intake)."""
+    return restore(loads(row["doc"]), bool(row["sender_complete"]), bool(row["sender_document_ok"]))
+
+
+def row_problems(row: Any) -> list[str]:
+    """What in an ``events`` row disagrees with its own doc (empty when consistent)."""
+    doc = loads(row["doc"])
+    try:
+        item = restored(row)
+    except Exception as err:  # a doc that no longer validates was edited
+        return [f"its doc does not validate ({err})"]
+    bad = [name for name, value in columns(item).items()
+           if name not in ("sender_complete", "sender_document_ok") and row[name] != value]
+    _, personal = split_sender(doc)
+    if not row["purged"]:
+        if row["sender_commitment"] != sender_commitment(row["enterprise_id"], row["event_id"], personal):
+            bad.append("sender_commitment")
+        if row["sender_id_hash"] != (personal.get("id_hash") if personal else None):
+            bad.append("sender_id_hash")
+    elif row["sender_id_hash"] is not None or (personal and any(personal.values())):
+        bad.append("purged personal fields")
+    return [f"column {name} does not match its doc" for name in bad]

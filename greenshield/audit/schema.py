@@ -1,0 +1,159 @@
+"""The audit store's tables (SQLAlchemy Core), versioned by a one-row ``schema_version`` table.
+
+Every row that the audit log covers shares its id with its audit entry
+(``audit_log.id``): ``events.entry_id``, ``violation_changes.id`` and
+``queries.id`` are allocated from the log's id space, so re-deriving a leaf is a
+primary-key join. Registry records are events of type ``registry`` (one key
+space for ``(enterprise_id, event_id)``, as contract §2 de-duplicates them
+together); "the registry history" is ``events WHERE type = 'registry'``.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+)
+
+# --- the audit log: writers insert, the sequencer integrates (see greenshield.audit.log)
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("entry", sa.LargeBinary, nullable=False),       # canonical entry bytes (the leaf data)
+    sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
+)
+audit_runs = sa.Table(  # leaves [first_leaf, first_leaf + count) are the entries [first_id, first_id + count)
+    "audit_runs", metadata,
+    sa.Column("first_leaf", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("first_id", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+audit_nodes = sa.Table(  # perfect subtree hashes (level >= NODE_LEVEL), a cache for proofs
+    "audit_nodes", metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+)
+audit_state = sa.Table(
+    "audit_state", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("tree_size", sa.BigInteger, nullable=False),
+    sa.Column("last_id", sa.BigInteger, nullable=False),       # entries with id <= last_id are sequenced
+    sa.Column("compact", sa.LargeBinary, nullable=False),      # MerkleAccumulator.to_bytes()
+    sa.Column("checkpoint_size", sa.BigInteger, nullable=False),
+    sa.Column("checkpoint_ms", sa.BigInteger, nullable=False),
+)
+checkpoints = sa.Table(
+    "checkpoints", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("origin", sa.String(100), nullable=False),
+    sa.Column("tree_size", sa.BigInteger, nullable=False),
+    sa.Column("root_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("timestamp_ms", sa.BigInteger, nullable=False),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("signature", sa.LargeBinary(64), nullable=False),
+)
+# the id allocator of SQLite (PostgreSQL uses the sequence audit_entry_seq)
+audit_ids = sa.Table(
+    "audit_ids", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("next_id", sa.BigInteger, nullable=False),
+)
+ENTRY_SEQUENCE = "audit_entry_seq"
+
+# --- the data the log covers
+events = sa.Table(
+    "events", metadata,
+    sa.Column("entry_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("enterprise_id", sa.String(8), nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("occurred_at", sa.String(64), nullable=False),
+    sa.Column("at_s", sa.BigInteger, nullable=False),
+    sa.Column("at_frac", sa.String(64), nullable=False),
+    sa.Column("waybill_no", sa.String(32)),
+    sa.Column("site_id", sa.String(9)),
+    sa.Column("staff_id", sa.String(9)),
+    sa.Column("inspector_id", sa.String(9)),
+    sa.Column("device_id", sa.String(9)),       # machine_id of an xray, vehicle_id of a depart/arrive
+    sa.Column("other_site_id", sa.String(9)),   # to_site_id / from_site_id
+    sa.Column("result", sa.String(16)),
+    sa.Column("customer_id", sa.String(9)),     # contract_customer_id of an acceptance
+    sa.Column("entity", sa.String(20)),         # registry records
+    sa.Column("entity_id", sa.String(9)),
+    sa.Column("status", sa.String(12)),
+    sa.Column("sender_complete", sa.Boolean, nullable=False),
+    sa.Column("sender_document_ok", sa.Boolean, nullable=False),
+    sa.Column("sender_id_hash", sa.String(64)),  # HMAC of contract §6, for lookups
+    sa.Column("sender_commitment", sa.String(64)),
+    sa.Column("digest", sa.LargeBinary(16)),     # keyed digest of the original content (duplicates)
+    sa.Column("doc", sa.Text, nullable=False),   # the redacted event, canonical JSON
+    sa.Column("purged", sa.Boolean, nullable=False),
+    sa.Column("source", sa.String(400), nullable=False),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("enterprise_id", "event_id", name="uq_events_key"),
+    sa.Index("ix_events_waybill", "waybill_no"),
+    sa.Index("ix_events_staff", "staff_id", "at_s"),
+    sa.Index("ix_events_inspector", "inspector_id"),
+    sa.Index("ix_events_device", "device_id", "at_s"),
+    sa.Index("ix_events_sender", "sender_id_hash"),
+    sa.Index("ix_events_customer", "customer_id"),
+    sa.Index("ix_events_entity", "entity", "entity_id"),
+    sa.Index("ix_events_at", "at_s"),
+)
+violations = sa.Table(
+    "violations", metadata,
+    sa.Column("waybill_no", sa.String(32), primary_key=True),
+    sa.Column("rule_id", sa.String(8), primary_key=True),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("enterprise_id", sa.String(8), nullable=False),
+    sa.Column("occurred_at", sa.String(20), nullable=False),  # contract §5 form, UTC "Z"
+    sa.Column("doc", sa.Text, nullable=False),                # the latest change's record
+    sa.Column("change_id", sa.BigInteger, nullable=False),    # violation_changes.id of that change
+    sa.Index("ix_violations_status", "status"),
+    sa.Index("ix_violations_enterprise", "enterprise_id"),
+    sa.Index("ix_violations_rule", "rule_id"),
+    sa.Index("ix_violations_at", "occurred_at"),
+)
+violation_changes = sa.Table(
+    "violation_changes", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("waybill_no", sa.String(32), nullable=False),
+    sa.Column("rule_id", sa.String(8), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("doc", sa.Text, nullable=False),  # canonical JSON: §5 fields + status + as_of
+    sa.UniqueConstraint("waybill_no", "rule_id", "seq", name="uq_violation_changes"),
+)
+queries = sa.Table(
+    "queries", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("doc", sa.Text, nullable=False),  # canonical JSON: command, parameters, time, result count
+)
+rejects = sa.Table(
+    "rejects", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(400), nullable=False),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("enterprise_id", sa.String(64)),
+    sa.Column("event_id", sa.String(200)),
+    sa.Column("payload", sa.Text),  # masked (contract §6); NULL when the line did not parse
+    sa.Column("stored_s", sa.BigInteger, nullable=False),  # wall clock at intake, for retention
+    sa.Column("purged", sa.Boolean, nullable=False),
+    sa.UniqueConstraint("source", "position", name="uq_rejects_where"),
+)
+run_state = sa.Table(  # the embedded pipeline's clock
+    "run_state", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("as_of_s", sa.BigInteger, nullable=False),
+    sa.Column("as_of_frac", sa.String(64), nullable=False),
+    sa.Column("events_seen", sa.BigInteger, nullable=False),  # events with entry_id <= it are evaluated
+)

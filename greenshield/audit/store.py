@@ -1,0 +1,170 @@
+"""The database behind the audit store: engine set-up, schema creation, transactions, entry ids.
+
+One code path for SQLite (a file; WAL, ``synchronous=NORMAL``) and PostgreSQL
+(``postgresql+psycopg://``). Three kinds of transaction:
+
+* :meth:`Store.read` - a plain transaction (:meth:`Store.snapshot`: one consistent view);
+* :meth:`Store.write` - a writer's: SQLite ``BEGIN IMMEDIATE`` (writers queue on
+  the database lock instead of failing to upgrade), PostgreSQL a *shared* advisory
+  lock held to commit, so the sequencer can wait for every writer in flight;
+* :meth:`Store.sequencing` - the sequencer's: SQLite ``BEGIN IMMEDIATE``,
+  PostgreSQL an exclusive advisory lock so only one sequencer works at a time.
+
+Entry ids come from :meth:`Store.allocate_ids` inside a writer's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from greenshield.audit import schema as t
+
+_WRITERS_LOCK = "hashtext(current_schema() || ':greenshield-writers')"
+_SEQUENCER_LOCK = "hashtext(current_schema() || ':greenshield-sequencer')"
+
+
+class SchemaError(RuntimeError):
+    """The database holds a schema of another version, or none where one is needed."""
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, ``synchronous=NORMAL`` and explicit BEGINs."""
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    path = sa.engine.make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 60})
+    sa.event.listen(engine, "connect", _sqlite_connect)
+    sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _sqlite_begin)
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get("greenshield_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Store:
+    """An open audit database; the schema is created on first use."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+
+    @classmethod
+    def open(cls, url: str, create: bool = True) -> "Store":
+        store = cls(create_engine(url))
+        store.ensure_schema(create)
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- transactions
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read transaction that sees one state of the whole database (for verification)."""
+        with self.engine.connect() as raw:
+            conn = raw if self.is_sqlite else raw.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(greenshield_write=True)
+            with conn.begin():
+                if not self.is_sqlite:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock_shared({_WRITERS_LOCK})")
+                yield conn
+
+    @contextmanager
+    def sequencing(self) -> Iterator[Connection]:
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(greenshield_write=True)
+            with conn.begin():
+                if not self.is_sqlite:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SEQUENCER_LOCK})")
+                yield conn
+
+    def committed_high_water(self, conn: Connection) -> int:
+        """The largest entry id below which no writer can still commit.
+
+        SQLite: writers are serialised, so it is ``max(id)`` read in the sequencer's
+        transaction. PostgreSQL: a writer takes its ids while holding the shared writers'
+        lock, so once the exclusive lock is granted (briefly, in its own transaction)
+        every id handed out so far is committed or abandoned.
+        """
+        if self.is_sqlite:
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.audit_log.c.id), 0))).scalar_one())
+        with self.engine.connect() as other, other.begin():
+            other.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITERS_LOCK})")
+            return int(other.execute(sa.select(sa.func.coalesce(sa.func.max(t.audit_log.c.id), 0))).scalar_one())
+
+    def allocate_ids(self, conn: Connection, n: int) -> list[int]:
+        """``n`` fresh, increasing entry ids, inside a writer's transaction."""
+        if n <= 0:
+            return []
+        if self.is_sqlite:
+            ids = t.audit_ids
+            first = int(conn.execute(sa.select(ids.c.next_id).where(ids.c.id == 1)).scalar_one())
+            conn.execute(ids.update().where(ids.c.id == 1).values(next_id=first + n))
+            return list(range(first, first + n))
+        rows = conn.execute(sa.text(f"SELECT nextval('{t.ENTRY_SEQUENCE}') FROM generate_series(1, :n)"), {"n": n})
+        return sorted(int(r[0]) for r in rows)
+
+    # --- schema
+    def ensure_schema(self, create: bool = True) -> None:
+        """Check the schema version; create the schema in an empty database when ``create``."""
+        inspector = sa.inspect(self.engine)
+        if inspector.has_table(t.schema_version.name):
+            with self.read() as conn:
+                found = conn.execute(sa.select(t.schema_version.c.version)).scalars().all()
+            if found != [t.SCHEMA_VERSION]:
+                raise SchemaError(f"the database has audit schema version {found}, this program needs "
+                                  f"[{t.SCHEMA_VERSION}]")
+            return
+        if not create:
+            raise SchemaError("the database holds no Green Shield audit store")
+        self._create()
+
+    def _create(self) -> None:
+        with self.engine.begin() as conn:
+            t.metadata.create_all(conn)
+            if not self.is_sqlite:
+                conn.exec_driver_sql(f"CREATE SEQUENCE IF NOT EXISTS {t.ENTRY_SEQUENCE} START 1")
+            conn.execute(t.audit_ids.insert().values(id=1, next_id=1))
+            conn.execute(t.audit_state.insert().values(
+                id=1, tree_size=0, last_id=0, compact=(0).to_bytes(8, "big"), checkpoint_size=0, checkpoint_ms=0))
+            conn.execute(t.run_state.insert().values(id=1, as_of_s=-(1 << 62), as_of_frac="", events_seen=0))
+            conn.execute(t.schema_version.insert().values(version=t.SCHEMA_VERSION))
+
+
+def insert_ignoring_conflicts(store: Store, table: sa.Table) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the store's dialect."""
+    if store.is_sqlite:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return sqlite_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    return pg_insert(table).on_conflict_do_nothing()

@@ -1,0 +1,201 @@
+"""Re-evaluating stored parcels and recording each change in a violation's status.
+
+The parcels to look at after an intake (design note 6)::
+
+    waybills of events stored since the last evaluation (entry_id > run_state.events_seen)
+    ∪ waybills naming an entity (staff, inspector, machine, vehicle, customer) of a new registry record
+    ∪ waybills with an event in [min(prev, as_of) - longest deadline, max(prev, as_of)]
+      (a deadline passed, or events came inside / fell outside the cut, since the last as_of)
+
+Each is evaluated by :class:`~greenshield.rules.engine.RuleCore` from its stored
+events and the whole stored registry (records added in arrival order, so same-instant
+ties resolve as in ``check``). Against the stored violations: a new key opens
+(``open``), a vanished one is ``retracted``, one whose details moved is re-``open``-ed
+with the new details; every change is a ``violation_changes`` row and an audit entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from greenshield.audit import schema as t
+from greenshield.audit.entries import canonical, loads, violation_entry
+from greenshield.audit.log import append
+from greenshield.audit.rows import restored
+from greenshield.audit.store import Store
+from greenshield.rules.engine import RuleCore
+from greenshield.rules.model import Event, RegistryRecord, Violation
+from greenshield.rules.pack import RulePack
+from greenshield.rules.timestamps import Instant, format_utc_exact
+
+CHUNK = 500
+_FIELDS = {"staff": ("staff_id", "inspector_id"), "xray_machine": ("device_id",), "vehicle": ("device_id",),
+           "contract_customer": ("customer_id",)}
+
+
+@dataclass
+class Changes:
+    opened: int = 0
+    updated: int = 0
+    retracted: int = 0
+
+
+def latest_parcel_instant(conn: Connection) -> Instant | None:
+    """The latest ``occurred_at`` among stored parcel events (contract §7's default ``as_of``)."""
+    e = t.events
+    top = conn.execute(sa.select(sa.func.max(e.c.at_s)).where(e.c.waybill_no.is_not(None))).scalar()
+    if top is None:
+        return None
+    fracs = conn.execute(sa.select(e.c.at_frac).where(e.c.at_s == top, e.c.waybill_no.is_not(None))).scalars()
+    return (int(top), max(fracs))
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Where the last evaluation stopped: its ``as_of`` and the last event it had seen."""
+
+    as_of: Instant | None
+    events_seen: int
+
+
+def last_evaluation(conn: Connection) -> Clock:
+    row = conn.execute(sa.select(t.run_state.c.as_of_s, t.run_state.c.as_of_frac,
+                                 t.run_state.c.events_seen)).one()
+    return Clock(None if row[0] == -(1 << 62) else (int(row[0]), str(row[1])), int(row[2]))
+
+
+def affected(conn: Connection, since: Clock, as_of: Instant, longest: int) -> tuple[set[str], int]:
+    """The waybills whose verdict may have changed (see the module docstring), and the last event id."""
+    e = t.events
+    seen = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(e.c.entry_id), 0))).scalar_one())
+    new = e.c.entry_id.between(since.events_seen + 1, seen)
+    out = set(conn.execute(sa.select(e.c.waybill_no).where(new, e.c.waybill_no.is_not(None)).distinct()).scalars())
+    entities = conn.execute(sa.select(e.c.entity, e.c.entity_id).where(new, e.c.type == "registry").distinct())
+    prev = since.as_of
+    for entity, ident in entities:
+        for column in _FIELDS.get(entity, ()):
+            query = sa.select(e.c.waybill_no).where(e.c[column] == ident).distinct()
+            out.update(conn.execute(query).scalars())
+    if prev is not None and prev != as_of:
+        lo, hi = min(prev[0], as_of[0]) - longest - 1, max(prev[0], as_of[0]) + 1
+        query = sa.select(e.c.waybill_no).where(e.c.at_s.between(lo, hi), e.c.waybill_no.is_not(None)).distinct()
+        out.update(conn.execute(query).scalars())
+    out.discard(None)  # type: ignore[arg-type,unused-ignore]
+    return out, seen
+
+
+def _registry(conn: Connection) -> Iterator[RegistryRecord]:
+    e = t.events
+    rows = conn.execute(sa.select(e.c.enterprise_id, e.c.event_id, e.c.at_s, e.c.at_frac, e.c.occurred_at,
+                                  e.c.entity, e.c.entity_id, e.c.status)
+                        .where(e.c.type == "registry").order_by(e.c.entry_id))
+    for r in rows:
+        yield RegistryRecord(r[0], r[1], (int(r[2]), r[3]), r[4], r[5], r[6], r[7])
+
+
+class Evaluator:
+    """Re-evaluates parcels from the store and records the verdict changes."""
+
+    def __init__(self, store: Store, pack: RulePack) -> None:
+        self.store, self.pack, self.changes = store, pack, Changes()
+
+    def run(self, waybills: Iterable[str], as_of: Instant, events_seen: int) -> Changes:
+        core = RuleCore(self.pack)
+        with self.store.read() as conn:
+            for record in _registry(conn):
+                core.add_record(record)
+        ordered = sorted(waybills)
+        for i in range(0, len(ordered), CHUNK):
+            self._chunk(core, ordered[i:i + CHUNK], as_of)
+        with self.store.write() as conn:
+            conn.execute(t.run_state.update().where(t.run_state.c.id == 1)
+                         .values(as_of_s=as_of[0], as_of_frac=as_of[1], events_seen=events_seen))
+        return self.changes
+
+    def _chunk(self, core: RuleCore, waybills: list[str], as_of: Instant) -> None:
+        with self.store.write() as conn:
+            e = t.events
+            rows = conn.execute(sa.select(e.c.doc, e.c.sender_complete, e.c.sender_document_ok)
+                                .where(e.c.waybill_no.in_(waybills))).mappings()
+            for row in rows:
+                item = restored(row)
+                if isinstance(item, Event):
+                    core.add_event(item)
+            found = {w: core.evaluate(w, as_of) for w in waybills}
+            for w in waybills:
+                if w in core.parcels:
+                    core.release(w)  # evaluated once: free its state
+            stored = _stored(conn, waybills)
+            planned = list(_plan(found, stored, as_of))
+            self._apply(conn, planned)
+
+    def _apply(self, conn: Connection, planned: list[tuple[str, dict[str, Any], dict[str, Any] | None]]) -> None:
+        ids = self.store.allocate_ids(conn, len(planned))
+        changes: list[dict[str, Any]] = []
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for entry_id, (kind, doc, before) in zip(ids, planned):
+            key = (doc["waybill_no"], doc["rule_id"])
+            seq = 1 if before is None else before["seq"] + 1
+            text = canonical(doc).decode()
+            changes.append({"id": entry_id, "waybill_no": key[0], "rule_id": key[1], "seq": seq,
+                            "status": doc["status"], "doc": text})
+            row = {"waybill_no": key[0], "rule_id": key[1], "status": doc["status"],
+                   "enterprise_id": doc["enterprise_id"], "occurred_at": doc["occurred_at"], "doc": text,
+                   "change_id": entry_id}
+            (inserts if before is None else updates).append(row)
+            setattr(self.changes, kind, getattr(self.changes, kind) + 1)
+        if not changes:
+            return
+        conn.execute(t.violation_changes.insert(), changes)
+        if inserts:
+            conn.execute(t.violations.insert(), inserts)
+        if updates:
+            v = t.violations
+            conn.execute(v.update().where(v.c.waybill_no == sa.bindparam("w"), v.c.rule_id == sa.bindparam("r"))
+                         .values(status=sa.bindparam("status"), enterprise_id=sa.bindparam("enterprise_id"),
+                                 occurred_at=sa.bindparam("occurred_at"), doc=sa.bindparam("doc"),
+                                 change_id=sa.bindparam("change_id")),
+                         [{**u, "w": u["waybill_no"], "r": u["rule_id"]} for u in updates])
+        append(conn, ((c["id"], "violation",
+                       violation_entry(c["waybill_no"], c["rule_id"], c["seq"], c["status"], c["doc"]))
+                      for c in changes))
+
+
+def _stored(conn: Connection, waybills: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    v, c = t.violations, t.violation_changes
+    rows = conn.execute(sa.select(v.c.waybill_no, v.c.rule_id, v.c.status, v.c.doc, c.c.seq)
+                        .join(c, c.c.id == v.c.change_id).where(v.c.waybill_no.in_(waybills))).all()
+    return {(r[0], r[1]): {"status": r[2], "doc": loads(r[3]), "seq": int(r[4])} for r in rows}
+
+
+def _plan(found: dict[str, dict[str, Violation]], stored: dict[tuple[str, str], dict[str, Any]],
+          as_of: Instant) -> Iterator[tuple[str, dict[str, Any], dict[str, Any] | None]]:
+    """``(kind, change doc, stored state or None)`` for every status change, in key order."""
+    stamp = format_utc_exact(as_of)
+    now = {v.key: v for per in found.values() for v in per.values()}
+    for key in sorted(set(now) | set(stored)):
+        before, v = stored.get(key), now.get(key)
+        if v is not None:
+            doc = {**v.to_dict(), "status": "open", "as_of": stamp}
+            if before is None or before["status"] != "open":
+                yield "opened", doc, before
+            elif _details(before["doc"]) != _details(doc):
+                yield "updated", doc, before
+        elif before is not None and before["status"] == "open":
+            yield "retracted", {**before["doc"], "status": "retracted", "as_of": stamp}, before
+
+
+def _details(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in ("status", "as_of")}
+
+
+def violation_doc(text: str) -> dict[str, Any]:
+    """A stored violation's contract §5 form plus ``status``."""
+    doc = loads(text)
+    return {k: v for k, v in doc.items() if k != "as_of"}
