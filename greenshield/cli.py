@@ -19,6 +19,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kafka",
     "topics",
     "send",
+    "run",
+    "trace",
+    "violations",
+    "audit",
 )
 
 
