@@ -1,0 +1,185 @@
+"""The audit store: schema, writers and the sequencer, checkpoints, proofs from the store, keys."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from greenshield.audit import schema as t
+from greenshield.audit.checkpoint import verify_checkpoint
+from greenshield.audit.entries import loads
+from greenshield.audit.keys import KeyConfigError, hmac_key, signing_key
+from greenshield.audit.log import Policy, Sequencer, latest_checkpoint, leaf_hashes, prove_consistency, prove_inclusion
+from greenshield.audit.pipeline import Audit, open_audit
+from greenshield.audit.proofs import verify_consistency, verify_inclusion
+from greenshield.audit.queries import record
+from greenshield.audit.store import SchemaError, Store
+from greenshield.audit.testing import isolated_schema, settings_for
+from greenshield.audit.verify import verify
+from greenshield.settings import Settings
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'audit.db'}"
+        return
+    with isolated_schema(request.getfixturevalue("pg_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def audit(db_url: str, tmp_path: Path) -> Iterator[Audit]:
+    a = open_audit(settings_for(tmp_path / "var", db_url, every_entries=4), db_url)
+    yield a
+    a.store.close()
+
+
+def _log_queries(store: Store, n: int, prefix: str = "q") -> None:
+    for i in range(n):
+        record(store, f"{prefix}.{i}", {"i": i}, 0, clock_ms=1_700_000_000_000 + i)
+
+
+class TestSchema:
+    def test_a_new_database_gets_the_current_schema_version(self, db_url: str) -> None:
+        """Opening an empty database creates the schema and records its version."""
+        store = Store.open(db_url)
+        with store.read() as conn:
+            assert conn.execute(sa.select(t.schema_version.c.version)).scalars().all() == [t.SCHEMA_VERSION]
+        store.close()
+
+    def test_another_schema_version_is_refused(self, db_url: str) -> None:
+        """A store written by another schema version is not touched."""
+        store = Store.open(db_url)
+        with store.write() as conn:
+            conn.execute(t.schema_version.update().values(version=99))
+        store.close()
+        with pytest.raises(SchemaError, match="version"):
+            Store.open(db_url)
+
+    def test_read_only_commands_need_an_existing_store(self, db_url: str) -> None:
+        """Without ``create`` an empty database is an error, not a new store."""
+        with pytest.raises(SchemaError):
+            Store.open(db_url, create=False)
+
+    def test_sqlite_uses_wal(self, tmp_path: Path) -> None:
+        """SQLite runs in WAL mode with synchronous=NORMAL."""
+        store = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+        with store.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+        store.close()
+
+
+class TestSequencer:
+    def test_entries_become_consecutive_leaves_in_id_order(self, audit: Audit) -> None:
+        """Ten appended entries are leaves 0..9; their runs cover exactly those ids."""
+        _log_queries(audit.store, 10)
+        done = audit.sequencer.integrate()
+        assert (done.tree_size, done.added) == (10, 10)
+        with audit.store.read() as conn:
+            runs = conn.execute(sa.select(t.audit_runs)).all()
+            assert sum(r.count for r in runs) == 10
+            assert len(leaf_hashes(conn, 0, 10)) == 10
+
+    def test_a_checkpoint_every_n_entries_and_on_close(self, audit: Audit) -> None:
+        """With N = 4, ten entries give checkpoints at 4 and 8, and closing signs 10."""
+        _log_queries(audit.store, 10)
+        done = audit.sequencer.integrate()
+        assert [c.tree_size for c in done.checkpoints] == [4, 8]
+        closing = audit.sequencer.integrate(close=True)
+        assert [c.tree_size for c in closing.checkpoints] == [10]
+        assert audit.sequencer.integrate(close=True).checkpoints == ()  # nothing new: nothing to sign
+
+    def test_a_checkpoint_after_t_seconds(self, db_url: str, tmp_path: Path) -> None:
+        """With T = 60 s, a checkpoint is due once the clock has moved 60 s past the last one."""
+        store = Store.open(db_url)
+        now = [1_000_000]
+        seq = Sequencer(store, signing_key(settings_for(tmp_path, db_url)), Policy(1000, 60), clock=lambda: now[0])
+        _log_queries(store, 1)
+        assert [c.tree_size for c in seq.integrate().checkpoints] == [1]  # first: none before it
+        _log_queries(store, 1)
+        assert seq.integrate().checkpoints == ()
+        now[0] += 60_000
+        _log_queries(store, 1)
+        assert [c.tree_size for c in seq.integrate().checkpoints] == [3]
+        store.close()
+
+    def test_checkpoints_are_signed_and_carry_the_root(self, audit: Audit, tmp_path: Path) -> None:
+        """The latest checkpoint verifies with the public key and matches the tree."""
+        _log_queries(audit.store, 5)
+        audit.sequencer.integrate(close=True)
+        key = signing_key(settings_for(tmp_path / "var", "")).public_key()
+        with audit.store.read() as conn:
+            cp = latest_checkpoint(conn)
+        assert cp is not None and cp.tree_size == 5
+        verify_checkpoint(key, cp)
+
+    def test_several_writers_and_sequencers_at_once(self, audit: Audit, tmp_path: Path) -> None:
+        """Four writer threads and a sequencer thread running together lose and repeat no entry."""
+        stop = threading.Event()
+
+        def sequence() -> None:
+            while not stop.is_set():
+                audit.sequencer.integrate()
+
+        writers = [threading.Thread(target=_log_queries, args=(audit.store, 25, f"w{w}")) for w in range(4)]
+        sequencer = threading.Thread(target=sequence)
+        sequencer.start()
+        for w in writers:
+            w.start()
+        for w in writers:
+            w.join()
+        stop.set()
+        sequencer.join()
+        assert audit.sequencer.integrate(close=True).tree_size == 100
+        report = verify(audit.store, signing_key(settings_for(tmp_path / "var", "")).public_key())
+        assert report.ok, report.findings
+        with audit.store.read() as conn:
+            names = [loads(d)["query"] for d in conn.execute(sa.select(t.queries.c.doc)).scalars()]
+        assert len(set(names)) == 100
+
+
+class TestProofsFromTheStore:
+    def test_every_inclusion_and_consistency_proof_verifies(self, audit: Audit) -> None:
+        """Proofs the store generates for a 37-leaf tree verify against its roots."""
+        _log_queries(audit.store, 37)
+        audit.sequencer.integrate(close=True)
+        with audit.store.read() as conn:
+            cp = latest_checkpoint(conn)
+            assert cp is not None and cp.tree_size == 37
+            leaves = leaf_hashes(conn, 0, 37)
+            for i in range(37):
+                verify_inclusion(i, 37, leaves[i], prove_inclusion(conn, i, 37), cp.root_hash)
+            first = [c for c in conn.execute(sa.select(t.checkpoints)).all() if c.tree_size == 16][0]
+            verify_consistency(16, 37, first.root_hash, cp.root_hash, prove_consistency(conn, 16, 37))
+
+
+class TestKeys:
+    def test_development_generates_keys_with_mode_0600(self, tmp_path: Path) -> None:
+        """A first run in development makes the signing and HMAC keys, readable by the owner only."""
+        settings = Settings(data_dir=tmp_path)
+        key = signing_key(settings)
+        assert signing_key(settings).public_key() == key.public_key()  # made once, then reused
+        assert hmac_key(settings) == hmac_key(settings)
+        for name in ("audit-signing-key.pem", "hmac.key"):
+            assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600
+
+    def test_production_refuses_to_start_without_a_signing_key(self, tmp_path: Path) -> None:
+        """Production mode never generates a key."""
+        with pytest.raises(KeyConfigError, match="GREENSHIELD_SIGNING_KEY_FILE"):
+            open_audit(Settings(data_dir=tmp_path, production=True), f"sqlite:///{tmp_path / 'a.db'}")
+        assert not (tmp_path / "a.db").exists()
+
+    def test_production_refuses_to_start_without_an_hmac_key(self, tmp_path: Path) -> None:
+        """Production mode needs the HMAC key too."""
+        signing_key(Settings(data_dir=tmp_path))
+        settings = Settings(data_dir=tmp_path, production=True, signing_key_file=tmp_path / "audit-signing-key.pem")
+        with pytest.raises(KeyConfigError, match="GREENSHIELD_HMAC_KEY"):
+            open_audit(settings, f"sqlite:///{tmp_path / 'a.db'}")
