@@ -45,9 +45,10 @@ _DATA = {"event": (t.events, t.events.c.entry_id), "violation": (t.violation_cha
 
 @dataclass(frozen=True, order=True)
 class Finding:
-    """A problem at leaf ``entry`` (None: not tied to one leaf)."""
+    """A problem found at leaf ``entry``; at one leaf, direct findings (``derived`` False) come first."""
 
     entry: float
+    derived: bool
     message: str
 
 
@@ -66,8 +67,9 @@ class Report:
     def first(self) -> Finding | None:
         return min(self.findings) if self.findings else None
 
-    def add(self, entry: float, message: str) -> None:
-        self.findings.append(Finding(entry, message))
+    def add(self, entry: float, message: str, derived: bool = False) -> None:
+        """Note a problem; ``derived`` marks one that follows from the tree (a root, a cached subtree)."""
+        self.findings.append(Finding(entry, derived, message))
 
 
 def verify(store: Store, public_key: Ed25519PublicKey) -> Report:
@@ -144,9 +146,9 @@ def _rebuild(conn: Connection, report: Report, runs: list[tuple[int, int, int]],
     nodes = {(int(lv), int(ix)): bytes(h) for lv, ix, h in conn.execute(sa.select(t.audit_nodes))}
     def on_node(level: int, index: int, h: bytes) -> None:
         if level >= NODE_LEVEL and nodes.get((level, index), h) != h:
-            first = index << level
-            report.add(first, f"leaves {first}..{((index + 1) << level) - 1} no longer hash to the subtree "
-                              f"recorded when they were sequenced")
+            first, last = index << level, ((index + 1) << level) - 1
+            report.add(last, f"leaves {first}..{last} no longer hash to the subtree recorded when they were "
+                             f"sequenced (a leaf among them was changed, or the cache was)", derived=True)
     acc = MerkleAccumulator(on_node)
     for chunk in _chunks(runs):
         entries, data = _rows(conn, chunk[0][1], chunk[-1][1])
@@ -156,7 +158,7 @@ def _rebuild(conn: Connection, report: Report, runs: list[tuple[int, int, int]],
                 number, cp = signed[acc.size]
                 if cp.root_hash != acc.root():
                     report.add(acc.size - 1, f"checkpoint #{number} (tree size {cp.tree_size}): its root does not "
-                                             f"match the tree rebuilt from the stored rows")
+                                             f"match the tree rebuilt from the stored rows", derived=True)
         extra = sorted(set(entries) - {i for _, i in chunk})
         for entry_id in extra:
             report.add(_leaf_near(chunk, entry_id), f"audit entry id {entry_id} is in no sequenced run (inserted?)")
@@ -228,7 +230,8 @@ def _consistent(conn: Connection, report: Report, old: tuple[int, Checkpoint], n
         check_consistent(c1, c2, proof, key)
     except (ProofError, ValueError) as err:
         report.add(max(c2.tree_size - 1, 0), f"checkpoint #{n2} (tree size {c2.tree_size}) is not shown "
-                                             f"consistent with #{n1} (tree size {c1.tree_size}): {err}")
+                                             f"consistent with #{n1} (tree size {c1.tree_size}): {err}",
+                   derived=True)
 
 
 def _orphans(conn: Connection, report: Report, runs: list[tuple[int, int, int]]) -> None:
