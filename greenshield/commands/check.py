@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import sys
+import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         for path in args.files:
             try:
                 checker.feed(_lines(_open(path, stack)), source=path)
-            except (OSError, EOFError, gzip.BadGzipFile) as err:
+            except (OSError, EOFError, zlib.error) as err:
                 print(f"greenshield check: cannot read {path}: {getattr(err, 'strerror', None) or err}",
                       file=sys.stderr)
                 return USAGE_ERROR

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -34,9 +35,12 @@ def _normalise(value: Any) -> Any:
     kind = type(value)
     if kind is float:
         return int(value) if value.is_integer() else value
+    if kind is Decimal:
+        if value.is_finite() and value == value.to_integral_value():
+            return int(value)
+        return float(value)
     if kind is dict:
-        out = {k: _normalise(v) for k, v in value.items()}
-        return out
+        return {k: _normalise(v) for k, v in value.items()}
     if kind is list:
         return [_normalise(v) for v in value]
     return value
@@ -44,7 +48,7 @@ def _normalise(value: Any) -> Any:
 
 def _has_float(value: Any) -> bool:
     kind = type(value)
-    if kind is float:
+    if kind is float or kind is Decimal:
         return True
     if kind is dict:
         return any(_has_float(v) for v in value.values())
@@ -57,8 +61,8 @@ def _dumps(obj: Any) -> bytes:
     try:
         return orjson.dumps(obj, option=_SORT)
     except orjson.JSONEncodeError:
-        # integers beyond 64 bits: the stdlib encoder, same canonical rules
-        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        # integers beyond 64 bits, lone surrogates: the stdlib encoder, same canonical rules
+        return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
 _MAY_HOLD_FLOAT = re.compile(rb"[0-9][.eE]")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+import json
+
 import orjson
 
 from greenshield.rules.model import Violation
@@ -25,7 +27,10 @@ def reject_record(r: "RejectedLine") -> bytes:
         rec["key"] = list(r.rejection.key)
     if r.rejection.payload is not None:
         rec["payload"] = r.rejection.payload
-    return orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE)
+    try:
+        return orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # lone surrogates, big integers, Decimal: the stdlib escapes them all
+        return (json.dumps(rec, default=str) + "\n").encode()
 
 
 def render_table(found: list[Violation]) -> str:

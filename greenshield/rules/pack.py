@@ -43,9 +43,14 @@ def _rules_section(doc: dict[str, Any], base: RulePack | None, where: str) -> tu
     severity = dict(base.severity) if base else {}
     deadlines = dict(base.deadlines) if base else {}
     enabled = set(base.enabled) if base else set()
-    for rule_id, spec in doc.get("rules", {}).items():
+    rules = doc.get("rules", {})
+    if not isinstance(rules, dict):
+        raise ValueError(f"{where}: [rules] must be a table of rule tables")
+    for rule_id, spec in rules.items():
         if base is not None and rule_id not in base.severity:
             raise ValueError(f"{where}: unknown rule {rule_id!r}")
+        if not isinstance(spec, dict):
+            raise ValueError(f"{where}: rules.{rule_id} must be a table (e.g. severity = \"high\")")
         sev = spec.get("severity", severity.get(rule_id))
         if sev not in SEVERITIES:
             raise ValueError(f"{where}: rules.{rule_id}.severity {sev!r} is not one of {', '.join(SEVERITIES)}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,6 @@ from greenshield.rules.documents import document_well_formed, trim
 from greenshield.rules.model import TYPE_RANK, Acceptance, Event, RegistryRecord, Rejection
 from greenshield.rules.timestamps import TimestampError, local_date, parse_instant
 
-MAX_EVENT_BYTES = 1_048_576  # one event, one Kafka message: 1 MiB, like the broker's default
 JSON_WHITESPACE = b" \t\r\n"
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -46,22 +46,33 @@ class Invalid(Exception):
     """Raised inside validation; becomes a :class:`Rejection` with this message."""
 
 
-def decode(line: bytes) -> Any:
-    """Parse one JSON text; raise :class:`Invalid` saying why it is not JSON.
+# numbers orjson cannot hold exactly (long digit runs, exponents): decoded by the stdlib instead
+_NEEDS_EXACT = re.compile(rb"[0-9]{16}|[0-9][eE]")
 
-    orjson does the work; the stdlib parser is the fallback only for what orjson
-    refuses but JSON allows (integers beyond 64 bits), with NaN/Infinity refused.
+
+def decode(line: bytes) -> Any:
+    """Parse one JSON text (UTF-8); raise :class:`Invalid` saying why it is not JSON.
+
+    orjson does the common case. Lines that may hold numbers beyond a double's
+    exact range, and whatever orjson refuses, go to the stdlib parser on strictly
+    decoded UTF-8, with non-integer numbers kept exact as ``Decimal`` (so
+    ``1e0`` is not an int, §7) and NaN/Infinity refused.
     """
-    if len(line) > MAX_EVENT_BYTES:
-        raise Invalid(f"line of {len(line)} bytes exceeds the {MAX_EVENT_BYTES}-byte limit")
+    if _NEEDS_EXACT.search(line) is None:
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
     try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError as err:
-        first = str(err)
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise Invalid(f"not valid JSON: not UTF-8 at byte {err.start} ({err.reason})") from None
     try:
-        return json.loads(line, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
-        raise Invalid(f"not valid JSON: {first}") from None
+        return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    except json.JSONDecodeError as err:
+        raise Invalid(f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno} (char {err.pos})") from None
+    except (ValueError, RecursionError) as err:
+        raise Invalid(f"not valid JSON: {err or 'nested too deeply'}") from None
 
 
 def _no_constant(name: str) -> Any:
@@ -71,7 +82,7 @@ def _no_constant(name: str) -> Any:
 def _type_name(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "boolean", int: "integer", float: "number", str: "string",
+    return {bool: "boolean", int: "integer", float: "number", Decimal: "number", str: "string",
             list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
@@ -268,12 +279,13 @@ def _fast(obj: Any) -> Event | None:
             or not _ENTERPRISE(ent) or not _WAYBILL_OK(wb) or not _SITE(site)
             or (staff is not None and (type(staff) is not str or not _STAFF(staff)))):
         return None
-    build = _FAST_TYPES.get(get("type"))  # type: ignore[arg-type]
+    kind = get("type")
+    build = _FAST_TYPES.get(kind) if type(kind) is str else None
     if build is None:
         return None
     try:
         at = parse_instant(text)
-        return build(obj, (_i(ent), eid, obj["type"], at, text, _i(wb), _i(site), staff and _i(staff)))
+        return build(obj, (_i(ent), eid, kind, at, text, _i(wb), _i(site), staff and _i(staff)))
     except (TimestampError, Invalid):
         return None
 

@@ -13,7 +13,6 @@ loss of precision, whatever the number of fraction digits.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 
 Instant = tuple[int, str]
 
@@ -100,10 +99,24 @@ def add_seconds(instant: Instant, seconds: int) -> Instant:
     return (instant[0] + seconds, instant[1])
 
 
+def civil_from_days(days: int) -> tuple[int, int, int]:
+    """The proleptic Gregorian date ``days`` after 1970-01-01 (inverse of :func:`days_from_civil`)."""
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, day
+
+
 def format_utc(instant: Instant) -> str:
-    """Whole-second UTC form with ``Z`` (contract §5 truncates fractions)."""
-    dt = datetime.fromtimestamp(instant[0], tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Whole-second UTC form with ``Z`` (contract §5 truncates fractions); any year 0000-9999."""
+    days, rest = divmod(instant[0], 86400)
+    y, m, d = civil_from_days(days)
+    return f"{y:04d}-{m:02d}-{d:02d}T{rest // 3600:02d}:{rest // 60 % 60:02d}:{rest % 60:02d}Z"
 
 
 def format_utc_exact(instant: Instant) -> str:

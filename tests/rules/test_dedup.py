@@ -92,28 +92,16 @@ class TestConflictingDuplicate:
         assert "conflicting duplicate" in rej.reason
         assert rej.key == ("E1000001", "dup")
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "BUG: §7 content is compared as JSON values - 1e400 is decoded (by the json fallback) as inf, "
-        "which orjson serialises as null, so {x: 1e400} and {x: null} get the same digest and the "
-        "second is counted as an exact duplicate instead of rejected"))
     def test_overflowing_number_vs_null_is_a_conflict(self):
         """A number too large for a double is still a number, never equal to null."""
         out = run_files([[_extra(b"1e400"), _extra(b"null")]])
         assert [r.line for r in out.rejections] == [2]
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "BUG: §7 content is compared as JSON values - integers beyond 64 bits are decoded by orjson as "
-        "floats, so 18446744073709551616 and 18446744073709551617 compare equal (exact duplicate)"))
     def test_big_integers_that_differ_are_a_conflict(self):
         """Two different integer literals beyond 64 bits are different content."""
         out = run_files([[_extra(b"18446744073709551616"), _extra(b"18446744073709551617")]])
         assert [r.line for r in out.rejections] == [2]
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "BUG: §7 100 equals 100.0 - an integer literal beyond 64 bits (100000000000000000000) is decoded by "
-        "orjson as a float, and dedup's raw-text pre-check (no digit followed by . e E) then skips the "
-        "float normalisation, so it digests as 1e20 while the copy written 1e20 digests as the int: "
-        "an exact duplicate is rejected as conflicting"))
     @pytest.mark.parametrize("first, second", [(b"100000000000000000000", b"1e20"),
                                                (b"18446744073709551616", b"18446744073709551616.0")],
                              ids=["1e20", "2-to-the-64"])

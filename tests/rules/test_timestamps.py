@@ -80,19 +80,12 @@ class TestFormatUtc:
         out = check([sort_scan("s", text, site=OUTLET, staff=ABSENT)], registry=False)
         assert out.when("PR-1") == written
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "BUG: §5 occurred_at is an RFC 3339 UTC timestamp (4-digit year) - format_utc uses strftime('%Y'), "
-        "which does not zero-pad years below 1000: 0999-05-01T00:00:00Z is written '999-05-01T00:00:00Z'"))
     @pytest.mark.parametrize("text", ["0999-05-01T00:00:00Z", "0001-01-01T00:00:00Z"], ids=["0999", "0001"])
     def test_years_below_1000_keep_four_digits(self, text):
         """An accepted event in a year below 1000 gives an occurred_at with a four-digit year."""
         out = check([sort_scan("s", text, site=OUTLET, staff=ABSENT)], registry=False)
         assert out.when("PR-1") == text
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "BUG: §7 timestamps are RFC 3339 (date-fullyear = 4DIGIT, so year 0000 is accepted by the parser) "
-        "and §5 writes occurred_at in UTC - format_utc uses datetime.fromtimestamp, which raises "
-        "ValueError('year 0 is out of range'), so to_dict() (and `greenshield check`) crash"))
     def test_year_zero_is_written_too(self):
         """An event accepted with occurred_at 0000-01-01T00:00:00Z gives a violation that can be written."""
         out = check([sort_scan("s", "0000-01-01T00:00:00Z", site=OUTLET, staff=ABSENT)], registry=False)
