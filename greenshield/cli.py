@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kafka",
     "topics",
     "send",
+    "worker",
     "run",
     "trace",
     "violations",

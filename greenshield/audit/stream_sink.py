@@ -1,0 +1,200 @@
+"""What the stream worker needs of the audit store, on the store's own tables and entry formats.
+
+The worker calls these inside one :meth:`~greenshield.audit.store.Store.write`
+transaction per batch: look up which keys are already stored, store the new
+events (with their audit entries), the rejects and the violation status changes,
+and commit together. The store's unique key ``(enterprise_id, event_id)`` is the
+guard against counting an event twice, whatever Kafka redelivers; rejects are
+keyed by ``(source, position)`` = ``(kafka:<topic>:<partition>, offset)``, so a
+redelivered poison message is stored once.
+
+For rebuilding a partition's state after a restart or a rebalance: the events of
+given waybills, the waybills with events since an instant, and the open
+violations as :class:`~greenshield.rules.model.Violation` values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from greenshield.audit import schema as t
+from greenshield.audit.entries import canonical, loads, violation_entry
+from greenshield.audit.intake import _reject_row as _intake_reject_row
+from greenshield.audit.log import append
+from greenshield.audit.rows import event_row, restored, row_entry
+from greenshield.audit.store import Store, insert_ignoring_conflicts
+from greenshield.audit.verdicts import _plan, _stored
+from greenshield.rules.dedup import digest
+from greenshield.rules.model import Event, RegistryRecord, Rejection, Violation
+from greenshield.rules.timestamps import Instant, parse_instant
+
+Key = tuple[str, str]
+_IN_CHUNK = 900  # bound the size of IN (...) lists (SQLite's variable limit)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An accepted, redacted event to store; ``doc`` never holds plain personal data."""
+
+    item: Event | RegistryRecord
+    doc: dict[str, Any]
+    digest: bytes
+    source: str
+    position: int
+
+
+def keyed_digest(key: bytes, obj: Any, raw: bytes | None = None) -> bytes:
+    """The stored duplicate digest of an event's original content (as :class:`~greenshield.audit.intake.Intake`)."""
+    return hmac.new(key, b"dedup\x00" + digest(obj, raw), hashlib.sha256).digest()[:16]
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for i in range(0, len(items), _IN_CHUNK):
+        yield items[i:i + _IN_CHUNK]
+
+
+def stored_digests(conn: Connection, keys: Iterable[Key]) -> dict[Key, bytes | None]:
+    """The digest stored for each of ``keys`` that is already stored (None: purged, cannot tell)."""
+    e = t.events
+    out: dict[Key, bytes | None] = {}
+    for part in _chunks(sorted(set(keys))):
+        rows = conn.execute(sa.select(e.c.enterprise_id, e.c.event_id, e.c.digest)
+                            .where(sa.tuple_(e.c.enterprise_id, e.c.event_id).in_(part)))
+        out.update({(r[0], r[1]): (bytes(r[2]) if r[2] is not None else None) for r in rows})
+    return out
+
+
+def store_events(conn: Connection, store: Store, events: list[NewEvent]) -> None:
+    """Insert new events and their audit entries (the caller checked the keys are new)."""
+    if not events:
+        return
+    ids = store.allocate_ids(conn, len(events))
+    rows = [{**event_row(n.item, n.doc, n.digest, n.source, n.position), "entry_id": i}
+            for i, n in zip(ids, events)]
+    conn.execute(t.events.insert(), rows)
+    append(conn, ((r["entry_id"], "event", row_entry(r)) for r in rows))
+
+
+def reject_row(source: str, position: int, rejection: Rejection) -> dict[str, Any]:
+    """A ``rejects`` row, exactly as intake writes one (the payload is the Rejection's masked one)."""
+    return _intake_reject_row(source, position, rejection)
+
+
+def store_rejects(conn: Connection, store: Store, rows: list[dict[str, Any]]) -> None:
+    """Insert rejects; one already stored at the same (source, position) is left as it is."""
+    if rows:
+        conn.execute(insert_ignoring_conflicts(store, t.rejects), rows)
+
+
+def parcel_events(conn: Connection, waybills: Iterable[str]) -> list[Event]:
+    """Every stored event of the given waybills, restored for the rule core."""
+    e = t.events
+    out: list[Event] = []
+    for part in _chunks(sorted(set(waybills))):
+        rows = conn.execute(sa.select(e.c.doc, e.c.sender_complete, e.c.sender_document_ok)
+                            .where(e.c.waybill_no.in_(part)).order_by(e.c.entry_id)).mappings()
+        out.extend(item for item in map(restored, rows) if isinstance(item, Event))
+    return out
+
+
+def waybills_since(conn: Connection, since_s: int) -> set[str]:
+    """Waybills with a stored event at or after ``since_s`` (epoch seconds)."""
+    e = t.events
+    query = sa.select(e.c.waybill_no).where(e.c.at_s >= since_s, e.c.waybill_no.is_not(None)).distinct()
+    return set(conn.execute(query).scalars())
+
+
+def stored_waybills(conn: Connection, waybills: Iterable[str]) -> set[str]:
+    """Which of ``waybills`` have any stored event."""
+    e = t.events
+    out: set[str] = set()
+    for part in _chunks(sorted(set(waybills))):
+        out.update(conn.execute(sa.select(e.c.waybill_no).where(e.c.waybill_no.in_(part)).distinct()).scalars())
+    return out
+
+
+#: the event columns that name an entity of each registry kind
+ENTITY_COLUMNS = {"staff": ("staff_id", "inspector_id"), "xray_machine": ("device_id",), "vehicle": ("device_id",),
+                  "contract_customer": ("customer_id",)}
+
+
+def waybills_referencing(conn: Connection, entity: str, ident: str, since_s: int) -> set[str]:
+    """Waybills with an event at or after ``since_s`` that names ``entity`` ``ident`` (a late registry record's reach)."""
+    e = t.events
+    out: set[str] = set()
+    for column in ENTITY_COLUMNS.get(entity, ()):
+        query = sa.select(e.c.waybill_no).where(e.c[column] == ident, e.c.at_s >= since_s,
+                                                e.c.waybill_no.is_not(None)).distinct()
+        out.update(conn.execute(query).scalars())
+    return out
+
+
+def open_violations(conn: Connection, waybills: Iterable[str]) -> dict[str, dict[str, Violation]]:
+    """The stored open violations of the given waybills, as the rule core holds them."""
+    v = t.violations
+    out: dict[str, dict[str, Violation]] = {}
+    for part in _chunks(sorted(set(waybills))):
+        rows = conn.execute(sa.select(v.c.doc).where(v.c.waybill_no.in_(part), v.c.status == "open")).scalars()
+        for text in rows:
+            doc = loads(text)
+            found = Violation(doc["waybill_no"], doc["rule_id"], doc["enterprise_id"], doc["severity"],
+                              parse_instant(doc["occurred_at"]), tuple(doc["evidence"]), doc["message"],
+                              doc["rule_pack"])
+            out.setdefault(found.waybill_no, {})[found.rule_id] = found
+    return out
+
+
+def record_verdicts(conn: Connection, store: Store, found: dict[str, dict[str, Violation]],
+                    as_of: Instant) -> list[dict[str, Any]]:
+    """Bring the stored violations of ``found``'s waybills to ``found`` (their whole verdict at ``as_of``).
+
+    Only real differences are written (a violation already open with the same
+    details is left alone), each as a ``violation_changes`` row plus an audit
+    entry. Returns the changes written: ``kind`` (opened/updated/retracted),
+    ``seq`` (per waybill and rule, so ``(waybill_no, rule_id, seq)`` identifies a
+    change for downstream de-duplication) and the change ``doc``.
+    """
+    if not found:
+        return []
+    waybills = sorted(found)
+    stored: dict[tuple[str, str], dict[str, Any]] = {}
+    for part in _chunks(waybills):
+        stored.update(_stored(conn, part))
+    planned = list(_plan(found, stored, as_of))
+    if not planned:
+        return []
+    ids = store.allocate_ids(conn, len(planned))
+    changes: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    written: list[dict[str, Any]] = []
+    for entry_id, (kind, doc, before) in zip(ids, planned):
+        seq = 1 if before is None else before["seq"] + 1
+        text = canonical(doc).decode()
+        changes.append({"id": entry_id, "waybill_no": doc["waybill_no"], "rule_id": doc["rule_id"], "seq": seq,
+                        "status": doc["status"], "doc": text})
+        row = {"waybill_no": doc["waybill_no"], "rule_id": doc["rule_id"], "status": doc["status"],
+               "enterprise_id": doc["enterprise_id"], "occurred_at": doc["occurred_at"], "doc": text,
+               "change_id": entry_id}
+        (inserts if before is None else updates).append(row)
+        written.append({"kind": kind, "seq": seq, "doc": doc})
+    conn.execute(t.violation_changes.insert(), changes)
+    if inserts:
+        conn.execute(t.violations.insert(), inserts)
+    if updates:
+        v = t.violations
+        conn.execute(v.update().where(v.c.waybill_no == sa.bindparam("w"), v.c.rule_id == sa.bindparam("r"))
+                     .values(status=sa.bindparam("status"), enterprise_id=sa.bindparam("enterprise_id"),
+                             occurred_at=sa.bindparam("occurred_at"), doc=sa.bindparam("doc"),
+                             change_id=sa.bindparam("change_id")),
+                     [{**u, "w": u["waybill_no"], "r": u["rule_id"]} for u in updates])
+    append(conn, ((c["id"], "violation", violation_entry(c["waybill_no"], c["rule_id"], c["seq"], c["status"],
+                                                         c["doc"])) for c in changes))
+    return written

@@ -1,0 +1,71 @@
+"""``greenshield worker``: the stream worker (events and registry from Kafka into the audit store)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+USAGE_ERROR = 2
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("worker", help="run a stream worker: Kafka events in, verdicts and audit trail out",
+                       description="Consume the events and registry topics as a member of the worker group, "
+                                   "apply the rule core, store events, violations, rejects and audit entries, "
+                                   "publish violation changes and rejects, and commit Kafka offsets only after "
+                                   "the store commit. Stops on SIGTERM or Ctrl-C.")
+    p.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the store (default: GREENSHIELD_DB_URL)")
+    p.add_argument("--bootstrap", help="Kafka bootstrap address (default: the settings' broker)")
+    p.add_argument("--rules", type=Path, metavar="PACK.toml", help="rule pack (default: greenshield-default@1)")
+    p.add_argument("--metrics-port", type=int, help="Prometheus /metrics port (default: GREENSHIELD_METRICS_PORT "
+                                                    "or 9108; 0 turns metrics off)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from greenshield.audit.keys import KeyConfigError
+    from greenshield.audit.pipeline import open_audit
+    from greenshield.audit.store import SchemaError
+    from greenshield.commands.run import setup_logging
+    from greenshield.ingest.metrics import WorkerMetrics
+    from greenshield.ingest.topics import TopicsError
+    from greenshield.ingest.worker import Worker
+    from greenshield.rules.pack import default_pack, load_pack
+    from greenshield.settings import Settings
+
+    try:
+        settings = Settings.from_env()
+        setup_logging(settings.log_level)
+        pack = load_pack(args.rules) if args.rules else default_pack()
+        audit = open_audit(settings, args.db)
+    except (ValueError, OSError, KeyConfigError, SchemaError) as err:
+        print(f"greenshield worker: {err}", file=sys.stderr)
+        return USAGE_ERROR
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    metrics = WorkerMetrics()
+    port = settings.metrics_port if args.metrics_port is None else args.metrics_port
+    worker = Worker(settings, audit, pack, bootstrap=args.bootstrap, metrics=metrics)
+    try:
+        if port:
+            metrics.serve(port)
+        worker.start()
+        print(f"greenshield worker: consuming {settings.events_topic} and {settings.registry_topic} as group "
+              f"{settings.worker_group}" + (f"; metrics on :{port}/metrics" if port else ""), file=sys.stderr,
+              flush=True)
+        worker.run(stop)
+    except TopicsError as err:
+        print(f"greenshield worker: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"greenshield worker: {err}", file=sys.stderr)
+        return 1
+    finally:
+        worker.close()
+        audit.close()
+    return 0

@@ -1,0 +1,79 @@
+"""The registry for every partition: each worker reads the whole compacted registry topic itself.
+
+This is the worker's global table. It reads every partition of the registry topic
+from the beginning (no consumer group: every worker needs all of it), validates
+each record, keeps the first accepted copy of each ``(enterprise_id, event_id)``
+and hands new records to the partition states in topic order, which is the
+arrival order that breaks same-instant ties (contract §1.3; the key carries
+entity and instant, so same-instant versions share a partition).
+
+Storing registry records and rejecting bad ones is not done here but by the
+worker that owns the registry partition in the consumer group, exactly once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from greenshield.rules.dedup import CanonicalError, digest
+from greenshield.rules.model import RegistryRecord
+from greenshield.rules.parse import is_blank, parse_line
+
+Listener = Callable[[RegistryRecord], None]
+
+
+class RegistryFeed:
+    """Every valid registry record seen so far, in order; new ones go to ``listener``."""
+
+    def __init__(self, consumer: Any, topic: str, partitions: int) -> None:
+        from kafka import TopicPartition
+
+        self.consumer = consumer
+        self.parts = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(self.parts)
+        consumer.seek_to_beginning(*self.parts)
+        self.records: list[RegistryRecord] = []
+        self._seen: dict[tuple[str, str], bytes] = {}
+        self.listener: Listener = lambda r: None
+
+    def poll(self, timeout_ms: int = 0) -> int:
+        """Take what has arrived; how many new records."""
+        new = 0
+        for messages in self.consumer.poll(timeout_ms=timeout_ms, max_records=10_000).values():
+            for m in messages:
+                new += self._take(m.value)
+        return new
+
+    def catch_up(self, timeout: float = 60.0) -> int:
+        """Read up to the registry's end offsets as of now (so everything sent before is applied)."""
+        ends = self.consumer.end_offsets(self.parts)
+        deadline = time.monotonic() + timeout
+        new = 0
+        while any(self.consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"registry topic not read to its end within {timeout:.0f}s")
+            new += self.poll(timeout_ms=200)
+        return new
+
+    def _take(self, value: bytes | None) -> int:
+        if value is None or is_blank(value):
+            return 0
+        obj, item = parse_line(value)
+        if not isinstance(item, RegistryRecord):
+            return 0
+        try:
+            d = digest(obj, value)
+        except CanonicalError:
+            return 0
+        key = (item.enterprise_id, item.event_id)
+        if key in self._seen:
+            return 0  # exact duplicate, or a conflicting one (the owner worker rejects it)
+        self._seen[key] = d
+        self.records.append(item)
+        self.listener(item)
+        return 1
+
+    def close(self) -> None:
+        self.consumer.close()

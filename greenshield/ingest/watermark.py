@@ -1,0 +1,120 @@
+"""Stream time of one events partition: the event-time watermark, the replay clock, the wall-clock backstop.
+
+The watermark is the stream's only "now" (design note 5). Per partition::
+
+    wm = max( latest event time seen - allowed lateness,      event time
+              control clock,                                  a replay's "advance to TS"
+              backstop )                                      wall clock, idle partitions only
+    and it never moves back.
+
+A worked example, lateness 10 min::
+
+    event time   08:00      08:20         08:30  (latest seen)
+    ─────────────┼──────────┼─────────────┼──────────────►
+                            wm = 08:20 ───┘ 10 min
+    the verdict is computed as of 08:20: a deadline at or before 08:20 fires;
+    an event at 08:25 is kept and counts once wm reaches 08:25.
+
+**Wall-clock backstop.** A partition that receives nothing never advances its
+event time, so the last parcels' deadlines would never fire. When a partition
+has received no message for ``idle_seconds`` of wall-clock time, its backstop
+follows the wall clock: ``backstop = wall now - allowed lateness``. Events that
+arrive later still count; a deadline that fired too early is retracted by the
+evidence (a late ``xray`` retracts XR-4). The backstop is off when
+``idle_seconds`` is 0, and on a partition whose clock a replay's control
+message set (``pinned``): a replay of history must finalise at its ``--as-of``,
+not at today's date.
+
+Instants are :data:`~greenshield.rules.timestamps.Instant` ``(seconds, fraction)``;
+wall time is epoch seconds (float), passed in by the caller: nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from greenshield.rules.timestamps import Instant
+
+Wall = float
+
+
+def _max(a: Instant | None, b: Instant | None) -> Instant | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a >= b else b
+
+
+@dataclass
+class PartitionClock:
+    """The stream time of one partition; feed it what arrives, ask it for the watermark."""
+
+    lateness: int
+    idle_seconds: int = 0
+    latest: Instant | None = None      # max event time of accepted parcel events
+    control: Instant | None = None     # the latest replay control instant
+    backstop: Instant | None = None
+    pinned: bool = False
+    last_activity: Wall | None = None
+    mark: Instant | None = None        # the watermark last handed out (monotone)
+
+    def saw_event(self, at: Instant) -> None:
+        """An accepted parcel event with event time ``at``."""
+        if self.latest is None or at > self.latest:
+            self.latest = at
+
+    def saw_message(self, wall: Wall) -> None:
+        """Any message arrived on the partition (it is not idle)."""
+        self.last_activity = wall
+
+    def advance_to(self, at: Instant) -> None:
+        """A verified control message: stream time is at least ``at``; the backstop stops."""
+        self.control = _max(self.control, at)
+        self.pinned = True
+
+    def tick(self, wall: Wall) -> bool:
+        """Let the backstop follow the wall clock once the partition has been idle long enough.
+
+        True when the backstop moved (the caller should evaluate again).
+        """
+        if self.idle_seconds <= 0 or self.pinned or self.last_activity is None:
+            return False
+        if wall - self.last_activity < self.idle_seconds:
+            return False
+        moved = _max(self.backstop, (int(wall) - self.lateness, ""))
+        if moved == self.backstop:
+            return False
+        self.backstop = moved
+        return True
+
+    def watermark(self) -> Instant | None:
+        """``max(latest - lateness, control, backstop)``, never below what it was."""
+        from_events = (self.latest[0] - self.lateness, self.latest[1]) if self.latest is not None else None
+        self.mark = _max(self.mark, _max(from_events, _max(self.control, self.backstop)))
+        return self.mark
+
+    # ----------------------------------------------------------------- persistence
+
+    def to_metadata(self) -> str:
+        """Compact text for the offset commit's metadata, so a restart resumes this clock."""
+        return orjson.dumps({"v": 1, "latest": self.latest, "control": self.control,
+                             "backstop": self.backstop, "pinned": self.pinned, "mark": self.mark}).decode()
+
+    def restore(self, metadata: str | None) -> None:
+        """Take back a clock saved by :meth:`to_metadata`; anything unreadable is ignored."""
+        if not metadata:
+            return
+        try:
+            doc = orjson.loads(metadata)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(doc, dict) or doc.get("v") != 1:
+            return
+        for name in ("latest", "control", "backstop", "mark"):
+            value = doc.get(name)
+            if isinstance(value, list) and len(value) == 2:
+                setattr(self, name, _max(getattr(self, name), (int(value[0]), str(value[1]))))
+        self.pinned = self.pinned or bool(doc.get("pinned"))

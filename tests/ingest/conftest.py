@@ -1,0 +1,106 @@
+"""Fixtures of the stream-pipeline tests: settings with a unique topic prefix, topics created per test."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from greenshield.settings import Secret, Settings
+
+CONTROL_KEY = "test-control-key-0123456789"
+HMAC_KEY = "test-hmac-key-0123456789"
+
+
+def unique_settings(bootstrap: str, **overrides: Any) -> Settings:
+    """Settings for one test: its own topic prefix (so tests never share topics) and keys."""
+    host, _, port = bootstrap.rpartition(":")
+    base = Settings.from_env({})
+    values: dict[str, Any] = {
+        "kafka_host": host,
+        "kafka_port": int(port),
+        "topic_prefix": f"gs.t{uuid.uuid4().hex[:10]}.",
+        "control_key": Secret(CONTROL_KEY),
+        "hmac_key": Secret(HMAC_KEY),
+        "worker_group": f"gs-test-{uuid.uuid4().hex[:10]}",
+    }
+    values.update(overrides)
+    return dataclasses.replace(base, **values)
+
+
+@pytest.fixture
+def make_topics(kafka_bootstrap: str) -> Iterator[Callable[..., Settings]]:
+    """Build settings with a unique prefix and create their topics; delete them after the test."""
+    from greenshield.ingest.topics import admin_client, create_topics, topic_specs
+
+    made: list[Settings] = []
+
+    def make(**overrides: Any) -> Settings:
+        settings = unique_settings(kafka_bootstrap, **overrides)
+        admin = admin_client(settings)
+        try:
+            create_topics(admin, topic_specs(settings))
+        finally:
+            admin.close()
+        made.append(settings)
+        return settings
+
+    yield make
+    for settings in made:
+        admin = admin_client(settings)
+        try:
+            admin.delete_topics([s.name for s in topic_specs(settings)])
+        except Exception:  # cleanup is best effort; the names are unique anyway
+            pass
+        finally:
+            admin.close()
+
+
+def consume_all(bootstrap: str, topic: str, partitions: int, expected: int, timeout: float = 60.0) -> list[Any]:
+    """Read a topic from the beginning until ``expected`` messages are in (or the timeout passes)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, group_id=None)
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+        out: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < expected and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                out.extend(records)
+        return out
+    finally:
+        consumer.close()
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2,
+             what: str = "condition") -> Any:
+    """Poll until ``condition()`` is truthy; fail the test with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def pipeline(make_topics: Callable[..., Settings], tmp_path: Any) -> Callable[..., tuple[Settings, str]]:
+    """``pipeline(**settings overrides)`` -> (settings with fresh topics and data dir, a SQLite store URL)."""
+    counter = iter(range(1000))
+
+    def make(**overrides: Any) -> tuple[Settings, str]:
+        n = next(counter)
+        overrides.setdefault("data_dir", tmp_path / f"data{n}")
+        overrides.setdefault("backstop_idle_seconds", 0)
+        settings = make_topics(**overrides)
+        return settings, f"sqlite:///{tmp_path / f'store{n}.db'}"
+
+    return make

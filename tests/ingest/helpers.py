@@ -1,0 +1,159 @@
+"""Helpers of the worker tests: send events, advance the clock, run a worker, read the store."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from greenshield.audit import queries
+from greenshield.audit import schema as t
+from greenshield.audit.pipeline import Audit, open_audit
+from greenshield.ingest.control import send_advance
+from greenshield.ingest.metrics import WorkerMetrics
+from greenshield.ingest.producer import GreenShieldProducer
+from greenshield.ingest.worker import Worker
+from greenshield.rules.batch import BatchChecker
+from greenshield.rules.pack import default_pack
+from greenshield.rules.timestamps import parse_instant
+from greenshield.settings import Settings
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-day.jsonl"
+SAMPLE_AS_OF = "2026-11-13T00:00:00+08:00"
+
+
+def sample_lines() -> list[bytes]:
+    return SAMPLE.read_bytes().splitlines()
+
+
+def send_valid(settings: Settings, lines: Iterable[bytes]) -> int:
+    """Send the lines the SDK accepts (it refuses invalid ones); how many were sent."""
+    from greenshield.ingest.producer import InvalidEvent
+
+    sent = 0
+    with GreenShieldProducer(settings.kafka_bootstrap, None, events_topic=settings.events_topic,
+                             registry_topic=settings.registry_topic) as producer:
+        for line in lines:
+            try:
+                sent += producer.send_line(line) is not None
+            except InvalidEvent:
+                pass
+    return sent
+
+
+def send_raw(settings: Settings, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> None:
+    """Send ``(key, value)`` pairs as they are, past the SDK's validation (as a careless client would)."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                             max_request_size=2 * 1024 * 1024)
+    try:
+        for key, value in messages:
+            producer.send(topic, key=key, value=value)
+        producer.flush(timeout=60)
+    finally:
+        producer.close()
+
+
+def advance(settings: Settings, as_of: str = SAMPLE_AS_OF) -> None:
+    """The replay control message to every events partition."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    try:
+        send_advance(producer, settings.events_topic, settings.events_partitions,
+                     settings.control_key.reveal().encode(), as_of, "2026-11-29T00:00:00Z")
+    finally:
+        producer.close()
+
+
+def batch_verdict(lines: Iterable[bytes], as_of: str = SAMPLE_AS_OF) -> set[tuple[str, str, str]]:
+    """``check --as-of`` as a set of (waybill_no, rule_id, occurred_at)."""
+    checker = BatchChecker(default_pack())
+    checker.feed(lines)
+    return {(v.waybill_no, v.rule_id, v.to_dict()["occurred_at"]) for v in checker.verdict(parse_instant(as_of))}
+
+
+def open_violations(db_url: str) -> set[tuple[str, str, str]]:
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            found = queries.list_violations(conn, True, None, None, None)
+    finally:
+        engine.dispose()
+    return {(v["waybill_no"], v["rule_id"], v["occurred_at"]) for v in found}
+
+
+def count_rows(db_url: str, table: sa.Table, *where: Any) -> int:
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def stored_events(db_url: str) -> int:
+    return count_rows(db_url, t.events)
+
+
+def duplicate_keys(db_url: str) -> int:
+    """Keys stored more than once (the unique constraint makes this 0; checked anyway)."""
+    engine = sa.create_engine(db_url)
+    e = t.events
+    try:
+        with engine.connect() as conn:
+            q = sa.select(e.c.enterprise_id, e.c.event_id).group_by(e.c.enterprise_id, e.c.event_id) \
+                .having(sa.func.count() > 1)
+            return len(conn.execute(q).all())
+    finally:
+        engine.dispose()
+
+
+class WorkerThread:
+    """A worker running in a thread of the test process."""
+
+    def __init__(self, settings: Settings, db_url: str) -> None:
+        self.settings = settings
+        self.db_url = db_url
+        self.audit: Audit = open_audit(settings, db_url)
+        self.metrics = WorkerMetrics()
+        self.worker = Worker(settings, self.audit, default_pack(), metrics=self.metrics)
+        self.stop_event = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.worker.run(self.stop_event)
+        except BaseException as err:  # surfaced by stop()
+            self.error = err
+
+    def __enter__(self) -> WorkerThread:
+        self.worker.start()
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=60)
+        self.worker.close()
+        self.audit.close()
+        if self.error is not None:
+            raise self.error
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def wait_until(condition: Any, timeout: float = 90.0, interval: float = 0.25) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return bool(condition())

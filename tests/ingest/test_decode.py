@@ -1,0 +1,64 @@
+"""One message in: a redacted candidate or a reject whose payload never carries plain personal data."""
+
+from __future__ import annotations
+
+import hashlib
+
+import orjson
+
+from greenshield.ingest.decode import Candidate, Reject, decode, reject_message
+
+KEY = b"hmac-key"
+SENDER = {"name": "李四", "id_type": "resident_id", "id_number": "110101199003074514", "verified_by": "id_reader"}
+ACCEPTANCE = {"v": 1, "event_id": "a-1", "type": "acceptance", "enterprise_id": "E1000001",
+              "occurred_at": "2026-11-11T08:00:00+08:00", "waybill_no": "WB00000001", "site_id": "S00000001",
+              "staff_id": "P00000001", "sender": SENDER, "origin_region": "110000",
+              "destination_region": "110000", "weight_g": 100}
+
+
+def run(value: bytes, topic: str = "gs.events.v1") -> Candidate | Reject | None:
+    return decode(topic, 2, 41, value, KEY, "gs.registry.v1")
+
+
+class TestDecode:
+    def test_a_valid_acceptance_is_redacted_before_anything_keeps_it(self) -> None:
+        """The candidate's doc holds masked forms and the keyed hash, never the name or number."""
+        got = run(orjson.dumps(ACCEPTANCE))
+        assert isinstance(got, Candidate)
+        text = orjson.dumps(got.doc).decode()
+        assert "李四" not in text and "110101199003074514" not in text
+        assert got.doc["sender"]["id_number_masked"] == "110*************14"
+        assert got.source == "kafka:gs.events.v1:2" and got.offset == 41
+
+    def test_junk_is_rejected_with_its_size_and_digest_but_not_its_bytes(self) -> None:
+        """A 900 kB junk payload: the reject names size and SHA-256; the input topic keeps the bytes."""
+        junk = b"\x00junk" * 180_000
+        got = run(junk)
+        assert isinstance(got, Reject)
+        key, value = reject_message(got)
+        doc = orjson.loads(value)
+        assert key == b"gs.events.v1:2"
+        assert (doc["partition"], doc["offset"], doc["size"]) == (2, 41, len(junk))
+        assert doc["sha256"] == hashlib.sha256(junk).hexdigest()
+        assert "payload" not in doc and len(value) < 1000
+
+    def test_a_wrong_schema_reject_keeps_the_masked_payload(self) -> None:
+        """A parseable but invalid acceptance: the reject shows the masked sender, not the plain one."""
+        got = run(orjson.dumps({**ACCEPTANCE, "weight_g": 0}))
+        assert isinstance(got, Reject)
+        _, value = reject_message(got)
+        text = value.decode()
+        assert "weight_g" in orjson.loads(value)["reason"]
+        assert "李四" not in text and "110101199003074514" not in text and "李*" in text
+
+    def test_a_registry_record_on_the_events_topic_is_rejected(self) -> None:
+        """Registry records belong on the compacted registry topic."""
+        record = {"v": 1, "event_id": "r-1", "type": "registry", "enterprise_id": "E1000001",
+                  "occurred_at": "2026-11-11T08:00:00Z", "entity": "staff", "id": "P00000001", "status": "active"}
+        got = run(orjson.dumps(record))
+        assert isinstance(got, Reject) and "registry topic" in got.rejection.reason
+        assert isinstance(run(orjson.dumps(record), topic="gs.registry.v1"), Candidate)
+
+    def test_an_empty_message_is_skipped(self) -> None:
+        """A tombstone or a blank value is neither an event nor a reject."""
+        assert run(b"  \n") is None

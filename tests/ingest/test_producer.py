@@ -1,0 +1,177 @@
+"""The enterprise SDK: validation before sending, keys per contract §1.3, reliable sends, security pass-through."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from greenshield.ingest.clients import security_options
+from greenshield.ingest.producer import DeliveryError, GreenShieldProducer, InvalidEvent
+from greenshield.settings import Settings
+
+from .conftest import consume_all
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-day.jsonl"
+
+XRAY = {"v": 1, "event_id": "x-1", "type": "xray", "enterprise_id": "E1000001",
+        "occurred_at": "2026-11-11T08:00:00.250+08:00", "waybill_no": "WB12345678", "site_id": "S00000001",
+        "staff_id": "P00000001", "machine_id": "X00000001", "result": "clear"}
+STAFF = {"v": 1, "event_id": "r-1", "type": "registry", "enterprise_id": "E1000001",
+         "occurred_at": "2026-11-11T08:00:00.5+08:00", "entity": "staff", "id": "P00000001", "status": "active"}
+
+
+class _Future:
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+    def add_callback(self, fn: Callable[[Any], None]) -> None:
+        if self.error is None:
+            fn(None)
+
+    def add_errback(self, fn: Callable[[BaseException], None]) -> None:
+        if self.error is not None:
+            fn(self.error)
+
+
+class FakeKafka:
+    """Records what would be sent."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.sent: list[tuple[str, bytes, bytes]] = []
+        self.error = error
+        self.closed = False
+
+    def send(self, topic: str, key: bytes, value: bytes) -> _Future:
+        self.sent.append((topic, key, value))
+        return _Future(self.error)
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+    def close(self, timeout: float | None = None) -> None:
+        self.closed = True
+
+
+def sdk(fake: FakeKafka, enterprise: str | None = "E1000001") -> GreenShieldProducer:
+    return GreenShieldProducer("unused:9092", enterprise, producer=fake)
+
+
+class TestKeys:
+    def test_a_parcel_event_is_keyed_by_its_waybill_on_the_events_topic(self) -> None:
+        """send() puts an xray on gs.events.v1 with key waybill_no."""
+        fake = FakeKafka()
+        sdk(fake).send(XRAY)
+        assert fake.sent[0][:2] == ("gs.events.v1", b"WB12345678")
+
+    def test_a_registry_record_is_keyed_by_entity_id_and_utc_instant(self) -> None:
+        """§1.3: staff:P00000001@<UTC instant>, the fraction kept so distinct instants stay distinct."""
+        fake = FakeKafka()
+        sdk(fake).send_registry(STAFF)
+        assert fake.sent[0][:2] == ("gs.registry.v1", b"staff:P00000001@2026-11-11T00:00:00.5Z")
+
+    def test_a_line_goes_to_the_topic_of_its_type(self) -> None:
+        """send_line routes registry lines to the registry topic and parcel lines to events, bytes unchanged."""
+        fake = FakeKafka()
+        producer = sdk(fake)
+        line = orjson.dumps(STAFF)
+        producer.send_line(line + b"\n")
+        producer.send_line(orjson.dumps(XRAY))
+        assert [t for t, _, _ in fake.sent] == ["gs.registry.v1", "gs.events.v1"]
+        assert fake.sent[0][2] == line
+
+    def test_a_blank_line_sends_nothing(self) -> None:
+        """Contract §7: blank lines are skipped."""
+        fake = FakeKafka()
+        assert sdk(fake).send_line(b"  \r\n") is None
+        assert fake.sent == []
+
+
+class TestValidation:
+    @pytest.mark.parametrize("change, reason", [
+        ({"occurred_at": "2026-11-11T08:00:00"}, "RFC 3339"),
+        ({"waybill_no": "wb-1"}, "waybill_no"),
+        ({"result": "maybe"}, "result"),
+        ({"v": 2}, "unknown contract version"),
+    ])
+    def test_an_invalid_event_raises_and_sends_nothing(self, change: dict[str, Any], reason: str) -> None:
+        """The enterprise sees the contract's reason at its end; nothing reaches Kafka."""
+        fake = FakeKafka()
+        with pytest.raises(InvalidEvent, match=reason):
+            sdk(fake).send({**XRAY, **change})
+        assert fake.sent == []
+
+    def test_invalid_json_is_refused(self) -> None:
+        """A line that is not JSON raises InvalidEvent."""
+        with pytest.raises(InvalidEvent, match="not valid JSON"):
+            sdk(FakeKafka()).send_line(b"{oops")
+
+    def test_another_enterprises_event_is_refused(self) -> None:
+        """An enterprise's producer only sends that enterprise's events."""
+        with pytest.raises(InvalidEvent, match="not this producer's E1000001"):
+            sdk(FakeKafka()).send({**XRAY, "enterprise_id": "E2000002"})
+
+    def test_a_registry_record_through_send_is_refused(self) -> None:
+        """send() takes parcel events; registry records go through send_registry()."""
+        with pytest.raises(InvalidEvent, match="send_registry"):
+            sdk(FakeKafka()).send(STAFF)
+
+    def test_a_failed_delivery_surfaces_at_flush(self) -> None:
+        """A message the broker never acknowledged makes flush() raise DeliveryError."""
+        producer = sdk(FakeKafka(error=RuntimeError("broker gone")))
+        producer.send(XRAY)
+        with pytest.raises(DeliveryError, match="1 of 1"):
+            producer.flush()
+
+
+class TestSecurity:
+    def test_sasl_and_tls_settings_pass_through_under_kafka_python_names(self) -> None:
+        """GREENSHIELD_KAFKA_SECURITY_* become kafka-python keyword arguments."""
+        settings = Settings.from_env({
+            "GREENSHIELD_KAFKA_SECURITY_SECURITY_PROTOCOL": "SASL_SSL",
+            "GREENSHIELD_KAFKA_SECURITY_SASL_MECHANISM": "SCRAM-SHA-512",
+            "GREENSHIELD_KAFKA_SECURITY_SASL_PLAIN_USERNAME": "gs",
+            "GREENSHIELD_KAFKA_SECURITY_SASL_PLAIN_PASSWORD": "pw",
+            "GREENSHIELD_KAFKA_SECURITY_SSL_CHECK_HOSTNAME": "false",
+        })
+        assert security_options(settings.kafka_security) == {
+            "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": "gs", "sasl_plain_password": "pw", "ssl_check_hostname": False}
+
+    def test_an_unknown_security_setting_is_a_configuration_error(self) -> None:
+        """A typo fails at start instead of being ignored."""
+        with pytest.raises(ValueError, match="unknown Kafka security setting 'sasl_pasword'"):
+            security_options({"sasl_pasword": "x"})
+
+
+@pytest.mark.kafka
+class TestOnTheBroker:
+    def test_the_sample_day_arrives_keyed_with_every_waybill_on_one_partition(
+            self, make_topics: Callable[..., Settings]) -> None:
+        """432 parcel events and 204 registry records, acks=all, keys per contract, one partition per waybill."""
+        settings = make_topics()
+        with GreenShieldProducer(settings.kafka_bootstrap, None, events_topic=settings.events_topic,
+                                 registry_topic=settings.registry_topic) as producer:
+            config = producer._producer.config
+            assert config["acks"] == -1 or config["acks"] == "all"
+            assert config["enable_idempotence"] is True
+            for line in SAMPLE.read_bytes().splitlines():
+                producer.send_line(line)
+        assert producer.acked == 636
+        events = consume_all(settings.kafka_bootstrap, settings.events_topic, 6, 432)
+        registry = consume_all(settings.kafka_bootstrap, settings.registry_topic, 1, 204)
+        assert len(events) == 432 and len(registry) == 204
+        partitions: dict[bytes, set[int]] = defaultdict(set)
+        for m in events:
+            assert m.key == orjson.loads(m.value)["waybill_no"].encode()
+            partitions[m.key].add(m.partition)
+        assert all(len(p) == 1 for p in partitions.values())
+        assert len(Counter(m.partition for m in events)) > 1
+        for m in registry:
+            doc = orjson.loads(m.value)
+            assert m.key.decode().startswith(f"{doc['entity']}:{doc['id']}@")
+            assert m.key.decode().endswith("Z")

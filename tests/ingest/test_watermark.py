@@ -1,0 +1,73 @@
+"""The stream clock of a partition: watermark from event time, the replay clock, the wall-clock backstop."""
+
+from __future__ import annotations
+
+from greenshield.ingest.watermark import PartitionClock
+from greenshield.rules.timestamps import parse_instant
+
+T = parse_instant
+
+
+class TestWatermark:
+    def test_nothing_seen_means_no_watermark(self) -> None:
+        """Before any event the stream has no "now"."""
+        assert PartitionClock(lateness=600).watermark() is None
+
+    def test_the_watermark_trails_the_latest_event_by_the_allowed_lateness(self) -> None:
+        """Latest 08:30 with 10 minutes' lateness: watermark 08:20."""
+        clock = PartitionClock(lateness=600)
+        for text in ("2026-11-11T08:00:00Z", "2026-11-11T08:30:00.5Z", "2026-11-11T08:10:00Z"):
+            clock.saw_event(T(text))
+        assert clock.watermark() == T("2026-11-11T08:20:00.5Z")
+
+    def test_the_watermark_never_moves_back(self) -> None:
+        """A control clock ahead of the events holds even when events are older."""
+        clock = PartitionClock(lateness=600)
+        clock.advance_to(T("2026-11-13T00:00:00Z"))
+        clock.saw_event(T("2026-11-11T08:00:00Z"))
+        assert clock.watermark() == T("2026-11-13T00:00:00Z")
+
+
+class TestBackstop:
+    def test_an_idle_partition_follows_the_wall_clock(self) -> None:
+        """Idle for 60 s of wall time: the watermark becomes wall time minus lateness."""
+        clock = PartitionClock(lateness=600, idle_seconds=60)
+        clock.saw_event(T("2026-11-11T08:00:00Z"))
+        clock.saw_message(1_800_000_000.0)
+        assert clock.tick(1_800_000_030.0) is False
+        assert clock.tick(1_800_000_060.0) is True
+        assert clock.watermark() == (1_800_000_060 - 600, "")
+
+    def test_a_replayed_partition_is_pinned_to_its_control_clock(self) -> None:
+        """After a control message the backstop stays off: history finalises at its --as-of."""
+        clock = PartitionClock(lateness=600, idle_seconds=60)
+        clock.saw_message(1_000_000.0)
+        clock.advance_to(T("2026-11-13T00:00:00Z"))
+        assert clock.tick(2_000_000.0) is False
+        assert clock.watermark() == T("2026-11-13T00:00:00Z")
+
+    def test_zero_idle_seconds_turns_the_backstop_off(self) -> None:
+        """idle_seconds=0: only events and control messages move the clock."""
+        clock = PartitionClock(lateness=600, idle_seconds=0)
+        clock.saw_message(0.0)
+        assert clock.tick(10_000_000.0) is False
+
+
+class TestPersistence:
+    def test_a_clock_survives_the_offset_commit_metadata(self) -> None:
+        """to_metadata/restore keeps latest, control, pinned and the watermark."""
+        clock = PartitionClock(lateness=600)
+        clock.saw_event(T("2026-11-11T08:30:00.25Z"))
+        clock.advance_to(T("2026-11-12T00:00:00Z"))
+        clock.watermark()
+        again = PartitionClock(lateness=600)
+        again.restore(clock.to_metadata())
+        assert (again.latest, again.control, again.pinned, again.watermark()) == \
+               (clock.latest, clock.control, True, T("2026-11-12T00:00:00Z"))
+
+    def test_unreadable_metadata_is_ignored(self) -> None:
+        """Metadata written by something else leaves a fresh clock."""
+        clock = PartitionClock(lateness=600)
+        for junk in ("", "not json", '{"v": 9}', "[]"):
+            clock.restore(junk)
+        assert clock.watermark() is None
