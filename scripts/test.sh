@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Run the test suite against real servers, and stop whatever this script started.
+#
+#   scripts/test.sh [pytest args...]        (what `make test` runs)
+#
+# Kafka: GREENSHIELD_TEST_KAFKA if set; else a fresh broker via `greenshield kafka up`
+#   on 127.0.0.1:19092 (another free port pair if 19092 is taken), data in a new
+#   var/test-kafka.* dir that is deleted afterwards.
+# PostgreSQL: GREENSHIELD_TEST_PG_URL if set; else scripts/pg.sh (installing the
+#   `postgresql` package first when running as root and it is absent).
+# With CI=true a server that cannot be started is fatal; otherwise its tests skip.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+GS=.venv/bin/greenshield
+PY=.venv/bin/python
+is_ci() { case "${CI:-}" in 1|true|TRUE|True|yes|on) return 0 ;; *) return 1 ;; esac; }
+say() { echo "test.sh: $*" >&2; }
+unavailable() {
+    if is_ci; then say "$* (CI=true: fatal)"; exit 1; fi
+    say "$* -- those tests will be skipped"
+}
+
+kafka_dir=""
+kafka_started=0
+pg_started=0
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ "$kafka_started" = 1 ]; then
+        $GS kafka down --data-dir "$kafka_dir" || rc=1
+    fi
+    if [ -n "$kafka_dir" ] && [ -d "$kafka_dir" ]; then
+        # keep the broker log of a failed run for a look
+        if [ "$rc" != 0 ] && [ -f "$kafka_dir/broker.log" ]; then
+            mkdir -p var && cp "$kafka_dir/broker.log" var/test-kafka-last-failure.log
+            say "broker log kept in var/test-kafka-last-failure.log"
+        fi
+        rm -rf "$kafka_dir"
+    fi
+    if [ "$pg_started" = 1 ]; then
+        scripts/pg.sh down || rc=1
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- Kafka
+if [ -n "${GREENSHIELD_TEST_KAFKA:-}" ]; then
+    say "using Kafka at GREENSHIELD_TEST_KAFKA=$GREENSHIELD_TEST_KAFKA"
+else
+    # 19092/19093 unless taken (e.g. by a dev broker from `make kafka-up`)
+    read -r kport cport < <($PY - <<'PYEOF'
+import socket
+def free(p):
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            return False
+    return True
+if free(19092) and free(19093):
+    print(19092, 19093)
+else:
+    socks = [socket.socket() for _ in range(2)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    print(*(s.getsockname()[1] for s in socks))
+    for s in socks:
+        s.close()
+PYEOF
+)
+    [ "$kport" = 19092 ] || say "127.0.0.1:19092 is taken; the test broker uses port $kport"
+    mkdir -p var
+    kafka_dir=$(mktemp -d "$PWD/var/test-kafka.XXXXXX")
+    if addr=$($GS kafka up --fresh --data-dir "$kafka_dir" --port "$kport" --controller-port "$cport"); then
+        kafka_started=1
+        export GREENSHIELD_TEST_KAFKA="$addr"
+    else
+        unavailable "could not start the local Kafka broker"
+    fi
+fi
+
+# ---- PostgreSQL
+if [ -n "${GREENSHIELD_TEST_PG_URL:-}" ]; then
+    say "using PostgreSQL at GREENSHIELD_TEST_PG_URL"
+elif scripts/pg.sh status >/dev/null 2>&1; then
+    export GREENSHIELD_TEST_PG_URL="$(scripts/pg.sh url)"
+    say "using the PostgreSQL that is already running ($GREENSHIELD_TEST_PG_URL)"
+else
+    if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        scripts/pg.sh install || true
+    fi
+    if url=$(scripts/pg.sh up); then
+        pg_started=1
+        export GREENSHIELD_TEST_PG_URL="$url"
+    else
+        unavailable "could not start PostgreSQL (install it with: sudo apt-get install -y postgresql, or set GREENSHIELD_TEST_PG_URL)"
+    fi
+fi
+
+# ---- the tests (not exec: the EXIT trap must stop the servers)
+.venv/bin/pytest "$@"
