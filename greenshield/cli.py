@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "topics",
     "send",
     "worker",
+    "replay",
     "run",
     "trace",
     "violations",

@@ -1,0 +1,79 @@
+"""``greenshield replay FILE... --as-of TS``: send history through the SDK, then advance the stream clock to TS."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    from greenshield.commands.send import add_producer_options
+
+    p = sub.add_parser(
+        "replay", help="replay event files through Kafka and finalise the stream's verdict at --as-of",
+        description="Send the files' events like `send`, then put a signed control message on every partition "
+                    "of the events topic that advances each partition's stream clock to --as-of (see "
+                    "greenshield/ingest/control.py). Needs GREENSHIELD_CONTROL_KEY, the system's own identity. "
+                    "Once the workers have caught up, `greenshield violations --open` equals "
+                    "`greenshield check FILE --as-of TS` as a set of (waybill_no, rule_id), for any order of the "
+                    "lines. TS should not be earlier than the latest event minus the allowed lateness: the "
+                    "stream clock never moves back.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--as-of", required=True, metavar="TS", help="RFC 3339 instant to finalise at")
+    add_producer_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import gzip
+
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    from greenshield.commands.send import Progress, make_producer, send_files, total_size
+    from greenshield.ingest.clients import RELIABLE_PRODUCER, common
+    from greenshield.ingest.control import send_advance
+    from greenshield.ingest.producer import DeliveryError
+    from greenshield.rules.timestamps import TimestampError, parse_instant
+    from greenshield.settings import Settings
+
+    try:
+        settings = Settings.from_env()
+        parse_instant(args.as_of)
+        if not settings.control_key:
+            raise ValueError("no control key: set GREENSHIELD_CONTROL_KEY (the system's own identity)")
+        producer = make_producer(args, settings)
+    except (ValueError, TimestampError, KafkaError) as err:
+        print(f"greenshield replay: {err}", file=sys.stderr)
+        return 2
+    progress = Progress(total_size(args.files), enabled=not args.no_progress)
+    try:
+        stats = send_files(producer, args.files, progress)
+        producer.flush()  # every event is acknowledged before the clock moves
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        print(f"greenshield replay: cannot read input: {getattr(err, 'strerror', None) or err}", file=sys.stderr)
+        return 2
+    except (DeliveryError, KafkaError) as err:
+        print(f"greenshield replay: {err}", file=sys.stderr)
+        return 1
+    finally:
+        progress.done()
+        producer.close()
+    bootstrap = args.bootstrap or settings.kafka_bootstrap
+    control = KafkaProducer(**common(bootstrap, "greenshield-replay-control", settings.kafka_security),
+                            **RELIABLE_PRODUCER, allow_auto_create_topics=False)
+    try:
+        partitions = len(control.partitions_for(settings.events_topic))
+        issued = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        send_advance(control, settings.events_topic, partitions, settings.control_key.reveal().encode(),
+                     args.as_of, issued)
+    except (KafkaError, RuntimeError) as err:
+        print(f"greenshield replay: events sent, but the clock was not advanced: {err}", file=sys.stderr)
+        return 1
+    finally:
+        control.close()
+    print(f"lines={stats.lines} sent={stats.sent} acked={producer.acked} invalid={stats.invalid} "
+          f"clock_advanced_to={args.as_of} partitions={partitions}", file=sys.stderr)
+    return 0
