@@ -388,28 +388,38 @@ class TestLines:
         assert checker.stats.accepted >= 2
         assert checker.stats.accepted + checker.stats.rejected == 3
 
-    @pytest.mark.parametrize("number", ["1e400", "-1e400", "1e100000", "1e999999999", "1e-999999999",
-                                        "123456789012345678901234567890.5"],
-                             ids=["1e400", "minus-1e400", "1e100000", "1e999999999", "tiny", "long-decimal"])
+    HUGE_EXPONENT_BUG = pytest.mark.xfail(strict=True, reason=(
+        "BUG: §1/§2 unknown extra fields are kept but ignored, and a valid JSON number is no reason to "
+        "reject - since cbe0cef decode() parses exponent numbers as Decimal and dedup._normalise turns an "
+        "integral Decimal into int(value): 1e100000 is then rejected ('value cannot be put in canonical "
+        "form: Exceeds the limit (4300 digits) for integer string conversion') and 1e999999999 builds a "
+        "billion-digit int, hanging the run"))
+
+    @pytest.mark.parametrize("number", [
+        "1e400", "-1e400", "1e-999999999", "123456789012345678901234567890.5",
+        pytest.param("1e100000", marks=HUGE_EXPONENT_BUG),
+        pytest.param("1e999999999", marks=HUGE_EXPONENT_BUG),
+    ], ids=["1e400", "minus-1e400", "tiny", "long-decimal", "1e100000", "1e999999999"])
     def test_extreme_number_in_extra_field_is_accepted_promptly(self, number):
         """A valid event whose ignored extra field is an extreme (but valid JSON) number is accepted in seconds,
         and its exact re-send is a duplicate."""
         import subprocess
         import sys
 
+        line = mutate(SCAN)[:-1] + b',"x":' + number.encode() + b"}"
         code = (
             "import orjson\n"
             "from greenshield.rules.batch import BatchChecker\n"
             "from greenshield.rules.pack import default_pack\n"
-            f"line = {mutate(SCAN)[:-1] + b',\"x\":' + number.encode() + b'}'!r}\n"
+            f"line = {line!r}\n"
             "c = BatchChecker(default_pack(), lambda r: print('REJECTED', r.rejection.reason))\n"
             "c.feed([line, line])\n"
             "print('STATS', c.stats.accepted, c.stats.duplicates, c.stats.rejected)\n"
         )
         try:
-            r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=20)
+            r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=10)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"deciding one line with {number} took more than 20 s")
+            pytest.fail(f"deciding one line with {number} took more than 10 s")
         assert r.returncode == 0, r.stderr.decode()[-600:]
         assert r.stdout.decode().splitlines()[-1] == "STATS 1 1 0", r.stdout.decode()
 
