@@ -399,7 +399,12 @@ class TestLines:
         "1e400", "-1e400", "1e-999999999", "123456789012345678901234567890.5",
         pytest.param("1e100000", marks=HUGE_EXPONENT_BUG),
         pytest.param("1e999999999", marks=HUGE_EXPONENT_BUG),
-    ], ids=["1e400", "minus-1e400", "tiny", "long-decimal", "1e100000", "1e999999999"])
+        pytest.param("1" + "0" * 5000, marks=pytest.mark.xfail(strict=True, reason=(
+            "BUG: §1/§2 a valid JSON number in an ignored extra field is no reason to reject - an integer "
+            "literal of more than 4300 digits hits Python's int max-str-digits limit in json.loads and the "
+            "line is rejected as 'not valid JSON: Exceeds the limit (4300 digits) for integer string "
+            "conversion'"))),
+    ], ids=["1e400", "minus-1e400", "tiny", "long-decimal", "1e100000", "1e999999999", "5001-digit-integer"])
     def test_extreme_number_in_extra_field_is_accepted_promptly(self, number):
         """A valid event whose ignored extra field is an extreme (but valid JSON) number is accepted in seconds,
         and its exact re-send is a duplicate."""
