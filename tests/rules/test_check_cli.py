@@ -190,6 +190,8 @@ class TestExitCodes:
         assert gs("check", src, "--fail-on-violation").returncode == 0
 
     @pytest.mark.parametrize("args", [
+        [],
+        ["EVENTS", "--format", "xml"],
         ["missing.jsonl"],
         ["."],
         ["EVENTS", "--as-of", "2026-11-13"],
@@ -200,7 +202,7 @@ class TestExitCodes:
         ["EVENTS", "--rules", "UNKNOWNRULE"],
         ["EVENTS", "--rejects", "/nonexistent-dir/rejects.jsonl"],
         ["EVENTS", "TRUNCATEDGZ"],
-    ], ids=["missing-file", "directory", "as-of-date-only", "as-of-no-offset", "as-of-word", "rules-missing",
+    ], ids=["no-file", "unknown-format", "missing-file", "directory", "as-of-date-only", "as-of-no-offset", "as-of-word", "rules-missing",
             "rules-not-toml", "rules-unknown-rule", "rejects-unwritable", "truncated-gzip"])
     def test_unusable_input_or_argument_exits_2(self, args, events_file: Path, tmp_path: Path):
         """An unreadable file, a bad --as-of, a bad --rules or an unwritable --rejects exits 2 with a message."""
