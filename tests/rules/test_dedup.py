@@ -113,10 +113,6 @@ class TestConflictingDuplicate:
         out = run_files([[_extra(first), _extra(second)]])
         assert out.rejections == [] and out.stats.duplicates == 1
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "BUG: §7 content is compared as JSON values - a decimal with more digits than a double holds is "
-        "decoded exactly (Decimal) but dedup._normalise then converts a non-integral Decimal to float, so "
-        "0.1 and 0.10000000000000000001 compare equal and the second copy is counted as an exact duplicate"))
     def test_decimals_beyond_double_precision_that_differ_are_a_conflict(self):
         """Two numbers that differ only beyond double precision are still different content."""
         out = run_files([[_extra(b"0.1"), _extra(b"0.10000000000000000001")]])
