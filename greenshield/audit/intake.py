@@ -26,7 +26,7 @@ from greenshield.audit import schema as t
 from greenshield.audit.entries import canonical
 from greenshield.audit.log import append
 from greenshield.audit.rows import event_row, row_entry
-from greenshield.audit.store import Store, insert_ignoring_conflicts
+from greenshield.audit.store import Store, insert_ignoring_conflicts, insert_rows
 from greenshield.privacy import redact_event
 from greenshield.rules.dedup import CanonicalError, digest
 from greenshield.rules.model import Event, RegistryRecord, Rejection
@@ -92,7 +92,8 @@ class Intake:
             rows = [{**event_row(ln.item, redact_event(ln.obj, self.key), ln.digest, source, ln.position),
                      "entry_id": i} for i, ln in zip(ids, fresh)]
             if rows:
-                conn.execute(t.events.insert(), rows)
+                columns = tuple(rows[0])
+                insert_rows(conn, t.events, columns, [tuple(r[c] for c in columns) for r in rows])
                 append(conn, ((r["entry_id"], "event", row_entry(r)) for r in rows))
             if rejects:
                 conn.execute(insert_ignoring_conflicts(self.store, t.rejects), rejects)
@@ -118,12 +119,14 @@ class Intake:
 
 
 def _stored_digests(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], bytes | None]:
+    """Stored digests of ``keys`` (enterprise IN .. AND event_id IN ..: both databases use the key index)."""
     if not keys:
         return {}
     e = t.events
     rows = conn.execute(sa.select(e.c.enterprise_id, e.c.event_id, e.c.digest)
-                        .where(sa.tuple_(e.c.enterprise_id, e.c.event_id).in_(sorted(keys)))).all()
-    return {(r[0], r[1]): (bytes(r[2]) if r[2] is not None else None) for r in rows}
+                        .where(e.c.enterprise_id.in_(sorted({k[0] for k in keys})),
+                               e.c.event_id.in_(sorted({k[1] for k in keys})))).all()
+    return {(r[0], r[1]): (bytes(r[2]) if r[2] is not None else None) for r in rows if (r[0], r[1]) in keys}
 
 
 def _reject_row(source: str, position: int, rejection: Rejection) -> dict[str, Any]:

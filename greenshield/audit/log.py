@@ -21,6 +21,7 @@ nothing is updated per entry afterwards, which keeps appends near raw insert spe
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -31,9 +32,8 @@ from sqlalchemy.engine import Connection
 
 from greenshield.audit import schema as t
 from greenshield.audit.checkpoint import DEFAULT_ORIGIN, Checkpoint, sign_checkpoint
-from greenshield.audit.entries import hashed
-from greenshield.audit.merkle import MerkleAccumulator, SubtreeHasher, consistency_proof, inclusion_proof
-from greenshield.audit.store import Store
+from greenshield.audit.merkle import MerkleAccumulator, SubtreeHasher, consistency_proof, inclusion_proof, leaf_hash
+from greenshield.audit.store import Store, insert_rows, placeholder
 
 NODE_LEVEL = 4  # perfect subtrees of 16 leaves and up are cached in audit_nodes
 _CHUNK = 50_000
@@ -41,10 +41,8 @@ _CHUNK = 50_000
 
 def append(conn: Connection, rows: Iterable[tuple[int, str, bytes]]) -> int:
     """Insert entries ``(id, kind, entry bytes)`` in a writer's transaction; return how many."""
-    batch = [{"id": i, "kind": kind, "entry": e, "leaf_hash": h}
-             for i, kind, (e, h) in ((i, kind, hashed(entry)) for i, kind, entry in rows)]
-    if batch:
-        conn.execute(t.audit_log.insert(), batch)
+    batch = [(i, kind, entry, leaf_hash(entry)) for i, kind, entry in rows]
+    insert_rows(conn, t.audit_log, ("id", "kind", "entry", "leaf_hash"), batch)
     return len(batch)
 
 
@@ -86,10 +84,9 @@ class Sequencer:
         with store.sequencing() as conn:
             high = store.committed_high_water(conn)
             st = conn.execute(sa.select(t.audit_state).where(t.audit_state.c.id == 1)).one()
-            nodes: list[dict[str, object]] = []
+            nodes: list[tuple[int, int, bytes]] = []
             acc = MerkleAccumulator.from_bytes(
-                st.compact, lambda lvl, i, h: nodes.append({"level": lvl, "idx": i, "hash": h})
-                if lvl >= NODE_LEVEL else None)
+                st.compact, lambda lvl, i, h: nodes.append((lvl, i, h)) if lvl >= NODE_LEVEL else None)
             cp_size, cp_ms = int(st.checkpoint_size), int(st.checkpoint_ms)
             signed: list[Checkpoint] = []
             last_id, runs = int(st.last_id), list[dict[str, int]]()
@@ -118,11 +115,10 @@ class Sequencer:
 
 
 def _pending(conn: Connection, last_id: int, high: int) -> Iterator[list[tuple[int, bytes]]]:
-    log = t.audit_log
+    mark = placeholder(conn)
+    sql = f"SELECT id, leaf_hash FROM audit_log WHERE id > {mark} AND id <= {mark} ORDER BY id LIMIT {_CHUNK}"
     while last_id < high:
-        rows = conn.execute(sa.select(log.c.id, log.c.leaf_hash)
-                            .where(log.c.id > last_id, log.c.id <= high)
-                            .order_by(log.c.id).limit(_CHUNK)).all()
+        rows = conn.exec_driver_sql(sql, (last_id, high)).all()
         if not rows:
             return
         yield [(int(r[0]), bytes(r[1])) for r in rows]
@@ -130,11 +126,10 @@ def _pending(conn: Connection, last_id: int, high: int) -> Iterator[list[tuple[i
 
 
 def _save(conn: Connection, acc: MerkleAccumulator, last_id: int, runs: list[dict[str, int]],
-          nodes: list[dict[str, object]], signed: list[Checkpoint], cp_size: int, cp_ms: int) -> None:
+          nodes: list[tuple[int, int, bytes]], signed: list[Checkpoint], cp_size: int, cp_ms: int) -> None:
     if runs:
         conn.execute(t.audit_runs.insert(), runs)
-    if nodes:
-        conn.execute(t.audit_nodes.insert(), nodes)
+    insert_rows(conn, t.audit_nodes, ("level", "idx", "hash"), nodes)
     if signed:
         conn.execute(t.checkpoints.insert(), [
             {"origin": c.origin, "tree_size": c.tree_size, "root_hash": c.root_hash,
@@ -165,13 +160,18 @@ def all_checkpoints(conn: Connection) -> list[tuple[int, Checkpoint]]:
 
 def leaf_numbers(conn: Connection, entry_ids: Sequence[int]) -> dict[int, int]:
     """Leaf index of each sequenced entry id (pending ids are left out)."""
-    runs, out = t.audit_runs, {}
+    if not entry_ids:
+        return {}
+    runs, lo, hi = t.audit_runs, min(entry_ids), max(entry_ids)
+    start = sa.select(sa.func.max(runs.c.first_id)).where(runs.c.first_id <= lo).scalar_subquery()
+    found = [tuple(int(v) for v in r) for r in conn.execute(
+        sa.select(runs.c.first_id, runs.c.first_leaf, runs.c.count)
+        .where(runs.c.first_id >= sa.func.coalesce(start, 0), runs.c.first_id <= hi).order_by(runs.c.first_id))]
+    starts, out = [r[0] for r in found], {}
     for entry_id in entry_ids:
-        run = conn.execute(sa.select(runs.c.first_leaf, runs.c.first_id, runs.c.count)
-                           .where(runs.c.first_id <= entry_id)
-                           .order_by(runs.c.first_id.desc()).limit(1)).first()
-        if run is not None and entry_id < run.first_id + run.count:
-            out[entry_id] = int(run.first_leaf + entry_id - run.first_id)
+        k = bisect.bisect_right(starts, entry_id) - 1
+        if k >= 0 and entry_id < found[k][0] + found[k][2]:
+            out[entry_id] = found[k][1] + entry_id - found[k][0]
     return out
 
 

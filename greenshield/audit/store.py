@@ -10,12 +10,13 @@ One code path for SQLite (a file; WAL, ``synchronous=NORMAL``) and PostgreSQL
 * :meth:`Store.sequencing` - the sequencer's: SQLite ``BEGIN IMMEDIATE``,
   PostgreSQL an exclusive advisory lock so only one sequencer works at a time.
 
-Entry ids come from :meth:`Store.allocate_ids` inside a writer's transaction.
+Entry ids come from :meth:`Store.allocate_ids` inside a writer's transaction. Hot
+batched inserts go through :func:`insert_rows`, straight to the driver.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,22 @@ class Store:
                 id=1, tree_size=0, last_id=0, compact=(0).to_bytes(8, "big"), checkpoint_size=0, checkpoint_ms=0))
             conn.execute(t.run_state.insert().values(id=1, as_of_s=-(1 << 62), as_of_frac="", events_seen=0))
             conn.execute(t.schema_version.insert().values(version=t.SCHEMA_VERSION))
+
+
+def insert_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """A batched INSERT handed straight to the driver's ``executemany`` (no per-row SQLAlchemy work)."""
+    if not rows:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+           f"VALUES ({', '.join([mark] * len(columns))})")
+    conn.exec_driver_sql(sql, rows)
+
+
+def placeholder(conn: Connection) -> str:
+    """The driver's parameter marker, for :meth:`Connection.exec_driver_sql`."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
 def insert_ignoring_conflicts(store: Store, table: sa.Table) -> Any:

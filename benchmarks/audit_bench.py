@@ -1,0 +1,182 @@
+"""Audit store benchmark: append throughput against a raw insert, and ``trace WAYBILL`` latency.
+
+    .venv/bin/python benchmarks/audit_bench.py --db sqlite [--entries 200000] [--events 1000000]
+    .venv/bin/python benchmarks/audit_bench.py --db pg [--pg-url URL]   (default: GREENSHIELD_TEST_PG_URL)
+
+1. *Append*: the same event entries (canonical bytes, built beforehand) are written
+   in batches of ``--batch``: **raw** = one executemany INSERT of ``(id, kind, entry)``
+   per batch into a plain table, one transaction per batch; **audited** = the real
+   writer (id allocation, leaf hashes, INSERT) then the sequencer (compact tree, runs,
+   cached subtrees) after every batch, a signed checkpoint every 10,000 entries and on
+   close. Two rounds, raw and audited alternating; the best of each is reported.
+2. *Trace*: ``--events`` synthetic parcel events (8 per parcel) go through the real
+   intake (validation, redaction, duplicate check, rows, entries) and the sequencer;
+   then ``trace_waybill`` runs for ``--queries`` random waybills, each in its own read
+   transaction; p50/p99 are reported without and with writing the query to the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import orjson
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from greenshield.audit.checkpoint import generate_private_key  # noqa: E402
+from greenshield.audit.entries import event_entry  # noqa: E402
+from greenshield.audit.intake import Intake  # noqa: E402
+from greenshield.audit.log import Policy, Sequencer, append  # noqa: E402
+from greenshield.audit.queries import record, trace_waybill  # noqa: E402
+from greenshield.audit.store import Store  # noqa: E402
+from greenshield.audit.testing import isolated_schema  # noqa: E402
+
+
+def entries(n: int) -> list[bytes]:
+    rnd = random.Random(1)
+    doc = {"type": "xray", "site_id": "S10000001", "machine_id": "X10000001", "result": "clear"}
+    return [event_entry("E3100001", f"ev-{i:09d}", "xray", {**doc, "n": rnd.random()}, None, (False, False))
+            for i in range(n)]
+
+
+def raw_round(store: Store, rows: list[bytes], batch: int, round_no: int) -> float:
+    raw = sa.Table(f"bench_raw_{round_no}", sa.MetaData(), sa.Column("id", sa.BigInteger, primary_key=True,
+                   autoincrement=False), sa.Column("kind", sa.String(16)), sa.Column("entry", sa.LargeBinary))
+    raw.create(store.engine)
+    start = time.perf_counter()
+    for lo in range(0, len(rows), batch):
+        with store.write() as conn:
+            conn.execute(raw.insert(), [{"id": lo + k + 1, "kind": "event", "entry": e}
+                                        for k, e in enumerate(rows[lo:lo + batch])])
+    return len(rows) / (time.perf_counter() - start)
+
+
+def audited_round(url: str, rows: list[bytes], batch: int) -> tuple[float, int]:
+    store = Store.open(url)
+    seq = Sequencer(store, generate_private_key(), Policy(10_000, 3600))
+    start = time.perf_counter()
+    for lo in range(0, len(rows), batch):
+        chunk = rows[lo:lo + batch]
+        with store.write() as conn:
+            ids = store.allocate_ids(conn, len(chunk))
+            append(conn, ((i, "event", e) for i, e in zip(ids, chunk)))
+        seq.integrate()
+    done = seq.integrate(close=True)
+    rate = len(rows) / (time.perf_counter() - start)
+    with store.read() as conn:
+        checkpoints = int(conn.exec_driver_sql("SELECT count(*) FROM checkpoints").scalar_one())
+    store.close()
+    assert done.tree_size == len(rows)
+    return rate, checkpoints
+
+
+def bench_append(make_url: Iterator[str], n: int, batch: int) -> None:
+    rows = entries(n)
+    raws, audits = [], []
+    for round_no in range(2):
+        url = next(make_url)
+        store = Store.open(url)
+        raws.append(raw_round(store, rows, batch, round_no))
+        store.close()
+        rate, checkpoints = audited_round(next(make_url), rows, batch)
+        audits.append(rate)
+        print(f"  round {round_no + 1}: raw {raws[-1]:,.0f}/s  audited {audits[-1]:,.0f}/s  "
+              f"({checkpoints} checkpoints)", flush=True)
+    print(f"append: {n:,} entries, batch {batch}: raw {max(raws):,.0f} entries/s, audited {max(audits):,.0f} "
+          f"entries/s, ratio {max(audits) / max(raws):.0%}")
+
+
+def synthetic_lines(events: int) -> Iterator[bytes]:
+    rnd = random.Random(7)
+    types = ("acceptance", "xray", "sort_scan", "depart", "arrive", "sort_scan", "depart", "delivery")
+    for p in range(events // len(types)):
+        w, base = f"YT{p:010d}", 1_762_819_200 + p * 2
+        for k, kind in enumerate(types):
+            at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(base + k * 1800))
+            ev = {"v": 1, "event_id": f"e{p}-{k}", "type": kind, "enterprise_id": "E3100001", "waybill_no": w,
+                  "occurred_at": at, "site_id": f"S{rnd.randrange(10**8):08d}",
+                  "staff_id": f"P{rnd.randrange(5000):08d}"}
+            if kind == "acceptance":
+                ev.update(origin_region="310000", destination_region="320100", weight_g=900,
+                          sender={"name": "张三", "id_type": "passport", "id_number": f"E{p:08d}",
+                                  "verified_by": "id_reader"},
+                          inspection={"inspector_id": f"P{rnd.randrange(5000):08d}", "inspected_at": at,
+                                      "result": "passed", "category": "books"})
+            elif kind == "xray":
+                ev.update(machine_id=f"X{rnd.randrange(300):08d}", result="clear")
+            elif kind in ("depart", "arrive"):
+                ev.update(vehicle_id=f"V{rnd.randrange(2000):08d}")
+                ev["to_site_id" if kind == "depart" else "from_site_id"] = f"S{rnd.randrange(10**8):08d}"
+            elif kind == "delivery":
+                ev["method"] = "hand"
+            yield orjson.dumps(ev) + b"\n"
+
+
+def bench_trace(url: str, events: int, queries: int) -> None:
+    store = Store.open(url)
+    start = time.perf_counter()
+    Intake(store, b"bench-key").feed(synthetic_lines(events), "bench")
+    Sequencer(store, generate_private_key()).integrate(close=True)
+    with store.read() as conn:
+        stored = int(conn.exec_driver_sql("SELECT count(*) FROM events").scalar_one())
+    print(f"trace: stored {stored:,} events in {time.perf_counter() - start:.0f} s (intake + sequencer)", flush=True)
+    rnd = random.Random(3)
+    parcels = stored // 8
+    for logged in (False, True):
+        times = []
+        for _ in range(queries):
+            w = f"YT{rnd.randrange(parcels):010d}"
+            t0 = time.perf_counter()
+            with store.read() as conn:
+                found = trace_waybill(conn, w)
+            if logged:
+                record(store, "trace.waybill", {"waybill_no": w}, len(found["events"]))
+            times.append((time.perf_counter() - t0) * 1000)
+            assert len(found["events"]) == 8
+        q = statistics.quantiles(times, n=100)
+        label = "query + audit-log write" if logged else "query"
+        print(f"trace WAYBILL ({label}): {queries} queries on {stored:,} events: p50 {q[49]:.2f} ms, "
+              f"p99 {q[98]:.2f} ms")
+    store.close()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--db", choices=("sqlite", "pg"), default="sqlite")
+    p.add_argument("--pg-url", default=os.environ.get("GREENSHIELD_TEST_PG_URL", ""))
+    p.add_argument("--entries", type=int, default=200_000)
+    p.add_argument("--batch", type=int, default=5000)
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--queries", type=int, default=2000)
+    p.add_argument("--skip-trace", action="store_true")
+    args = p.parse_args()
+    with ExitStack() as stack:
+        if args.db == "pg":
+            pg = args.pg_url or subprocess.run([str(ROOT / "scripts" / "pg.sh"), "url"], capture_output=True,
+                                               text=True, check=True).stdout.strip()
+            urls: Iterator[str] = (stack.enter_context(isolated_schema(pg)) for _ in itertools.count())
+        else:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="audit-bench-")))
+            urls = (f"sqlite:///{tmp / f'bench-{i}.db'}" for i in itertools.count())
+        print(f"audit bench on {args.db}", flush=True)
+        bench_append(urls, args.entries, args.batch)
+        if not args.skip_trace:
+            bench_trace(next(urls), args.events, args.queries)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
