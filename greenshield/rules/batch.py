@@ -84,7 +84,7 @@ class BatchChecker:
                     item_payload(obj), key))
             else:
                 stats.accepted += 1
-                self._take(item)  # type: ignore[arg-type]
+                self._take(item)
 
     def _take(self, item: Event | object) -> None:
         if type(item) is Event:
@@ -114,4 +114,4 @@ class BatchChecker:
 
 
 def item_payload(obj: object) -> dict[str, object] | None:
-    return redact_event(obj) if isinstance(obj, dict) else None  # type: ignore[no-any-return]
+    return redact_event(obj) if isinstance(obj, dict) else None

@@ -13,6 +13,7 @@ import json
 import re
 from decimal import Decimal
 from enum import Enum
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -31,38 +32,46 @@ class CanonicalError(ValueError):
 
 
 _SMALL = 10**30  # integers below this are written as digits; beyond, as exact scientific text
+_MAY_HOLD_FLOAT = re.compile(rb"[0-9][.eE]|[0-9]{30}")  # raw text where a number may need the walk
 
 
-def _exact(d: Decimal) -> str:
-    """Exact, context-free canonical text of a finite decimal: ``\x00num:<digits>e<exp>``."""
+def _exact_text(d: Decimal) -> str:
+    """Exact, context-free canonical number text of a finite decimal: ``<digits>e<exp>``."""
     sign, digits, exp = d.as_tuple()
     text = "".join(map(str, digits)).rstrip("0") or "0"
     exp = int(exp) + len(digits) - len(text) if text != "0" else 0
-    return f"\x00num:{'-' if sign and text != '0' else ''}{text}e{exp}"
+    return f"{'-' if sign and text != '0' else ''}{text}e{exp}"
 
 
-def _number(value: int | float | Decimal) -> Any:
-    """One canonical form per JSON number value: 100, 100.0 and 1e2 agree; 0.1 and 0.10…01 do not."""
+def _number(value: int | float | Decimal, wrap: Callable[[str], Any]) -> Any:
+    """One canonical form per JSON number value: 100, 100.0 and 1e2 agree; 0.1 and 0.10…01 do not.
+
+    Integers below 10**30 stay integers; any other number becomes ``wrap(exact text)``.
+    """
     if type(value) is int:
-        return value if -_SMALL < value < _SMALL else _exact(Decimal(value))
+        return value if -_SMALL < value < _SMALL else wrap(_exact_text(Decimal(value)))
     if type(value) is float:
-        return _number(int(value)) if value.is_integer() else _exact(Decimal(repr(value)))
+        return _number(int(value), wrap) if value.is_integer() else wrap(_exact_text(Decimal(repr(value))))
     d = value  # Decimal, from the exact parser
-    if d.is_finite() and d == d.to_integral_value() and d.adjusted() < 30:
+    if d.is_finite() and d == d.to_integral_value() and d.adjusted() < 30:  # type: ignore[union-attr]
         return int(d)
-    return _exact(d)  # type: ignore[arg-type]
+    return wrap(_exact_text(d))  # type: ignore[arg-type]
 
 
-def _normalise(value: Any) -> Any:
+def _normalise(value: Any, wrap: Callable[[str], Any]) -> Any:
     """Numbers in canonical form; containers are copied."""
     kind = type(value)
     if kind is float or kind is int or isinstance(value, Decimal):
-        return _number(value)
+        return _number(value, wrap)
     if kind is dict:
-        return {k: _normalise(v) for k, v in value.items()}
+        return {k: _normalise(v, wrap) for k, v in value.items()}
     if kind is list:
-        return [_normalise(v) for v in value]
+        return [_normalise(v, wrap) for v in value]
     return value
+
+
+def _tagged(text: str) -> dict[str, str]:
+    return {"\x00num": text}
 
 
 def _has_float(value: Any) -> bool:
@@ -79,27 +88,21 @@ def _has_float(value: Any) -> bool:
     return False
 
 
-def _dumps(obj: Any) -> bytes:
-    try:
-        return orjson.dumps(obj, option=_SORT)
-    except orjson.JSONEncodeError:
-        # integers beyond 64 bits, lone surrogates: the stdlib encoder, same canonical rules
-        return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
-
-
-_MAY_HOLD_FLOAT = re.compile(rb"[0-9][.eE]|[0-9]{30}")
-
-
 def canonical(obj: Any, raw: bytes | None = None) -> bytes:
-    """The canonical JSON text of a value: sorted keys, integral numbers as integers.
+    """The canonical JSON text of a value: sorted keys, one text per number value.
 
-    ``raw``, the JSON text ``obj`` was parsed from, lets the float walk be skipped
-    when no number in it can be a float (no digit followed by ``.``/``e``/``E``).
+    Exact numbers are written as raw JSON number text (an ``orjson.Fragment``), so
+    they never equal a string. ``raw``, the JSON text ``obj`` was parsed from, lets
+    the number walk be skipped when no number in it can need one.
     """
     try:
-        if (raw is None or _MAY_HOLD_FLOAT.search(raw) is not None) and _has_float(obj):
-            obj = _normalise(obj)
-        return _dumps(obj)
+        walk = (raw is None or _MAY_HOLD_FLOAT.search(raw) is not None) and _has_float(obj)
+        try:
+            return orjson.dumps(_normalise(obj, orjson.Fragment) if walk else obj, option=_SORT)
+        except orjson.JSONEncodeError:
+            # lone surrogates: the stdlib encoder escapes them (exact numbers as tagged objects)
+            value = _normalise(obj, _tagged) if walk else obj
+            return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, RecursionError) as err:
         raise CanonicalError(f"value cannot be put in canonical form: {err}") from None
 

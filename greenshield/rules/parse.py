@@ -11,14 +11,14 @@ import re
 from decimal import Decimal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from greenshield.privacy import redact_event
 from greenshield.rules.documents import document_well_formed, trim
 from greenshield.rules.model import TYPE_RANK, Acceptance, Event, RegistryRecord, Rejection
-from greenshield.rules.timestamps import TimestampError, local_date, parse_instant
+from greenshield.rules.timestamps import Instant, TimestampError, local_date, parse_instant
 
 JSON_WHITESPACE = b" \t\r\n"
 
@@ -40,6 +40,10 @@ SENDER_FIELDS = ("name", "id_type", "id_number", "verified_by")
 
 
 _i = sys.intern  # identifiers repeat across events: share one string each (memory per open parcel)
+
+
+# the fields every parcel event has, in Event's positional order
+Base = tuple[str, str, str, Instant, str, str, str, "str | None"]
 
 
 class Invalid(Exception):
@@ -124,9 +128,9 @@ def _matching(obj: dict[str, Any], name: str, pattern: re.Pattern[str], desc: st
 
 def _choice(obj: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
     value = _string(obj, name)
-    if value not in allowed:
+    if value is None or value not in allowed:
         raise Invalid(f"field {name!r}: {str(value)[:40]!r} is not one of {', '.join(allowed)}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _timestamp(obj: dict[str, Any], name: str) -> tuple[tuple[int, str], str]:
@@ -159,7 +163,7 @@ def sender_facts(sender: dict[str, Any] | None, occurred_at: str) -> tuple[bool,
     return True, ok
 
 
-def _acceptance(obj: dict[str, Any], base: tuple[Any, ...], facts: tuple[bool, bool] | None = None) -> Event:
+def _acceptance(obj: dict[str, Any], base: Base, facts: tuple[bool, bool] | None = None) -> Event:
     sender = _object(obj, "sender")
     customer = _formatted(obj, "contract_customer_id", "contract_customer", required=False)
     inspection = _object(obj, "inspection")
@@ -182,42 +186,42 @@ def _acceptance(obj: dict[str, Any], base: tuple[Any, ...], facts: tuple[bool, b
     return Event(*base, acceptance=info)
 
 
-def _xray(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+def _xray(obj: dict[str, Any], base: Base) -> Event:
     machine = _formatted(obj, "machine_id", "xray_machine")
     result = _choice(obj, "result", ("clear", "suspicious", "prohibited"))
     _string(obj, "image_ref", required=False)
     return Event(*base, device_id=_i(machine), result=result)  # type: ignore[arg-type]
 
 
-def _manual_check(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+def _manual_check(obj: dict[str, Any], base: Base) -> Event:
     return Event(*base, result=_choice(obj, "result", ("cleared", "prohibited")))
 
 
-def _interception(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+def _interception(obj: dict[str, Any], base: Base) -> Event:
     _string(obj, "reason")
     _string(obj, "report_no", required=False)
     return Event(*base)
 
 
-def _sort_scan(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+def _sort_scan(obj: dict[str, Any], base: Base) -> Event:
     return Event(*base)
 
 
-def _depart(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+def _depart(obj: dict[str, Any], base: Base) -> Event:
     vehicle = _formatted(obj, "vehicle_id", "vehicle", required=False)
     return Event(*base, device_id=vehicle and _i(vehicle), other_site_id=_i(_formatted(obj, "to_site_id", "site")))  # type: ignore[arg-type]
 
 
-def _arrive(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+def _arrive(obj: dict[str, Any], base: Base) -> Event:
     vehicle = _formatted(obj, "vehicle_id", "vehicle", required=False)
     return Event(*base, device_id=vehicle and _i(vehicle), other_site_id=_i(_formatted(obj, "from_site_id", "site")))  # type: ignore[arg-type]
 
 
-def _delivery(obj: dict[str, Any], base: tuple[Any, ...]) -> Event:
+def _delivery(obj: dict[str, Any], base: Base) -> Event:
     return Event(*base, result=_choice(obj, "method", ("hand", "locker", "station")))
 
 
-PARCEL_TYPES: dict[str, Callable[[dict[str, Any], tuple[Any, ...]], Event]] = {
+PARCEL_TYPES: dict[str, Callable[[dict[str, Any], Base], Event]] = {
     "acceptance": _acceptance,
     "xray": _xray,
     "manual_check": _manual_check,
@@ -250,18 +254,18 @@ def _validate(obj: Any, facts: tuple[bool, bool] | None = None) -> Event | Regis
     if v != 1:
         raise Invalid(f"unknown contract version v={str(v)[:20]}")
     event_id = _matching(obj, "event_id", _EVENT_ID, "1-64 chars of [A-Za-z0-9._:-]")
-    kind = _string(obj, "type")
-    enterprise = _formatted(obj, "enterprise_id", "enterprise")
+    kind = cast(str, _string(obj, "type"))
+    enterprise = cast(str, _formatted(obj, "enterprise_id", "enterprise"))
     at, text = _timestamp(obj, "occurred_at")
     if kind == "registry":
-        return _registry(obj, enterprise, event_id, at, text)  # type: ignore[arg-type]
-    build = PARCEL_TYPES.get(kind)  # type: ignore[arg-type]
+        return _registry(obj, enterprise, event_id, at, text)
+    build = PARCEL_TYPES.get(kind)
     if build is None:
         raise Invalid(f"field 'type': unknown type {str(kind)[:40]!r}")
     waybill = _matching(obj, "waybill_no", _WAYBILL, "8-32 chars of [A-Z0-9]")
-    site = _formatted(obj, "site_id", "site")
+    site = cast(str, _formatted(obj, "site_id", "site"))
     staff = _formatted(obj, "staff_id", "staff", required=False)
-    base = (_i(enterprise), event_id, kind, at, text, _i(waybill), _i(site), staff and _i(staff))
+    base: Base = (_i(enterprise), event_id, kind, at, text, _i(waybill), _i(site), staff and _i(staff))
     return build(obj, base) if facts is None or kind != "acceptance" else _acceptance(obj, base, facts)
 
 
@@ -291,6 +295,7 @@ def _fast(obj: Any) -> Event | None:
     build = _FAST_TYPES.get(kind) if type(kind) is str else None
     if build is None:
         return None
+    assert type(kind) is str
     try:
         at = parse_instant(text)
         return build(obj, (_i(ent), eid, kind, at, text, _i(wb), _i(site), staff and _i(staff)))
