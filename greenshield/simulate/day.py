@@ -489,16 +489,6 @@ class _Run:
 
     # -- emission ---------------------------------------------------------------------
 
-    def _event_id(self, e: Enterprise, waybill: str, k: int) -> str:
-        style = e.spec.event_id_style
-        if style == "waybill":
-            return f"{waybill}-{k:02d}"
-        n = self.event_counter[e.spec.id] + 1
-        self.event_counter[e.spec.id] = n
-        if style == "counter":
-            return f"EV{n:011d}"
-        return f"{e.spec.id.lower()}.ev.{n:09d}"
-
     def _emit(self, e: Enterprise, waybill: str, evs: list[Ev]) -> list[tuple[int, Payload]]:
         rng = self.rng
         ent = e.spec.id
@@ -509,9 +499,14 @@ class _Run:
             noise_kind = faults.NOISE_KINDS[int(rng.random() * len(faults.NOISE_KINDS))]
             noise_at = int(rng.random() * len(evs))
         out: list[tuple[int, Payload]] = []
+        append = out.append
+        render = self.render
         random_ = rng.random
         p_zu = p_z + p_utc
-        by_waybill = e.spec.event_id_style == "waybill"
+        style = e.spec.event_id_style
+        base = self.event_counter[ent]
+        self.event_counter[ent] = base + len(evs)
+        dotted = f"{ent.lower()}.ev."
         for k, ev in enumerate(evs):
             t = ev.t
             if p_frac and random_() < p_frac:
@@ -526,7 +521,12 @@ class _Run:
                     ts = format_ts(t)
             else:
                 ts = format_ts(t)
-            eid = f"{waybill}-{k + 1:02d}" if by_waybill else self._event_id(e, waybill, k + 1)
+            if style == "waybill":
+                eid = f"{waybill}-{k + 1:02d}"
+            elif style == "counter":
+                eid = f"EV{base + k + 1:011d}"
+            else:
+                eid = f"{dotted}{base + k + 1:09d}"
             d: dict[str, Any] = {
                 "v": 1,
                 "event_id": eid,
@@ -540,11 +540,11 @@ class _Run:
                 d["staff_id"] = ev.staff
             if ev.extra:
                 d.update(ev.extra)
-            out.append((t, self.render(d)))
+            append((t, render(d)))
             if k == noise_at:
                 noisy = self._noise(noise_kind, d, t)
                 if noisy is not None:
-                    out.append((t, noisy))
+                    append((t, noisy))
                 self.manifest.append(
                     {
                         "kind": "noise",

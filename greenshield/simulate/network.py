@@ -86,17 +86,28 @@ def prefecture_of(district: str) -> str:
     return _PREF_OF_DISTRICT[district]
 
 
-def travel_ms(rng: random.Random, from_pref: str, to_pref: str) -> int:
-    """Driving time between two prefectures (same prefecture: a short urban run)."""
-    if from_pref == to_pref:
-        return int((18 + rng.random() * 50) * 60) * 1000
+_DRIVE_MINUTES: dict[tuple[str, str], float] = {}
+
+
+def _drive_minutes(from_pref: str, to_pref: str) -> float:
+    """Typical driving minutes between two prefectures (great circle x 1.2 road factor)."""
     (la1, lo1), (la2, lo2) = _COORDS[from_pref], _COORDS[to_pref]
     p1, p2 = math.radians(la1), math.radians(la2)
     a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lo2 - lo1) / 2) ** 2
     km = 2 * 6371 * math.asin(math.sqrt(a)) * 1.2
     speed = 70.0 if km < 400 else 85.0
-    minutes = (30 + km / speed * 60) * (0.9 + rng.random() * 0.3)
-    return int(minutes * 60) * 1000
+    return 30 + km / speed * 60
+
+
+def travel_ms(rng: random.Random, from_pref: str, to_pref: str) -> int:
+    """Driving time between two prefectures (same prefecture: a short urban run), whole seconds."""
+    if from_pref == to_pref:
+        return int((18 + rng.random() * 50) * 60) * 1000
+    key = (from_pref, to_pref)
+    minutes = _DRIVE_MINUTES.get(key)
+    if minutes is None:
+        minutes = _DRIVE_MINUTES[key] = _drive_minutes(from_pref, to_pref)
+    return int(minutes * (0.9 + rng.random() * 0.3) * 60) * 1000
 
 
 # ---------------------------------------------------------------------------
