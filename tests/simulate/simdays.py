@@ -47,11 +47,14 @@ class Day:
                 self.malformed.append(line)
 
     def parcels(self) -> dict[str, list[dict[str, Any]]]:
-        """Parcel events by waybill, in output (time) order."""
+        """Parcel events by waybill, in output (time) order; later copies of an event key (noise) left out."""
         out: dict[str, list[dict[str, Any]]] = {}
+        seen: set[tuple[str, str]] = set()
         for ev in self.events:
-            if ev["type"] != "registry":
+            key = (ev["enterprise_id"], ev["event_id"])
+            if ev["type"] != "registry" and key not in seen:
                 out.setdefault(ev["waybill_no"], []).append(ev)
+            seen.add(key)
         return out
 
     def registry(self) -> list[dict[str, Any]]:

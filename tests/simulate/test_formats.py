@@ -152,7 +152,8 @@ class TestRegions:
     def test_origins_in_the_delta(self, clean_day: Day) -> None:
         origins = {ev["origin_region"] for ev in clean_day.events if ev["type"] == "acceptance"}
         assert {o[:2] for o in origins} == set(DELTA)
-        assert {"310115", "310104"} & origins and any(o.startswith("3205") for o in origins)
+        assert any(o.startswith("3101") for o in origins) and any(o.startswith("3205") for o in origins)
+        assert any(o.startswith("3301") for o in origins) and all(not o.endswith("00") for o in origins)
 
     def test_some_destinations_outside_the_delta(self, clean_day: Day) -> None:
         dests = [ev["destination_region"] for ev in clean_day.events if ev["type"] == "acceptance"]
