@@ -35,8 +35,6 @@ from typing import Any
 
 import orjson
 
-from greenshield.audit.merkle import leaf_hash
-
 PERSONAL_STORED = ("name_masked", "id_number_masked", "id_hash")
 _SORT = orjson.OPT_SORT_KEYS
 
@@ -93,7 +91,3 @@ def violation_entry(waybill_no: str, rule_id: str, seq: int, status: str, doc_te
 def query_entry(query: str, doc_text: str) -> bytes:
     return canonical({"v": 1, "kind": "query", "query": query, "content": _h(doc_text.encode())})
 
-
-def hashed(entry: bytes) -> tuple[bytes, bytes]:
-    """``(entry, leaf hash)``."""
-    return entry, leaf_hash(entry)

@@ -94,7 +94,7 @@ class Intake:
             if rows:
                 columns = tuple(rows[0])
                 insert_rows(conn, t.events, columns, [tuple(r[c] for c in columns) for r in rows])
-                append(conn, ((r["entry_id"], "event", row_entry(r)) for r in rows))
+                append(conn, ((r["entry_id"], "event", row_entry(r)) for r in rows), self.store)
             if rejects:
                 conn.execute(insert_ignoring_conflicts(self.store, t.rejects), rejects)
         self.stats.stored += len(fresh)

@@ -6,8 +6,8 @@ Trillian's split (design note 4)::
     BEGIN (writers' lock, shared)                committed_high_water() -> M
       ids = allocate_ids(n)                      BEGIN (sequencer's lock)
       INSERT data rows  (id = entry id)            read audit_state (compact tree, last_id)
-      INSERT audit_log  (id, kind, entry,          leaves = audit_log ids in (last_id, M], by id
-                         leaf_hash)                append to the compact tree; record runs
+      INSERT audit_log  (id, kind, entry)          leaves = audit_log ids in (last_id, M], by id
+                                                   append their leaf hashes to the compact tree; record runs
     COMMIT                                         and perfect subtrees (level >= NODE_LEVEL)
                                                    sign a checkpoint every N entries / T s / on close
                                                    UPDATE audit_state
@@ -15,8 +15,10 @@ Trillian's split (design note 4)::
 
 Leaf ``i`` is the ``i``-th sequenced entry in id order; ``audit_runs`` records each
 stretch of consecutive ids (leaves ``[first_leaf, first_leaf + count)`` are the
-entries ``[first_id, first_id + count)``). A writer stores its entry's leaf hash;
-nothing is updated per entry afterwards, which keeps appends near raw insert speed.
+entries ``[first_id, first_id + count)``). A writer's row is exactly the entry;
+nothing is written or updated per entry afterwards, which keeps appends near raw
+insert speed. Leaf hashes are computed from the entries (this process's writers hand
+theirs over in memory, see :meth:`Store.take_leaves`).
 """
 
 from __future__ import annotations
@@ -39,10 +41,16 @@ NODE_LEVEL = 4  # perfect subtrees of 16 leaves and up are cached in audit_nodes
 _CHUNK = 50_000
 
 
-def append(conn: Connection, rows: Iterable[tuple[int, str, bytes]]) -> int:
-    """Insert entries ``(id, kind, entry bytes)`` in a writer's transaction; return how many."""
-    batch = [(i, kind, entry, leaf_hash(entry)) for i, kind, entry in rows]
-    insert_rows(conn, t.audit_log, ("id", "kind", "entry", "leaf_hash"), batch)
+def append(conn: Connection, rows: Iterable[tuple[int, str, bytes]], store: Store | None = None) -> int:
+    """Insert entries ``(id, kind, entry bytes)`` in a writer's transaction; return how many.
+
+    With ``store`` (whose :meth:`Store.write` opened ``conn``), their leaf hashes go to this
+    process's sequencer in memory when the transaction commits, saving it a read.
+    """
+    batch = list(rows)
+    insert_rows(conn, t.audit_log, ("id", "kind", "entry"), batch)
+    if store is not None:
+        store.stash_leaves(conn, [(i, leaf_hash(entry)) for i, _, entry in batch])
     return len(batch)
 
 
@@ -90,16 +98,17 @@ class Sequencer:
             cp_size, cp_ms = int(st.checkpoint_size), int(st.checkpoint_ms)
             signed: list[Checkpoint] = []
             last_id, runs = int(st.last_id), list[dict[str, int]]()
-            for chunk in _pending(conn, last_id, high):
-                for entry_id, leaf in chunk:
-                    if entry_id != last_id + 1 or not runs:
-                        runs.append({"first_leaf": acc.size, "first_id": entry_id, "count": 0})
-                    runs[-1]["count"] += 1
-                    acc.append(leaf)
-                    last_id = entry_id
+            for ids, leaves in _pending(store, conn, last_id, high):
+                _extend_runs(runs, ids, acc.size, last_id)
+                done = 0
+                while done < len(leaves):  # up to the next checkpoint boundary, then sign
+                    step = min(len(leaves) - done, self.policy.entries - (acc.size - cp_size))
+                    acc.extend(leaves[done:done + step])
+                    done += step
                     if acc.size - cp_size >= self.policy.entries:
                         signed.append(self._sign(acc, cp_ms))
                         cp_size, cp_ms = acc.size, signed[-1].timestamp_ms
+                last_id = ids[-1]
             if acc.size > cp_size and (close or self.clock() - cp_ms >= self.policy.seconds * 1000):
                 signed.append(self._sign(acc, cp_ms))
                 cp_size, cp_ms = acc.size, signed[-1].timestamp_ms
@@ -114,15 +123,53 @@ class Sequencer:
                                timestamp=max(self.clock(), last_ms))
 
 
-def _pending(conn: Connection, last_id: int, high: int) -> Iterator[list[tuple[int, bytes]]]:
+def _pending(store: Store, conn: Connection, last_id: int, high: int) -> Iterator[tuple[list[int], list[bytes]]]:
+    """Pending ``(ids, leaf hashes)`` in id order, in chunks; hashes this process wrote come from memory."""
     mark = placeholder(conn)
-    sql = f"SELECT id, leaf_hash FROM audit_log WHERE id > {mark} AND id <= {mark} ORDER BY id LIMIT {_CHUNK}"
-    while last_id < high:
-        rows = conn.exec_driver_sql(sql, (last_id, high)).all()
-        if not rows:
-            return
-        yield [(int(r[0]), bytes(r[1])) for r in rows]
-        last_id = int(rows[-1][0])
+    by_id = f"SELECT id FROM audit_log WHERE id > {mark} AND id <= {mark} ORDER BY id LIMIT {_CHUNK}"
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        mine = store.known_ids(last_id, high)
+        if mine:  # all written by this process? then a count proves it, and no id list is read
+            cursor.execute(f"SELECT count(*) FROM audit_log WHERE id > {mark} AND id <= {mark}", (last_id, high))
+            row = cursor.fetchone()
+            if row is not None and int(row[0]) == len(mine):
+                known = store.take_leaves(mine)
+                yield mine, [known[i] for i in mine]
+                return
+        while last_id < high:
+            cursor.execute(by_id, (last_id, high))
+            ids = [int(r[0]) for r in cursor.fetchall()]
+            if not ids:
+                return
+            known = store.take_leaves(ids)
+            if len(known) < len(ids):
+                known.update(_read_leaves(conn, [i for i in ids if i not in known]))
+            yield ids, [known[i] for i in ids]
+            last_id = ids[-1]
+    finally:
+        cursor.close()
+
+
+def _read_leaves(conn: Connection, ids: list[int]) -> dict[int, bytes]:
+    log = t.audit_log
+    rows = conn.execute(sa.select(log.c.id, log.c.entry).where(log.c.id.between(ids[0], ids[-1])))
+    wanted = set(ids)
+    return {int(i): leaf_hash(bytes(e)) for i, e in rows if i in wanted}
+
+
+def _extend_runs(runs: list[dict[str, int]], ids: list[int], first_leaf: int, last_id: int) -> None:
+    """Record the stretches of consecutive ids of ``ids`` (which follow ``last_id``) as runs."""
+    if ids[-1] - ids[0] == len(ids) - 1:  # the common case: no gap inside the chunk
+        breaks = [0]
+    else:
+        breaks = [0] + [k for k in range(1, len(ids)) if ids[k] != ids[k - 1] + 1]
+    if runs and ids[0] == last_id + 1:  # continues the previous chunk's run
+        runs[-1]["count"] += (breaks[1] if len(breaks) > 1 else len(ids))
+        breaks = breaks[1:]
+    for j, k in enumerate(breaks):
+        end = breaks[j + 1] if j + 1 < len(breaks) else len(ids)
+        runs.append({"first_leaf": first_leaf + k, "first_id": ids[k], "count": end - k})
 
 
 def _save(conn: Connection, acc: MerkleAccumulator, last_id: int, runs: list[dict[str, int]],
@@ -218,13 +265,11 @@ class StoredNodes(MutableMapping[tuple[int, int], bytes]):
 
 
 def leaf_hashes(conn: Connection, lo: int, hi: int) -> list[bytes]:
-    """Stored leaf hashes of the leaves ``[lo, hi)``."""
+    """Leaf hashes of the leaves ``[lo, hi)``, from the stored entries."""
     ids = entry_ids(conn, lo, hi)
     if not ids:
         return []
-    log = t.audit_log
-    rows = conn.execute(sa.select(log.c.id, log.c.leaf_hash).where(log.c.id.between(ids[0], ids[-1]))).all()
-    by_id = {int(i): bytes(h) for i, h in rows}
+    by_id = _read_leaves(conn, ids)
     return [by_id[i] for i in ids if i in by_id]
 
 

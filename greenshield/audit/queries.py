@@ -166,7 +166,7 @@ def record(store: Store, query: str, params: dict[str, Any], results: int,
     with store.write() as conn:
         (entry_id,) = store.allocate_ids(conn, 1)
         conn.execute(t.queries.insert().values(id=entry_id, doc=doc))
-        append(conn, [(entry_id, "query", query_entry(query, doc))])
+        append(conn, [(entry_id, "query", query_entry(query, doc))], store)
     return entry_id
 
 

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 SCHEMA_VERSION = 1
 
 metadata = sa.MetaData()
+# a 64-bit key that is SQLite's rowid (INTEGER PRIMARY KEY): one B-tree per table, not two
+RowKey = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 schema_version = sa.Table(
     "schema_version", metadata,
@@ -24,14 +26,13 @@ schema_version = sa.Table(
 # --- the audit log: writers insert, the sequencer integrates (see greenshield.audit.log)
 audit_log = sa.Table(
     "audit_log", metadata,
-    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("id", RowKey, primary_key=True, autoincrement=False),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("entry", sa.LargeBinary, nullable=False),       # canonical entry bytes (the leaf data)
-    sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
 )
 audit_runs = sa.Table(  # leaves [first_leaf, first_leaf + count) are the entries [first_id, first_id + count)
     "audit_runs", metadata,
-    sa.Column("first_leaf", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("first_leaf", RowKey, primary_key=True, autoincrement=False),
     sa.Column("first_id", sa.BigInteger, nullable=False, unique=True),
     sa.Column("count", sa.Integer, nullable=False),
 )
@@ -71,7 +72,7 @@ ENTRY_SEQUENCE = "audit_entry_seq"
 # --- the data the log covers
 events = sa.Table(
     "events", metadata,
-    sa.Column("entry_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("entry_id", RowKey, primary_key=True, autoincrement=False),
     sa.Column("enterprise_id", sa.String(8), nullable=False),
     sa.Column("event_id", sa.String(64), nullable=False),
     sa.Column("type", sa.String(16), nullable=False),
@@ -124,7 +125,7 @@ violations = sa.Table(
 )
 violation_changes = sa.Table(
     "violation_changes", metadata,
-    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("id", RowKey, primary_key=True, autoincrement=False),
     sa.Column("waybill_no", sa.String(32), nullable=False),
     sa.Column("rule_id", sa.String(8), nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
@@ -134,12 +135,12 @@ violation_changes = sa.Table(
 )
 queries = sa.Table(
     "queries", metadata,
-    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("id", RowKey, primary_key=True, autoincrement=False),
     sa.Column("doc", sa.Text, nullable=False),  # canonical JSON: command, parameters, time, result count
 )
 rejects = sa.Table(
     "rejects", metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("id", RowKey, primary_key=True, autoincrement=True),
     sa.Column("source", sa.String(400), nullable=False),
     sa.Column("position", sa.BigInteger, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),

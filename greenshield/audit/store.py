@@ -11,12 +11,15 @@ One code path for SQLite (a file; WAL, ``synchronous=NORMAL``) and PostgreSQL
   PostgreSQL an exclusive advisory lock so only one sequencer works at a time.
 
 Entry ids come from :meth:`Store.allocate_ids` inside a writer's transaction. Hot
-batched inserts go through :func:`insert_rows`, straight to the driver.
+batched inserts go through :func:`insert_rows`, straight to the driver. A writer's
+leaf hashes are handed to this process's sequencer in memory once its transaction
+commits (:meth:`Store.take_leaves`); entries of other processes are read back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ from greenshield.audit import schema as t
 
 _WRITERS_LOCK = "hashtext(current_schema() || ':greenshield-writers')"
 _SEQUENCER_LOCK = "hashtext(current_schema() || ':greenshield-sequencer')"
+_STASH = "greenshield_leaves"
 
 
 class SchemaError(RuntimeError):
@@ -67,6 +71,23 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self._recent: dict[int, bytes] = {}  # leaf hashes of entries this process committed
+        self._lock = threading.Lock()
+
+    def stash_leaves(self, conn: Connection, leaves: list[tuple[int, bytes]]) -> None:
+        """Remember leaf hashes written in ``conn``'s transaction; they count once it commits."""
+        conn.info.setdefault(_STASH, []).extend(leaves)
+
+    def known_ids(self, after: int, upto: int) -> list[int]:
+        """Sorted ids in ``(after, upto]`` whose committed leaf hashes this process holds."""
+        with self._lock:
+            return sorted(i for i in self._recent if after < i <= upto)
+
+    def take_leaves(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """The committed leaf hashes this process holds of ``ids`` (each handed out once)."""
+        with self._lock:
+            recent = self._recent
+            return {i: recent.pop(i) for i in ids if i in recent}
 
     @classmethod
     def open(cls, url: str, create: bool = True) -> "Store":
@@ -95,10 +116,19 @@ class Store:
     def write(self) -> Iterator[Connection]:
         with self.engine.connect() as raw:
             conn = raw.execution_options(greenshield_write=True)
-            with conn.begin():
-                if not self.is_sqlite:
-                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock_shared({_WRITERS_LOCK})")
-                yield conn
+            conn.info.pop(_STASH, None)
+            try:
+                with conn.begin():
+                    if not self.is_sqlite:
+                        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock_shared({_WRITERS_LOCK})")
+                    yield conn
+            except BaseException:
+                conn.info.pop(_STASH, None)
+                raise
+            committed = conn.info.pop(_STASH, None)
+            if committed:
+                with self._lock:
+                    self._recent.update(committed)
 
     @contextmanager
     def sequencing(self) -> Iterator[Connection]:
@@ -163,10 +193,16 @@ class Store:
 
 
 def insert_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """A batched INSERT handed straight to the driver's ``executemany`` (no per-row SQLAlchemy work)."""
+    """A batched INSERT straight to the driver: ``executemany`` on SQLite, ``COPY`` on PostgreSQL."""
     if not rows:
         return
     quote = conn.dialect.identifier_preparer.quote
+    if conn.dialect.name == "postgresql":  # COPY: PostgreSQL's bulk path
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
            f"VALUES ({', '.join([mark] * len(columns))})")

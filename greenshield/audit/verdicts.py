@@ -164,7 +164,7 @@ class Evaluator:
                          [{**u, "w": u["waybill_no"], "r": u["rule_id"]} for u in updates])
         append(conn, ((c["id"], "violation",
                        violation_entry(c["waybill_no"], c["rule_id"], c["seq"], c["status"], c["doc"]))
-                      for c in changes))
+                      for c in changes), self.store)
 
 
 def _stored(conn: Connection, waybills: list[str]) -> dict[tuple[str, str], dict[str, Any]]:

@@ -5,7 +5,7 @@ In one snapshot of the database:
 1. the runs must tile the leaves ``0 .. tree_size-1`` over increasing entry ids;
 2. leaf by leaf, the audit entry must exist, its row must exist, the row must agree
    with its own doc, the entry re-derived from the row must equal the stored entry,
-   and the stored leaf hash must be its hash; the tree is rebuilt from the
+   and the tree is rebuilt from the
    *re-derived* leaves, and every perfect subtree it completes is compared with the
    one cached when the leaves were sequenced;
 3. every checkpoint's signature is checked against the trusted public key, its root
@@ -15,7 +15,7 @@ In one snapshot of the database:
    its latest recorded change.
 
 The first bad entry is the lowest leaf index with a finding. Edits made consistently
-to a row, its entry and its leaf hash can only be caught by the signed roots; then
+to a row and its entry can only be caught by the signed roots; then
 the finding names the first cached subtree or checkpoint that no longer matches.
 """
 
@@ -175,8 +175,6 @@ def _leaf(report: Report, leaf: int, entry_id: int, entries: dict[int, Any], dat
         report.add(leaf, f"entry {leaf} (id {entry_id}) is missing from the audit log (deleted?)")
         return b"\x00" * 32
     stored = bytes(entry.entry)
-    if leaf_hash(stored) != bytes(entry.leaf_hash):
-        report.add(leaf, f"entry {leaf} (id {entry_id}): the stored leaf hash is not the hash of the entry")
     row = data.get(entry.kind, {}).get(entry_id)
     if row is None:
         report.add(leaf, f"entry {leaf} (id {entry_id}): its {entry.kind} row is missing (deleted?)")
