@@ -11,7 +11,7 @@ from greenshield.rules.dedup import CanonicalError, Deduplicator, Seen
 from greenshield.rules.engine import RuleCore
 from greenshield.rules.model import Event, Rejection, Violation
 from greenshield.rules.pack import RulePack
-from greenshield.rules.parse import is_blank, parse_line
+from greenshield.rules.parse import is_blank, parse_line_plain
 from greenshield.rules.timestamps import Instant
 
 BOM = b"\xef\xbb\xbf"
@@ -66,12 +66,12 @@ class BatchChecker:
                 line = line[3:]
             if is_blank(line):
                 continue
-            obj, item = parse_line(line)
+            obj, item, plain = parse_line_plain(line)
             if type(item) is Rejection:
                 self._reject(source, number, item)
                 continue
             try:
-                seen = dedup.check(item.enterprise_id, item.event_id, obj, line)  # type: ignore[union-attr]
+                seen = dedup.check(item.enterprise_id, item.event_id, obj, plain)  # type: ignore[union-attr]
             except CanonicalError as err:
                 self._reject(source, number, Rejection(str(err)))
                 continue

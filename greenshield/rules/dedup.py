@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from decimal import Decimal
 from enum import Enum
 from collections.abc import Callable
@@ -32,7 +31,6 @@ class CanonicalError(ValueError):
 
 
 _SMALL = 10**30  # integers below this are written as digits; beyond, as exact scientific text
-_MAY_HOLD_FLOAT = re.compile(rb"[0-9][.eE]|[0-9]{30}")  # raw text where a number may need the walk
 
 
 def _exact_text(d: Decimal) -> str:
@@ -88,15 +86,16 @@ def _has_float(value: Any) -> bool:
     return False
 
 
-def canonical(obj: Any, raw: bytes | None = None) -> bytes:
+def canonical(obj: Any, raw: bytes | None = None, plain: bool = False) -> bytes:
     """The canonical JSON text of a value: sorted keys, one text per number value.
 
     Exact numbers are written as raw JSON number text (an ``orjson.Fragment``), so
-    they never equal a string. ``raw``, the JSON text ``obj`` was parsed from, lets
-    the number walk be skipped when no number in it can need one.
+    they never equal a string. ``plain`` (from :func:`greenshield.rules.parse.decode_plain`)
+    says the value holds no number but 64-bit integers, so the number walk is skipped;
+    ``raw`` is accepted for compatibility and not needed.
     """
     try:
-        walk = (raw is None or _MAY_HOLD_FLOAT.search(raw) is not None) and _has_float(obj)
+        walk = not plain and _has_float(obj)
         try:
             return orjson.dumps(_normalise(obj, orjson.Fragment) if walk else obj, option=_SORT)
         except orjson.JSONEncodeError:
@@ -121,10 +120,10 @@ class Deduplicator:
     def __len__(self) -> int:
         return len(self._seen)
 
-    def check(self, enterprise_id: str, event_id: str, obj: Any, raw: bytes | None = None) -> Seen:
+    def check(self, enterprise_id: str, event_id: str, obj: Any, plain: bool = False) -> Seen:
         """Classify a valid line; a NEW one is remembered as the first accepted copy."""
         key = f"{enterprise_id}/{event_id}"
-        d = hash(canonical(obj, raw))  # 64 bits suffice: only copies of one key are compared
+        d = hash(canonical(obj, plain=plain))  # 64 bits suffice: only copies of one key are compared
         first = self._seen.get(key)
         if first is None:
             self._seen[key] = d

@@ -50,23 +50,49 @@ class Invalid(Exception):
     """Raised inside validation; becomes a :class:`Rejection` with this message."""
 
 
-# numbers orjson cannot hold exactly (long digit runs, exponents): decoded by the stdlib instead
-_NEEDS_EXACT = re.compile(rb"[0-9.]{16}|[0-9][eE]")
+def _holds_float(value: Any) -> bool:
+    """Is there a float anywhere in a parsed value? (orjson gives floats for big integers too.)"""
+    if type(value) is float:
+        return True
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            node = node.values()
+        elif type(node) is not list:
+            continue
+        for x in node:
+            t = type(x)
+            if t is float:
+                return True
+            if t is dict or t is list:
+                stack.append(x)
+    return False
+
+
+def decode_plain(line: bytes) -> tuple[Any, bool]:
+    """Parse one JSON text (UTF-8); ``plain`` is True when it holds no number but exact integers.
+
+    orjson does the common case. A text holding any non-integer or big number, or one
+    orjson refuses, is parsed again by the stdlib on strictly decoded UTF-8, with
+    non-integers kept exact as ``Decimal`` (so ``1e0`` is not an int, §7) and
+    NaN/Infinity refused. Raises :class:`Invalid` saying why a text is not JSON.
+    """
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return _decode_exact(line), False
+    if _holds_float(obj):
+        return _decode_exact(line), False
+    return obj, True
 
 
 def decode(line: bytes) -> Any:
-    """Parse one JSON text (UTF-8); raise :class:`Invalid` saying why it is not JSON.
+    """Parse one JSON text; see :func:`decode_plain`."""
+    return decode_plain(line)[0]
 
-    orjson does the common case. Lines that may hold numbers beyond a double's
-    exact range, and whatever orjson refuses, go to the stdlib parser on strictly
-    decoded UTF-8, with non-integer numbers kept exact as ``Decimal`` (so
-    ``1e0`` is not an int, §7) and NaN/Infinity refused.
-    """
-    if _NEEDS_EXACT.search(line) is None:
-        try:
-            return orjson.loads(line)
-        except orjson.JSONDecodeError:
-            pass
+
+def _decode_exact(line: bytes) -> Any:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -330,11 +356,17 @@ def facts_of(item: Event | RegistryRecord) -> tuple[bool, bool]:
 
 def parse_line(line: bytes) -> tuple[Any, Event | RegistryRecord | Rejection]:
     """Decode and validate one line; the parsed value comes back too, for de-duplication."""
+    obj, item, _ = parse_line_plain(line)
+    return obj, item
+
+
+def parse_line_plain(line: bytes) -> tuple[Any, Event | RegistryRecord | Rejection, bool]:
+    """:func:`parse_line`, plus whether the value is *plain* (see :func:`decode_plain`)."""
     try:
-        obj = decode(line)
+        obj, plain = decode_plain(line)
     except Invalid as err:
-        return None, Rejection(str(err))
-    return obj, validate(obj)
+        return None, Rejection(str(err)), False
+    return obj, validate(obj), plain
 
 
 def is_blank(line: bytes) -> bool:
