@@ -18,7 +18,7 @@ stretch of consecutive ids (leaves ``[first_leaf, first_leaf + count)`` are the
 entries ``[first_id, first_id + count)``). A writer's row is exactly the entry;
 nothing is written or updated per entry afterwards, which keeps appends near raw
 insert speed. Leaf hashes are computed from the entries (this process's writers hand
-theirs over in memory, see :meth:`Store.take_leaves`).
+theirs over in memory, see :class:`~greenshield.audit.store.Handoff`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def append(conn: Connection, rows: Iterable[tuple[int, str, bytes]], store: Stor
     batch = list(rows)
     insert_rows(conn, t.audit_log, ("id", "kind", "entry"), batch)
     if store is not None:
-        store.stash_leaves(conn, [(i, leaf_hash(entry)) for i, _, entry in batch])
+        store.stash_leaves(conn, [r[0] for r in batch], list(map(leaf_hash, (r[2] for r in batch))))
     return len(batch)
 
 
@@ -126,26 +126,26 @@ class Sequencer:
 def _pending(store: Store, conn: Connection, last_id: int, high: int) -> Iterator[tuple[list[int], list[bytes]]]:
     """Pending ``(ids, leaf hashes)`` in id order, in chunks; hashes this process wrote come from memory."""
     mark = placeholder(conn)
-    by_id = f"SELECT id FROM audit_log WHERE id > {mark} AND id <= {mark} ORDER BY id LIMIT {_CHUNK}"
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        mine = store.known_ids(last_id, high)
+        mine, hashes = store.handoff.take(last_id, high)
         if mine:  # all written by this process? then a count proves it, and no id list is read
             cursor.execute(f"SELECT count(*) FROM audit_log WHERE id > {mark} AND id <= {mark}", (last_id, high))
             row = cursor.fetchone()
             if row is not None and int(row[0]) == len(mine):
-                known = store.take_leaves(mine)
-                yield mine, [known[i] for i in mine]
+                yield mine, hashes
                 return
+        known = dict(zip(mine, hashes))
+        by_id = f"SELECT id FROM audit_log WHERE id > {mark} AND id <= {mark} ORDER BY id LIMIT {_CHUNK}"
         while last_id < high:
             cursor.execute(by_id, (last_id, high))
             ids = [int(r[0]) for r in cursor.fetchall()]
             if not ids:
                 return
-            known = store.take_leaves(ids)
-            if len(known) < len(ids):
-                known.update(_read_leaves(conn, [i for i in ids if i not in known]))
-            yield ids, [known[i] for i in ids]
+            missing = [i for i in ids if i not in known]
+            if missing:
+                known.update(_read_leaves(conn, missing))
+            yield ids, [known.pop(i) for i in ids]
             last_id = ids[-1]
     finally:
         cursor.close()

@@ -13,7 +13,7 @@ One code path for SQLite (a file; WAL, ``synchronous=NORMAL``) and PostgreSQL
 Entry ids come from :meth:`Store.allocate_ids` inside a writer's transaction. Hot
 batched inserts go through :func:`insert_rows`, straight to the driver. A writer's
 leaf hashes are handed to this process's sequencer in memory once its transaction
-commits (:meth:`Store.take_leaves`); entries of other processes are read back.
+commits (:class:`Handoff`); entries of other processes are read back.
 """
 
 from __future__ import annotations
@@ -65,29 +65,47 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+Chunk = tuple[list[int], list[bytes]]
+
+
+class Handoff:
+    """Leaf hashes of the entries this process's writers committed, for its sequencer, in chunks.
+
+    Only a saving: the sequencer checks by a count that they are all the pending
+    entries, and reads back from the database whatever is not here.
+    """
+
+    def __init__(self) -> None:
+        self._chunks: list[Chunk] = []
+        self._lock = threading.Lock()
+
+    def publish(self, chunks: list[Chunk]) -> None:
+        with self._lock:
+            self._chunks.extend(c for c in chunks if c[0])
+
+    def take(self, after: int, upto: int) -> Chunk:
+        """``(ids, leaf hashes)`` held for ids in ``(after, upto]``, sorted by id; older ones are dropped."""
+        with self._lock:
+            chunks, self._chunks = self._chunks, [c for c in self._chunks if c[0][0] > upto]
+        took = [c for c in chunks if after < c[0][0] and c[0][-1] <= upto]
+        ids: list[int] = []
+        leaves: list[bytes] = []
+        for chunk_ids, chunk_leaves in took:
+            ids.extend(chunk_ids)
+            leaves.extend(chunk_leaves)
+        if any(a[0][-1] > b[0][0] for a, b in zip(took, took[1:])):  # writers interleaved their ids
+            pairs = sorted(zip(ids, leaves))
+            ids, leaves = [p[0] for p in pairs], [p[1] for p in pairs]
+        return ids, leaves
+
+
 class Store:
     """An open audit database; the schema is created on first use."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
-        self._recent: dict[int, bytes] = {}  # leaf hashes of entries this process committed
-        self._lock = threading.Lock()
-
-    def stash_leaves(self, conn: Connection, leaves: list[tuple[int, bytes]]) -> None:
-        """Remember leaf hashes written in ``conn``'s transaction; they count once it commits."""
-        conn.info.setdefault(_STASH, []).extend(leaves)
-
-    def known_ids(self, after: int, upto: int) -> list[int]:
-        """Sorted ids in ``(after, upto]`` whose committed leaf hashes this process holds."""
-        with self._lock:
-            return sorted(i for i in self._recent if after < i <= upto)
-
-    def take_leaves(self, ids: Sequence[int]) -> dict[int, bytes]:
-        """The committed leaf hashes this process holds of ``ids`` (each handed out once)."""
-        with self._lock:
-            recent = self._recent
-            return {i: recent.pop(i) for i in ids if i in recent}
+        self.handoff = Handoff()
 
     @classmethod
     def open(cls, url: str, create: bool = True) -> "Store":
@@ -127,8 +145,11 @@ class Store:
                 raise
             committed = conn.info.pop(_STASH, None)
             if committed:
-                with self._lock:
-                    self._recent.update(committed)
+                self.handoff.publish(committed)
+
+    def stash_leaves(self, conn: Connection, ids: list[int], leaves: list[bytes]) -> None:
+        """Keep the leaf hashes written in ``conn``'s transaction for the handoff, once it commits."""
+        conn.info.setdefault(_STASH, []).append((ids, leaves))
 
     @contextmanager
     def sequencing(self) -> Iterator[Connection]:

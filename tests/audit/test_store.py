@@ -146,6 +146,18 @@ class TestSequencer:
         assert len(set(names)) == 100
 
 
+    def test_entries_of_another_process_are_read_back(self, audit: Audit, db_url: str, tmp_path: Path) -> None:
+        """A sequencer integrates entries another process wrote (no hashes in its memory) in id order."""
+        other = Store.open(db_url)  # another process: its own handoff
+        _log_queries(audit.store, 3, "mine")
+        _log_queries(other, 4, "theirs")
+        _log_queries(audit.store, 2, "mine-again")
+        assert audit.sequencer.integrate(close=True).tree_size == 9
+        other.close()
+        report = verify(audit.store, signing_key(settings_for(tmp_path / "var", "")).public_key())
+        assert report.ok, report.findings
+
+
 class TestProofsFromTheStore:
     def test_every_inclusion_and_consistency_proof_verifies(self, audit: Audit) -> None:
         """Proofs the store generates for a 37-leaf tree verify against its roots."""
