@@ -25,6 +25,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "trace",
     "violations",
     "audit",
+    "serve",
+    "tokens",
 )
 
 

@@ -64,6 +64,14 @@ class Settings:
     metrics_port: int = 9108
     control_key: Secret = field(default_factory=lambda: Secret(""))
 
+    # regulator and auditor service (issue 6): `greenshield serve`
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_ingest_mode: str = "embedded"  # POST /v1/events: "embedded" (straight to the store) or "streaming" (Kafka)
+    api_ingest_max_events: int = 1000  # events per POST /v1/events
+    api_ingest_max_bytes: int = 1 << 20  # request body of POST /v1/events
+    api_metrics_port: int = 9109  # the service's Prometheus metrics (0: off)
+
     @property
     def kafka_bootstrap(self) -> str:
         return f"{self.kafka_host}:{self.kafka_port}"
@@ -127,6 +135,12 @@ class Settings:
             worker_group=env.get("GREENSHIELD_WORKER_GROUP", d.worker_group),
             metrics_port=_int(env, "GREENSHIELD_METRICS_PORT", d.metrics_port),
             control_key=Secret(env.get("GREENSHIELD_CONTROL_KEY", "")),
+            api_host=env.get("GREENSHIELD_API_HOST", d.api_host),
+            api_port=_int(env, "GREENSHIELD_API_PORT", d.api_port),
+            api_ingest_mode=env.get("GREENSHIELD_API_INGEST_MODE", d.api_ingest_mode).lower(),
+            api_ingest_max_events=_int(env, "GREENSHIELD_API_INGEST_MAX_EVENTS", d.api_ingest_max_events),
+            api_ingest_max_bytes=_int(env, "GREENSHIELD_API_INGEST_MAX_BYTES", d.api_ingest_max_bytes),
+            api_metrics_port=_int(env, "GREENSHIELD_API_METRICS_PORT", d.api_metrics_port),
             checkpoint_every_entries=_int(env, "GREENSHIELD_CHECKPOINT_EVERY_ENTRIES", d.checkpoint_every_entries),
             checkpoint_every_seconds=_int(env, "GREENSHIELD_CHECKPOINT_EVERY_SECONDS", d.checkpoint_every_seconds),
             log_level=env.get("GREENSHIELD_LOG_LEVEL", d.log_level).upper(),

@@ -1,0 +1,255 @@
+"""Batch ingest for ``POST /v1/events``: one answer per event, ``rollback`` or ``proceed``.
+
+The body is JSON Lines (``application/x-ndjson``, contract §1's file form) or a JSON
+array (``application/json``). Array elements are re-encoded one per line, numbers
+kept exactly as written, so both forms go through the same rule-core validation as
+``greenshield run`` and the worker (:func:`greenshield.rules.parse.parse_line`), the
+same redaction and the same keyed duplicate digest.
+
+Per event: ``accepted`` (new), ``duplicate`` (exact duplicate of a stored or earlier
+event: dropped, contract §2), ``rejected`` with the reason, or ``rolled_back`` (valid,
+but a ``rollback`` batch with a rejection stores nothing). An enterprise token may only
+send its own enterprise's events. Embedded mode writes the batch in one store
+transaction (events, audit entries, rejects); streaming mode checks the store for
+duplicates, then publishes the new events with the producer SDK and waits for acks.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy.exc import IntegrityError
+
+from greenshield.api.errors import ApiError
+from greenshield.api.service import Service
+from greenshield.audit import stream_sink as sink
+from greenshield.privacy import redact_event
+from greenshield.rules.dedup import CanonicalError
+from greenshield.rules.model import Event, RegistryRecord, Rejection
+from greenshield.rules.parse import Invalid, decode, is_blank, parse_line
+
+Mode = Literal["rollback", "proceed"]
+Key = tuple[str, str]
+BOM = b"\xef\xbb\xbf"
+NDJSON = ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/json-seq")
+
+
+@dataclass
+class Outcome:
+    index: int
+    status: str = "accepted"
+    event_id: str | None = None
+    enterprise_id: str | None = None
+    reason: str | None = None
+    rejection: Rejection | None = None  # as stored in the rejects (masked payload)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "status": self.status, "event_id": self.event_id,
+                "enterprise_id": self.enterprise_id, "reason": self.reason}
+
+
+@dataclass
+class Candidate:
+    outcome: Outcome
+    raw: bytes
+    obj: Any
+    item: Event | RegistryRecord
+    digest: bytes
+
+    @property
+    def key(self) -> Key:
+        return (self.item.enterprise_id, self.item.event_id)
+
+
+# --------------------------------------------------------------------------- body → lines
+
+def split_body(body: bytes, content_type: str, max_events: int) -> list[bytes]:
+    """The events of a request body as JSON texts, one each; 400 or 413 when that cannot be."""
+    if body.startswith(BOM):
+        body = body[3:]
+    media = content_type.split(";")[0].strip().lower()
+    if media in NDJSON:
+        lines = [line for line in body.split(b"\n") if not is_blank(line)]
+    elif media in ("application/json", ""):
+        lines = _array(body)
+    else:
+        raise ApiError(415, "send application/x-ndjson (JSON Lines) or application/json (an array of events)")
+    if not lines:
+        raise ApiError(400, "the batch holds no events")
+    if len(lines) > max_events:
+        raise ApiError(413, f"a batch holds at most {max_events} events")
+    return lines
+
+
+def _array(body: bytes) -> list[bytes]:
+    try:
+        value = decode(body)
+    except Invalid as err:
+        raise ApiError(400, f"the body is not JSON: {err}") from None
+    if not isinstance(value, list):
+        raise ApiError(400, "the body must be a JSON array of events")
+    return [encode(v).encode() for v in value]
+
+
+def encode(value: Any) -> str:
+    """JSON text of a decoded value, numbers exactly as they were written (Decimal, big ints)."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # ASCII escapes: lone surrogates survive as they came
+    if isinstance(value, list):
+        return "[" + ",".join(encode(v) for v in value) + "]"
+    return "{" + ",".join(f"{json.dumps(k)}:{encode(v)}" for k, v in value.items()) + "}"
+
+
+# --------------------------------------------------------------------------- lines → outcomes
+
+def classify(lines: list[bytes], enterprise: str | None, key: bytes) -> tuple[list[Outcome], list[Candidate]]:
+    """Validate each line; the outcomes (rejections decided) and the valid candidates, in order."""
+    outcomes, candidates = [], []
+    for index, raw in enumerate(lines):
+        outcome = Outcome(index)
+        outcomes.append(outcome)
+        obj, item = parse_line(raw)
+        if isinstance(item, Rejection):
+            outcome.event_id, outcome.enterprise_id = _ids(obj)
+            _reject(outcome, item)
+            continue
+        outcome.event_id, outcome.enterprise_id = item.event_id, item.enterprise_id
+        ident = (item.enterprise_id, item.event_id)
+        if enterprise is not None and item.enterprise_id != enterprise:
+            _reject(outcome, Rejection("enterprise_id is not this token's enterprise", redact_event(obj, key), ident))
+            continue
+        try:
+            digest = sink.keyed_digest(key, obj, raw)
+        except CanonicalError as err:
+            _reject(outcome, Rejection(str(err), redact_event(obj, key), ident))
+            continue
+        candidates.append(Candidate(outcome, raw, obj, item, digest))
+    return outcomes, candidates
+
+
+def _ids(obj: Any) -> tuple[str | None, str | None]:
+    if not isinstance(obj, dict):
+        return None, None
+    ev, ent = obj.get("event_id"), obj.get("enterprise_id")
+    return (ev if isinstance(ev, str) and len(ev) <= 64 else None,
+            ent if isinstance(ent, str) and len(ent) <= 8 else None)
+
+
+def _reject(outcome: Outcome, rejection: Rejection) -> None:
+    outcome.status, outcome.reason, outcome.rejection = "rejected", rejection.reason, rejection
+
+
+def deduplicate(candidates: list[Candidate], known: dict[Key, bytes | None], key: bytes) -> list[Candidate]:
+    """The candidates whose key is new; the others become ``duplicate`` or a conflicting ``rejected``."""
+    seen = dict(known)
+    fresh = []
+    for c in candidates:
+        if c.key not in seen:
+            seen[c.key] = c.digest
+            fresh.append(c)
+        elif seen[c.key] is None or seen[c.key] == c.digest:  # None: purged, cannot tell
+            c.outcome.status = "duplicate"
+        else:
+            reason = f"conflicting duplicate of ({c.key[0]}, {c.key[1]}): same key, different content"
+            _reject(c.outcome, Rejection(reason, redact_event(c.obj, key), c.key))
+    return fresh
+
+
+def summary(mode: Mode, outcomes: list[Outcome], committed: bool, delivery: str) -> dict[str, Any]:
+    counts = {s: sum(1 for o in outcomes if o.status == s)
+              for s in ("accepted", "duplicate", "rejected", "rolled_back")}
+    return {"mode": mode, "delivery": delivery, "committed": committed, "counts": counts,
+            "results": [o.to_dict() for o in outcomes]}
+
+
+# --------------------------------------------------------------------------- the two sinks
+
+class _RolledBack(Exception):
+    """Raised inside the store transaction to undo a rollback batch."""
+
+
+def ingest(service: Service, lines: list[bytes], mode: Mode, enterprise: str | None,
+           source: str) -> tuple[dict[str, Any], bool]:
+    """Classify and store (or publish) a batch; return the answer and whether anything was committed."""
+    key = service.audit.hmac_key
+    for attempt in range(3):
+        outcomes, candidates = classify(lines, enterprise, key)
+        try:
+            if service.embedded:
+                committed = _store(service, outcomes, candidates, mode, key, f"{source}:{uuid.uuid4().hex}")
+            else:
+                committed = _publish(service, outcomes, candidates, mode)
+            break
+        except IntegrityError:  # another request stored one of these keys meanwhile: look again
+            if attempt == 2:
+                raise ApiError(503, "the store is busy with the same events; retry the batch") from None
+    if not committed and any(o.status == "rejected" for o in outcomes):
+        for o in outcomes:
+            if o.status == "accepted":
+                o.status = "rolled_back"
+    return summary(mode, outcomes, committed, "store" if service.embedded else "kafka"), committed
+
+
+def _refused(mode: Mode, outcomes: list[Outcome]) -> bool:
+    return mode == "rollback" and any(o.status == "rejected" for o in outcomes)
+
+
+def _store(service: Service, outcomes: list[Outcome], candidates: list[Candidate], mode: Mode, key: bytes,
+           source: str) -> bool:
+    """One writer transaction: the new events with their entries, and the rejects; nothing on a refusal."""
+    store = service.store
+    try:
+        with store.write() as conn:
+            fresh = deduplicate(candidates, sink.stored_digests(conn, (c.key for c in candidates)), key)
+            if _refused(mode, outcomes):
+                raise _RolledBack
+            sink.store_events(conn, store, [sink.NewEvent(c.item, redact_event(c.obj, key), c.digest, source,
+                                                          c.outcome.index + 1) for c in fresh])
+            sink.store_rejects(conn, store, [sink.reject_row(source, o.index + 1, _storable(o.rejection))
+                                             for o in outcomes if o.rejection is not None])
+    except _RolledBack:
+        return False
+    return True
+
+
+def _storable(rejection: Rejection) -> Rejection:
+    """The rejection with exact numbers (Decimal) of its masked payload as plain JSON values, for the store."""
+    return Rejection(rejection.reason, _plain(rejection.payload), rejection.key)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        number = float(value)
+        return number if number == number and abs(number) != float("inf") else str(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _publish(service: Service, outcomes: list[Outcome], candidates: list[Candidate], mode: Mode) -> bool:
+    with service.store.read() as conn:
+        fresh = deduplicate(candidates, sink.stored_digests(conn, (c.key for c in candidates)), service.audit.hmac_key)
+    if _refused(mode, outcomes) or not fresh:
+        return not _refused(mode, outcomes)
+    from greenshield.ingest.producer import DeliveryError
+
+    producer = service.kafka_producer()
+    try:
+        for c in fresh:
+            producer.send_line(c.raw)
+        producer.flush(timeout=30)
+    except (DeliveryError, OSError) as err:
+        raise ApiError(503, "Kafka did not acknowledge the batch; send it again (duplicates are harmless)") from err
+    return True

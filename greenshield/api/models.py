@@ -1,0 +1,166 @@
+"""Response shapes, for the OpenAPI document (handlers return plain dicts of these shapes)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorBody(BaseModel):
+    status: int
+    message: str
+
+
+class Error(BaseModel):
+    error: ErrorBody
+
+
+class Violation(BaseModel):
+    """Contract §5, plus the violation's status."""
+
+    model_config = ConfigDict(extra="allow")
+    waybill_no: str
+    rule_id: str
+    enterprise_id: str
+    severity: str
+    occurred_at: str = Field(description="UTC, whole seconds, with Z")
+    evidence: list[str]
+    message: str
+    rule_pack: str = Field(description="name@version")
+    status: Literal["open", "retracted"]
+
+
+class ViolationPage(BaseModel):
+    items: list[Violation]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class EventRate(BaseModel):
+    total: int = Field(description="events and registry records stored")
+    per_second: float = Field(description="stored per second over the last minute (wall clock)")
+
+
+class RuleCount(BaseModel):
+    rule_id: str
+    system: str
+    open: int
+    retracted: int
+
+
+class EnterpriseCount(BaseModel):
+    enterprise_id: str
+    open: int
+    parcels: int
+
+
+class HourCount(BaseModel):
+    hour: str
+    open: int
+
+
+class PrefectureCount(BaseModel):
+    prefecture: str | None = Field(description="GB/T 2260 code of the origin's prefecture city; null: no acceptance")
+    name: str
+    parcels: int
+    open: int
+    violating_parcels: int
+
+
+class SystemRate(BaseModel):
+    system: str = Field(description="rule-id prefix, e.g. RN")
+    label: str
+    parcels: int
+    violating_parcels: int
+    compliance_rate: float | None = Field(description="share of accepted parcels with no open violation of it")
+
+
+class Stats(BaseModel):
+    scope: dict[str, str | None]
+    events: EventRate
+    violations: dict[str, int]
+    by_rule: list[RuleCount]
+    by_enterprise: list[EnterpriseCount]
+    by_hour: list[HourCount]
+    by_prefecture: list[PrefectureCount]
+    systems: list[SystemRate]
+
+
+class Trace(BaseModel):
+    """A trace: events in contract §3.1 order (sender masked), waybills, legs or violations by kind of trace."""
+
+    model_config = ConfigDict(extra="allow")
+    events: list[dict[str, Any]] = []
+
+
+class SenderQuery(BaseModel):
+    """A sender, named by document type and number; the number is only hashed (HMAC), never kept or logged."""
+
+    model_config = ConfigDict(extra="forbid")
+    id_type: str = Field(min_length=1, max_length=40)
+    id_number: str = Field(min_length=1, max_length=64)
+
+
+class Checkpoint(BaseModel):
+    origin: str
+    tree_size: int
+    root_hash: str
+    timestamp: str
+    key_id: str
+    signature: str
+
+
+class Checkpoints(BaseModel):
+    tree_size: int = Field(description="leaves sequenced so far (may run ahead of the latest checkpoint)")
+    checkpoints: list[Checkpoint]
+
+
+class PublicKey(BaseModel):
+    key_id: str
+    pem: str
+    raw_base64: str
+    verifier_key: str = Field(description="C2SP signed-note verifier key")
+
+
+class LeafEntry(BaseModel):
+    kind: str
+    base64: str = Field(description="the leaf's data: leaf_hash = SHA-256(0x00 || data)")
+
+
+class InclusionProof(BaseModel):
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    audit_path: list[str]
+    root_hash: str
+    checkpoint: Checkpoint
+    entry: LeafEntry
+
+
+class ConsistencyProof(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    first: int
+    second: int
+    first_root: str
+    second_root: str
+    proof: list[str]
+
+
+class IngestResult(BaseModel):
+    index: int = Field(description="0-based position in the batch")
+    status: Literal["accepted", "duplicate", "rejected", "rolled_back"]
+    event_id: str | None
+    enterprise_id: str | None
+    reason: str | None
+
+
+class IngestAnswer(BaseModel):
+    mode: Literal["rollback", "proceed"]
+    delivery: Literal["store", "kafka"]
+    committed: bool = Field(description="false: a rollback batch with a rejection; nothing was stored")
+    counts: dict[str, int]
+    results: list[IngestResult]
+
+
+class Health(BaseModel):
+    status: str

@@ -1,0 +1,159 @@
+"""The service's state: the store, its keys and sequencer, the rule pack, and the upkeep between requests.
+
+One :class:`Service` per app (``app.state.service``). In embedded mode the service
+is the store's only pipeline, as ``greenshield run`` is: it evaluates verdicts after
+an ingest and runs the audit log's sequencer (so auditor-query entries get leaves
+and checkpoints get signed on the policy's schedule). In streaming mode the stream
+worker does both, and the service only reads, records queries and publishes.
+Upkeep that writes runs under one lock, so verdicts are never evaluated twice at once.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+
+from greenshield.api.metrics import ApiMetrics
+from greenshield.audit import stats, tokens
+from greenshield.audit.log import Sequencer
+from greenshield.audit.pipeline import Audit
+from greenshield.audit.pipeline import run as run_pipeline
+from greenshield.audit.queries import record
+from greenshield.audit.store import Store
+from greenshield.rules.pack import RulePack
+from greenshield.settings import Settings
+
+log = logging.getLogger("greenshield.api")
+INGEST_MODES = ("embedded", "streaming")
+RATE_WINDOW_S = 60.0
+
+
+class EventRate:
+    """Events per second, from samples of the stored-event count over the last minute (wall clock)."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self.clock = clock
+        self.samples: collections.deque[tuple[float, int]] = collections.deque()
+        self.lock = threading.Lock()
+
+    def sample(self, total: int) -> float:
+        now = self.clock()
+        with self.lock:
+            self.samples.append((now, total))
+            while len(self.samples) > 2 and now - self.samples[0][0] > RATE_WINDOW_S:
+                self.samples.popleft()
+            (t0, n0), (t1, n1) = self.samples[0], self.samples[-1]
+        return max(0.0, (n1 - n0) / (t1 - t0)) if t1 > t0 else 0.0
+
+
+@dataclass
+class Service:
+    settings: Settings
+    audit: Audit
+    pack: RulePack
+    owns_store: bool = True
+    producer: Any = None
+    rate: EventRate = field(default_factory=EventRate)
+    metrics: ApiMetrics = field(default_factory=ApiMetrics)
+    producer_lock: threading.Lock = field(default_factory=threading.Lock)
+    upkeep_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def store(self) -> Store:
+        return self.audit.store
+
+    @property
+    def embedded(self) -> bool:
+        return self.settings.api_ingest_mode == "embedded"
+
+    @property
+    def sequencer(self) -> Sequencer:
+        return self.audit.sequencer
+
+    def kafka_producer(self) -> Any:
+        """Streaming mode's producer (the enterprise SDK), connected on first use."""
+        with self.producer_lock:
+            if self.producer is None:
+                self.producer = self._connect()
+        return self.producer
+
+    def _connect(self) -> Any:
+        from greenshield.ingest.producer import GreenShieldProducer
+
+        s = self.settings
+        return GreenShieldProducer(s.kafka_bootstrap, None, events_topic=s.events_topic,
+                                   registry_topic=s.registry_topic, security=s.kafka_security,
+                                   client_id="greenshield-api")
+
+    def lookup_token(self, token: str) -> tokens.Token | None:
+        with self.store.read() as conn:
+            return tokens.lookup(conn, token)
+
+    def record(self, query: str, params: dict[str, Any], results: int) -> None:
+        """Write a query to the audit log (``params`` hold no personal data; a sender only as its HMAC)."""
+        record(self.store, query, params, results)
+
+    def refresh_stats(self) -> float:
+        """Catch the statistics up with the store; return the events-per-second rate."""
+        stats.refresh(self.store)
+        with self.store.read() as conn:
+            total = stats.events_total(conn)
+        return self.rate.sample(total)
+
+    def evaluate(self) -> None:
+        """Embedded mode: bring verdicts up to the latest stored event and sequence the log."""
+        if not self.embedded:
+            return
+        with self.upkeep_lock:
+            report = run_pipeline(self.audit, [], self.pack)
+            self.sequencer.integrate()
+        log.info("event=evaluated %s", report.summary())
+
+    def upkeep(self) -> None:
+        """One round of the background work: evaluate and sequence (embedded mode), refresh the statistics."""
+        try:
+            self.evaluate()
+            self.refresh_stats()
+        except Exception as err:  # the next round retries; the store may be restarting
+            log.warning("event=upkeep_failed type=%s", type(err).__name__)
+
+    def close(self) -> None:
+        """Sequence what is pending, sign a checkpoint (embedded mode), close the producer and the store."""
+        if self.producer is not None:
+            self.producer.close()
+        if self.embedded:
+            with self.upkeep_lock:
+                self.sequencer.integrate(close=True)
+        if self.owns_store:
+            self.store.close()
+
+
+def service_of(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+class Upkeep:
+    """A daemon thread that runs :meth:`Service.upkeep` every ``interval`` seconds until stopped."""
+
+    def __init__(self, service: Service, interval: float) -> None:
+        self.service, self.interval = service, interval
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="greenshield-upkeep", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stopped.wait(self.interval):
+            self.service.upkeep()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=30)

@@ -1,0 +1,144 @@
+"""API tokens of the service: roles, the enterprise they are scoped to, and only a hash at rest.
+
+A token is ``gs_`` + 32 random bytes (base64url, 43 characters). The store keeps
+``SHA-256(token text)`` (lowercase hex) and never the token itself, so a copy of the
+database lets nobody in. A token has a short public ``id`` (the first 12 hex
+characters of the hash) for listing and revoking. Revoking stamps ``revoked_ms``;
+a revoked row stays, so the history of who could read what is kept.
+
+The table has its own :class:`~sqlalchemy.MetaData` and version row
+(``api_tokens_version``), an addition beside the audit schema of
+:mod:`greenshield.audit.schema`: :func:`ensure_tables` creates it in any store,
+old or new, on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from greenshield.audit.store import Store
+
+TOKENS_VERSION = 1
+ROLES = ("enterprise", "regulator", "auditor")
+PREFIX = "gs_"
+_ENTERPRISE = re.compile(r"E[0-9]{7}")
+_ID = re.compile(r"[0-9a-f]{12}")
+
+metadata = sa.MetaData()
+
+api_tokens_version = sa.Table(
+    "api_tokens_version", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+)
+api_tokens = sa.Table(
+    "api_tokens", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),  # SHA-256 of the token text, hex
+    sa.Column("id", sa.String(12), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("enterprise_id", sa.String(8)),                    # only for role "enterprise"
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("revoked_ms", sa.BigInteger),
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    """A stored token: who holds what right (never the token text)."""
+
+    id: str
+    role: str
+    enterprise_id: str | None
+    label: str
+    created_ms: int
+    revoked_ms: int | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_ms is None
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of the token text, lowercase hex: the only form kept at rest."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def ensure_tables(store: Store) -> None:
+    """Create the token tables if this store has none yet (safe to race with another process)."""
+    try:
+        metadata.create_all(store.engine, checkfirst=True)
+        with store.engine.begin() as conn:
+            found = conn.execute(sa.select(api_tokens_version.c.version)).scalars().all()
+            if not found:
+                conn.execute(api_tokens_version.insert().values(version=TOKENS_VERSION))
+            elif found != [TOKENS_VERSION]:
+                raise RuntimeError(f"the store has API token tables of version {found}, this program needs "
+                                   f"[{TOKENS_VERSION}]")
+    except (IntegrityError, OperationalError, ProgrammingError):
+        if not sa.inspect(store.engine).has_table(api_tokens.name):  # not a lost race: a real error
+            raise
+
+
+def validate_grant(role: str, enterprise_id: str | None) -> None:
+    """Raise ``ValueError`` unless ``role`` exists and an enterprise is given exactly for ``enterprise``."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    if role == "enterprise":
+        if enterprise_id is None or not _ENTERPRISE.fullmatch(enterprise_id):
+            raise ValueError("an enterprise token needs --enterprise E + 7 digits")
+    elif enterprise_id is not None:
+        raise ValueError(f"a {role} token is not scoped to an enterprise: leave out --enterprise")
+
+
+def create(store: Store, role: str, enterprise_id: str | None = None, label: str = "",
+           clock_ms: int | None = None) -> tuple[Token, str]:
+    """Store a new token's hash; return the record and the token text (shown once, never stored)."""
+    validate_grant(role, enterprise_id)
+    text = PREFIX + secrets.token_urlsafe(32)
+    digest = token_hash(text)
+    row = Token(digest[:12], role, enterprise_id, label[:200],
+                clock_ms if clock_ms is not None else time.time_ns() // 1_000_000, None)
+    with store.write() as conn:
+        conn.execute(api_tokens.insert().values(token_hash=digest, id=row.id, role=row.role,
+                                                enterprise_id=row.enterprise_id, label=row.label,
+                                                created_ms=row.created_ms, revoked_ms=None))
+    return row, text
+
+
+def revoke(store: Store, ident: str, clock_ms: int | None = None) -> Token | None:
+    """Revoke by public id or by token text; return the token, or None if there is no such one."""
+    column, value = ((api_tokens.c.id, ident) if _ID.fullmatch(ident)
+                     else (api_tokens.c.token_hash, token_hash(ident)))
+    now = clock_ms if clock_ms is not None else time.time_ns() // 1_000_000
+    with store.write() as conn:
+        conn.execute(api_tokens.update().where(column == value, api_tokens.c.revoked_ms.is_(None))
+                     .values(revoked_ms=now))
+        row = conn.execute(sa.select(api_tokens).where(column == value)).first()
+    return _token(row) if row is not None else None
+
+
+def lookup(conn: Connection, token: str) -> Token | None:
+    """The stored token for a presented token text (revoked ones too), or None."""
+    row = conn.execute(sa.select(api_tokens).where(api_tokens.c.token_hash == token_hash(token))).first()
+    return _token(row) if row is not None else None
+
+
+def list_tokens(conn: Connection) -> list[Token]:
+    """Every token, oldest first."""
+    rows = conn.execute(sa.select(api_tokens).order_by(api_tokens.c.created_ms, api_tokens.c.id)).all()
+    return [_token(r) for r in rows]
+
+
+def _token(row: sa.Row[tuple[object, ...]]) -> Token:
+    m = row._mapping
+    revoked = m["revoked_ms"]
+    return Token(str(m["id"]), str(m["role"]), m["enterprise_id"], str(m["label"]), int(m["created_ms"]),
+                 int(revoked) if revoked is not None else None)

@@ -1,0 +1,166 @@
+"""POST /v1/events: per-event answers, rollback and proceed, duplicates, limits, both body forms, both modes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from apiworld import ENTERPRISE, World, copy_store, make_tokens
+from fastapi.testclient import TestClient
+
+from greenshield.api.app import create_app
+from greenshield.audit import schema as t
+from greenshield.audit.store import Store
+
+ID_NUMBER = "330200195302199992"
+
+
+def ev(event_id: str, type_: str = "sort_scan", waybill: str = "WBAPI0000001", **extra: Any) -> dict[str, Any]:
+    return {"v": 1, "event_id": event_id, "type": type_, "enterprise_id": ENTERPRISE, "waybill_no": waybill,
+            "occurred_at": "2026-11-11T09:00:00+08:00", "site_id": "S10000001", "staff_id": "P10000001", **extra}
+
+
+def acceptance(event_id: str, waybill: str) -> dict[str, Any]:
+    sender = {"name": "陈强", "id_type": "resident_id", "id_number": ID_NUMBER, "verified_by": "id_reader"}
+    return ev(event_id, "acceptance", waybill, origin_region="320582", destination_region="310101", weight_g=500,
+              sender=sender)  # no inspection: IN-1
+
+
+def post(world: World, events: list[Any], mode: str = "rollback", who: str = "enterprise") -> Any:
+    return world.client.post(f"/v1/events?mode={mode}", json=events, headers=world.auth(who))
+
+
+def stored(world: World, event_id: str) -> int:
+    with world.store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(t.events)
+                                .where(t.events.c.event_id == event_id)).scalar_one())
+
+
+class TestAnswers:
+    def test_each_event_is_answered_in_order(self, world: World) -> None:
+        """accepted, then duplicate for the same event again, rejected with the contract's reason."""
+        r = post(world, [ev("api-1"), ev("api-1"), {**ev("api-2"), "occurred_at": "2026-11-11 09:00"}], "proceed")
+        assert r.status_code == 200
+        body = r.json()
+        assert [x["status"] for x in body["results"]] == ["accepted", "duplicate", "rejected"]
+        assert "occurred_at" in body["results"][2]["reason"]
+        assert body["counts"] == {"accepted": 1, "duplicate": 1, "rejected": 1, "rolled_back": 0}
+        assert body["committed"] is True and stored(world, "api-1") == 1 and stored(world, "api-2") == 0
+
+    def test_a_stored_event_sent_again_is_a_duplicate_and_a_changed_one_a_conflict(self, world: World) -> None:
+        post(world, [ev("api-3")])
+        again = post(world, [ev("api-3")]).json()["results"][0]
+        changed = post(world, [{**ev("api-3"), "site_id": "S10000002"}], "proceed").json()["results"][0]
+        assert again["status"] == "duplicate"
+        assert changed["status"] == "rejected" and "conflicting duplicate" in changed["reason"]
+        assert stored(world, "api-3") == 1
+
+
+class TestModes:
+    def test_rollback_stores_nothing_when_one_event_is_invalid(self, world: World) -> None:
+        """422, the valid events are rolled_back, and neither they nor the reject are stored."""
+        with world.store.read() as conn:
+            rejects = conn.execute(sa.select(sa.func.count()).select_from(t.rejects)).scalar_one()
+        r = post(world, [ev("rb-1"), {"v": 1, "type": "sort_scan"}], "rollback")
+        assert r.status_code == 422
+        assert [x["status"] for x in r.json()["results"]] == ["rolled_back", "rejected"]
+        assert r.json()["committed"] is False and stored(world, "rb-1") == 0
+        with world.store.read() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(t.rejects)).scalar_one() == rejects
+
+    def test_proceed_stores_the_valid_ones_and_the_reject(self, world: World) -> None:
+        r = post(world, [ev("pr-1"), "not an object"], "proceed")
+        assert r.status_code == 200 and stored(world, "pr-1") == 1
+        with world.store.read() as conn:
+            reasons = conn.execute(sa.select(t.rejects.c.reason).where(t.rejects.c.source.like("api:%"))).scalars()
+            assert any("object" in x for x in reasons)
+
+    def test_an_enterprise_sends_only_its_own_events(self, world: World) -> None:
+        r = post(world, [{**ev("own-1"), "enterprise_id": "E3300001"}], "proceed")
+        assert r.json()["results"][0]["status"] == "rejected" and stored(world, "own-1") == 0
+
+
+class TestPersonalData:
+    def test_verdicts_follow_at_once_and_the_sender_is_never_stored_plain(self, world: World) -> None:
+        """An acceptance without inspection is IN-1 right after the POST; the ID number is stored only masked."""
+        r = post(world, [acceptance("acc-1", "WBAPI0000009")])
+        assert r.status_code == 200 and ID_NUMBER not in r.text
+        trace = world.get("/v1/parcels/WBAPI0000009/trace", "regulator").json()
+        assert "IN-1" in {v["rule_id"] for v in trace["violations"]}
+        sender = trace["events"][0]["sender"]
+        assert sender["id_number_masked"] == "330*************92" and sender["name_masked"] == "陈*"
+        with world.store.read() as conn:
+            for table in (t.events, t.rejects, t.audit_log, t.queries):
+                dump = repr(conn.execute(sa.select(table)).all())
+                assert ID_NUMBER not in dump and "陈强" not in dump, table.name
+
+
+class TestBody:
+    def test_json_lines_and_exact_numbers(self, world: World) -> None:
+        """JSON Lines works; a weight of 1.0 is not an int (contract §7) in either form."""
+        lines = "\n".join(json.dumps(e) for e in (ev("nd-1"), ev("nd-2"))) + "\n\n"
+        r = world.client.post("/v1/events", content=lines.encode(),
+                              headers={**world.auth("enterprise"), "Content-Type": "application/x-ndjson"})
+        assert r.status_code == 200 and r.json()["counts"]["accepted"] == 2
+        bad = acceptance("nd-3", "WBAPI0000010")
+        text = json.dumps([bad]).replace('"weight_g": 500', '"weight_g": 1.0')
+        r = world.client.post("/v1/events?mode=proceed", content=text.encode(),
+                              headers={**world.auth("enterprise"), "Content-Type": "application/json"})
+        assert r.json()["results"][0]["status"] == "rejected" and "weight_g" in r.json()["results"][0]["reason"]
+
+    @pytest.mark.parametrize("body,ctype,status", [
+        (b"", "application/json", 400), (b"[]", "application/json", 400), (b"{}", "application/json", 400),
+        (b"[1,", "application/json", 400), (b"x", "text/plain", 415)])
+    def test_bad_bodies(self, world: World, body: bytes, ctype: str, status: int) -> None:
+        r = world.client.post("/v1/events", content=body, headers={**world.auth("enterprise"), "Content-Type": ctype})
+        assert r.status_code == status and set(r.json()) == {"error"}
+
+    def test_batch_limits_are_413(self, world: World) -> None:
+        """Over the event limit or the byte limit: 413 and nothing stored."""
+        limit = world.settings.api_ingest_max_events
+        r = post(world, [ev(f"big-{i}") for i in range(limit + 1)])
+        assert r.status_code == 413 and stored(world, "big-0") == 0
+        pad = ev("big-pad", padding="x" * (world.settings.api_ingest_max_bytes + 10))
+        assert post(world, [pad]).status_code == 413
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.closed = False
+
+    def send_line(self, line: bytes) -> None:
+        self.sent.append(line)
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+    def close(self, timeout: float | None = None) -> None:
+        self.closed = True
+
+
+class TestStreaming:
+    def test_streaming_publishes_new_events_and_reports_stored_duplicates(self, seeded: Any, tmp_path: Any) -> None:
+        """In streaming mode a new event goes to the producer, a stored one is a duplicate, nothing is stored."""
+        settings = dataclasses.replace(copy_store(seeded, tmp_path), api_ingest_mode="streaming")
+        store = Store.open(settings.db_url)
+        producer = FakeProducer()
+        try:
+            with TestClient(create_app(settings, store, producer=producer, upkeep_seconds=0)) as client:
+                headers = {"Authorization": f"Bearer {make_tokens(store)['enterprise']}"}
+                with store.read() as conn:
+                    old = conn.execute(sa.select(t.events.c.doc).where(t.events.c.enterprise_id == ENTERPRISE,
+                                                                       t.events.c.type == "sort_scan")).scalar()
+                r = client.post("/v1/events", json=[ev("st-1"), json.loads(old)], headers=headers)
+                body = r.json()
+                assert r.status_code == 200 and body["delivery"] == "kafka"
+                assert [x["status"] for x in body["results"]] == ["accepted", "duplicate"]
+                assert len(producer.sent) == 1 and json.loads(producer.sent[0])["event_id"] == "st-1"
+            assert producer.closed
+            with store.read() as conn:
+                assert conn.execute(sa.select(t.events.c.entry_id).where(t.events.c.event_id == "st-1")).first() is None
+        finally:
+            store.close()
