@@ -69,3 +69,14 @@ def run(args: argparse.Namespace) -> int:
         worker.close()
         audit.close()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m greenshield.commands.worker [options]``: the worker alone, without the other commands."""
+    parser = argparse.ArgumentParser(prog="greenshield-worker")
+    register(parser.add_subparsers())
+    return int(run(parser.parse_args(["worker", *(sys.argv[1:] if argv is None else argv)])))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

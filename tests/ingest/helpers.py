@@ -35,13 +35,17 @@ def send_valid(settings: Settings, lines: Iterable[bytes]) -> int:
     from greenshield.ingest.producer import InvalidEvent
 
     sent = 0
-    with GreenShieldProducer(settings.kafka_bootstrap, None, events_topic=settings.events_topic,
-                             registry_topic=settings.registry_topic) as producer:
+    producer = GreenShieldProducer(settings.kafka_bootstrap, None, events_topic=settings.events_topic,
+                                   registry_topic=settings.registry_topic)
+    try:
         for line in lines:
             try:
                 sent += producer.send_line(line) is not None
             except InvalidEvent:
                 pass
+        producer.flush(timeout=120)
+    finally:
+        producer.close(timeout=10)
     return sent
 
 
@@ -82,6 +86,8 @@ def open_violations(db_url: str) -> set[tuple[str, str, str]]:
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(t.violations.name):
+                return set()
             found = queries.list_violations(conn, True, None, None, None)
     finally:
         engine.dispose()
@@ -89,9 +95,12 @@ def open_violations(db_url: str) -> set[tuple[str, str, str]]:
 
 
 def count_rows(db_url: str, table: sa.Table, *where: Any) -> int:
+    """Rows of ``table``; 0 while the worker has not created the schema yet."""
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(table.name):
+                return 0
             return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one())
     finally:
         engine.dispose()
@@ -157,3 +166,48 @@ def wait_until(condition: Any, timeout: float = 90.0, interval: float = 0.25) ->
             return True
         time.sleep(interval)
     return bool(condition())
+
+
+def multiplied_day(copies: int) -> list[bytes]:
+    """The sample day's registry once, and its parcels ``copies`` times under new waybills and event ids."""
+    import orjson
+
+    out: list[bytes] = []
+    parcels: list[dict[str, Any]] = []
+    for line in sample_lines():
+        doc = orjson.loads(line)
+        if doc["type"] == "registry":
+            out.append(line)
+        else:
+            parcels.append(doc)
+    for k in range(copies):
+        for doc in parcels:
+            out.append(orjson.dumps({**doc, "waybill_no": f"{doc['waybill_no']}K{k:03d}",
+                                     "event_id": f"{doc['event_id']}.{k}"}))
+    return out
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes ``greenshield worker`` use these settings."""
+    import os
+
+    from .conftest import CONTROL_KEY, HMAC_KEY
+
+    return {**os.environ, "GREENSHIELD_KAFKA_HOST": settings.kafka_host,
+            "GREENSHIELD_KAFKA_PORT": str(settings.kafka_port), "GREENSHIELD_TOPIC_PREFIX": settings.topic_prefix,
+            "GREENSHIELD_CONTROL_KEY": CONTROL_KEY, "GREENSHIELD_HMAC_KEY": HMAC_KEY,
+            "GREENSHIELD_DATA_DIR": str(settings.data_dir), "GREENSHIELD_WORKER_GROUP": settings.worker_group,
+            "GREENSHIELD_BACKSTOP_IDLE_SECONDS": str(settings.backstop_idle_seconds),
+            "GREENSHIELD_WORKER_BATCH_SIZE": str(settings.worker_batch_size),
+            "GREENSHIELD_LOG_LEVEL": "INFO"}
+
+
+def spawn_worker(settings: Settings, db_url: str, log: Path) -> Any:
+    """``greenshield worker`` as a child process (so a test can kill -9 it)."""
+    import subprocess
+    import sys
+
+    out = open(log, "ab")
+    return subprocess.Popen([sys.executable, "-m", "greenshield.commands.worker", "--db", db_url,
+                             "--metrics-port", "0"], env=worker_env(settings), stdout=out, stderr=subprocess.STDOUT,
+                            cwd=Path(__file__).resolve().parents[2])
