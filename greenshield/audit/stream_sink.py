@@ -29,7 +29,7 @@ from greenshield.audit.entries import canonical, loads, violation_entry
 from greenshield.audit.intake import _reject_row as _intake_reject_row
 from greenshield.audit.log import append
 from greenshield.audit.rows import event_row, restored, row_entry
-from greenshield.audit.store import Store, insert_ignoring_conflicts
+from greenshield.audit.store import Store, insert_ignoring_conflicts, insert_rows
 from greenshield.audit.verdicts import _plan, _stored
 from greenshield.rules.dedup import digest
 from greenshield.rules.model import Event, RegistryRecord, Rejection, Violation
@@ -78,8 +78,9 @@ def store_events(conn: Connection, store: Store, events: list[NewEvent]) -> None
     ids = store.allocate_ids(conn, len(events))
     rows = [{**event_row(n.item, n.doc, n.digest, n.source, n.position), "entry_id": i}
             for i, n in zip(ids, events)]
-    conn.execute(t.events.insert(), rows)
-    append(conn, ((r["entry_id"], "event", row_entry(r)) for r in rows))
+    columns = tuple(rows[0])
+    insert_rows(conn, t.events, columns, [tuple(r[c] for c in columns) for r in rows])
+    append(conn, ((r["entry_id"], "event", row_entry(r)) for r in rows), store)
 
 
 def reject_row(source: str, position: int, rejection: Rejection) -> dict[str, Any]:
@@ -196,5 +197,5 @@ def record_verdicts(conn: Connection, store: Store, found: dict[str, dict[str, V
                              change_id=sa.bindparam("change_id")),
                      [{**u, "w": u["waybill_no"], "r": u["rule_id"]} for u in updates])
     append(conn, ((c["id"], "violation", violation_entry(c["waybill_no"], c["rule_id"], c["seq"], c["status"],
-                                                         c["doc"])) for c in changes))
+                                                         c["doc"])) for c in changes), store)
     return written
