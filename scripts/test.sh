@@ -12,7 +12,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-GS=.venv/bin/greenshield
+# GREENSHIELD_CLI overrides the command that runs `kafka up/down`, e.g.
+# ".venv/bin/python -m greenshield.commands.kafka" (the kafka command alone)
+GS=${GREENSHIELD_CLI:-.venv/bin/greenshield}
 PY=.venv/bin/python
 is_ci() { case "${CI:-}" in 1|true|TRUE|True|yes|on) return 0 ;; *) return 1 ;; esac; }
 say() { echo "test.sh: $*" >&2; }

@@ -101,3 +101,18 @@ def run(args: argparse.Namespace) -> int:
     except broker.BrokerError as e:
         _err(f"error: {e}")
         return e.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m greenshield.commands.kafka up|down|status``: the same, without the other subcommands."""
+    parser = argparse.ArgumentParser(prog="greenshield")
+    register(parser.add_subparsers(dest="command", required=True))
+    rest = list(sys.argv[1:] if argv is None else argv)
+    if rest[:1] == ["kafka"]:  # so it can stand in for the `greenshield` script
+        rest = rest[1:]
+    args = parser.parse_args(["kafka", *rest])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

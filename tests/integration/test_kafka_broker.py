@@ -158,6 +158,9 @@ def test_consumer_group_members_share_partitions(kafka_bootstrap: str) -> None:
 
         _wait_for(lambda: len(consumed["a"]) + len(consumed["b"]) >= n, 60, f"{n} messages consumed")
         time.sleep(1.0)  # anything extra (a duplicate) would show up now
+        with lock:  # before shutdown: a member leaving rebalances the other
+            a_msgs, b_msgs = list(consumed["a"]), list(consumed["b"])
+            after = {k: set(v) for k, v in assignment.items()}
     finally:
         stop.set()
         for t in threads:
@@ -165,9 +168,6 @@ def test_consumer_group_members_share_partitions(kafka_bootstrap: str) -> None:
         _delete_topic(kafka_bootstrap, topic)
     assert not errors, errors
 
-    with lock:
-        a_msgs, b_msgs = list(consumed["a"]), list(consumed["b"])
-        after = {k: set(v) for k, v in assignment.items()}
     assert after == final, "assignment changed after the group settled"
     assert final["a"] and final["b"]
     assert not final["a"] & final["b"]
