@@ -26,6 +26,7 @@ from greenshield.audit.pipeline import Audit
 from greenshield.audit.pipeline import run as run_pipeline
 from greenshield.audit.queries import record
 from greenshield.audit.store import Store
+from greenshield.audit.verdicts import last_evaluation
 from greenshield.rules.pack import RulePack
 from greenshield.settings import Settings
 
@@ -107,13 +108,16 @@ class Service:
         return self.rate.sample(total)
 
     def evaluate(self) -> None:
-        """Embedded mode: bring verdicts up to the latest stored event and sequence the log."""
+        """Embedded mode: bring verdicts up to the latest stored event (if any came) and sequence the log."""
         if not self.embedded:
             return
         with self.upkeep_lock:
-            report = run_pipeline(self.audit, [], self.pack)
+            with self.store.read() as conn:
+                fresh = stats.latest_event_id(conn) > last_evaluation(conn).events_seen
+            if fresh:
+                report = run_pipeline(self.audit, [], self.pack)
+                log.info("event=evaluated %s", report.summary())
             self.sequencer.integrate()
-        log.info("event=evaluated %s", report.summary())
 
     def upkeep(self) -> None:
         """One round of the background work: evaluate and sequence (embedded mode), refresh the statistics."""

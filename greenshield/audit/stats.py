@@ -322,3 +322,8 @@ def device_events_of(conn: Connection, device_id: str, enterprise_id: str) -> se
 def tree_size(conn: Connection) -> int:
     """Leaves sequenced into the audit log so far."""
     return int(conn.execute(sa.select(t.audit_state.c.tree_size).where(t.audit_state.c.id == 1)).scalar_one())
+
+
+def latest_event_id(conn: Connection) -> int:
+    """The largest entry id of a stored event (0 for none)."""
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.events.c.entry_id), 0))).scalar_one())

@@ -81,7 +81,7 @@
     if (ev.audit_entry === null || ev.audit_entry === undefined) cell.append("待定 pending");
     else cell.append(el("button", { type: "button", onclick: () => verify(ev, cell) }, "验证 Verify"));
     const sender = ev.type === "acceptance" && ev.sender ? `${ev.sender.name_masked ?? "—"} ${ev.sender.id_number_masked ?? ""}` : "";
-    const detail = [ev.machine_id, ev.vehicle_id, ev.result, ev.method, sender].filter(Boolean).join(" · ");
+    const detail = [...new Set([ev.machine_id, ev.vehicle_id, ev.result, ev.method, sender].filter(Boolean))].join(" · ");
     rows.push({ ev, cell });
     return el("tr", { "data-entry": ev.audit_entry ?? "" }, el("td", { class: "num" }, ev.audit_entry ?? "—"),
       el("td", {}, ev.occurred_at), el("td", {}, ev.type), el("td", {}, ev.waybill_no ?? ""), el("td", {}, ev.event_id),
