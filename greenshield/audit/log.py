@@ -87,7 +87,11 @@ class Sequencer:
         self.store, self.key, self.policy, self.origin, self.clock = store, key, policy, origin, clock
 
     def integrate(self, close: bool = False) -> Integrated:
-        """Sequence every committed entry; with ``close``, sign a checkpoint if the tree grew."""
+        """Sequence every committed entry; with ``close``, sign a checkpoint if the tree grew.
+
+        Never call it inside a writer's transaction: on PostgreSQL it waits for every
+        writer in flight to commit, that one included.
+        """
         store = self.store
         with store.sequencing() as conn:
             high = store.committed_high_water(conn)
