@@ -75,18 +75,27 @@ class Handoff:
     entries, and reads back from the database whatever is not here.
     """
 
+    LIMIT = 1_000_000  # hashes held at most (a process whose entries another one sequences drops old ones)
+
     def __init__(self) -> None:
         self._chunks: list[Chunk] = []
+        self._held = 0
         self._lock = threading.Lock()
 
     def publish(self, chunks: list[Chunk]) -> None:
         with self._lock:
-            self._chunks.extend(c for c in chunks if c[0])
+            for chunk in chunks:
+                if chunk[0]:
+                    self._chunks.append(chunk)
+                    self._held += len(chunk[0])
+            while self._held > self.LIMIT:
+                self._held -= len(self._chunks.pop(0)[0])
 
     def take(self, after: int, upto: int) -> Chunk:
         """``(ids, leaf hashes)`` held for ids in ``(after, upto]``, sorted by id; older ones are dropped."""
         with self._lock:
             chunks, self._chunks = self._chunks, [c for c in self._chunks if c[0][0] > upto]
+            self._held = sum(len(c[0]) for c in self._chunks)
         took = [c for c in chunks if after < c[0][0] and c[0][-1] <= upto]
         ids: list[int] = []
         leaves: list[bytes] = []

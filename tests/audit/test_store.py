@@ -19,7 +19,7 @@ from greenshield.audit.log import Policy, Sequencer, latest_checkpoint, leaf_has
 from greenshield.audit.pipeline import Audit, open_audit
 from greenshield.audit.proofs import verify_consistency, verify_inclusion
 from greenshield.audit.queries import record
-from greenshield.audit.store import SchemaError, Store
+from greenshield.audit.store import Handoff, SchemaError, Store
 from greenshield.audit.testing import isolated_schema, settings_for
 from greenshield.audit.verify import verify
 from greenshield.settings import Settings
@@ -156,6 +156,29 @@ class TestSequencer:
         other.close()
         report = verify(audit.store, signing_key(settings_for(tmp_path / "var", "")).public_key())
         assert report.ok, report.findings
+
+
+class TestHandoff:
+    def test_take_merges_interleaved_writers_in_id_order(self) -> None:
+        """Chunks of two writers whose ids interleave come back sorted, hashes alongside."""
+        h = Handoff()
+        h.publish([([1, 3], [b"a", b"c"]), ([2, 4], [b"b", b"d"])])
+        assert h.take(0, 4) == ([1, 2, 3, 4], [b"a", b"b", b"c", b"d"])
+        assert h.take(0, 4) == ([], [])  # handed out once
+
+    def test_take_keeps_later_chunks_and_drops_older_ones(self) -> None:
+        """Ids beyond the high-water mark wait for the next step; ids already sequenced are forgotten."""
+        h = Handoff()
+        h.publish([([1, 2], [b"a", b"b"]), ([5, 6], [b"e", b"f"]), ([9], [b"i"])])
+        assert h.take(2, 6) == ([5, 6], [b"e", b"f"])
+        assert h.take(6, 9) == ([9], [b"i"])
+
+    def test_it_holds_a_bounded_number_of_hashes(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Past the limit the oldest chunks go (the sequencer then reads them back)."""
+        monkeypatch.setattr(Handoff, "LIMIT", 3)
+        h = Handoff()
+        h.publish([([1, 2], [b"a", b"b"]), ([3, 4], [b"c", b"d"])])
+        assert h.take(0, 10) == ([3, 4], [b"c", b"d"])
 
 
 class TestProofsFromTheStore:
