@@ -1,0 +1,50 @@
+"""deploy/: the Grafana dashboards and the Prometheus scrape config name metrics the code exports."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from apiworld import World
+from prometheus_client import generate_latest
+
+from greenshield.api.metrics import ApiMetrics
+from greenshield.ingest.metrics import WorkerMetrics
+from greenshield.settings import Settings
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def exported() -> set[str]:
+    names: set[str] = set()
+    for registry in (ApiMetrics().registry, WorkerMetrics().registry):
+        for family in registry.collect():
+            suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}.get(family.type, ("",))
+            names.update(family.name + suffix for suffix in suffixes)
+    return names
+
+
+class TestDashboards:
+    def test_every_metric_in_a_dashboard_is_exported(self) -> None:
+        known = exported()
+        for board in (DEPLOY / "grafana" / "dashboards").glob("*.json"):
+            doc = json.loads(board.read_text(encoding="utf-8"))
+            exprs = [t["expr"] for p in doc["panels"] for t in p.get("targets", [])]
+            used = {m for e in exprs for m in re.findall(r"greenshield_[a-z_]+", e)}
+            assert used and used <= known, (board.name, used - known)
+
+    def test_prometheus_scrapes_the_worker_and_the_service_ports(self) -> None:
+        text = (DEPLOY / "prometheus.yml").read_text()
+        defaults = Settings()
+        assert f'"worker:{defaults.metrics_port}"' in text and f'"api:{defaults.api_metrics_port}"' in text
+
+
+class TestServiceMetrics:
+    def test_requests_are_counted_by_route_template(self, world: World) -> None:
+        """A trace is counted under its route's template, never under the waybill asked for."""
+        world.get("/v1/parcels/ZZ000000000001/trace", "regulator")
+        world.client.get("/v1/violations")
+        text = generate_latest(world.client.app.state.service.metrics.registry).decode()  # type: ignore[attr-defined]
+        assert 'route="/v1/parcels/{waybill}/trace"' in text and "ZZ000000000001" not in text
+        assert re.search(r'greenshield_api_requests_total\{method="GET",route="/v1/violations",status="401"\} 1', text)
