@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from greenshield.audit.entries import canonical, loads, violation_entry
 from greenshield.audit.intake import _reject_row as _intake_reject_row
 from greenshield.audit.log import append
 from greenshield.audit.rows import event_row, restored, row_entry
-from greenshield.audit.store import Store, insert_ignoring_conflicts, insert_rows
+from greenshield.audit.store import Store, insert_ignoring_conflicts, insert_rows, placeholder
 from greenshield.audit.verdicts import _plan, _stored
 from greenshield.rules.dedup import digest
 from greenshield.rules.model import Event, RegistryRecord, Rejection, Violation
@@ -55,19 +55,40 @@ def keyed_digest(key: bytes, obj: Any, raw: bytes | None = None) -> bytes:
     return hmac.new(key, b"dedup\x00" + digest(obj, raw), hashlib.sha256).digest()[:16]
 
 
+def keyed_digester(key: bytes) -> Callable[[Any, bytes | None], bytes]:
+    """:func:`keyed_digest` with the key bound once (the HMAC's keyed state is copied, not rebuilt)."""
+    base = hmac.new(key, b"dedup\x00", hashlib.sha256)
+
+    def keyed(obj: Any, raw: bytes | None = None) -> bytes:
+        h = base.copy()
+        h.update(digest(obj, raw))
+        return h.digest()[:16]
+
+    return keyed
+
+
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
     for i in range(0, len(items), _IN_CHUNK):
         yield items[i:i + _IN_CHUNK]
 
 
 def stored_digests(conn: Connection, keys: Iterable[Key]) -> dict[Key, bytes | None]:
-    """The digest stored for each of ``keys`` that is already stored (None: purged, cannot tell)."""
-    e = t.events
+    """The digest stored for each of ``keys`` that is already stored (None: purged, cannot tell).
+
+    One indexed lookup per enterprise and chunk of event ids (the unique key leads with
+    ``enterprise_id``), sent straight to the driver: this runs once per batch on the hot path.
+    """
+    by_enterprise: dict[str, list[str]] = {}
+    for enterprise, event_id in set(keys):
+        by_enterprise.setdefault(enterprise, []).append(event_id)
+    mark = placeholder(conn)
     out: dict[Key, bytes | None] = {}
-    for part in _chunks(sorted(set(keys))):
-        rows = conn.execute(sa.select(e.c.enterprise_id, e.c.event_id, e.c.digest)
-                            .where(sa.tuple_(e.c.enterprise_id, e.c.event_id).in_(part)))
-        out.update({(r[0], r[1]): (bytes(r[2]) if r[2] is not None else None) for r in rows})
+    for enterprise, event_ids in by_enterprise.items():
+        for part in _chunks(event_ids):
+            sql = (f"SELECT event_id, digest FROM events WHERE enterprise_id = {mark} "
+                   f"AND event_id IN ({', '.join([mark] * len(part))})")
+            for event_id, stored in conn.exec_driver_sql(sql, (enterprise, *part)):
+                out[(enterprise, event_id)] = bytes(stored) if stored is not None else None
     return out
 
 
@@ -113,11 +134,12 @@ def waybills_since(conn: Connection, since_s: int) -> set[str]:
 
 
 def stored_waybills(conn: Connection, waybills: Iterable[str]) -> set[str]:
-    """Which of ``waybills`` have any stored event."""
-    e = t.events
+    """Which of ``waybills`` have any stored event (hot path: straight to the driver, by the waybill index)."""
+    mark = placeholder(conn)
     out: set[str] = set()
-    for part in _chunks(sorted(set(waybills))):
-        out.update(conn.execute(sa.select(e.c.waybill_no).where(e.c.waybill_no.in_(part)).distinct()).scalars())
+    for part in _chunks(list(set(waybills))):
+        sql = f"SELECT DISTINCT waybill_no FROM events WHERE waybill_no IN ({', '.join([mark] * len(part))})"
+        out.update(row[0] for row in conn.exec_driver_sql(sql, tuple(part)))
     return out
 
 

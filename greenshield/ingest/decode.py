@@ -8,13 +8,14 @@ original content for duplicate detection; the plain value is not kept.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from greenshield.audit.entries import canonical
-from greenshield.audit.stream_sink import keyed_digest
+from greenshield.audit.stream_sink import keyed_digester
 from greenshield.privacy import redact_event
 from greenshield.rules.dedup import CanonicalError
 from greenshield.rules.model import Event, RegistryRecord, Rejection
@@ -33,10 +34,7 @@ class Candidate:
     item: Event | RegistryRecord
     doc: dict[str, Any]
     digest: bytes
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.item.enterprise_id, self.item.event_id)
+    key: tuple[str, str]  # the idempotency key (enterprise_id, event_id)
 
     @property
     def source(self) -> str:
@@ -90,10 +88,20 @@ def decode(topic: str, partition: int, offset: int, value: bytes | None, hmac_ke
         return Reject(topic, partition, offset, Rejection(wrong, redact_event(obj, hmac_key), _key(item)),
                       len(value), None, kind, ent)
     try:
-        keyed = keyed_digest(hmac_key, obj, value)
+        keyed = _digester(hmac_key)(obj, value)
     except CanonicalError as err:
         return Reject(topic, partition, offset, Rejection(str(err)), len(value), None, kind, ent)
-    return Candidate(topic, partition, offset, item, redact_event(obj, hmac_key), keyed)
+    return Candidate(topic, partition, offset, item, redact_event(obj, hmac_key), keyed, _key(item))
+
+
+_DIGESTERS: dict[bytes, Callable[[Any, bytes | None], bytes]] = {}
+
+
+def _digester(key: bytes) -> Callable[[Any, bytes | None], bytes]:
+    found = _DIGESTERS.get(key)
+    if found is None:
+        found = _DIGESTERS[key] = keyed_digester(key)
+    return found
 
 
 def _key(item: Event | RegistryRecord) -> tuple[str, str]:

@@ -527,12 +527,12 @@ class Worker:
         m = self.metrics
         for (kind, ent), n in batch.consumed.items():
             m.consumed.labels(kind, ent).inc(n)
-        for c in outcome.fresh:
-            m.accepted.labels(_kind(c), c.item.enterprise_id).inc()
-        for c in outcome.duplicates:
-            m.duplicated.labels(_kind(c), c.item.enterprise_id).inc()
-        for r in batch.rejects:
-            m.rejected.labels(r.type, r.enterprise).inc()
+        for (kind, ent), n in Counter((_kind(c), c.item.enterprise_id) for c in outcome.fresh).items():
+            m.accepted.labels(kind, ent).inc(n)
+        for (kind, ent), n in Counter((_kind(c), c.item.enterprise_id) for c in outcome.duplicates).items():
+            m.duplicated.labels(kind, ent).inc(n)
+        for (kind, ent), n in Counter((r.type, r.enterprise) for r in batch.rejects).items():
+            m.rejected.labels(kind, ent).inc(n)
         self._count_changes(outcome.changes)
 
     def _count_changes(self, changes: list[dict[str, Any]]) -> None:

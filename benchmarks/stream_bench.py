@@ -1,0 +1,257 @@
+"""Stream benchmark: one worker's end-to-end throughput against a bare kafka-python consumer, and latency.
+
+    .venv/bin/python benchmarks/stream_bench.py [--events 200000] [--db sqlite|URL] [--bootstrap HOST:PORT]
+
+Method (one run, one broker, one machine):
+
+1. *Data*: the sample day's parcels copied under new waybills and event ids up to
+   ``--events`` parcel events (plus its 204 registry records), produced beforehand to
+   fresh topics (6 event partitions) through the SDK. Not timed.
+2. *Baseline*: a bare kafka-python ``KafkaConsumer`` (no group, all six partitions
+   assigned) reads the events topic from the beginning to its end offsets, touching
+   each value. Events/s = messages / wall time.
+3. *Worker*: one :class:`~greenshield.ingest.worker.Worker` (the real one: decode,
+   redact, de-duplicate against the store, rule cores, store events + audit entries +
+   violation changes, publish, commit offsets after the store commit) starts on the
+   same topic with an empty store (``--db``: a SQLite file, or a PostgreSQL URL). Timed
+   from its first poll until its group's committed offsets reach the end offsets, i.e.
+   until every event is committed in the store. Events/s = events / that time; the
+   ratio is worker / baseline.
+4. *Latency*: with the worker caught up, ``--probes`` parcels (an acceptance without
+   inspection: IN-1 holds at once) are produced at ``--probe-rate`` per second, dated
+   before the stream's watermark so that no lateness applies; a reader polls the
+   store's ``violations`` table every 5 ms. Latency = first seen in the store minus
+   produce time; p50/p99 reported. (A deadline rule's latency is its deadline in
+   event time plus the allowed lateness, by design; not measured here.)
+
+The broker is the local one (``greenshield kafka up``); it is started if it is not running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from greenshield.audit.pipeline import open_audit  # noqa: E402
+from greenshield.ingest.metrics import WorkerMetrics  # noqa: E402
+from greenshield.ingest.producer import GreenShieldProducer  # noqa: E402
+from greenshield.ingest.topics import admin_client, create_topics, topic_specs  # noqa: E402
+from greenshield.ingest.worker import Worker  # noqa: E402
+from greenshield.rules.pack import default_pack  # noqa: E402
+from greenshield.settings import Secret, Settings  # noqa: E402
+
+SAMPLE = ROOT / "tests" / "data" / "sample-day.jsonl"
+GOAL_RATE, GOAL_RATIO = 25_000, 0.5
+
+
+def dataset(events: int) -> tuple[list[bytes], list[bytes]]:
+    """(registry lines, parcel event lines) of about ``events`` parcel events."""
+    registry, parcels = [], []
+    for line in SAMPLE.read_bytes().splitlines():
+        doc = orjson.loads(line)
+        (registry if doc["type"] == "registry" else parcels).append(doc)
+    out: list[bytes] = []
+    k = 0
+    while len(out) < events:
+        out.extend(orjson.dumps({**d, "waybill_no": f"{d['waybill_no']}B{k:05d}", "event_id": f"{d['event_id']}.{k}"})
+                   for d in parcels)
+        k += 1
+    return [orjson.dumps(d) for d in registry], out[:events]
+
+
+def ensure_broker(bootstrap: str | None) -> str:
+    from greenshield.ingest import broker
+
+    if bootstrap:
+        return bootstrap
+    cfg = broker.BrokerConfig.from_settings(Settings.from_env())
+    return broker.up(cfg, log=lambda m: print(f"  broker: {m}", file=sys.stderr)).bootstrap
+
+
+def produce(settings: Settings, lines: list[bytes]) -> None:
+    with GreenShieldProducer(settings.kafka_bootstrap, None, events_topic=settings.events_topic,
+                             registry_topic=settings.registry_topic, linger_ms=50) as producer:
+        for line in lines:
+            producer.send_line(line)
+
+
+def end_offsets(settings: Settings) -> dict[Any, int]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    c = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        return dict(c.end_offsets([TopicPartition(settings.events_topic, p)
+                                   for p in range(settings.events_partitions)]))
+    finally:
+        c.close()
+
+
+def bare_consumer(settings: Settings, total: int) -> float:
+    """Seconds for a plain consumer to read ``total`` messages of the events topic."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    c = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
+                      auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
+                      fetch_max_bytes=64 * 1024 * 1024)
+    c.assign([TopicPartition(settings.events_topic, p) for p in range(settings.events_partitions)])
+    seen, size = 0, 0
+    t0 = time.perf_counter()
+    while seen < total:
+        for msgs in c.poll(timeout_ms=500, max_records=settings.worker_batch_size).values():
+            seen += len(msgs)
+            size += sum(len(m.value) for m in msgs)
+    elapsed = time.perf_counter() - t0
+    c.close()
+    return elapsed
+
+
+class CommittedWatcher:
+    """Asks the broker for the worker group's committed offsets (what a restart would resume from)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from kafka import KafkaConsumer
+
+        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.worker_group,
+                                      enable_auto_commit=False)
+
+    def reached(self, ends: dict[Any, int]) -> bool:
+        return all((self.consumer.committed(tp) or 0) >= end for tp, end in ends.items())
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def run_worker(settings: Settings, db: str, ends: dict[Any, int]) -> tuple[float, Worker, Any, threading.Event,
+                                                                              threading.Thread]:
+    audit = open_audit(settings, db)
+    worker = Worker(settings, audit, default_pack(), metrics=WorkerMetrics())
+    worker.start()
+    stop = threading.Event()
+    started = threading.Event()
+    t0 = [0.0]
+
+    def loop() -> None:
+        t0[0] = time.perf_counter()
+        started.set()
+        worker.run(stop)
+
+    watcher = CommittedWatcher(settings)
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    started.wait()
+    while not watcher.reached(ends):
+        time.sleep(0.02)
+    took = time.perf_counter() - t0[0]
+    watcher.close()
+    return took, worker, audit, stop, thread
+
+
+def latency(settings: Settings, db: str, probes: int, rate: float) -> list[float]:
+    """Produce-to-visible-in-store seconds for parcels whose violation holds at once."""
+    engine = sa.create_engine(db)
+    seen: dict[str, float] = {}
+    sent: dict[str, float] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        with engine.connect() as conn:
+            while not done.is_set():
+                rows = conn.execute(sa.text("SELECT DISTINCT waybill_no FROM violations WHERE waybill_no LIKE 'LAT%'"))
+                now = time.perf_counter()
+                for (w,) in rows:
+                    seen.setdefault(w, now)
+                conn.commit()
+                time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    base = {"v": 1, "type": "acceptance", "enterprise_id": "E3100001", "occurred_at": "2026-11-11T08:00:00+08:00",
+            "site_id": "S66000001", "staff_id": "P00000001", "contract_customer_id": "C00000001",
+            "origin_region": "110000", "destination_region": "310000", "weight_g": 500}
+    with GreenShieldProducer(settings.kafka_bootstrap, None, events_topic=settings.events_topic,
+                             registry_topic=settings.registry_topic, linger_ms=0) as producer:
+        for i in range(probes):
+            waybill = f"LAT{i:09d}"
+            sent[waybill] = time.perf_counter()
+            producer.send({**base, "event_id": f"lat-{i}", "waybill_no": waybill})
+            producer._producer.flush()
+            time.sleep(1.0 / rate)
+    deadline = time.monotonic() + 60
+    while len(seen) < probes and time.monotonic() < deadline:
+        time.sleep(0.05)
+    done.set()
+    watcher.join()
+    engine.dispose()
+    return sorted(seen[w] - sent[w] for w in sent if w in seen)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--db", default="sqlite", help="'sqlite' (a temp file) or a SQLAlchemy URL")
+    ap.add_argument("--bootstrap", help="Kafka bootstrap (default: start/use the local broker)")
+    ap.add_argument("--batch", type=int, default=5000)
+    ap.add_argument("--probes", type=int, default=300)
+    ap.add_argument("--probe-rate", type=float, default=100.0)
+    args = ap.parse_args()
+
+    bootstrap = ensure_broker(args.bootstrap)
+    host, _, port = bootstrap.rpartition(":")
+    tmp = Path(tempfile.mkdtemp(prefix="gs-stream-bench-"))
+    settings = dataclasses.replace(
+        Settings.from_env({}), kafka_host=host, kafka_port=int(port), data_dir=tmp,
+        topic_prefix=f"gs.bench{uuid.uuid4().hex[:8]}.", worker_group=f"gs-bench-{uuid.uuid4().hex[:8]}",
+        hmac_key=Secret("bench-hmac-key"), control_key=Secret("bench-control-key"), backstop_idle_seconds=0,
+        worker_batch_size=args.batch)
+    db = f"sqlite:///{tmp / 'store.db'}" if args.db == "sqlite" else args.db
+    admin = admin_client(settings)
+    create_topics(admin, topic_specs(settings))
+    registry, events = dataset(args.events)
+    print(f"stream benchmark: {len(events):,} parcel events + {len(registry)} registry records, "
+          f"6 partitions, batch {args.batch}, store {db.split(':')[0]}")
+    t0 = time.perf_counter()
+    produce(settings, registry + events)
+    print(f"  produced through the SDK in {time.perf_counter() - t0:.1f}s (not part of the figures)")
+    ends = end_offsets(settings)
+    total = sum(ends.values())
+
+    bare = bare_consumer(settings, total)
+    bare_rate = total / bare
+    print(f"  bare kafka-python consumer: {total:,} messages in {bare:.2f}s = {bare_rate:,.0f} events/s")
+
+    took, worker, audit, stop, thread = run_worker(settings, db, ends)
+    rate = total / took
+    print(f"  worker, broker -> committed store: {total:,} events in {took:.2f}s = {rate:,.0f} events/s")
+    print(f"  ratio worker / bare consumer: {rate / bare_rate:.2f}  "
+          f"(goals: >= {GOAL_RATE:,} events/s per worker, ratio >= {GOAL_RATIO})")
+
+    lat = latency(settings, db, args.probes, args.probe_rate)
+    if lat:
+        p50 = statistics.median(lat) * 1000
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+        print(f"  latency produce -> violation visible in the store ({len(lat)} probes at {args.probe_rate:.0f}/s): "
+              f"p50 {p50:.0f} ms, p99 {p99:.0f} ms")
+    stop.set()
+    thread.join(timeout=60)
+    worker.close()
+    audit.close()
+    admin.delete_topics([s.name for s in topic_specs(settings)])
+    admin.close()
+
+
+if __name__ == "__main__":
+    main()
