@@ -1,0 +1,64 @@
+"""The worker's Prometheus metrics: conventional names, the labels the issue asks for, counted from decisions."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from greenshield.settings import Settings
+
+from .helpers import WorkerThread, advance, batch_verdict, open_violations, sample_lines, send_raw, send_valid, wait_until
+
+pytestmark = pytest.mark.kafka
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return out
+
+
+def _total(samples: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> float:
+    return sum(v for got, v in samples.get(name, []) if all(got.get(k) == x for k, x in labels.items()))
+
+
+def test_metrics_count_what_the_worker_decided(pipeline: Callable[..., tuple[Settings, str]]) -> None:
+    """Consumed, accepted, rejected and duplicated by type and enterprise; violations by rule; lag, latency, age."""
+    settings, db = pipeline()
+    lines = sample_lines()
+    port = _free_port()
+    with WorkerThread(settings, db) as running:
+        running.metrics.serve(port)
+        send_valid(settings, lines + lines[:10])
+        send_raw(settings, settings.events_topic, [(None, b"{oops")])
+        advance(settings)
+        assert wait_until(lambda: open_violations(db) == batch_verdict(lines))
+        assert wait_until(lambda: _total(_scrape(port), "greenshield_events_rejected_total") == 1)
+        samples = _scrape(port)
+    assert _total(samples, "greenshield_events_accepted_total") == len(lines)
+    assert _total(samples, "greenshield_events_accepted_total", type="registry") == 204
+    assert _total(samples, "greenshield_events_duplicated_total") == 10
+    assert _total(samples, "greenshield_events_rejected_total", type="unknown", enterprise="unknown") == 1
+    assert _total(samples, "greenshield_events_consumed_total") >= len(lines) + 11
+    enterprises = {labels["enterprise"] for labels, _ in samples["greenshield_events_accepted_total"]}
+    assert all(e.startswith("E") and len(e) == 8 for e in enterprises)
+    assert _total(samples, "greenshield_violations_opened_total") == 22
+    assert _total(samples, "greenshield_violations_opened_total", rule="XR-1") >= 1
+    assert {labels["partition"] for labels, _ in samples["greenshield_consumer_lag_messages"]} >= {"0"}
+    assert _total(samples, "greenshield_store_commit_seconds_count") >= 1
+    assert {labels["partition"] for labels, _ in samples["greenshield_watermark_age_seconds"]} == \
+           {str(p) for p in range(settings.events_partitions)}
+    assert _total(samples, "greenshield_store_unavailable") == 0
