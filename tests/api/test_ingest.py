@@ -154,6 +154,7 @@ class TestStreaming:
                 with store.read() as conn:
                     old = conn.execute(sa.select(t.events.c.doc).where(t.events.c.enterprise_id == ENTERPRISE,
                                                                        t.events.c.type == "sort_scan")).scalar()
+                assert isinstance(old, str)
                 r = client.post("/v1/events", json=[ev("st-1"), json.loads(old)], headers=headers)
                 body = r.json()
                 assert r.status_code == 200 and body["delivery"] == "kafka"
