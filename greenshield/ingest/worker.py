@@ -64,9 +64,9 @@ from greenshield.ingest.control import ControlError, decode_advance, is_control
 from greenshield.ingest.decode import Candidate, Reject, decode, reject_message, violation_message
 from greenshield.ingest.metrics import WorkerMetrics
 from greenshield.ingest.registry_feed import RegistryFeed
-from greenshield.ingest.state import PartitionState, partition_of
-from greenshield.ingest.watermark import PartitionClock
-from greenshield.rules.model import Event, RegistryRecord, Rejection
+from greenshield.ingest.partitions import Partitions
+from greenshield.ingest.state import PartitionState
+from greenshield.rules.model import Event, Rejection
 from greenshield.rules.pack import RulePack
 from greenshield.settings import Settings
 
@@ -100,6 +100,7 @@ class Outcome:
     fresh: list[Candidate] = field(default_factory=list)
     duplicates: list[Candidate] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
+    late: int = 0  # registry records reached in this transaction
 
 
 def _rebalance_listener() -> Any:
@@ -132,17 +133,14 @@ class Worker:
         self.wall = wall
         self.key = audit.hmac_key
         self.control_key = settings.control_key.reveal().encode()
-        self.states: dict[int, PartitionState] = {}
-        self.longest = max(pack.deadlines.values(), default=0)
         self._rebalance = _rebalance_listener()
         self._pending: dict[Any, Any] = {}
         self._next_offsets: dict[Any, int] = {}
         self._last = {"housekeeping": 0.0, "release": 0.0, "sequence": 0.0}
-        self._late_records: list[RegistryRecord] = []
         self.consumer: Any = None
         self.producer: Any = None
         self.registry: RegistryFeed | None = None
-        self.partitions = settings.events_partitions
+        self.parts = Partitions(settings, pack, audit.store, [])
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -171,7 +169,8 @@ class Worker:
         reader = KafkaConsumer(**common(self.bootstrap, "greenshield-worker-registry", s.kafka_security),
                                group_id=None, enable_auto_commit=False, allow_auto_create_topics=False)
         self.registry = RegistryFeed(reader, s.registry_topic, s.registry_partitions)
-        self.registry.listener = self._on_record
+        self.parts.registry = self.registry.records
+        self.registry.listener = self.parts.on_record
         self.registry.catch_up(timeout=120.0)
         log.info("event=started group=%s registry_records=%d", s.worker_group, len(self.registry.records))
 
@@ -229,65 +228,21 @@ class Worker:
 
     def _reconcile(self) -> None:
         """Make the partition states match the assignment (rebuilding revoked or new ones from the store)."""
+        from kafka import TopicPartition
+
         topic = self.settings.events_topic
         assigned = {tp.partition for tp in self.consumer.assignment() if tp.topic == topic}
         revoked = {tp.partition for tp in self._rebalance.revoked if tp.topic == topic}
         self._rebalance.revoked.clear()
-        for p in list(self.states):
-            if p not in assigned or p in revoked:
-                del self.states[p]
-        missing = assigned - set(self.states)
-        if missing:
-            self._build(missing)
-
-    def _build(self, partitions: set[int]) -> None:
-        from kafka import TopicPartition
-
-        assert self.registry is not None
-        clocks: dict[int, PartitionClock] = {}
-        for p in partitions:
-            clock = PartitionClock(self.settings.allowed_lateness_seconds, self.settings.backstop_idle_seconds)
-            saved = self.consumer.committed(TopicPartition(self.settings.events_topic, p), metadata=True)
-            clock.restore(getattr(saved, "metadata", None))
-            clocks[p] = clock
-        marks = [c.mark for c in clocks.values()]
-        since = min(m[0] for m in marks if m) - self.longest - 1 if all(marks) else -(1 << 62)
-        with self.audit.store.read() as conn:
-            waybills = {w for w in sink.waybills_since(conn, since)
-                        if partition_of(w, self.partitions) in partitions}
-            events = sink.parcel_events(conn, waybills)
-            verdicts = sink.open_violations(conn, waybills)
-        for p in partitions:
-            self.states[p] = PartitionState(p, self.pack, clocks[p], self.registry.records,
-                                            self.settings.release_after_seconds)
-        by_partition: dict[int, list[Event]] = {}
-        for e in events:
-            by_partition.setdefault(partition_of(e.waybill_no, self.partitions), []).append(e)
-        for p, evs in by_partition.items():
-            mine = {e.waybill_no for e in evs}
-            self.states[p].reload(evs, {w: v for w, v in verdicts.items() if w in mine})
-        log.info("event=rebuilt partitions=%s parcels=%d events=%d", sorted(partitions), len(waybills), len(events))
-
-    def _on_record(self, record: RegistryRecord) -> None:
-        for state in self.states.values():
-            state.add_record(record)
-        if self.states:
-            self._late_records.append(record)
-
-    def _reach_late_records(self, conn: Any) -> None:
-        """Reload stored parcels that a registry record arriving now may change but that are not in memory.
-
-        Parcels in memory are re-evaluated by the core itself; released ones are
-        found in the store by the entity they name (design note 6).
-        """
-        records = list(self._late_records)  # cleared by the caller once its transaction commits
-        wanted: dict[str, PartitionState] = {}
-        for record in records:
-            for w in sink.waybills_referencing(conn, record.entity, record.id, record.at[0]):
-                state = self.states.get(partition_of(w, self.partitions))
-                if state is not None and not state.knows(w):
-                    wanted[w] = state
-        self._reload(conn, wanted)
+        missing = self.parts.keep(assigned, revoked)
+        if not missing:
+            return
+        clocks = {}
+        for p in missing:
+            clocks[p] = clock = self.parts.new_clock()
+            saved = self.consumer.committed(TopicPartition(topic, p), metadata=True)
+            clock.restore(getattr(saved, "metadata", None))  # the clock saved with the offsets
+        self.parts.build(clocks)
 
     # ----------------------------------------------------------------- one batch
 
@@ -296,12 +251,11 @@ class Worker:
         if not batch.offsets:
             return 0
         started = time.monotonic()
-        late = len(self._late_records)
         with self.audit.store.write() as conn:
             outcome = self._apply(conn, batch)
             self._publish(outcome.changes, batch.rejects)
         # the store transaction has committed: only now may the offsets move (see the module docstring)
-        del self._late_records[:late]
+        del self.parts.late[:outcome.late]
         self.metrics.commit_seconds.observe(time.monotonic() - started)
         self._queue_offsets(batch.offsets)
         self._commit_pending()
@@ -313,9 +267,9 @@ class Worker:
         assigned = self.consumer.assignment()
         caught_up = False
         for tp, messages in records.items():
-            if tp not in assigned or (tp.topic == s.events_topic and tp.partition not in self.states):
+            if tp not in assigned or (tp.topic == s.events_topic and tp.partition not in self.parts.states):
                 continue  # revoked meanwhile: the new owner reads these
-            state = self.states.get(tp.partition) if tp.topic == s.events_topic else None
+            state = self.parts.states.get(tp.partition) if tp.topic == s.events_topic else None
             for m in messages:
                 batch.messages += 1
                 batch.offsets[tp] = m.offset + 1
@@ -367,50 +321,13 @@ class Worker:
                 batch.rejects.append(Reject(c.topic, c.partition, c.offset, Rejection(reason, c.doc, c.key), 0,
                                             None, c.item.type if isinstance(c.item, Event) else "registry",
                                             c.item.enterprise_id))
-        self._reach_late_records(conn)
-        self._feed(conn, [c for c in outcome.fresh if isinstance(c.item, Event)])
+        outcome.late = self.parts.reach_late_records(conn)
+        self.parts.feed(conn, [(c.partition, c.item) for c in outcome.fresh if isinstance(c.item, Event)])
         sink.store_events(conn, store, [sink.NewEvent(c.item, c.doc, c.digest, c.source, c.offset)
                                         for c in outcome.fresh])
         sink.store_rejects(conn, store, [sink.reject_row(r.source, r.offset, r.rejection) for r in batch.rejects])
-        outcome.changes = self._evaluate(conn)
+        outcome.changes = self.parts.evaluate(conn)
         return outcome
-
-    def _feed(self, conn: Any, fresh: list[Candidate]) -> None:
-        """New parcel events into their partition's core; parcels not in memory are reloaded first."""
-        unknown: dict[str, PartitionState] = {}
-        for c in fresh:
-            state = self.states[c.partition]
-            if not state.knows(c.item.waybill_no):  # type: ignore[union-attr]
-                unknown[c.item.waybill_no] = state  # type: ignore[union-attr]
-        if unknown:
-            stored = sink.stored_waybills(conn, unknown)
-            self._reload(conn, {w: unknown[w] for w in stored})
-        for c in fresh:
-            self.states[c.partition].add_event(c.item)  # type: ignore[arg-type]
-
-    def _reload(self, conn: Any, wanted: dict[str, PartitionState]) -> None:
-        """Stored events and open violations of parcels that are not in memory, into their states."""
-        if not wanted:
-            return
-        verdicts = sink.open_violations(conn, wanted)
-        by_state: dict[int, list[Event]] = {}
-        for e in sink.parcel_events(conn, wanted):
-            by_state.setdefault(wanted[e.waybill_no].partition, []).append(e)
-        for p, evs in by_state.items():
-            mine = {e.waybill_no for e in evs}
-            self.states[p].reload(evs, {w: v for w, v in verdicts.items() if w in mine})
-
-    def _evaluate(self, conn: Any) -> list[dict[str, Any]]:
-        """Advance every partition to its watermark and record the verdict changes in the store."""
-        written: list[dict[str, Any]] = []
-        for state in self.states.values():
-            mark, changes = state.advance()
-            if not changes or mark is None:
-                continue
-            found = {ch.violation.waybill_no: state.core.verdicts.get(ch.violation.waybill_no, {})
-                     for ch in changes}
-            written.extend(sink.record_verdicts(conn, self.audit.store, found, mark))
-        return written
 
     def _publish(self, changes: list[dict[str, Any]], rejects: list[Reject]) -> None:
         if not changes and not rejects:
@@ -433,7 +350,7 @@ class Worker:
         from kafka.structs import OffsetAndMetadata
 
         for tp, offset in offsets.items():
-            state = self.states.get(tp.partition) if tp.topic == self.settings.events_topic else None
+            state = self.parts.states.get(tp.partition) if tp.topic == self.settings.events_topic else None
             meta = state.clock.to_metadata() if state is not None else ""
             self._pending[tp] = OffsetAndMetadata(offset, meta, -1)
             self._next_offsets[tp] = offset
@@ -465,18 +382,16 @@ class Worker:
         if now_mono - self._last["housekeeping"] < HOUSEKEEPING_SECONDS:
             return
         self._last["housekeeping"] = now_mono
-        if any([state.clock.tick(now) for state in self.states.values()]) or self._late_records:
-            late = len(self._late_records)
+        if self.parts.tick(now) or self.parts.late:
             with self.audit.store.write() as conn:
-                self._reach_late_records(conn)
-                changes = self._evaluate(conn)
+                late = self.parts.reach_late_records(conn)
+                changes = self.parts.evaluate(conn)
                 self._publish(changes, [])
-            del self._late_records[:late]
+            del self.parts.late[:late]
             self._count_changes(changes)
         if now_mono - self._last["release"] >= RELEASE_SECONDS:
             self._last["release"] = now_mono
-            for state in self.states.values():
-                state.release_quiet()
+            self.parts.release_quiet()
         if now_mono - self._last["sequence"] >= SEQUENCE_SECONDS:
             self._last["sequence"] = now_mono
             self.audit.sequencer.integrate()
@@ -487,7 +402,7 @@ class Worker:
             high = self.consumer.highwater(tp)
             if high is not None:
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(high - position, 0))
-        for p, state in self.states.items():
+        for p, state in self.parts.states.items():
             if state.clock.mark is not None:
                 self.metrics.watermark_age.labels(str(p)).set(now - state.clock.mark[0])
 
@@ -500,7 +415,7 @@ class Worker:
 
         log.warning("event=batch_failed error=%r; pausing until the store and Kafka answer", err)
         self.metrics.store_unavailable.set(1)
-        self.states.clear()
+        self.parts.states.clear()
         delay = 0.5
         while not stop.is_set():
             try:

@@ -1,0 +1,131 @@
+"""The rule states of the events partitions a worker owns, kept in step with the store.
+
+Every method that touches the store takes the caller's connection, so it runs in
+the worker's one transaction per batch. A partition's state is rebuilt from the
+store when the partition is assigned (:meth:`Partitions.build`): the stored
+events of every parcel with an event within the longest deadline before its saved
+watermark, with their stored open violations. Anything older comes back on
+demand: an event for a parcel not in memory, or a registry record naming an
+entity of one, reloads that parcel from the store first (:meth:`Partitions.reload`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from greenshield.audit import stream_sink as sink
+from greenshield.audit.store import Store
+from greenshield.ingest.state import PartitionState, partition_of
+from greenshield.ingest.watermark import PartitionClock
+from greenshield.rules.model import Event, RegistryRecord
+from greenshield.rules.pack import RulePack
+from greenshield.settings import Settings
+
+log = logging.getLogger("greenshield.worker")
+
+
+class Partitions:
+    """Partition number -> :class:`PartitionState`, plus registry records still to be reached."""
+
+    def __init__(self, settings: Settings, pack: RulePack, store: Store, registry: list[RegistryRecord]) -> None:
+        self.settings = settings
+        self.pack = pack
+        self.store = store
+        self.registry = registry  # every registry record so far, in topic order (shared with the feed)
+        self.count = settings.events_partitions
+        self.longest = max(pack.deadlines.values(), default=0)
+        self.states: dict[int, PartitionState] = {}
+        self.late: list[RegistryRecord] = []
+
+    def new_clock(self) -> PartitionClock:
+        return PartitionClock(self.settings.allowed_lateness_seconds, self.settings.backstop_idle_seconds)
+
+    def keep(self, assigned: set[int], revoked: set[int]) -> set[int]:
+        """Drop states no longer owned (or revoked meanwhile); return the partitions to build."""
+        for p in list(self.states):
+            if p not in assigned or p in revoked:
+                del self.states[p]
+        return assigned - set(self.states)
+
+    def build(self, clocks: dict[int, PartitionClock]) -> None:
+        """New states for these partitions (clocks as saved with the offsets), parcels loaded from the store."""
+        marks = [c.mark for c in clocks.values()]
+        since = min(m[0] for m in marks if m) - self.longest - 1 if all(marks) else -(1 << 62)
+        with self.store.read() as conn:
+            waybills = {w for w in sink.waybills_since(conn, since) if partition_of(w, self.count) in clocks}
+            events = sink.parcel_events(conn, waybills)
+            verdicts = sink.open_violations(conn, waybills)
+        for p, clock in clocks.items():
+            self.states[p] = PartitionState(p, self.pack, clock, self.registry, self.settings.release_after_seconds)
+        self._distribute(events, verdicts, lambda w: partition_of(w, self.count))
+        log.info("event=rebuilt partitions=%s parcels=%d events=%d", sorted(clocks), len(waybills), len(events))
+
+    def on_record(self, record: RegistryRecord) -> None:
+        """A new registry record: every core takes it; parcels out of memory are reached at the next batch."""
+        for state in self.states.values():
+            state.add_record(record)
+        if self.states:
+            self.late.append(record)
+
+    def reach_late_records(self, conn: Any) -> int:
+        """Reload stored parcels that the pending registry records may change; how many records were handled.
+
+        The caller removes that many from :attr:`late` once its transaction commits.
+        """
+        records = list(self.late)
+        wanted: dict[str, PartitionState] = {}
+        for record in records:
+            for w in sink.waybills_referencing(conn, record.entity, record.id, record.at[0]):
+                state = self.states.get(partition_of(w, self.count))
+                if state is not None and not state.knows(w):
+                    wanted[w] = state
+        self.reload(conn, wanted)
+        return len(records)
+
+    def feed(self, conn: Any, events: list[tuple[int, Event]]) -> None:
+        """New parcel events ``(partition, event)`` into their cores; parcels not in memory are reloaded first."""
+        unknown: dict[str, PartitionState] = {}
+        for p, e in events:
+            state = self.states[p]
+            if not state.knows(e.waybill_no):
+                unknown[e.waybill_no] = state
+        if unknown:
+            self.reload(conn, {w: unknown[w] for w in sink.stored_waybills(conn, unknown)})
+        for p, e in events:
+            self.states[p].add_event(e)
+
+    def reload(self, conn: Any, wanted: dict[str, PartitionState]) -> None:
+        """Stored events and open violations of parcels not in memory, into the given states."""
+        if not wanted:
+            return
+        verdicts = sink.open_violations(conn, wanted)
+        events = sink.parcel_events(conn, wanted)
+        self._distribute(events, verdicts, lambda w: wanted[w].partition)
+
+    def _distribute(self, events: list[Event], verdicts: dict[str, Any], where: Any) -> None:
+        by_partition: dict[int, list[Event]] = {}
+        for e in events:
+            by_partition.setdefault(where(e.waybill_no), []).append(e)
+        for p, evs in by_partition.items():
+            mine = {e.waybill_no for e in evs}
+            self.states[p].reload(evs, {w: v for w, v in verdicts.items() if w in mine})
+
+    def evaluate(self, conn: Any) -> list[dict[str, Any]]:
+        """Advance every partition to its watermark and record the verdict changes in the store."""
+        written: list[dict[str, Any]] = []
+        for state in self.states.values():
+            mark, changes = state.advance()
+            if not changes or mark is None:
+                continue
+            found = {ch.violation.waybill_no: state.core.verdicts.get(ch.violation.waybill_no, {})
+                     for ch in changes}
+            written.extend(sink.record_verdicts(conn, self.store, found, mark))
+        return written
+
+    def tick(self, wall: float) -> bool:
+        """Move idle partitions' backstops; True when any moved."""
+        return any([state.clock.tick(wall) for state in self.states.values()])
+
+    def release_quiet(self) -> int:
+        return sum(state.release_quiet() for state in self.states.values())
