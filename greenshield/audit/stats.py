@@ -89,6 +89,11 @@ def refresh(store: Store) -> int:
     Runs as the sequencer does (:meth:`Store.sequencing`, one at a time), so the cursor
     only passes entry ids that no writer can still commit (:meth:`Store.committed_high_water`).
     """
+    with store.read() as conn:  # the common case, nothing new: no lock taken
+        seen = int(conn.execute(sa.select(stats_state.c.entries_seen)).scalar_one())
+        top = conn.execute(sa.select(sa.func.max(t.audit_log.c.id))).scalar()
+    if top is None or int(top) <= seen:
+        return 0
     added = 0
     while True:
         with store.sequencing() as conn:
