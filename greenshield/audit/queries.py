@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from greenshield.audit import schema as t
 from greenshield.audit.entries import PERSONAL_STORED, canonical, loads, query_entry
-from greenshield.audit.log import append, leaf_numbers
+from greenshield.audit.log import append
 from greenshield.audit.store import Store
 from greenshield.audit.verdicts import violation_doc
 from greenshield.rules.model import TYPE_RANK
@@ -56,17 +56,24 @@ def _event(row: Any, leaf: int | None) -> dict[str, Any]:
     return out
 
 
+def _leaf_column(entry_id: Any) -> Any:
+    """The leaf number of an entry id as a correlated subquery (NULL while pending)."""
+    r = t.audit_runs
+    return (sa.select(sa.case((entry_id < r.c.first_id + r.c.count, r.c.first_leaf + entry_id - r.c.first_id)))
+            .where(r.c.first_id <= entry_id).order_by(r.c.first_id.desc()).limit(1)
+            .correlate_except(r).scalar_subquery())
+
+
 def _events(conn: Connection, where: Any, window: Window = (None, None)) -> list[dict[str, Any]]:
     e = t.events
-    query = sa.select(e).where(where)
+    query = sa.select(e, _leaf_column(e.c.entry_id).label("leaf")).where(where)
     lo, hi = window
     if lo is not None:
         query = query.where(e.c.at_s >= lo[0])
     if hi is not None:
         query = query.where(e.c.at_s <= hi[0])
     rows = conn.execute(query).all()
-    leaves = leaf_numbers(conn, [int(r.entry_id) for r in rows])
-    found = [_event(r, leaves.get(int(r.entry_id))) for r in rows]
+    found = [_event(r, int(r.leaf) if r.leaf is not None else None) for r in rows]
     found = [ev for ev in found if (lo is None or ev["_at"] >= lo) and (hi is None or ev["_at"] <= hi)]
     found.sort(key=_order)
     return found
