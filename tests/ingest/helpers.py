@@ -148,6 +148,9 @@ class WorkerThread:
         return self
 
     def stop(self) -> None:
+        """Stop, close and surface any error of the worker thread; a second call does nothing."""
+        if self.stop_event.is_set():
+            return
         self.stop_event.set()
         self.thread.join(timeout=60)
         self.worker.close()
