@@ -48,7 +48,8 @@ class Changes:
 def latest_parcel_instant(conn: Connection) -> Instant | None:
     """The latest ``occurred_at`` among stored parcel events (contract §7's default ``as_of``)."""
     e = t.events
-    top = conn.execute(sa.select(sa.func.max(e.c.at_s)).where(e.c.waybill_no.is_not(None))).scalar()
+    top = conn.execute(sa.select(e.c.at_s).where(e.c.waybill_no.is_not(None))  # backwards on ix_events_at
+                       .order_by(e.c.at_s.desc()).limit(1)).scalar()
     if top is None:
         return None
     fracs = conn.execute(sa.select(e.c.at_frac).where(e.c.at_s == top, e.c.waybill_no.is_not(None))).scalars()
@@ -89,13 +90,14 @@ def affected(conn: Connection, since: Clock, as_of: Instant, longest: int) -> tu
     return out, seen
 
 
-def _registry(conn: Connection) -> Iterator[RegistryRecord]:
+def _registry(conn: Connection) -> list[RegistryRecord]:
+    """Every registry record in arrival order (entry id), the tie-break of same-instant records."""
     e = t.events
-    rows = conn.execute(sa.select(e.c.enterprise_id, e.c.event_id, e.c.at_s, e.c.at_frac, e.c.occurred_at,
-                                  e.c.entity, e.c.entity_id, e.c.status)
-                        .where(e.c.type == "registry").order_by(e.c.entry_id))
-    for r in rows:
-        yield RegistryRecord(r[0], r[1], (int(r[2]), r[3]), r[4], r[5], r[6], r[7])
+    rows = sorted(conn.execute(sa.select(e.c.entry_id, e.c.enterprise_id, e.c.event_id, e.c.at_s, e.c.at_frac,
+                                         e.c.occurred_at, e.c.entity, e.c.entity_id, e.c.status)
+                               .where(e.c.entity.is_not(None))),  # by ix_events_entity
+                  key=lambda r: int(r[0]))
+    return [RegistryRecord(r[1], r[2], (int(r[3]), r[4]), r[5], r[6], r[7], r[8]) for r in rows]
 
 
 class Evaluator:
