@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from greenshield.audit import schema as t
 from greenshield.audit.entries import canonical
 from greenshield.audit.log import append
-from greenshield.audit.rows import event_row, row_entry
+from greenshield.audit.rows import event_row_entry
 from greenshield.audit.store import Store, insert_ignoring_conflicts, insert_rows
 from greenshield.privacy import redact_event
 from greenshield.rules.dedup import CanonicalError, digest
@@ -89,12 +89,12 @@ class Intake:
         with self.store.write() as conn:
             fresh = self._fresh(conn, batch, rejects, source)
             ids = self.store.allocate_ids(conn, len(fresh))
-            rows = [{**event_row(ln.item, redact_event(ln.obj, self.key), ln.digest, source, ln.position),
-                     "entry_id": i} for i, ln in zip(ids, fresh)]
-            if rows:
-                columns = tuple(rows[0])
-                insert_rows(conn, t.events, columns, [tuple(r[c] for c in columns) for r in rows])
-                append(conn, ((r["entry_id"], "event", row_entry(r)) for r in rows), self.store)
+            built = [event_row_entry(ln.item, redact_event(ln.obj, self.key), ln.digest, source, ln.position)
+                     for ln in fresh]
+            if built:
+                columns = ("entry_id", *built[0][0])
+                insert_rows(conn, t.events, columns, [(i, *row.values()) for i, (row, _) in zip(ids, built)])
+                append(conn, ((i, "event", entry) for i, (_, entry) in zip(ids, built)), self.store)
             if rejects:
                 conn.execute(insert_ignoring_conflicts(self.store, t.rejects), rejects)
         self.stats.stored += len(fresh)

@@ -39,11 +39,21 @@ def columns(item: Event | RegistryRecord) -> dict[str, Any]:
 def event_row(item: Event | RegistryRecord, doc: dict[str, Any], digest: bytes | None,
               source: str, position: int) -> dict[str, Any]:
     """A full ``events`` row (without ``entry_id``) for a redacted doc."""
+    return event_row_entry(item, doc, digest, source, position)[0]
+
+
+def event_row_entry(item: Event | RegistryRecord, doc: dict[str, Any], digest: bytes | None,
+                    source: str, position: int) -> tuple[dict[str, Any], bytes]:
+    """:func:`event_row` and its audit entry (the same bytes :func:`row_entry` re-derives)."""
     public, personal = split_sender(doc)
-    return {**columns(item), "doc": canonical(doc).decode(), "digest": digest, "purged": False,
-            "sender_id_hash": personal.get("id_hash") if personal else None,
-            "sender_commitment": sender_commitment(item.enterprise_id, item.event_id, personal),
-            "source": source, "position": position}
+    commitment = sender_commitment(item.enterprise_id, item.event_id, personal)
+    cols = columns(item)
+    row = {**cols, "doc": canonical(doc).decode(), "digest": digest, "purged": False,
+           "sender_id_hash": personal.get("id_hash") if personal else None,
+           "sender_commitment": commitment, "source": source, "position": position}
+    entry = event_entry(item.enterprise_id, item.event_id, cols["type"], public, commitment,
+                        (cols["sender_complete"], cols["sender_document_ok"]))
+    return row, entry
 
 
 def row_entry(row: Any) -> bytes:
