@@ -92,5 +92,6 @@ class PartitionState:
             quiet.append(waybill)
         for waybill in quiet:
             core.release(waybill)
-            core.verdicts.pop(waybill, None)
+            core.verdicts.pop(waybill, None)  # stored; a reload brings it back
+            core.finalised.discard(waybill)   # a later event reloads the parcel instead (see add_event)
         return len(quiet)

@@ -242,6 +242,7 @@ class Worker:
             clocks[p] = clock = self.parts.new_clock()
             saved = self.consumer.committed(TopicPartition(topic, p), metadata=True)
             clock.restore(getattr(saved, "metadata", None))  # the clock saved with the offsets
+            clock.saw_message(self.wall())  # idle from now on, as far as the backstop is concerned
         self.parts.build(clocks)
 
     # ----------------------------------------------------------------- one batch

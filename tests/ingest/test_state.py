@@ -1,0 +1,65 @@
+"""A partition's rule state: releasing quiet parcels frees memory without changing any verdict."""
+
+from __future__ import annotations
+
+from greenshield.ingest.state import PartitionState, partition_of
+from greenshield.ingest.watermark import PartitionClock
+from greenshield.rules.model import Event
+from greenshield.rules.pack import default_pack
+from greenshield.rules.parse import validate
+from greenshield.rules.timestamps import parse_instant
+
+BASE = {"v": 1, "enterprise_id": "E1000001", "waybill_no": "WB00000001", "site_id": "S00000001",
+        "staff_id": "P00000001"}
+
+
+def event(event_id: str, kind: str, at: str, **extra: object) -> Event:
+    item = validate({**BASE, "event_id": event_id, "type": kind, "occurred_at": at, **extra})
+    assert isinstance(item, Event), item
+    return item
+
+
+def state(release_after: int = 3600) -> PartitionState:
+    return PartitionState(0, default_pack(), PartitionClock(lateness=0), [], release_after)
+
+
+class TestRelease:
+    def test_a_delivered_parcel_leaves_memory_once_quiet_past_its_deadlines(self) -> None:
+        """Delivered at 08:00; the clock at +2 days: the parcel is released and its verdict dropped from memory."""
+        s = state()
+        s.add_event(event("d-1", "delivery", "2026-11-11T08:00:00Z", method="hand"))
+        s.clock.advance_to(parse_instant("2026-11-13T08:00:00Z"))
+        _, changes = s.advance()
+        assert {c.violation.rule_id for c in changes} >= {"TR-1", "XR-1"}
+        assert s.release_quiet() == 1
+        assert not s.knows("WB00000001") and "WB00000001" not in s.core.verdicts
+
+    def test_a_parcel_with_a_deadline_ahead_stays(self) -> None:
+        """An acceptance whose 24 h X-ray deadline has not passed is kept."""
+        s = state(release_after=0)
+        s.add_event(event("a-1", "acceptance", "2026-11-11T08:00:00Z", contract_customer_id="C00000001",
+                          origin_region="110000", destination_region="110000", weight_g=1))
+        s.clock.advance_to(parse_instant("2026-11-11T20:00:00Z"))
+        s.advance()
+        assert s.release_quiet() == 0 and s.knows("WB00000001")
+
+    def test_a_released_parcel_reloaded_with_its_verdict_changes_only_what_the_new_event_changes(self) -> None:
+        """Reload = stored events + stored verdict; a new event then yields only the real differences."""
+        s = state()
+        first = event("d-1", "delivery", "2026-11-11T08:00:00Z", method="hand")
+        s.add_event(first)
+        s.clock.advance_to(parse_instant("2026-11-13T08:00:00Z"))
+        _, opened = s.advance()
+        stored = {c.violation.rule_id: c.violation for c in opened}
+        s.release_quiet()
+        s.reload([first], {"WB00000001": stored})
+        s.add_event(event("s-1", "sort_scan", "2026-11-11T07:00:00Z"))
+        _, changes = s.advance()
+        assert all(c.kind != "opened" or c.violation.rule_id not in stored for c in changes)
+
+
+def test_partition_of_matches_kafkas_default_partitioner() -> None:
+    """murmur2 of the key, positive, modulo the partition count (the Java client's choice)."""
+    from kafka.partitioner.default import murmur2
+
+    assert partition_of("YT8400000006", 6) == (murmur2(b"YT8400000006") & 0x7FFFFFFF) % 6
