@@ -130,7 +130,9 @@ def test_store_unavailable_for_30_seconds_pauses_without_committing_then_resumes
     with WorkerThread(settings, db) as running:
         outage = _Outage(running.audit.store.engine)
         send_valid(settings, lines[:half])
+        parcel_events = sum(b'"registry"' not in line for line in lines[:half])
         assert wait_until(lambda: stored_events(db) == half)
+        assert wait_until(lambda: sum(v or 0 for v in _committed(settings).values()) == parcel_events)
         before = _committed(settings)
         outage.down = True
         send_valid(settings, lines[half:])
