@@ -186,7 +186,7 @@ class Worker:
                 self._recover(err, stop)
 
     def close(self) -> None:
-        """Commit what is pending, leave the group, and sequence the audit log."""
+        """Commit what is pending and leave the group (the caller closes the audit store)."""
         try:
             if self._pending and self.consumer is not None:
                 self._commit_pending()
