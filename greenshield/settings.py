@@ -71,6 +71,7 @@ class Settings:
     api_ingest_max_events: int = 1000  # events per POST /v1/events
     api_ingest_max_bytes: int = 1 << 20  # request body of POST /v1/events
     api_metrics_port: int = 9109  # the service's Prometheus metrics (0: off)
+    api_threads: int = 8  # threads running the service's store queries
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -141,6 +142,7 @@ class Settings:
             api_ingest_max_events=_int(env, "GREENSHIELD_API_INGEST_MAX_EVENTS", d.api_ingest_max_events),
             api_ingest_max_bytes=_int(env, "GREENSHIELD_API_INGEST_MAX_BYTES", d.api_ingest_max_bytes),
             api_metrics_port=_int(env, "GREENSHIELD_API_METRICS_PORT", d.api_metrics_port),
+            api_threads=_int(env, "GREENSHIELD_API_THREADS", d.api_threads),
             checkpoint_every_entries=_int(env, "GREENSHIELD_CHECKPOINT_EVERY_ENTRIES", d.checkpoint_every_entries),
             checkpoint_every_seconds=_int(env, "GREENSHIELD_CHECKPOINT_EVERY_SECONDS", d.checkpoint_every_seconds),
             log_level=env.get("GREENSHIELD_LOG_LEVEL", d.log_level).upper(),

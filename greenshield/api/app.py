@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -50,8 +51,8 @@ def check(settings: Settings) -> None:
     """Validate the service's settings once, at start."""
     if settings.api_ingest_mode not in INGEST_MODES:
         raise ValueError(f"GREENSHIELD_API_INGEST_MODE={settings.api_ingest_mode!r}: one of {', '.join(INGEST_MODES)}")
-    if settings.api_ingest_max_events < 1 or settings.api_ingest_max_bytes < 1:
-        raise ValueError("GREENSHIELD_API_INGEST_MAX_EVENTS and _MAX_BYTES must be >= 1")
+    if settings.api_ingest_max_events < 1 or settings.api_ingest_max_bytes < 1 or settings.api_threads < 1:
+        raise ValueError("GREENSHIELD_API_INGEST_MAX_EVENTS, _MAX_BYTES and GREENSHIELD_API_THREADS must be >= 1")
 
 
 def _audit(settings: Settings, store: Store | None) -> Audit:
@@ -76,6 +77,8 @@ def create_app(settings: Settings, store: Store | None = None, *, producer: Any 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # few threads run the store's queries, so dozens of them cannot starve the event loop of the GIL
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         upkeep = Upkeep(service, upkeep_seconds) if upkeep_seconds > 0 else None
         if upkeep is not None:
             upkeep.start()
