@@ -64,15 +64,22 @@ def _leaf_column(entry_id: Any) -> Any:
             .correlate_except(r).scalar_subquery())
 
 
-def _events(conn: Connection, where: Any, window: Window = (None, None)) -> list[dict[str, Any]]:
+_EVENTS = sa.select(t.events, _leaf_column(t.events.c.entry_id).label("leaf"))
+# built once: the hot query of trace WAYBILL (building a statement costs more than running it)
+_BY_WAYBILL = _EVENTS.where(t.events.c.waybill_no == sa.bindparam("w"))
+_VIOLATIONS_OF = (sa.select(t.violations.c.doc).where(t.violations.c.waybill_no == sa.bindparam("w"))
+                  .order_by(t.violations.c.rule_id))
+
+
+def _events(conn: Connection, where: Any, window: Window = (None, None), params: Any = None) -> list[dict[str, Any]]:
     e = t.events
-    query = sa.select(e, _leaf_column(e.c.entry_id).label("leaf")).where(where)
+    query = where if params is not None else _EVENTS.where(where)
     lo, hi = window
     if lo is not None:
         query = query.where(e.c.at_s >= lo[0])
     if hi is not None:
         query = query.where(e.c.at_s <= hi[0])
-    rows = conn.execute(query).all()
+    rows = conn.execute(query, params).all()
     found = [_event(r, int(r.leaf) if r.leaf is not None else None) for r in rows]
     found = [ev for ev in found if (lo is None or ev["_at"] >= lo) and (hi is None or ev["_at"] <= hi)]
     found.sort(key=_order)
@@ -91,9 +98,8 @@ def _waybills(events: list[dict[str, Any]]) -> list[str]:
 
 def trace_waybill(conn: Connection, waybill: str) -> dict[str, Any]:
     """可追溯: a parcel's events in contract §3.1 order, with its violations."""
-    events = _events(conn, t.events.c.waybill_no == waybill)
-    v = t.violations
-    docs = conn.execute(sa.select(v.c.doc).where(v.c.waybill_no == waybill).order_by(v.c.rule_id)).scalars()
+    events = _events(conn, _BY_WAYBILL, params={"w": waybill})
+    docs = conn.execute(_VIOLATIONS_OF, {"w": waybill}).scalars()
     return {"waybill_no": waybill, "events": _clean(events), "violations": [violation_doc(d) for d in docs]}
 
 
