@@ -6,8 +6,9 @@
 # Kafka: GREENSHIELD_TEST_KAFKA if set; else a fresh broker via `greenshield kafka up`
 #   on 127.0.0.1:19092 (another free port pair if 19092 is taken), data in a new
 #   var/test-kafka.* dir that is deleted afterwards.
-# PostgreSQL: GREENSHIELD_TEST_PG_URL if set; else scripts/pg.sh (installing the
-#   `postgresql` package first when running as root and it is absent).
+# PostgreSQL: GREENSHIELD_TEST_PG_URL if set; else a fresh server via scripts/pg.sh
+#   on 127.0.0.1:15432 (another free port if taken), installing the `postgresql`
+#   package first when running as root and it is absent.
 # With CI=true a server that cannot be started is fatal; otherwise its tests skip.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,31 @@ say() { echo "test.sh: $*" >&2; }
 unavailable() {
     if is_ci; then say "$* (CI=true: fatal)"; exit 1; fi
     say "$* -- those tests will be skipped"
+}
+
+# the preferred ports if all are free on 127.0.0.1, else as many free ones
+pick_ports() {
+    $PY - "$@" <<'PYEOF'
+import socket, sys
+wanted = [int(p) for p in sys.argv[1:]]
+def free(p):
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            return False
+    return True
+if all(free(p) for p in wanted):
+    print(*wanted)
+else:
+    socks = [socket.socket() for _ in wanted]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    print(*(s.getsockname()[1] for s in socks))
+    for s in socks:
+        s.close()
+PYEOF
 }
 
 kafka_dir=""
@@ -55,27 +81,7 @@ if [ -n "${GREENSHIELD_TEST_KAFKA:-}" ]; then
     say "using Kafka at GREENSHIELD_TEST_KAFKA=$GREENSHIELD_TEST_KAFKA"
 else
     # 19092/19093 unless taken (e.g. by a dev broker from `make kafka-up`)
-    read -r kport cport < <($PY - <<'PYEOF'
-import socket
-def free(p):
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", p))
-        except OSError:
-            return False
-    return True
-if free(19092) and free(19093):
-    print(19092, 19093)
-else:
-    socks = [socket.socket() for _ in range(2)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    print(*(s.getsockname()[1] for s in socks))
-    for s in socks:
-        s.close()
-PYEOF
-)
+    read -r kport cport < <(pick_ports 19092 19093)
     [ "$kport" = 19092 ] || say "127.0.0.1:19092 is taken; the test broker uses port $kport"
     mkdir -p var
     kafka_dir=$(mktemp -d "$PWD/var/test-kafka.XXXXXX")
@@ -87,18 +93,18 @@ PYEOF
     fi
 fi
 
-# ---- PostgreSQL
+# ---- PostgreSQL: a server of this run's own (a shared one could be stopped under us)
 if [ -n "${GREENSHIELD_TEST_PG_URL:-}" ]; then
     say "using PostgreSQL at GREENSHIELD_TEST_PG_URL"
-elif scripts/pg.sh status >/dev/null 2>&1; then
-    export GREENSHIELD_TEST_PG_URL="$(scripts/pg.sh url)"
-    say "using the PostgreSQL that is already running ($GREENSHIELD_TEST_PG_URL)"
 else
     if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
         scripts/pg.sh install || true
     fi
+    read -r pgport < <(pick_ports 15432)
+    [ "$pgport" = 15432 ] || say "127.0.0.1:15432 is taken; the test PostgreSQL uses port $pgport"
+    export GREENSHIELD_PG_PORT="$pgport" GREENSHIELD_PG_DIR="/tmp/greenshield-pg-$pgport"
+    pg_started=1  # even a half-started server in our dir is ours to stop
     if url=$(scripts/pg.sh up); then
-        pg_started=1
         export GREENSHIELD_TEST_PG_URL="$url"
     else
         unavailable "could not start PostgreSQL (install it with: sudo apt-get install -y postgresql, or set GREENSHIELD_TEST_PG_URL)"
