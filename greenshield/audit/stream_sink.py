@@ -28,7 +28,7 @@ from greenshield.audit import schema as t
 from greenshield.audit.entries import canonical, loads, violation_entry
 from greenshield.audit.intake import _reject_row as _intake_reject_row
 from greenshield.audit.log import append
-from greenshield.audit.rows import event_row, restored, row_entry
+from greenshield.audit.rows import event_row_entry, restored
 from greenshield.audit.store import Store, insert_ignoring_conflicts, insert_rows, placeholder
 from greenshield.audit.verdicts import _plan, _stored
 from greenshield.rules.dedup import digest
@@ -97,11 +97,10 @@ def store_events(conn: Connection, store: Store, events: list[NewEvent]) -> None
     if not events:
         return
     ids = store.allocate_ids(conn, len(events))
-    rows = [{**event_row(n.item, n.doc, n.digest, n.source, n.position), "entry_id": i}
-            for i, n in zip(ids, events)]
-    columns = tuple(rows[0])
-    insert_rows(conn, t.events, columns, [tuple(r[c] for c in columns) for r in rows])
-    append(conn, ((r["entry_id"], "event", row_entry(r)) for r in rows), store)
+    built = [event_row_entry(n.item, n.doc, n.digest, n.source, n.position) for n in events]
+    columns = ("entry_id", *built[0][0])
+    insert_rows(conn, t.events, columns, [(i, *row.values()) for i, (row, _) in zip(ids, built)])
+    append(conn, ((i, "event", entry) for i, (_, entry) in zip(ids, built)), store)
 
 
 def reject_row(source: str, position: int, rejection: Rejection) -> dict[str, Any]:
