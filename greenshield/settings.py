@@ -39,7 +39,8 @@ class Settings:
     kafka_controller_port: int = 19093
     kafka_version: str = "4.0.2"
     kafka_cache_dir: Path = Path.home() / ".cache" / "greenshield" / "kafka"
-    kafka_security: Mapping[str, str] = field(default_factory=dict)
+    # SASL/TLS client settings may hold passwords: kept out of repr
+    kafka_security: Mapping[str, str] = field(default_factory=dict, repr=False)
     topic_prefix: str = "gs."
     db_url: str = ""
     hmac_key: Secret = field(default_factory=lambda: Secret(""))
