@@ -63,6 +63,7 @@ class Settings:
     worker_batch_wait_ms: int = 100
     worker_group: str = "greenshield-worker"
     metrics_port: int = 9108
+    metrics_host: str = "127.0.0.1"  # the worker's /metrics bind address (0.0.0.0 in containers)
     control_key: Secret = field(default_factory=lambda: Secret(""))
 
     # regulator and auditor service (issue 6): `greenshield serve`
@@ -136,6 +137,7 @@ class Settings:
             worker_batch_wait_ms=_int(env, "GREENSHIELD_WORKER_BATCH_WAIT_MS", d.worker_batch_wait_ms),
             worker_group=env.get("GREENSHIELD_WORKER_GROUP", d.worker_group),
             metrics_port=_int(env, "GREENSHIELD_METRICS_PORT", d.metrics_port),
+            metrics_host=env.get("GREENSHIELD_METRICS_HOST", d.metrics_host),
             control_key=Secret(env.get("GREENSHIELD_CONTROL_KEY", "")),
             api_host=env.get("GREENSHIELD_API_HOST", d.api_host),
             api_port=_int(env, "GREENSHIELD_API_PORT", d.api_port),

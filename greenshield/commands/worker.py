@@ -53,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
     worker = Worker(settings, audit, pack, bootstrap=args.bootstrap, metrics=metrics)
     try:
         if port:
-            metrics.serve(port)
+            metrics.serve(port, settings.metrics_host)
         worker.start()
         print(f"greenshield worker: consuming {settings.events_topic} and {settings.registry_topic} as group "
-              f"{settings.worker_group}" + (f"; metrics on :{port}/metrics" if port else ""), file=sys.stderr,
+              f"{settings.worker_group}" + (f"; metrics on {settings.metrics_host}:{port}/metrics" if port else ""), file=sys.stderr,
               flush=True)
         worker.run(stop)
     except TopicsError as err:
