@@ -78,9 +78,14 @@ def affected(conn: Connection, since: Clock, as_of: Instant, longest: int) -> tu
     out = set(conn.execute(sa.select(e.c.waybill_no).where(new, e.c.waybill_no.is_not(None)).distinct()).scalars())
     entities = conn.execute(sa.select(e.c.entity, e.c.entity_id).where(new, e.c.type == "registry").distinct())
     prev = since.as_of
+    by_column: dict[str, set[str]] = {}
     for entity, ident in entities:
         for column in _FIELDS.get(entity, ()):
-            query = sa.select(e.c.waybill_no).where(e.c[column] == ident).distinct()
+            by_column.setdefault(column, set()).add(ident)
+    for column, idents in by_column.items():
+        named = sorted(idents)
+        for i in range(0, len(named), CHUNK):
+            query = sa.select(e.c.waybill_no).where(e.c[column].in_(named[i:i + CHUNK])).distinct()
             out.update(conn.execute(query).scalars())
     if prev is not None and prev != as_of:
         lo, hi = min(prev[0], as_of[0]) - longest - 1, max(prev[0], as_of[0]) + 1
