@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "audit",
     "serve",
     "tokens",
+    "demo",
 )
 
 
