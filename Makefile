@@ -1,6 +1,6 @@
 # Green Shield developer entry points. `make help` lists them.
 #
-#   make demo   simulate a day of parcels and check it (no servers needed)
+#   make demo   the whole pipeline over a simulated Double 11 day, with a live dashboard (Ctrl-C stops it)
 #   make test   the whole test suite against a real Kafka broker and PostgreSQL
 
 SHELL := /bin/bash
@@ -12,14 +12,17 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 GS     := $(BIN)/greenshield
 
-PARCELS ?= 2000
-SEED    ?= 7
-DEMO    := var/demo
+# make demo: PARCELS=, RATE= (events/s), SEED= and DEMO_ARGS= (any `greenshield demo --help` option)
+PARCELS   ?=
+RATE      ?=
+SEED      ?=
+DEMO_ARGS ?=
+DEMO_OPTS := $(if $(PARCELS),--parcels $(PARCELS)) $(if $(RATE),--rate $(RATE)) $(if $(SEED),--seed $(SEED)) $(DEMO_ARGS)
 
 .PHONY: help venv test demo kafka-up kafka-down bench lint
 
 help:
-	@echo "make demo        simulate a day ($(PARCELS) parcels, seed $(SEED)) and check it; prints the violations"
+	@echo "make demo        stream a simulated Double 11 day through Kafka, the worker and the dashboard (no Java: --embedded)"
 	@echo "make test        run all tests against a fresh local Kafka broker and PostgreSQL (PYTEST_ARGS=... to filter)"
 	@echo "make venv        create $(VENV) and install the package with its test extras (only when pyproject.toml changed)"
 	@echo "make kafka-up    start the local Kafka broker on 127.0.0.1:19092 (data in var/kafka)"
@@ -42,10 +45,16 @@ $(STAMP): pyproject.toml
 test: venv
 	scripts/test.sh $(PYTEST_ARGS)
 
+# Kafka mode needs java and mvn (the local broker); without them the demo runs --embedded (no Kafka)
 demo: venv
-	@mkdir -p $(DEMO)
-	$(GS) simulate --parcels $(PARCELS) --seed $(SEED) > $(DEMO)/day.jsonl
-	$(GS) check $(DEMO)/day.jsonl --format table
+	@if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then \
+		exec $(GS) demo $(DEMO_OPTS); \
+	else \
+		echo "make demo: java or mvn is missing, so the demo runs WITHOUT Kafka (greenshield demo --embedded):"; \
+		echo "           same day, same dashboard, events go straight to the SQLite store."; \
+		echo "           For the Kafka pipeline: sudo apt-get install -y openjdk-17-jre-headless maven"; \
+		exec $(GS) demo --embedded $(DEMO_OPTS); \
+	fi
 
 kafka-up: venv
 	$(GS) kafka up
