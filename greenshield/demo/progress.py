@@ -9,7 +9,9 @@ the SQLite store, read-only, with plain ``GROUP BY`` queries.
 from __future__ import annotations
 
 import collections
+import shutil
 import threading
+import unicodedata
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,6 +103,16 @@ def _n(x: int) -> str:
     return f"{x:,}"
 
 
+def fit(line: str, width: int) -> str:
+    """``line`` cut to ``width`` terminal columns (CJK characters take two), so a redraw never wraps."""
+    used = 0
+    for i, ch in enumerate(line):
+        used += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        if used > width:
+            return line[:i]
+    return line
+
+
 class Progress:
     """Draws the display from the counters and the store, on its own thread, until stopped."""
 
@@ -153,17 +165,17 @@ class Progress:
         elapsed = time.monotonic() - self.started
         safety = "  ".join(f"{SYSTEMS[s].split()[0]} {s} {_n(f.open_by_system.get(s, 0))}" for s in SAFETY_SYSTEMS)
         other = "  ".join(f"{SYSTEMS[s].split()[0]} {s} {_n(f.open_by_system.get(s, 0))}" for s in OTHER_SYSTEMS)
-        invalid = f"refused by the SDK {_n(c.refused)}, " if self.mode == "kafka" else ""
-        acked = f" (acknowledged {_n(c.acked)})" if self.mode == "kafka" else ""
+        refused = f"   refused by the SDK {_n(c.refused)}" if self.mode == "kafka" else ""
+        acked = f" (acked {_n(c.acked)})" if self.mode == "kafka" else ""
         return [
-            f"绿盾 Green Shield demo · {self.mode} mode · {int(elapsed) // 60}:{int(elapsed) % 60:02d} · {c.phase}",
-            f"  simulated day   {_sim_clock(c.sim_ms)} (+08:00)   parcels accepted {_n(c.accepted_parcels)}"
+            f"绿盾 Green Shield demo · {self.mode} · {int(elapsed) // 60}:{int(elapsed) % 60:02d} · {c.phase}",
+            f"  simulated day    {_sim_clock(c.sim_ms)} +08:00   parcels {_n(min(c.accepted_parcels, self.parcels))}"
             f" / {_n(self.parcels)}",
-            f"  events sent     {_n(c.sent)}{acked}   {rate:,.0f} events/s (target {self.target:,.0f})",
-            f"  stored          {_n(f.events)} events   invalid: {invalid}rejected {_n(f.rejects)}",
-            f"  open violations {_n(f.open_total)}   {safety}",
-            f"                  {other}   retracted {_n(f.retracted)}",
-            f"  dashboard       {self.dashboard}   (Ctrl-C stops the demo; the data stays)",
+            f"  events sent      {_n(c.sent)}{acked}   {rate:,.0f}/s (target {self.target:,.0f})",
+            f"  stored           {_n(f.events)} events{refused}   rejected {_n(f.rejects)}",
+            f"  open violations  {_n(f.open_total)}   {safety}",
+            f"                   {other}   retracted {_n(f.retracted)}",
+            f"  dashboard        {self.dashboard}   Ctrl-C: stop, keep the data",
         ]
 
     def plain(self) -> str:
@@ -178,7 +190,8 @@ class Progress:
         with self._lock:
             self.refresh()
             if self.tty:
-                text = self.lines()
+                width = max(40, shutil.get_terminal_size((100, 24)).columns - 1)
+                text = [fit(line, width) for line in self.lines()]
                 up = f"\x1b[{self._drawn}F" if self._drawn else ""
                 self.out.write(up + "".join(f"{line}\x1b[K\n" for line in text))
                 self._drawn = len(text)

@@ -309,7 +309,7 @@ class Demo:
         if self.stop.requested.is_set():
             return "stopped"
         if ended == "day complete" and o.duration is None:
-            self.counters.phase = "the day is complete; the dashboard stays up until Ctrl-C"
+            self.counters.phase = "the day is complete; Ctrl-C stops"
             self.stop.requested.wait()
             return "stopped"
         self.counters.phase = "stopping"

@@ -172,3 +172,10 @@ def test_the_signal_handler_asks_then_hurries() -> None:
         assert stop.hurry.is_set()
     finally:
         stop.restore()
+
+
+def test_a_display_line_never_wraps() -> None:
+    from greenshield.demo.progress import fit
+
+    assert fit("open 实名收寄 RN 5", 11) == "open 实名收"  # 5 + 3 characters of two columns each
+    assert fit("short", 80) == "short"
