@@ -41,18 +41,14 @@ async def get_stats(
 
 
 def _figures(service: Service, scope: stats.Scope) -> dict[str, Any]:
-    rate = service.refresh_stats()
-    with service.store.read() as conn:
-        found = stats.statistics(conn, scope)
-    return {"events": {"total": found.pop("events_total"), "per_second": round(rate, 3)}, **_named(found)}
+    found, rate = service.statistics(scope)
+    named = _named(found)
+    return {"events": {"total": named.pop("events_total"), "per_second": round(rate, 3)}, **named}
 
 
 def _named(found: dict[str, Any]) -> dict[str, Any]:
-    """Add display names: a city's, a rule's and a system's label (Chinese with English)."""
-    for row in found["by_prefecture"]:
-        row["name"] = prefecture_name(row["prefecture"])
-    for row in found["by_rule"]:
-        row["system"] = SYSTEMS.get(row["rule_id"][:2], row["rule_id"][:2])
-    for row in found["systems"]:
-        row["label"] = SYSTEMS.get(row["system"], row["system"])
-    return found
+    """A copy with display names: a city's, a rule's and a system's label (Chinese with English)."""
+    return {**found,
+            "by_prefecture": [{**r, "name": prefecture_name(r["prefecture"])} for r in found["by_prefecture"]],
+            "by_rule": [{**r, "system": SYSTEMS.get(r["rule_id"][:2], r["rule_id"][:2])} for r in found["by_rule"]],
+            "systems": [{**r, "label": SYSTEMS.get(r["system"], r["system"])} for r in found["systems"]]}

@@ -33,6 +33,7 @@ from greenshield.settings import Settings
 log = logging.getLogger("greenshield.api")
 INGEST_MODES = ("embedded", "streaming")
 RATE_WINDOW_S = 60.0
+STATS_CACHE = 64  # scopes whose figures are kept
 
 
 class EventRate:
@@ -63,6 +64,8 @@ class Service:
     rate: EventRate = field(default_factory=EventRate)
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     producer_lock: threading.Lock = field(default_factory=threading.Lock)
+    stats_lock: threading.Lock = field(default_factory=threading.Lock)
+    stats_cache: dict[stats.Scope, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     upkeep_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -99,6 +102,25 @@ class Service:
     def record(self, query: str, params: dict[str, Any], results: int) -> None:
         """Write a query to the audit log (``params`` hold no personal data; a sender only as its HMAC)."""
         record(self.store, query, params, results)
+
+    def statistics(self, scope: stats.Scope) -> tuple[dict[str, Any], float]:
+        """The figures of ``scope`` and the events-per-second rate.
+
+        Figures are computed once per state of the store (the entry id the statistics
+        have caught up to): fifty dashboards polling an unchanged store cost one query.
+        """
+        rate = self.refresh_stats()
+        with self.stats_lock:
+            with self.store.read() as conn:
+                version = stats.entries_seen(conn)
+                cached = self.stats_cache.get(scope)
+                if cached is not None and cached[0] == version:
+                    return cached[1], rate
+                found = stats.statistics(conn, scope)
+            if len(self.stats_cache) >= STATS_CACHE:
+                self.stats_cache.clear()
+            self.stats_cache[scope] = (version, found)
+        return found, rate
 
     def refresh_stats(self) -> float:
         """Catch the statistics up with the store; return the events-per-second rate."""

@@ -182,6 +182,11 @@ def statistics(conn: Connection, scope: Scope) -> dict[str, Any]:
             "systems": systems(conn, scope)}
 
 
+def entries_seen(conn: Connection) -> int:
+    """The entry id :func:`refresh` has counted up to: the statistics change only when it moves."""
+    return int(conn.execute(sa.select(stats_state.c.entries_seen)).scalar_one())
+
+
 def events_total(conn: Connection) -> int:
     """Events (and registry records) counted by the last :func:`refresh`."""
     return int(conn.execute(sa.select(stats_state.c.events_total)).scalar_one())
