@@ -170,7 +170,10 @@ class Demo:
         from greenshield.settings import Secret, Settings
 
         o = self.o
-        base = Settings.from_env()
+        try:
+            base = Settings.from_env()
+        except ValueError as err:
+            raise DemoError(str(err)) from None
         control = secrets.token_hex(16)
         changes: dict[str, Any] = {
             "data_dir": self.abs_dir, "db_url": self.db_url, "topic_prefix": f"gs.demo-{self.run_id}.",
