@@ -19,7 +19,7 @@ const Merkle = (() => {
   }
 
   async function sha256(bytes) {
-    if (!window.crypto || !crypto.subtle) throw new Error("SubtleCrypto 不可用 unavailable (needs HTTPS or localhost)");
+    if (!globalThis.crypto || !crypto.subtle) throw new Error("SubtleCrypto 不可用 unavailable (needs HTTPS or localhost)");
     return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   }
 
