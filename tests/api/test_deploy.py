@@ -38,6 +38,8 @@ class TestDashboards:
         text = (DEPLOY / "prometheus.yml").read_text()
         defaults = Settings()
         assert f'"worker:{defaults.metrics_port}"' in text and f'"api:{defaults.api_metrics_port}"' in text
+        jobs = re.findall(r"job_name:\s*(\S+)", text)
+        assert len(jobs) == len(set(jobs)), "Prometheus refuses a config with a job name twice"
 
 
 class TestServiceMetrics:
