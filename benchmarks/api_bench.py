@@ -11,7 +11,9 @@
    ``GET /v1/stats`` once first, so the statistics have caught up with the store.
 3. *Load*: ``--clients`` asyncio clients (httpx, one keep-alive connection each) send
    ``--requests`` requests in all per endpoint, back to back, after 200 warm-up ones.
-   Latency is measured at the client, from send to the whole body read.
+   Latency is measured at the client, from send to the whole body read. A pass with one
+   client first gives the unloaded latency for reference. Client and server share the
+   machine's CPUs: the load average before the run is printed.
 
    * violations: ``GET /v1/violations?limit=100`` with a random one of: no filter, an
      enterprise, a rule, status=open, or a cursor at a random waybill (keyset paging);
@@ -160,7 +162,7 @@ async def load(base: str, token: str, paths: list[str], clients: int) -> tuple[l
 def report(name: str, lat: list[float], errors: int, wall: float, clients: int) -> None:
     ms = sorted(x * 1000 for x in lat)
     q = statistics.quantiles(ms, n=100)
-    print(f"{name:<34} n={len(ms):5d} clients={clients}  p50={q[49]:7.1f} ms  p90={q[89]:7.1f} ms  "
+    print(f"{name:<34} n={len(ms):5d} clients={clients:2d}  p50={q[49]:7.1f} ms  p90={q[89]:7.1f} ms  "
           f"p99={q[98]:7.1f} ms  max={ms[-1]:7.1f} ms  {len(ms) / wall:7.1f} req/s  errors={errors}")
 
 
@@ -201,6 +203,8 @@ def main() -> int:
         }
         for name, paths in runs.items():
             asyncio.run(load(base, token, paths[:200], args.clients))  # warm-up
+            lat, errors, wall = asyncio.run(load(base, token, paths[:300], 1))
+            report(name, lat, errors, wall, 1)  # the unloaded latency, for reference
             lat, errors, wall = asyncio.run(load(base, token, paths, args.clients))
             report(name, lat, errors, wall, args.clients)
     finally:
