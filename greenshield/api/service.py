@@ -1,9 +1,10 @@
 """The service's state: the store, its keys and sequencer, the rule pack, and the upkeep between requests.
 
 One :class:`Service` per app (``app.state.service``). In embedded mode the service
-is the store's only pipeline, as ``greenshield run`` is: it evaluates verdicts after
-an ingest and runs the audit log's sequencer (so auditor-query entries get leaves
-and checkpoints get signed on the policy's schedule). In streaming mode the stream
+is a pipeline, as ``greenshield run`` is: it evaluates verdicts after its own
+ingests (never by itself, so it cannot race a stream worker that feeds the same
+store) and runs the audit log's sequencer (so auditor-query entries get leaves and
+checkpoints get signed on the policy's schedule; sequencers take turns by lock). In streaming mode the stream
 worker does both, and the service only reads, records queries and publishes.
 Upkeep that writes runs under one lock, so verdicts are never evaluated twice at once.
 """
@@ -65,6 +66,7 @@ class Service:
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     producer_lock: threading.Lock = field(default_factory=threading.Lock)
     stats_lock: threading.Lock = field(default_factory=threading.Lock)
+    unevaluated: bool = False  # an ingest's evaluation failed: upkeep tries again
     stats_cache: dict[stats.Scope, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     upkeep_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -130,21 +132,31 @@ class Service:
         return self.rate.sample(total)
 
     def evaluate(self) -> None:
-        """Embedded mode: bring verdicts up to the latest stored event (if any came) and sequence the log."""
+        """Embedded mode, after an ingest: bring verdicts up to the latest stored event; sequence the log.
+
+        Only the service's own ingests call it (and upkeep, to retry one that failed), so a
+        service left in embedded mode beside a stream worker never evaluates the worker's events.
+        """
         if not self.embedded:
             return
         with self.upkeep_lock:
+            self.unevaluated = True
             with self.store.read() as conn:
                 fresh = stats.latest_event_id(conn) > last_evaluation(conn).events_seen
             if fresh:
                 report = run_pipeline(self.audit, [], self.pack)
                 log.info("event=evaluated %s", report.summary())
+            self.unevaluated = False
             self.sequencer.integrate()
 
     def upkeep(self) -> None:
-        """One round of the background work: evaluate and sequence (embedded mode), refresh the statistics."""
+        """One round of the background work: sequence the log (embedded mode), refresh the statistics."""
         try:
-            self.evaluate()
+            if self.embedded and self.unevaluated:
+                self.evaluate()
+            elif self.embedded:
+                with self.upkeep_lock:
+                    self.sequencer.integrate()
             self.refresh_stats()
         except Exception as err:  # the next round retries; the store may be restarting
             log.warning("event=upkeep_failed type=%s", type(err).__name__)

@@ -165,3 +165,38 @@ class TestStreaming:
                 assert conn.execute(sa.select(t.events.c.entry_id).where(t.events.c.event_id == "st-1")).first() is None
         finally:
             store.close()
+
+
+class TestUpkeep:
+    def test_upkeep_never_evaluates_events_it_did_not_ingest(self, world: World) -> None:
+        """Events stored by another writer (a stream worker) get no verdict from the service's upkeep."""
+        from greenshield.audit.intake import Intake
+
+        service = world.client.app.state.service  # type: ignore[attr-defined]
+        Intake(world.store, service.audit.hmac_key).feed([json.dumps(acceptance("up-1", "WBUPKEEP0001")).encode()],
+                                                          "worker-like")
+        service.upkeep()
+        assert world.get("/v1/parcels/WBUPKEEP0001/trace", "regulator").json()["violations"] == []
+
+    def test_a_failed_evaluation_is_retried_by_upkeep(self, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The ingest's evaluation fails (the events stay stored); the next upkeep round evaluates them."""
+        import greenshield.api.service as service_module
+
+        monkeypatch.setattr(service_module, "run_pipeline", _failing_once(service_module.run_pipeline))
+        assert post(world, [acceptance("up-2", "WBUPKEEP0002")]).status_code == 200
+        assert world.get("/v1/parcels/WBUPKEEP0002/trace", "regulator").json()["violations"] == []
+        world.client.app.state.service.upkeep()  # type: ignore[attr-defined]
+        found = world.get("/v1/parcels/WBUPKEEP0002/trace", "regulator").json()["violations"]
+        assert "IN-1" in {v["rule_id"] for v in found}
+
+
+def _failing_once(real: Any) -> Any:
+    state = {"failed": False}
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if not state["failed"]:
+            state["failed"] = True
+            raise RuntimeError("store restarting")
+        return real(*args, **kwargs)
+
+    return run
