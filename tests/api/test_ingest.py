@@ -182,7 +182,7 @@ class TestUpkeep:
         """The ingest's evaluation fails (the events stay stored); the next upkeep round evaluates them."""
         import greenshield.api.service as service_module
 
-        monkeypatch.setattr(service_module, "run_pipeline", _failing_once(service_module.run_pipeline))
+        monkeypatch.setattr(service_module, "run_pipeline", _failing_once(getattr(service_module, "run_pipeline")))
         assert post(world, [acceptance("up-2", "WBUPKEEP0002")]).status_code == 200
         assert world.get("/v1/parcels/WBUPKEEP0002/trace", "regulator").json()["violations"] == []
         world.client.app.state.service.upkeep()  # type: ignore[attr-defined]
