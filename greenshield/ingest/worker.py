@@ -205,8 +205,13 @@ class Worker:
         """One poll and its batch; returns how many messages were processed."""
         assert self.registry is not None, "start() first"
         self._commit_pending()
-        self.registry.poll(0)
         records = self._poll()
+        if records:
+            # registry versions sent before these events were read apply to them: fewer
+            # violations opened on stale reference data and retracted a moment later
+            self.registry.catch_up(timeout=30.0)
+        else:
+            self.registry.poll(0)
         self._reconcile()
         processed = self._process(records) if records else 0
         self._housekeeping()
