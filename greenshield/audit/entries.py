@@ -33,18 +33,27 @@ import hashlib
 import json
 from typing import Any
 
+from decimal import Decimal
+
 import orjson
 
 PERSONAL_STORED = ("name_masked", "id_number_masked", "id_hash")
 _SORT = orjson.OPT_SORT_KEYS
 
 
+def _exact_number(value: Any) -> Any:
+    """Numbers the exact parser kept as Decimal are written as the JSON number text they were."""
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value))
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def canonical(value: Any) -> bytes:
     """Canonical JSON bytes of a value (sorted keys, no whitespace)."""
     try:
-        return orjson.dumps(value, option=_SORT)
-    except orjson.JSONEncodeError:  # integers beyond 64 bits: the stdlib encoder, same form
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        return orjson.dumps(value, default=_exact_number, option=_SORT)
+    except orjson.JSONEncodeError:  # integers beyond 64 bits, lone surrogates: the stdlib encoder
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 def loads(text: str | bytes) -> Any:
