@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,11 @@ def personal_values(day: Path) -> set[str]:
 
 
 def leaks(blob: bytes, values: set[str]) -> list[str]:
-    return sorted(v for v in values if v.encode() in blob or v.encode("utf-16-le") in blob)
+    """Values found in ``blob``; an ASCII number must stand alone (inside a hex digest it is chance)."""
+    tokens = {m.decode() for m in re.findall(rb"[0-9A-Za-z]+", blob)}
+    found = {v for v in values if v.isascii() and v in tokens}
+    found.update(v for v in values if not v.isascii() and (v.encode() in blob or v.encode("utf-16-le") in blob))
+    return sorted(found)
 
 
 @pytest.fixture
