@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from greenshield.api.errors import ApiError
 from greenshield.api.service import Service
 from greenshield.audit import stream_sink as sink
+from greenshield.audit.intake import keyed_digest
 from greenshield.privacy import redact_event
 from greenshield.rules.dedup import CanonicalError
 from greenshield.rules.model import Event, RegistryRecord, Rejection
@@ -129,7 +130,7 @@ def classify(lines: list[bytes], enterprise: str | None, key: bytes) -> tuple[li
             _reject(outcome, Rejection("enterprise_id is not this token's enterprise", redact_event(obj, key), ident))
             continue
         try:
-            digest = sink.keyed_digest(key, obj, raw)
+            digest = keyed_digest(key, obj, raw)
         except CanonicalError as err:
             _reject(outcome, Rejection(str(err), redact_event(obj, key), ident))
             continue

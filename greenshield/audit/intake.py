@@ -69,12 +69,12 @@ class Intake:
                 continue
             obj, item = parse_line(line)
             if isinstance(item, Rejection):
-                rejects.append(_reject_row(source, number, item))
+                rejects.append(reject_row(source, number, item))
                 continue
             try:
                 keyed = self._digest(obj, line)
             except CanonicalError as err:
-                rejects.append(_reject_row(source, number, Rejection(str(err))))
+                rejects.append(reject_row(source, number, Rejection(str(err))))
                 continue
             batch.append(_Line(number, obj, item, keyed))
             if len(batch) >= BATCH:
@@ -83,7 +83,7 @@ class Intake:
         self._write(batch, rejects, source)
 
     def _digest(self, obj: Any, raw: bytes) -> bytes:
-        return hmac.new(self.key, b"dedup\x00" + digest(obj, raw), hashlib.sha256).digest()[:16]
+        return keyed_digest(self.key, obj, raw)
 
     def _write(self, batch: list[_Line], rejects: list[dict[str, Any]], source: str) -> None:
         with self.store.write() as conn:
@@ -114,7 +114,7 @@ class Intake:
                 self.stats.duplicates += 1
             else:
                 reason = f"conflicting duplicate of ({key[0]}, {key[1]}): same key, different content"
-                rejects.append(_reject_row(source, ln.position, Rejection(reason, redact_event(ln.obj), key)))
+                rejects.append(reject_row(source, ln.position, Rejection(reason, redact_event(ln.obj), key)))
         return fresh
 
 
@@ -129,7 +129,15 @@ def _stored_digests(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[
     return {(r[0], r[1]): (bytes(r[2]) if r[2] is not None else None) for r in rows if (r[0], r[1]) in keys}
 
 
-def _reject_row(source: str, position: int, rejection: Rejection) -> dict[str, Any]:
+DEDUP_PREFIX = b"dedup\x00"
+
+
+def keyed_digest(key: bytes, obj: Any, raw: bytes | None = None) -> bytes:
+    """The stored duplicate digest of an event's original content: HMAC of its canonical digest."""
+    return hmac.new(key, DEDUP_PREFIX + digest(obj, raw), hashlib.sha256).digest()[:16]
+
+
+def reject_row(source: str, position: int, rejection: Rejection) -> dict[str, Any]:
     key = rejection.key
     payload = canonical(rejection.payload).decode() if rejection.payload is not None else None
     return {"source": source, "position": position, "reason": rejection.reason,

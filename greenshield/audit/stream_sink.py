@@ -26,11 +26,11 @@ from sqlalchemy.engine import Connection
 
 from greenshield.audit import schema as t
 from greenshield.audit.entries import canonical, loads, violation_entry
-from greenshield.audit.intake import _reject_row as _intake_reject_row
+from greenshield.audit.intake import DEDUP_PREFIX, keyed_digest, reject_row as _intake_reject_row
 from greenshield.audit.log import append
 from greenshield.audit.rows import event_row_entry, restored
 from greenshield.audit.store import Store, insert_ignoring_conflicts, insert_rows, placeholder
-from greenshield.audit.verdicts import _plan, _stored
+from greenshield.audit.verdicts import plan_changes, stored_violations
 from greenshield.rules.dedup import digest
 from greenshield.rules.model import Event, RegistryRecord, Rejection, Violation
 from greenshield.rules.timestamps import Instant, parse_instant
@@ -50,14 +50,9 @@ class NewEvent:
     position: int
 
 
-def keyed_digest(key: bytes, obj: Any, raw: bytes | None = None) -> bytes:
-    """The stored duplicate digest of an event's original content (as :class:`~greenshield.audit.intake.Intake`)."""
-    return hmac.new(key, b"dedup\x00" + digest(obj, raw), hashlib.sha256).digest()[:16]
-
-
 def keyed_digester(key: bytes) -> Callable[[Any, bytes | None], bytes]:
     """:func:`keyed_digest` with the key bound once (the HMAC's keyed state is copied, not rebuilt)."""
-    base = hmac.new(key, b"dedup\x00", hashlib.sha256)
+    base = hmac.new(key, DEDUP_PREFIX, hashlib.sha256)
 
     def keyed(obj: Any, raw: bytes | None = None) -> bytes:
         h = base.copy()
@@ -188,8 +183,8 @@ def record_verdicts(conn: Connection, store: Store, found: dict[str, dict[str, V
     waybills = sorted(found)
     stored: dict[tuple[str, str], dict[str, Any]] = {}
     for part in _chunks(waybills):
-        stored.update(_stored(conn, part))
-    planned = list(_plan(found, stored, as_of))
+        stored.update(stored_violations(conn, part))
+    planned = list(plan_changes(found, stored, as_of))
     if not planned:
         return []
     ids = store.allocate_ids(conn, len(planned))

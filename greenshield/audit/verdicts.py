@@ -137,8 +137,8 @@ class Evaluator:
             for w in waybills:
                 if w in core.parcels:
                     core.release(w)  # evaluated once: free its state
-            stored = _stored(conn, waybills)
-            planned = list(_plan(found, stored, as_of))
+            stored = stored_violations(conn, waybills)
+            planned = list(plan_changes(found, stored, as_of))
             self._apply(conn, planned)
 
     def _apply(self, conn: Connection, planned: list[tuple[str, dict[str, Any], dict[str, Any] | None]]) -> None:
@@ -174,14 +174,14 @@ class Evaluator:
                       for c in changes), self.store)
 
 
-def _stored(conn: Connection, waybills: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+def stored_violations(conn: Connection, waybills: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
     v, c = t.violations, t.violation_changes
     rows = conn.execute(sa.select(v.c.waybill_no, v.c.rule_id, v.c.status, v.c.doc, c.c.seq)
                         .join(c, c.c.id == v.c.change_id).where(v.c.waybill_no.in_(waybills))).all()
     return {(r[0], r[1]): {"status": r[2], "doc": loads(r[3]), "seq": int(r[4])} for r in rows}
 
 
-def _plan(found: dict[str, dict[str, Violation]], stored: dict[tuple[str, str], dict[str, Any]],
+def plan_changes(found: dict[str, dict[str, Violation]], stored: dict[tuple[str, str], dict[str, Any]],
           as_of: Instant) -> Iterator[tuple[str, dict[str, Any], dict[str, Any] | None]]:
     """``(kind, change doc, stored state or None)`` for every status change, in key order."""
     stamp = format_utc_exact(as_of)
