@@ -25,12 +25,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greenshield.audit import schema as t
-from greenshield.audit.entries import canonical, loads, violation_entry
-from greenshield.audit.intake import DEDUP_PREFIX, keyed_digest, reject_row as _intake_reject_row
+from greenshield.audit.entries import loads
+from greenshield.audit.intake import DEDUP_PREFIX, reject_row as _intake_reject_row
 from greenshield.audit.log import append
 from greenshield.audit.rows import event_row_entry, restored
 from greenshield.audit.store import Store, insert_ignoring_conflicts, insert_rows, placeholder
-from greenshield.audit.verdicts import plan_changes, stored_violations
+from greenshield.audit.verdicts import apply_changes, plan_changes, stored_violations
 from greenshield.rules.dedup import digest
 from greenshield.rules.model import Event, RegistryRecord, Rejection, Violation
 from greenshield.rules.timestamps import Instant, parse_instant
@@ -51,7 +51,7 @@ class NewEvent:
 
 
 def keyed_digester(key: bytes) -> Callable[[Any, bytes | None], bytes]:
-    """:func:`keyed_digest` with the key bound once (the HMAC's keyed state is copied, not rebuilt)."""
+    """:func:`~greenshield.audit.intake.keyed_digest` with the key bound once (the HMAC's keyed state is copied, not rebuilt)."""
     base = hmac.new(key, DEDUP_PREFIX, hashlib.sha256)
 
     def keyed(obj: Any, raw: bytes | None = None) -> bytes:
@@ -184,34 +184,4 @@ def record_verdicts(conn: Connection, store: Store, found: dict[str, dict[str, V
     stored: dict[tuple[str, str], dict[str, Any]] = {}
     for part in _chunks(waybills):
         stored.update(stored_violations(conn, part))
-    planned = list(plan_changes(found, stored, as_of))
-    if not planned:
-        return []
-    ids = store.allocate_ids(conn, len(planned))
-    changes: list[dict[str, Any]] = []
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    written: list[dict[str, Any]] = []
-    for entry_id, (kind, doc, before) in zip(ids, planned):
-        seq = 1 if before is None else before["seq"] + 1
-        text = canonical(doc).decode()
-        changes.append({"id": entry_id, "waybill_no": doc["waybill_no"], "rule_id": doc["rule_id"], "seq": seq,
-                        "status": doc["status"], "doc": text})
-        row = {"waybill_no": doc["waybill_no"], "rule_id": doc["rule_id"], "status": doc["status"],
-               "enterprise_id": doc["enterprise_id"], "occurred_at": doc["occurred_at"], "doc": text,
-               "change_id": entry_id}
-        (inserts if before is None else updates).append(row)
-        written.append({"kind": kind, "seq": seq, "doc": doc})
-    conn.execute(t.violation_changes.insert(), changes)
-    if inserts:
-        conn.execute(t.violations.insert(), inserts)
-    if updates:
-        v = t.violations
-        conn.execute(v.update().where(v.c.waybill_no == sa.bindparam("w"), v.c.rule_id == sa.bindparam("r"))
-                     .values(status=sa.bindparam("status"), enterprise_id=sa.bindparam("enterprise_id"),
-                             occurred_at=sa.bindparam("occurred_at"), doc=sa.bindparam("doc"),
-                             change_id=sa.bindparam("change_id")),
-                     [{**u, "w": u["waybill_no"], "r": u["rule_id"]} for u in updates])
-    append(conn, ((c["id"], "violation", violation_entry(c["waybill_no"], c["rule_id"], c["seq"], c["status"],
-                                                         c["doc"])) for c in changes), store)
-    return written
+    return apply_changes(conn, store, list(plan_changes(found, stored, as_of)))

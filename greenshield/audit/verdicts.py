@@ -142,36 +142,45 @@ class Evaluator:
             self._apply(conn, planned)
 
     def _apply(self, conn: Connection, planned: list[tuple[str, dict[str, Any], dict[str, Any] | None]]) -> None:
-        ids = self.store.allocate_ids(conn, len(planned))
-        changes: list[dict[str, Any]] = []
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        for entry_id, (kind, doc, before) in zip(ids, planned):
-            key = (doc["waybill_no"], doc["rule_id"])
-            seq = 1 if before is None else before["seq"] + 1
-            text = canonical(doc).decode()
-            changes.append({"id": entry_id, "waybill_no": key[0], "rule_id": key[1], "seq": seq,
-                            "status": doc["status"], "doc": text})
-            row = {"waybill_no": key[0], "rule_id": key[1], "status": doc["status"],
-                   "enterprise_id": doc["enterprise_id"], "occurred_at": doc["occurred_at"], "doc": text,
-                   "change_id": entry_id}
-            (inserts if before is None else updates).append(row)
+        for change in apply_changes(conn, self.store, planned):
+            kind = change["kind"]
             setattr(self.changes, kind, getattr(self.changes, kind) + 1)
-        if not changes:
-            return
-        conn.execute(t.violation_changes.insert(), changes)
-        if inserts:
-            conn.execute(t.violations.insert(), inserts)
-        if updates:
-            v = t.violations
-            conn.execute(v.update().where(v.c.waybill_no == sa.bindparam("w"), v.c.rule_id == sa.bindparam("r"))
-                         .values(status=sa.bindparam("status"), enterprise_id=sa.bindparam("enterprise_id"),
-                                 occurred_at=sa.bindparam("occurred_at"), doc=sa.bindparam("doc"),
-                                 change_id=sa.bindparam("change_id")),
-                         [{**u, "w": u["waybill_no"], "r": u["rule_id"]} for u in updates])
-        append(conn, ((c["id"], "violation",
-                       violation_entry(c["waybill_no"], c["rule_id"], c["seq"], c["status"], c["doc"]))
-                      for c in changes), self.store)
+
+
+def apply_changes(conn: Connection, store: Store,
+                  planned: list[tuple[str, dict[str, Any], dict[str, Any] | None]]) -> list[dict[str, Any]]:
+    """Write planned violation changes: the change rows, the violations' current status, and
+    one audit entry per change. Returns ``{"kind", "seq", "doc"}`` per change written."""
+    if not planned:
+        return []
+    ids = store.allocate_ids(conn, len(planned))
+    changes: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    written: list[dict[str, Any]] = []
+    for entry_id, (kind, doc, before) in zip(ids, planned):
+        seq = 1 if before is None else before["seq"] + 1
+        text = canonical(doc).decode()
+        changes.append({"id": entry_id, "waybill_no": doc["waybill_no"], "rule_id": doc["rule_id"], "seq": seq,
+                        "status": doc["status"], "doc": text})
+        row = {"waybill_no": doc["waybill_no"], "rule_id": doc["rule_id"], "status": doc["status"],
+               "enterprise_id": doc["enterprise_id"], "occurred_at": doc["occurred_at"], "doc": text,
+               "change_id": entry_id}
+        (inserts if before is None else updates).append(row)
+        written.append({"kind": kind, "seq": seq, "doc": doc})
+    conn.execute(t.violation_changes.insert(), changes)
+    if inserts:
+        conn.execute(t.violations.insert(), inserts)
+    if updates:
+        v = t.violations
+        conn.execute(v.update().where(v.c.waybill_no == sa.bindparam("w"), v.c.rule_id == sa.bindparam("r"))
+                     .values(status=sa.bindparam("status"), enterprise_id=sa.bindparam("enterprise_id"),
+                             occurred_at=sa.bindparam("occurred_at"), doc=sa.bindparam("doc"),
+                             change_id=sa.bindparam("change_id")),
+                     [{**u, "w": u["waybill_no"], "r": u["rule_id"]} for u in updates])
+    append(conn, ((c["id"], "violation", violation_entry(c["waybill_no"], c["rule_id"], c["seq"], c["status"],
+                                                         c["doc"])) for c in changes), store)
+    return written
 
 
 def stored_violations(conn: Connection, waybills: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
