@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from greenshield.commands.argtypes import share
+
 USAGE_ERROR = 2
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?")
 
@@ -21,16 +23,6 @@ def duration(text: str) -> float:
     value = int(h or 0) * 3600 + int(mi or 0) * 60 + float(s or 0)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than zero: {text!r}")
-    return value
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be within [0, 1]: {text!r}")
     return value
 
 
@@ -73,9 +65,9 @@ def register(sub: Any) -> None:
                    help=f"parcels in the day (default {d.parcels:,}, about 11 events each)")
     p.add_argument("--rate", type=_positive(float), default=d.rate, metavar="EVENTS_PER_S",
                    help=f"events per second (default {d.rate:.0f}: the default day takes about 9 minutes)")
-    p.add_argument("--fault-rate", type=_share, default=d.fault_rate, metavar="R",
+    p.add_argument("--fault-rate", type=share, default=d.fault_rate, metavar="R",
                    help=f"share of parcels with an injected rule violation (default {d.fault_rate})")
-    p.add_argument("--noise-rate", type=_share, default=d.noise_rate, metavar="R",
+    p.add_argument("--noise-rate", type=share, default=d.noise_rate, metavar="R",
                    help=f"share of parcels with a bad input line: duplicate, conflict, broken JSON "
                         f"(default {d.noise_rate})")
     p.add_argument("--duration", type=duration, default=None, metavar="30s",

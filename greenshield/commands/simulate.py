@@ -6,18 +6,10 @@ import argparse
 import sys
 from typing import IO, Any, cast
 
+from greenshield.commands.argtypes import share
+
 USAGE_ERROR = 2
 _BATCH = 4096  # lines per write
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be within [0, 1]: {text!r}")
-    return value
 
 
 def _count(text: str) -> int:
@@ -40,9 +32,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--parcels", type=_count, required=True, metavar="N", help="parcels accepted during the day")
     p.add_argument("--seed", type=int, required=True, metavar="S", help="random seed")
-    p.add_argument("--fault-rate", type=_rate, default=0.05, metavar="R",
+    p.add_argument("--fault-rate", type=share, default=0.05, metavar="R",
                    help="share of parcels with one injected rule violation (default 0.05)")
-    p.add_argument("--noise-rate", type=_rate, default=0.0, metavar="R",
+    p.add_argument("--noise-rate", type=share, default=0.0, metavar="R",
                    help="share of parcels with one bad input line: duplicate, conflicting duplicate, "
                         "truncated JSON or a timestamp without offset (default 0)")
     p.add_argument("--start", metavar="TS", default=None,
