@@ -58,6 +58,7 @@ class Settings:
     topic_replication: int = 1
     allowed_lateness_seconds: int = 600
     backstop_idle_seconds: int = 60
+    max_future_seconds: int = 3600  # event time beyond wall clock + this does not move stream time (0: no cap)
     release_after_seconds: int = 6 * 3600
     worker_batch_size: int = 5000
     worker_batch_wait_ms: int = 100
@@ -132,6 +133,7 @@ class Settings:
             topic_replication=_int(env, "GREENSHIELD_TOPIC_REPLICATION", d.topic_replication),
             allowed_lateness_seconds=_int(env, "GREENSHIELD_ALLOWED_LATENESS_SECONDS", d.allowed_lateness_seconds),
             backstop_idle_seconds=_int(env, "GREENSHIELD_BACKSTOP_IDLE_SECONDS", d.backstop_idle_seconds),
+            max_future_seconds=_int(env, "GREENSHIELD_MAX_FUTURE_SECONDS", d.max_future_seconds),
             release_after_seconds=_int(env, "GREENSHIELD_RELEASE_AFTER_SECONDS", d.release_after_seconds),
             worker_batch_size=_int(env, "GREENSHIELD_WORKER_BATCH_SIZE", d.worker_batch_size),
             worker_batch_wait_ms=_int(env, "GREENSHIELD_WORKER_BATCH_WAIT_MS", d.worker_batch_wait_ms),

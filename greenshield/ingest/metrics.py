@@ -51,6 +51,12 @@ class WorkerMetrics:
         self.watermark_age = Gauge("greenshield_watermark_age_seconds",
                                    "Wall-clock time minus the partition's event-time watermark.",
                                    ("partition",), registry=r)
+        self.future_dated = Counter(
+            "greenshield_events_future_dated", "New parcel events dated beyond wall clock + max_future_seconds "
+            "(accepted; they do not move stream time past that).", ("enterprise",), registry=r)
+        self.ready = Gauge("greenshield_worker_ready",
+                           "1 once the worker has checked its topics, read the registry and holds partitions; "
+                           "0 while it waits for the store.", registry=r)
         self.store_unavailable = Gauge("greenshield_store_unavailable",
                                        "1 while the worker waits for the store to come back.", registry=r)
 

@@ -39,7 +39,8 @@ class Partitions:
         self.late: list[RegistryRecord] = []
 
     def new_clock(self) -> PartitionClock:
-        return PartitionClock(self.settings.allowed_lateness_seconds, self.settings.backstop_idle_seconds)
+        s = self.settings
+        return PartitionClock(s.allowed_lateness_seconds, s.backstop_idle_seconds, max_future=s.max_future_seconds)
 
     def keep(self, assigned: set[int], revoked: set[int]) -> set[int]:
         """Drop states no longer owned (or revoked meanwhile); return the partitions to build."""

@@ -25,6 +25,16 @@ evidence (a late ``xray`` retracts XR-4). The backstop is off when
 message set (``pinned``): a replay of history must finalise at its ``--as-of``,
 not at today's date.
 
+**Future-dated events.** One event from a device whose clock is years ahead would
+otherwise move the partition's stream time years ahead, and every open deadline
+of every parcel on it would fire at once. An event counts towards ``latest`` at
+most as ``wall clock when its message arrived + max_future`` (1 hour by
+default, ``GREENSHIELD_MAX_FUTURE_SECONDS``; 0 turns the cap off). The event
+itself is accepted and evaluated like any other (the contract does not reject
+future times); only its pull on stream time is capped. The worker counts such
+events in ``greenshield_events_future_dated_total``. A replay's control clock is
+not capped: only the system's own identity can send it.
+
 Instants are :data:`~greenshield.rules.timestamps.Instant` ``(seconds, fraction)``;
 wall time is epoch seconds (float), passed in by the caller: nothing here reads a clock.
 """
@@ -54,6 +64,7 @@ class PartitionClock:
 
     lateness: int
     idle_seconds: int = 0
+    max_future: int = 0                # seconds beyond the arrival wall clock an event may pull stream time (0: no cap)
     latest: Instant | None = None      # max event time of accepted parcel events
     control: Instant | None = None     # the latest replay control instant
     backstop: Instant | None = None
@@ -62,9 +73,18 @@ class PartitionClock:
     mark: Instant | None = None        # the watermark last handed out (monotone)
 
     def saw_event(self, at: Instant) -> None:
-        """An accepted parcel event with event time ``at``."""
+        """An accepted parcel event with event time ``at`` (capped at arrival + ``max_future``)."""
+        if self.max_future > 0 and self.last_activity is not None:
+            cap = (int(self.last_activity) + self.max_future, "")
+            if at > cap:
+                at = cap
         if self.latest is None or at > self.latest:
             self.latest = at
+
+    def is_future(self, at: Instant) -> bool:
+        """Is ``at`` beyond what :meth:`saw_event` lets move stream time (for the metric)?"""
+        return (self.max_future > 0 and self.last_activity is not None
+                and at > (int(self.last_activity) + self.max_future, ""))
 
     def saw_message(self, wall: Wall) -> None:
         """Any message arrived on the partition (it is not idle)."""

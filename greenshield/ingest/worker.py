@@ -213,6 +213,7 @@ class Worker:
         else:
             self.registry.poll(0)
         self._reconcile()
+        self.metrics.ready.set(1 if self.parts.states else 0)
         processed = self._process(records) if records else 0
         self._housekeeping()
         return processed
@@ -421,6 +422,7 @@ class Worker:
 
         log.warning("event=batch_failed error=%r; pausing until the store and Kafka answer", err)
         self.metrics.store_unavailable.set(1)
+        self.metrics.ready.set(0)
         self.parts.states.clear()
         delay = 0.5
         while not stop.is_set():
@@ -454,7 +456,13 @@ class Worker:
             m.duplicated.labels(kind, ent).inc(n)
         for (kind, ent), n in Counter((r.type, r.enterprise) for r in batch.rejects).items():
             m.rejected.labels(kind, ent).inc(n)
+        for ent, n in Counter(c.item.enterprise_id for c in outcome.fresh if self._future(c)).items():
+            m.future_dated.labels(ent).inc(n)
         self._count_changes(outcome.changes)
+
+    def _future(self, c: Candidate) -> bool:
+        state = self.parts.states.get(c.partition) if isinstance(c.item, Event) else None
+        return state is not None and state.clock.is_future(c.item.at)
 
     def _count_changes(self, changes: list[dict[str, Any]]) -> None:
         for change in changes:

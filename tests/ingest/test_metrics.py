@@ -69,3 +69,26 @@ def test_metrics_count_what_the_worker_decided(pipeline: Callable[..., tuple[Set
     assert {labels["partition"] for labels, _ in samples["greenshield_watermark_age_seconds"]} == \
            {str(p) for p in range(settings.events_partitions)}
     assert _total(samples, "greenshield_store_unavailable") == 0
+
+
+def test_readiness_and_future_dated_events(pipeline: Callable[..., tuple[Settings, str]]) -> None:
+    """``greenshield_worker_ready`` is 1 while the worker holds partitions; an event dated 2099 is
+    accepted, counted in ``greenshield_events_future_dated_total``, and does not move stream time there."""
+    import orjson
+
+    settings, db = pipeline()
+    port = _free_port()
+    future = {"v": 1, "type": "sort_scan", "enterprise_id": "E1000001", "event_id": "future-1",
+              "waybill_no": "WB09999999", "occurred_at": "2099-01-01T00:00:00Z", "site_id": "S00000001",
+              "staff_id": "P00000001"}
+    with WorkerThread(settings, db) as running:
+        running.metrics.serve(port)
+        assert wait_until(lambda: _total(_scrape(port), "greenshield_worker_ready") == 1)
+        send_valid(settings, [orjson.dumps(future)])
+        assert wait_until(lambda: _total(_scrape(port), "greenshield_events_accepted_total") == 1)
+        samples = _scrape(port)
+        marks = [state.clock.watermark() for state in running.worker.parts.states.values()]
+    assert _total(samples, "greenshield_events_future_dated_total", enterprise="E1000001") == 1
+    import time
+    assert all(mark is None or mark[0] <= time.time() + 3600 for mark in marks)  # arrival + 1 h at most
+    assert any(mark is not None for mark in marks)

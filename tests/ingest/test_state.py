@@ -63,3 +63,24 @@ def test_partition_of_matches_kafkas_default_partitioner() -> None:
     from kafka.partitioner.default import murmur2
 
     assert partition_of("YT8400000006", 6) == (murmur2(b"YT8400000006") & 0x7FFFFFFF) % 6
+
+
+class TestFutureDated:
+    def test_one_future_dated_event_does_not_fire_other_parcels_deadlines(self) -> None:
+        """A parcel accepted at 08:00 (X-ray due within 24 h) shares the partition with an event dated
+        2030 from a device with a wrong clock; it arrives at 08:05 wall time. Without the cap, stream
+        time would jump to 2030 and XR-4 would open at once; with it, nothing is due yet."""
+        def run(max_future: int) -> set[str]:
+            s = PartitionState(0, default_pack(), PartitionClock(lateness=600, max_future=max_future), [], 3600)
+            s.clock.saw_message(float(parse_instant("2026-11-11T08:05:00Z")[0]))
+            s.add_event(event("a-1", "acceptance", "2026-11-11T08:00:00Z", contract_customer_id="C00000001",
+                              origin_region="110000", destination_region="310000", weight_g=1))
+            other = validate({**BASE, "waybill_no": "WB00000002", "event_id": "s-9", "type": "sort_scan",
+                              "occurred_at": "2030-01-01T00:00:00Z"})
+            assert isinstance(other, Event)
+            s.add_event(other)
+            _, changes = s.advance()
+            return {c.violation.rule_id for c in changes if c.violation.waybill_no == "WB00000001"}
+
+        assert "XR-4" in run(max_future=0)  # the failure the cap prevents
+        assert "XR-4" not in run(max_future=3600)

@@ -71,3 +71,40 @@ class TestPersistence:
         for junk in ("", "not json", '{"v": 9}', "[]"):
             clock.restore(junk)
         assert clock.watermark() is None
+
+
+class TestFutureDated:
+    """An event dated beyond arrival + max_future pulls stream time only up to that cap."""
+
+    ARRIVAL = float(T("2026-11-11T08:00:00Z")[0])
+
+    def test_a_future_dated_event_moves_stream_time_only_to_the_cap(self) -> None:
+        """Arrived 08:00 wall time, dated 2030: the watermark stops at 08:00 + 1 h - lateness."""
+        clock = PartitionClock(lateness=600, max_future=3600)
+        clock.saw_message(self.ARRIVAL)
+        clock.saw_event(T("2030-01-01T00:00:00Z"))
+        assert clock.is_future(T("2030-01-01T00:00:00Z"))
+        assert clock.watermark() == T("2026-11-11T08:50:00Z")
+
+    def test_an_event_within_the_cap_counts_in_full(self) -> None:
+        """Dated 08:30 (within the hour): it is not future-dated and moves the clock as usual."""
+        clock = PartitionClock(lateness=600, max_future=3600)
+        clock.saw_message(self.ARRIVAL)
+        clock.saw_event(T("2026-11-11T08:30:00.25Z"))
+        assert not clock.is_future(T("2026-11-11T08:30:00.25Z"))
+        assert clock.watermark() == T("2026-11-11T08:20:00.25Z")
+
+    def test_zero_turns_the_cap_off(self) -> None:
+        """max_future 0: the 2030 event sets stream time, as before the cap existed."""
+        clock = PartitionClock(lateness=600, max_future=0)
+        clock.saw_message(self.ARRIVAL)
+        clock.saw_event(T("2030-01-01T00:00:00Z"))
+        assert not clock.is_future(T("2030-01-01T00:00:00Z"))
+        assert clock.watermark() == T("2029-12-31T23:50:00Z")
+
+    def test_the_replay_control_clock_is_not_capped(self) -> None:
+        """Only the system's own control message can set a clock far ahead; it is trusted."""
+        clock = PartitionClock(lateness=600, max_future=3600)
+        clock.saw_message(self.ARRIVAL)
+        clock.advance_to(T("2030-01-01T00:00:00Z"))
+        assert clock.watermark() == T("2030-01-01T00:00:00Z")
