@@ -57,6 +57,18 @@ def _window(start: str | None, end: str | None) -> tuple[Any, dict[str, str | No
     return (lo, hi), span
 
 
+async def _windowed(request: Request, principal: Principal, name: str, key: str, ident: str,
+                    start: str | None, end: str | None, query: Callable[[Any, str, Any], dict[str, Any]]) -> Json:
+    """The trace ``query(conn, ident, window)`` of a vehicle, person or machine over ``from``/``to``.
+
+    Logged as ``name`` with ``{key: ident, "from": …, "to": …}``.
+    """
+    window, span = _window(start, end)
+    result = await run_in_threadpool(_run, service_of(request), principal, name, {key: ident, **span},
+                                     lambda conn: query(conn, ident, window))
+    return Json(result)
+
+
 @router.get("/v1/parcels/{waybill}/trace", response_model=Trace, responses=DOCS)
 async def trace_parcel(request: Request, principal: Annotated[Principal, Depends(require("trace"))],
                        waybill: Annotated[str, Path(pattern=r"^[A-Z0-9]{8,32}$")]) -> Json:
@@ -73,15 +85,11 @@ async def trace_vehicle(request: Request, principal: Annotated[Principal, Depend
                         vehicle_id: Annotated[str, Path(pattern=r"^V[0-9]{8}$")],
                         start: From = None, end: To = None) -> Json:
     """可追踪: the parcels a vehicle carried and each leg (depart → arrive) on it."""
-    window, span = _window(start, end)
 
-    def query(conn: Any) -> dict[str, Any]:
-        result = queries.trace_vehicle(conn, vehicle_id, window)
-        return _own_legs(conn, result, principal, vehicle_id)
+    def query(conn: Any, vehicle: str, window: Any) -> dict[str, Any]:
+        return _own_legs(conn, queries.trace_vehicle(conn, vehicle, window), principal, vehicle)
 
-    result = await run_in_threadpool(_run, service_of(request), principal, "api.trace.vehicle",
-                                     {"vehicle_id": vehicle_id, **span}, query)
-    return Json(result)
+    return await _windowed(request, principal, "api.trace.vehicle", "vehicle_id", vehicle_id, start, end, query)
 
 
 def _own_legs(conn: Any, result: dict[str, Any], principal: Principal, vehicle: str) -> dict[str, Any]:
@@ -103,11 +111,8 @@ async def trace_staff(request: Request, principal: Annotated[Principal, Depends(
                       staff_id: Annotated[str, Path(pattern=r"^P[0-9]{8}$")],
                       start: From = None, end: To = None) -> Json:
     """可倒查: every event a person handled, as ``staff_id`` or as the acceptance's inspector."""
-    window, span = _window(start, end)
-    result = await run_in_threadpool(_run, service_of(request), principal, "api.trace.staff",
-                                     {"staff_id": staff_id, **span},
-                                     lambda conn: queries.trace_staff(conn, staff_id, window))
-    return Json(result)
+    return await _windowed(request, principal, "api.trace.staff", "staff_id", staff_id, start, end,
+                           queries.trace_staff)
 
 
 @router.get("/v1/machines/{machine_id}/trace", response_model=Trace, responses=DOCS)
@@ -115,11 +120,8 @@ async def trace_machine(request: Request, principal: Annotated[Principal, Depend
                         machine_id: Annotated[str, Path(pattern=r"^X[0-9]{8}$")],
                         start: From = None, end: To = None) -> Json:
     """The parcels screened on an X-ray machine, with each screening."""
-    window, span = _window(start, end)
-    result = await run_in_threadpool(_run, service_of(request), principal, "api.trace.machine",
-                                     {"machine_id": machine_id, **span},
-                                     lambda conn: queries.trace_machine(conn, machine_id, window))
-    return Json(result)
+    return await _windowed(request, principal, "api.trace.machine", "machine_id", machine_id, start, end,
+                           queries.trace_machine)
 
 
 @router.post("/v1/senders/lookup", response_model=Trace, responses=DOCS)

@@ -21,11 +21,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from greenshield.audit import schema as t
 from greenshield.audit.entries import loads
 from greenshield.audit.log import entry_ids
+from greenshield.audit.side_tables import ensure_versioned_tables, version_table
 from greenshield.audit.store import Store, insert_ignoring_conflicts
 from greenshield.audit.verdicts import violation_doc
 
@@ -35,10 +35,7 @@ SYSTEM_PREFIXES = ("RN", "IN", "XR", "PH", "TR", "TK", "PR")
 
 metadata = sa.MetaData()
 
-stats_version = sa.Table(
-    "stats_version", metadata,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-)
+stats_version = version_table("stats_version", metadata)
 stats_state = sa.Table(
     "stats_state", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
@@ -66,19 +63,11 @@ def prefecture_of(region: object) -> str | None:
 
 def ensure_tables(store: Store) -> None:
     """Create the side tables if this store has none yet (safe to race with another process)."""
-    try:
-        metadata.create_all(store.engine, checkfirst=True)
-        with store.engine.begin() as conn:
-            found = conn.execute(sa.select(stats_version.c.version)).scalars().all()
-            if not found:
-                conn.execute(stats_version.insert().values(version=STATS_VERSION))
-                conn.execute(stats_state.insert().values(id=1, entries_seen=0, events_total=0))
-            elif found != [STATS_VERSION]:
-                raise RuntimeError(f"the store has statistics tables of version {found}, this program needs "
-                                   f"[{STATS_VERSION}]")
-    except (IntegrityError, OperationalError, ProgrammingError):
-        if not sa.inspect(store.engine).has_table(stats_state.name):  # not a lost race: a real error
-            raise
+
+    def seed(conn: Connection) -> None:
+        conn.execute(stats_state.insert().values(id=1, entries_seen=0, events_total=0))
+
+    ensure_versioned_tables(store, metadata, stats_version, STATS_VERSION, stats_state, "statistics", seed)
 
 
 # --------------------------------------------------------------------------- catching up

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from greenshield.audit.side_tables import ensure_versioned_tables, version_table
 from greenshield.audit.store import Store
 
 TOKENS_VERSION = 1
@@ -34,10 +34,7 @@ _ID = re.compile(r"[0-9a-f]{12}")
 
 metadata = sa.MetaData()
 
-api_tokens_version = sa.Table(
-    "api_tokens_version", metadata,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-)
+api_tokens_version = version_table("api_tokens_version", metadata)
 api_tokens = sa.Table(
     "api_tokens", metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),  # SHA-256 of the token text, hex
@@ -73,18 +70,7 @@ def token_hash(token: str) -> str:
 
 def ensure_tables(store: Store) -> None:
     """Create the token tables if this store has none yet (safe to race with another process)."""
-    try:
-        metadata.create_all(store.engine, checkfirst=True)
-        with store.engine.begin() as conn:
-            found = conn.execute(sa.select(api_tokens_version.c.version)).scalars().all()
-            if not found:
-                conn.execute(api_tokens_version.insert().values(version=TOKENS_VERSION))
-            elif found != [TOKENS_VERSION]:
-                raise RuntimeError(f"the store has API token tables of version {found}, this program needs "
-                                   f"[{TOKENS_VERSION}]")
-    except (IntegrityError, OperationalError, ProgrammingError):
-        if not sa.inspect(store.engine).has_table(api_tokens.name):  # not a lost race: a real error
-            raise
+    ensure_versioned_tables(store, metadata, api_tokens_version, TOKENS_VERSION, api_tokens, "API token")
 
 
 def validate_grant(role: str, enterprise_id: str | None) -> None:

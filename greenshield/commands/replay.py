@@ -27,15 +27,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import gzip
-
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    from greenshield.commands.send import Progress, make_producer, send_files, total_size
+    from greenshield.commands.send import make_producer, send_all
     from greenshield.ingest.clients import RELIABLE_PRODUCER, common
     from greenshield.ingest.control import send_advance
-    from greenshield.ingest.producer import DeliveryError
     from greenshield.rules.timestamps import TimestampError, parse_instant
     from greenshield.settings import Settings
 
@@ -48,19 +45,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, TimestampError, KafkaError) as err:
         print(f"greenshield replay: {err}", file=sys.stderr)
         return 2
-    progress = Progress(total_size(args.files), enabled=not args.no_progress)
-    try:
-        stats = send_files(producer, args.files, progress)
-        producer.flush()  # every event is acknowledged before the clock moves
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
-        print(f"greenshield replay: cannot read input: {getattr(err, 'strerror', None) or err}", file=sys.stderr)
-        return 2
-    except (DeliveryError, KafkaError) as err:
-        print(f"greenshield replay: {err}", file=sys.stderr)
-        return 1
-    finally:
-        progress.done()
-        producer.close()
+    stats = send_all("replay", producer, args)  # flushed: every event is acknowledged before the clock moves
+    if isinstance(stats, int):
+        return stats
     bootstrap = args.bootstrap or settings.kafka_bootstrap
     control = KafkaProducer(**common(bootstrap, "greenshield-replay-control", settings.kafka_security),
                             **RELIABLE_PRODUCER, allow_auto_create_topics=False)

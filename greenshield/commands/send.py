@@ -126,10 +126,36 @@ def make_producer(args: argparse.Namespace, settings: Any) -> Any:
         security=settings.kafka_security)
 
 
-def run(args: argparse.Namespace) -> int:
+def send_all(command: str, producer: Any, args: argparse.Namespace) -> SendStats | int:
+    """Send ``args.files`` through ``producer`` (progress bar unless ``--no-progress``), flush it, close it.
+
+    Returns the stats once every sent event is acknowledged, else the exit status after
+    reporting on stderr as ``greenshield <command>: ...``: 2 for unreadable input, 1 for a
+    failed delivery.
+    """
     from kafka.errors import KafkaError
 
     from greenshield.ingest.producer import DeliveryError
+
+    progress = Progress(total_size(args.files), enabled=not args.no_progress)
+    try:
+        stats = send_files(producer, args.files, progress)
+        producer.flush()
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        print(f"greenshield {command}: cannot read input: {getattr(err, 'strerror', None) or err}", file=sys.stderr)
+        return 2
+    except (DeliveryError, KafkaError) as err:
+        print(f"greenshield {command}: {err}", file=sys.stderr)
+        return 1
+    finally:
+        progress.done()
+        producer.close()
+    return stats
+
+
+def run(args: argparse.Namespace) -> int:
+    from kafka.errors import KafkaError
+
     from greenshield.settings import Settings
 
     try:
@@ -138,19 +164,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, KafkaError) as err:
         print(f"greenshield send: {err}", file=sys.stderr)
         return 2
-    progress = Progress(total_size(args.files), enabled=not args.no_progress)
-    try:
-        stats = send_files(producer, args.files, progress)
-        producer.flush()
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
-        print(f"greenshield send: cannot read input: {getattr(err, 'strerror', None) or err}", file=sys.stderr)
-        return 2
-    except (DeliveryError, KafkaError) as err:
-        print(f"greenshield send: {err}", file=sys.stderr)
-        return 1
-    finally:
-        progress.done()
-        producer.close()
+    stats = send_all("send", producer, args)
+    if isinstance(stats, int):
+        return stats
     print(f"lines={stats.lines} sent={stats.sent} acked={producer.acked} invalid={stats.invalid}",
           file=sys.stderr)
     return 1 if stats.invalid else 0

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from apiworld import ENTERPRISE, copy_store, make_tokens
@@ -15,37 +13,16 @@ from fastapi.testclient import TestClient
 
 from greenshield.api.app import create_app
 from greenshield.audit.store import Store
-from greenshield.ingest.topics import admin_client, create_topics, topic_specs
+from greenshield.ingest.testing import consume_all, create_test_topics, delete_test_topics
 
 pytestmark = pytest.mark.kafka
-
-
-def consume(bootstrap: str, topic: str, partitions: int, expected: int, timeout: float = 60.0) -> list[Any]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
-                             group_id=None)
-    try:
-        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
-        out: list[Any] = []
-        deadline = time.monotonic() + timeout
-        while len(out) < expected and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                out.extend(records)
-        return out
-    finally:
-        consumer.close()
 
 
 def test_streaming_mode_publishes_to_kafka(kafka_bootstrap: str, seeded: Path, tmp_path: Path) -> None:
     host, _, port = kafka_bootstrap.rpartition(":")
     settings = dataclasses.replace(copy_store(seeded, tmp_path), api_ingest_mode="streaming", kafka_host=host,
                                    kafka_port=int(port), topic_prefix=f"gs.api{uuid.uuid4().hex[:8]}.")
-    admin = admin_client(settings)
-    try:
-        create_topics(admin, topic_specs(settings))
-    finally:
-        admin.close()
+    create_test_topics(settings)
     store = Store.open(settings.db_url)
     try:
         with TestClient(create_app(settings, store, upkeep_seconds=0)) as client:
@@ -60,17 +37,11 @@ def test_streaming_mode_publishes_to_kafka(kafka_bootstrap: str, seeded: Path, t
                             params={"mode": "proceed"})
             assert r.status_code == 200, r.text
             assert [x["status"] for x in r.json()["results"]] == ["accepted", "accepted", "rejected"]
-        events = consume(kafka_bootstrap, settings.events_topic, settings.events_partitions, 1)
-        registry = consume(kafka_bootstrap, settings.registry_topic, settings.registry_partitions, 1)
+        events = consume_all(kafka_bootstrap, settings.events_topic, settings.events_partitions, 1)
+        registry = consume_all(kafka_bootstrap, settings.registry_topic, settings.registry_partitions, 1)
         assert [json.loads(m.value)["event_id"] for m in events] == ["k-1"] and events[0].key == b"KAFKA0000001"
         assert [json.loads(m.value)["event_id"] for m in registry] == ["k-2"]
         assert registry[0].key.decode().startswith("staff:P10000001@")
     finally:
         store.close()
-        admin = admin_client(settings)
-        try:
-            admin.delete_topics([s.name for s in topic_specs(settings)])
-        except Exception:  # best effort: the names are unique anyway
-            pass
-        finally:
-            admin.close()
+        delete_test_topics(settings)

@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from greenshield import cli
 from greenshield.audit import schema as t
 from greenshield.audit.entries import loads
-from greenshield.audit.testing import isolated_schema, settings_for
 from greenshield.rules.batch import BatchChecker
 from greenshield.rules.pack import default_pack
 
-COMMANDS = ("check", "run", "trace", "violations", "audit")
 SAMPLE = Path(__file__).parent.parent / "data" / "sample-day.jsonl"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'audit.db'}"
-        return
-    with isolated_schema(request.getfixturevalue("pg_url")) as url:
-        yield url
-
-
-@pytest.fixture
-def gs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """Run the CLI in-process with a development data directory of this test's own."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES", COMMANDS)
-    monkeypatch.setenv("GREENSHIELD_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("GREENSHIELD_HMAC_KEY", "test-hmac-key")
-    return lambda *argv: cli.main([str(a) for a in argv])
 
 
 def simulated(path: Path, parcels: int = 150, seed: int = 11) -> Path:

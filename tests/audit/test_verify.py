@@ -3,35 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from greenshield import cli
 from greenshield.audit import schema as t
 from greenshield.audit.checkpoint import generate_private_key, sign_checkpoint
 from greenshield.audit.keys import signing_key
 from greenshield.audit.log import leaf_numbers
 from greenshield.audit.pipeline import open_audit, run
 from greenshield.audit.retention import purge
-from greenshield.audit.testing import isolated_schema, settings_for
+from greenshield.audit.testing import settings_for
 from greenshield.audit.verify import Report, verify
 from greenshield.rules.pack import default_pack
 
 SAMPLE = Path(__file__).parent.parent / "data" / "sample-day.jsonl"  # leaves 0-203: registry, then parcels
-COMMANDS = ("check", "run", "trace", "violations", "audit")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'audit.db'}"
-        return
-    with isolated_schema(request.getfixturevalue("pg_url")) as url:
-        yield url
 
 
 @pytest.fixture
@@ -41,14 +29,6 @@ def store_url(db_url: str, tmp_path: Path) -> str:
     run(audit, [(str(SAMPLE), SAMPLE.read_bytes().splitlines(keepends=True))], default_pack())
     audit.close()
     return db_url
-
-
-@pytest.fixture
-def gs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    monkeypatch.setattr(cli, "COMMAND_MODULES", COMMANDS)
-    monkeypatch.setenv("GREENSHIELD_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("GREENSHIELD_HMAC_KEY", "test-hmac-key")
-    return lambda *argv: cli.main([str(a) for a in argv])
 
 
 def check(url: str, tmp_path: Path) -> Report:

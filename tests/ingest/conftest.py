@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from greenshield.ingest.testing import consume_all as consume_all  # noqa: F401  (re-exported: tests import it from here)
+from greenshield.ingest.testing import create_test_topics, delete_test_topics
 from greenshield.settings import Secret, Settings
 
 CONTROL_KEY = "test-control-key-0123456789"
@@ -35,47 +37,17 @@ def unique_settings(bootstrap: str, **overrides: Any) -> Settings:
 @pytest.fixture
 def make_topics(kafka_bootstrap: str) -> Iterator[Callable[..., Settings]]:
     """Build settings with a unique prefix and create their topics; delete them after the test."""
-    from greenshield.ingest.topics import admin_client, create_topics, topic_specs
-
     made: list[Settings] = []
 
     def make(**overrides: Any) -> Settings:
         settings = unique_settings(kafka_bootstrap, **overrides)
-        admin = admin_client(settings)
-        try:
-            create_topics(admin, topic_specs(settings))
-        finally:
-            admin.close()
+        create_test_topics(settings)
         made.append(settings)
         return settings
 
     yield make
     for settings in made:
-        admin = admin_client(settings)
-        try:
-            admin.delete_topics([s.name for s in topic_specs(settings)])
-        except Exception:  # cleanup is best effort; the names are unique anyway
-            pass
-        finally:
-            admin.close()
-
-
-def consume_all(bootstrap: str, topic: str, partitions: int, expected: int, timeout: float = 60.0) -> list[Any]:
-    """Read a topic from the beginning until ``expected`` messages are in (or the timeout passes)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, group_id=None)
-    try:
-        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
-        out: list[Any] = []
-        deadline = time.monotonic() + timeout
-        while len(out) < expected and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                out.extend(records)
-        return out
-    finally:
-        consumer.close()
+        delete_test_topics(settings)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2,
