@@ -57,7 +57,7 @@ from greenshield.audit.pipeline import open_audit  # noqa: E402
 from greenshield.ingest.metrics import WorkerMetrics  # noqa: E402
 from greenshield.ingest.producer import GreenShieldProducer  # noqa: E402
 from greenshield.ingest.topics import admin_client, create_topics, topic_specs  # noqa: E402
-from greenshield.ingest.worker import Worker  # noqa: E402
+from greenshield.ingest.worker import Worker, tune_gc  # noqa: E402
 from greenshield.rules.pack import default_pack  # noqa: E402
 from greenshield.settings import Secret, Settings  # noqa: E402
 
@@ -145,6 +145,7 @@ class CommittedWatcher:
 def run_worker(settings: Settings, db: str, ends: dict[Any, int]) -> tuple[float, Worker, Any, threading.Event,
                                                                               threading.Thread]:
     audit = open_audit(settings, db)
+    tune_gc()  # as `greenshield worker` does
     worker = Worker(settings, audit, default_pack(), metrics=WorkerMetrics())
     worker.start()
     stop = threading.Event()

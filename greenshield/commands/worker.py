@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from greenshield.commands.run import setup_logging
     from greenshield.ingest.metrics import WorkerMetrics
     from greenshield.ingest.topics import TopicsError
-    from greenshield.ingest.worker import Worker
+    from greenshield.ingest.worker import Worker, tune_gc
     from greenshield.rules.pack import default_pack, load_pack
     from greenshield.settings import Settings
 
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    tune_gc()
     metrics = WorkerMetrics()
     port = settings.metrics_port if args.metrics_port is None else args.metrics_port
     worker = Worker(settings, audit, pack, bootstrap=args.bootstrap, metrics=metrics)
