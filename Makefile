@@ -39,7 +39,7 @@ $(STAMP): pyproject.toml
 		$(PYTHON) -m venv $(VENV) || { echo "could not create a venv: on Debian/Ubuntu run 'sudo apt-get install -y python3-venv'" >&2; exit 1; }; \
 	fi
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	@touch $@
 
 test: venv

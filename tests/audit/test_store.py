@@ -69,11 +69,12 @@ class TestSchema:
             Store.open(db_url, create=False)
 
     def test_sqlite_uses_wal(self, tmp_path: Path) -> None:
-        """SQLite runs in WAL mode with synchronous=NORMAL."""
+        """SQLite runs in WAL mode with synchronous=NORMAL and a 128 MiB page cache (not the 2 MiB default)."""
         store = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
         with store.read() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -128 * 1024
         store.close()
 
 
