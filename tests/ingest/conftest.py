@@ -6,11 +6,13 @@ import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
 
 from greenshield.ingest.testing import consume_all as consume_all  # noqa: F401  (re-exported: tests import it from here)
+from greenshield.audit.testing import isolated_schema
 from greenshield.ingest.testing import create_test_topics, delete_test_topics
 from greenshield.settings import Secret, Settings
 
@@ -63,16 +65,24 @@ def wait_for(condition: Callable[[], Any], timeout: float = 60.0, interval: floa
         time.sleep(interval)
 
 
-@pytest.fixture
-def pipeline(make_topics: Callable[..., Settings], tmp_path: Any) -> Callable[..., tuple[Settings, str]]:
-    """``pipeline(**settings overrides)`` -> (settings with fresh topics and data dir, a SQLite store URL)."""
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def pipeline(make_topics: Callable[..., Settings], tmp_path: Any, request: pytest.FixtureRequest
+             ) -> Iterator[Callable[..., tuple[Settings, str]]]:
+    """``pipeline(**settings overrides)`` -> (settings with fresh topics and data dir, a store URL).
+
+    Every test that uses it runs twice: on a SQLite file, and on a PostgreSQL schema of
+    its own (marked ``postgres``) - the worker is the production path, and production
+    is PostgreSQL.
+    """
     counter = iter(range(1000))
+    with ExitStack() as schemas:
+        def make(**overrides: Any) -> tuple[Settings, str]:
+            n = next(counter)
+            overrides.setdefault("data_dir", tmp_path / f"data{n}")
+            overrides.setdefault("backstop_idle_seconds", 0)
+            settings = make_topics(**overrides)
+            if request.param == "sqlite":
+                return settings, f"sqlite:///{tmp_path / f'store{n}.db'}"
+            return settings, schemas.enter_context(isolated_schema(request.getfixturevalue("pg_url")))
 
-    def make(**overrides: Any) -> tuple[Settings, str]:
-        n = next(counter)
-        overrides.setdefault("data_dir", tmp_path / f"data{n}")
-        overrides.setdefault("backstop_idle_seconds", 0)
-        settings = make_topics(**overrides)
-        return settings, f"sqlite:///{tmp_path / f'store{n}.db'}"
-
-    return make
+        yield make
