@@ -50,13 +50,13 @@ class NewEvent:
     position: int
 
 
-def keyed_digester(key: bytes) -> Callable[[Any, bytes | None], bytes]:
+def keyed_digester(key: bytes) -> Callable[[Any, bytes | None, bool], bytes]:
     """:func:`~greenshield.audit.intake.keyed_digest` with the key bound once (the HMAC's keyed state is copied, not rebuilt)."""
     base = hmac.new(key, DEDUP_PREFIX, hashlib.sha256)
 
-    def keyed(obj: Any, raw: bytes | None = None) -> bytes:
+    def keyed(obj: Any, raw: bytes | None = None, plain: bool = False) -> bytes:
         h = base.copy()
-        h.update(digest(obj, raw))
+        h.update(digest(obj, raw, plain))
         return h.digest()[:16]
 
     return keyed

@@ -19,7 +19,7 @@ from greenshield.audit.stream_sink import keyed_digester
 from greenshield.privacy import redact_event
 from greenshield.rules.dedup import CanonicalError
 from greenshield.rules.model import Event, RegistryRecord, Rejection
-from greenshield.rules.parse import is_blank, parse_line
+from greenshield.rules.parse import is_blank, parse_line_plain
 
 MAX_REJECT_PAYLOAD = 64 * 1024  # a masked payload larger than this is left out of the reject message
 
@@ -77,7 +77,7 @@ def decode(topic: str, partition: int, offset: int, value: bytes | None, hmac_ke
     """Validate one message; None for an empty one (a tombstone or a blank line)."""
     if value is None or is_blank(value):
         return None
-    obj, item = parse_line(value)
+    obj, item, plain = parse_line_plain(value)
     kind, ent = _labels(obj)
     if isinstance(item, Rejection):
         unparsed = obj is None
@@ -88,16 +88,16 @@ def decode(topic: str, partition: int, offset: int, value: bytes | None, hmac_ke
         return Reject(topic, partition, offset, Rejection(wrong, redact_event(obj, hmac_key), _key(item)),
                       len(value), None, kind, ent)
     try:
-        keyed = _digester(hmac_key)(obj, value)
+        keyed = _digester(hmac_key)(obj, value, plain)  # plain: no number walk, the same digest
     except CanonicalError as err:
         return Reject(topic, partition, offset, Rejection(str(err)), len(value), None, kind, ent)
     return Candidate(topic, partition, offset, item, redact_event(obj, hmac_key), keyed, _key(item))
 
 
-_DIGESTERS: dict[bytes, Callable[[Any, bytes | None], bytes]] = {}
+_DIGESTERS: dict[bytes, Callable[[Any, bytes | None, bool], bytes]] = {}
 
 
-def _digester(key: bytes) -> Callable[[Any, bytes | None], bytes]:
+def _digester(key: bytes) -> Callable[[Any, bytes | None, bool], bytes]:
     found = _DIGESTERS.get(key)
     if found is None:
         found = _DIGESTERS[key] = keyed_digester(key)

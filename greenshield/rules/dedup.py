@@ -106,9 +106,12 @@ def canonical(obj: Any, raw: bytes | None = None, plain: bool = False) -> bytes:
         raise CanonicalError(f"value cannot be put in canonical form: {err}") from None
 
 
-def digest(obj: Any, raw: bytes | None = None) -> bytes:
-    """16-byte digest of a JSON value's canonical form; stable across processes (for stores)."""
-    return hashlib.blake2b(canonical(obj, raw), digest_size=16).digest()
+def digest(obj: Any, raw: bytes | None = None, plain: bool = False) -> bytes:
+    """16-byte digest of a JSON value's canonical form; stable across processes (for stores).
+
+    ``plain`` as for :func:`canonical`: the same bytes, without the walk over the value.
+    """
+    return hashlib.blake2b(canonical(obj, raw, plain), digest_size=16).digest()
 
 
 class Deduplicator:

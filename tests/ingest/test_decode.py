@@ -62,3 +62,28 @@ class TestDecode:
     def test_an_empty_message_is_skipped(self) -> None:
         """A tombstone or a blank value is neither an event nor a reject."""
         assert run(b"  \n") is None
+
+
+class TestDigestAcrossPaths:
+    """The worker's duplicate digest is the one intake (`run`, POST /v1/events) stores for the same content,
+    whether or not the value holds numbers that need the exact walk (100 = 100.0 = 1e2)."""
+
+    def test_the_worker_digest_equals_the_intake_digest(self) -> None:
+        from greenshield.audit.intake import keyed_digest
+        from greenshield.rules.parse import decode as parse_json
+
+        for line in (orjson.dumps({**ACCEPTANCE, "note": 100}),                         # plain: no walk
+                     orjson.dumps({**ACCEPTANCE, "note": 100}).replace(b'"note":100', b'"note":1e2'),  # exact walk
+                     orjson.dumps({**ACCEPTANCE, "note": 0.5}),
+                     orjson.dumps({**ACCEPTANCE, "note": 18_446_744_073_709_551_615})):
+            got = run(line)
+            assert isinstance(got, Candidate), got
+            assert got.digest == keyed_digest(KEY, parse_json(line), line)
+
+    def test_equal_values_written_differently_share_the_digest(self) -> None:
+        """100 and 1e2 (and key order) are the same JSON value, so the same digest: an exact duplicate."""
+        first = run(orjson.dumps({**ACCEPTANCE, "note": 100}))
+        again = run(orjson.dumps(dict(reversed(list({**ACCEPTANCE, "note": 100}.items())))).replace(
+            b'"note":100', b'"note":1e2'))
+        assert isinstance(first, Candidate) and isinstance(again, Candidate)
+        assert first.digest == again.digest
