@@ -78,19 +78,18 @@ def decode(topic: str, partition: int, offset: int, value: bytes | None, hmac_ke
     if value is None or is_blank(value):
         return None
     obj, item, plain = parse_line_plain(value)
-    kind, ent = _labels(obj)
     if isinstance(item, Rejection):
         unparsed = obj is None
         return Reject(topic, partition, offset, item, len(value),
-                      hashlib.sha256(value).hexdigest() if unparsed else None, kind, ent)
+                      hashlib.sha256(value).hexdigest() if unparsed else None, *_labels(obj))
     wrong = _wrong_topic(item, topic == registry_topic)
     if wrong is not None:
         return Reject(topic, partition, offset, Rejection(wrong, redact_event(obj, hmac_key), _key(item)),
-                      len(value), None, kind, ent)
+                      len(value), None, *_labels(obj))
     try:
         keyed = _digester(hmac_key)(obj, value, plain)  # plain: no number walk, the same digest
     except CanonicalError as err:
-        return Reject(topic, partition, offset, Rejection(str(err)), len(value), None, kind, ent)
+        return Reject(topic, partition, offset, Rejection(str(err)), len(value), None, *_labels(obj))
     return Candidate(topic, partition, offset, item, redact_event(obj, hmac_key), keyed, _key(item))
 
 
