@@ -62,7 +62,6 @@ class Settings:
     release_after_seconds: int = 6 * 3600
     worker_batch_size: int = 5000
     worker_batch_wait_ms: int = 100
-    worker_writer_thread: str = "auto"  # the store writer's own thread: auto (PostgreSQL yes, SQLite no), on, off
     worker_group: str = "greenshield-worker"
     metrics_port: int = 9108
     metrics_host: str = "127.0.0.1"  # the worker's /metrics bind address (0.0.0.0 in containers)
@@ -138,8 +137,6 @@ class Settings:
             release_after_seconds=_int(env, "GREENSHIELD_RELEASE_AFTER_SECONDS", d.release_after_seconds),
             worker_batch_size=_int(env, "GREENSHIELD_WORKER_BATCH_SIZE", d.worker_batch_size),
             worker_batch_wait_ms=_int(env, "GREENSHIELD_WORKER_BATCH_WAIT_MS", d.worker_batch_wait_ms),
-            worker_writer_thread=_choice(env, "GREENSHIELD_WORKER_WRITER_THREAD", d.worker_writer_thread,
-                                         ("auto", "on", "off")),
             worker_group=env.get("GREENSHIELD_WORKER_GROUP", d.worker_group),
             metrics_port=_int(env, "GREENSHIELD_METRICS_PORT", d.metrics_port),
             metrics_host=env.get("GREENSHIELD_METRICS_HOST", d.metrics_host),
@@ -165,15 +162,6 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r}: expected an integer") from None
-
-
-def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    if raw.strip().lower() not in choices:
-        raise ValueError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
-    return raw.strip().lower()
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -36,49 +36,26 @@ class RegistryFeed:
         consumer.seek_to_beginning(*self.parts)
         self.records: list[RegistryRecord] = []
         self._seen: dict[tuple[str, str], bytes] = {}
-        self._fetched: list[RegistryRecord] = []  # read, not yet delivered
         self.listener: Listener = lambda r: None
 
     def poll(self, timeout_ms: int = 0) -> int:
-        """Take what has arrived and deliver it; how many new records."""
-        self.fetch_now(timeout_ms)
-        return self.deliver()
-
-    def catch_up(self, timeout: float = 60.0) -> int:
-        """Read up to the registry's end offsets as of now (so everything sent before is applied), and deliver."""
-        self.fetch(timeout)
-        return self.deliver()
-
-    def fetch_now(self, timeout_ms: int = 0) -> int:
-        """Read what has arrived without delivering it; how many new records were read."""
+        """Take what has arrived; how many new records."""
         new = 0
         for messages in self.consumer.poll(timeout_ms=timeout_ms, max_records=10_000).values():
             for m in messages:
                 new += self._take(m.value)
         return new
 
-    def fetch(self, timeout: float = 60.0) -> int:
-        """Read up to the registry's end offsets as of now, without delivering (see :meth:`deliver`).
-
-        The stream worker fetches while its store writer is busy, and delivers once it
-        is idle: the listener changes the partitions' rule state.
-        """
+    def catch_up(self, timeout: float = 60.0) -> int:
+        """Read up to the registry's end offsets as of now (so everything sent before is applied)."""
         ends = self.consumer.end_offsets(self.parts)
         deadline = time.monotonic() + timeout
         new = 0
         while any(self.consumer.position(tp) < end for tp, end in ends.items()):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"registry topic not read to its end within {timeout:.0f}s")
-            new += self.fetch_now(timeout_ms=200)
+            new += self.poll(timeout_ms=200)
         return new
-
-    def deliver(self) -> int:
-        """Hand the records read so far to :attr:`records` and the listener, in topic order; how many."""
-        fetched, self._fetched = self._fetched, []
-        for item in fetched:
-            self.records.append(item)
-            self.listener(item)
-        return len(fetched)
 
     def _take(self, value: bytes | None) -> int:
         if value is None or is_blank(value):
@@ -94,7 +71,8 @@ class RegistryFeed:
         if key in self._seen:
             return 0  # exact duplicate, or a conflicting one (the owner worker rejects it)
         self._seen[key] = d
-        self._fetched.append(item)
+        self.records.append(item)
+        self.listener(item)
         return 1
 
     def close(self) -> None:

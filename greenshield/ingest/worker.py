@@ -1,38 +1,20 @@
 """The stream worker: events and registry in, verdicts and the audit trail out; nothing lost, nothing counted twice.
 
-Two threads, one batch in flight (see "Why not faust" below)::
+One thread, one loop, on a kafka-python consumer group (see "Why not faust" below)::
 
-    polling thread (owns the consumer)           store writer (one thread, one transaction per batch)
-    ─────────────────────────────────           ───────────────────────────────────────────────────
-    commit offsets of committed batches
-    poll batch N+1 (events + registry)           batch N:
-    decode N+1: validate, redact, digest           which keys are stored already?  (the unique
-      (ingest/decode.py; pure, no state)             (enterprise_id, event_id) is the guard)
-    read the registry up to its end offsets        reload parcels not in memory, feed the rule
-    ── wait for the writer ──────────────────►     cores, advance each partition to its watermark
-    (writer idle) deliver registry records,        insert events + audit entries, rejects,
-      rebuild reassigned partitions,               violation status changes + entries
-      clocks see N+1, control messages             publish the changes and rejects (acks=all)
-    hand N+1 to the writer ─────────────────►    COMMIT, then queue N's offsets (with each
-                                                   partition's clock)
-
-Decoding (the CPU work of the Python side) overlaps the store's work: on
-PostgreSQL a third of the worker's time is waiting for the server, without the
-GIL. The rule state is touched by one thread at a time: by the writer while a
-batch is in flight, by the polling thread only once the writer is idle.
-
-On SQLite the writer runs inline (:class:`Inline`: the same steps in the same
-order, in one thread): ``sqlite3`` releases and retakes the GIL for every row of
-an ``executemany``, so a writer thread waits for the decoding thread at every row,
-and was measured slower than one thread (ratio 0.07-0.08 against 0.10-0.14, three
-alternating runs each). ``GREENSHIELD_WORKER_WRITER_THREAD`` = ``auto`` (default),
-``on`` or ``off`` overrides the choice.
+    poll a batch (events + registry partitions this worker owns)
+      └► decode: validate, redact, keyed digest              (ingest/decode.py)
+      └► ONE store transaction                               (audit/stream_sink.py)
+           which keys are stored already?   ── the store's unique (enterprise_id, event_id) is the guard
+           reload parcels that are not in memory
+           feed the rule cores, advance each partition to its watermark
+           insert events + audit entries, rejects, violation status changes + entries
+           publish the changes and rejects (flush, acks=all)
+         COMMIT
+      └► commit the Kafka offsets (with each partition's clock)    ── only now
 
 **Order of commits.** Offsets are committed only after the store transaction has
-committed: the writer queues a batch's offsets after its commit
-(:meth:`Worker._write`), and the polling thread commits what is queued
-(:meth:`Worker._commit_pending`); before partitions are revoked the rebalance
-listener waits for the writer and commits. A crash anywhere before the offset commit
+committed (:meth:`Worker._process`). A crash anywhere before the offset commit
 redelivers the batch; the store recognises every stored key, so nothing is
 stored or counted twice, and nothing the offsets skip was left unstored. Output
 messages are published inside the transaction, before its commit: a crash (or a
@@ -73,7 +55,7 @@ an event is "acked" when the agent asks for the next one, offsets are committed 
 ``_commit_offsets``); the changelog is flushed before a commit but not atomically with it.
 
 **Failures.** Any store or Kafka error during a batch rolls the transaction back;
-the polling thread sees it when it next waits for the writer; the worker drops its in-memory state, seeks back to the committed offsets, waits
+the worker drops its in-memory state, seeks back to the committed offsets, waits
 until the store answers again (``greenshield_store_unavailable`` = 1 meanwhile;
 no offsets are committed), rebuilds and goes on.
 """
@@ -85,7 +67,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,28 +108,6 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def writer_thread(settings: Settings, sqlite: bool) -> bool:
-    """Does the store writer get its own thread? ``auto``: on PostgreSQL yes, on SQLite no (see the module docstring)."""
-    mode = settings.worker_writer_thread
-    return mode == "on" or (mode == "auto" and not sqlite)
-
-
-class Inline:
-    """The store writer without a thread: a job runs at once, in the polling thread (same steps, same order)."""
-
-    def submit(self, fn: Callable[[Batch], None], batch: Batch) -> Future[None]:
-        done: Future[None] = Future()
-        try:
-            fn(batch)
-            done.set_result(None)
-        except BaseException as err:
-            done.set_exception(err)
-        return done
-
-    def shutdown(self, wait: bool = True) -> None:
-        pass
-
-
 class PublishError(RuntimeError):
     """An output message was not acknowledged; the batch is retried."""
 
@@ -162,7 +121,6 @@ class Batch:
     offsets: dict[Any, int] = field(default_factory=dict)
     consumed: Counter[tuple[str, str]] = field(default_factory=Counter)
     messages: int = 0
-    controls: list[Any] = field(default_factory=list)  # control messages, applied by Worker._admit
 
 
 @dataclass
@@ -175,9 +133,8 @@ class Outcome:
     late: int = 0  # registry records reached in this transaction
 
 
-def _rebalance_listener(settle: Callable[[], None]) -> Any:
-    """A listener that lets the store writer finish and commits its offsets before partitions move,
-    and remembers the revoked ones: their state is dropped and rebuilt from the store."""
+def _rebalance_listener() -> Any:
+    """A listener that remembers revoked partitions: their state is dropped and rebuilt from the store."""
     from kafka import ConsumerRebalanceListener
 
     class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -185,7 +142,6 @@ def _rebalance_listener(settle: Callable[[], None]) -> Any:
             self.revoked: set[Any] = set()
 
         def on_partitions_revoked(self, revoked: Any) -> None:
-            settle()
             self.revoked.update(revoked)
 
         def on_partitions_assigned(self, assigned: Any) -> None:
@@ -207,13 +163,7 @@ class Worker:
         self.wall = wall
         self.key = audit.hmac_key
         self.control_key = settings.control_key.reveal().encode()
-        self._rebalance = _rebalance_listener(lambda: self._settle(raising=False))
-        self.threaded = writer_thread(settings, audit.store.is_sqlite)
-        self._writer: ThreadPoolExecutor | Inline = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="greenshield-store") if self.threaded else Inline())
-        self._inflight: Future[None] | None = None
-        self._failure: BaseException | None = None
-        self._lock = threading.Lock()  # guards _pending: the writer queues, the polling thread commits
+        self._rebalance = _rebalance_listener()
         self._pending: dict[Any, Any] = {}
         self._next_offsets: dict[Any, int] = {}
         self._last = {"housekeeping": 0.0, "release": 0.0, "sequence": 0.0}
@@ -266,13 +216,12 @@ class Worker:
                 self._recover(err, stop)
 
     def close(self) -> None:
-        """Let the store writer finish, commit what is pending and leave the group (the caller closes the store)."""
+        """Commit what is pending and leave the group (the caller closes the audit store)."""
         try:
-            if self.consumer is not None:
-                self._settle()
-        except Exception as err:  # closing must not fail on a broker (or store) that is gone
+            if self._pending and self.consumer is not None:
+                self._commit_pending()
+        except Exception as err:  # closing must not fail on a broker that is gone
             log.warning("event=close_commit_failed error=%r", err)
-        self._writer.shutdown(wait=True)
         for client in (self.consumer, self.producer, self.registry):
             if client is not None:
                 try:
@@ -283,36 +232,21 @@ class Worker:
     # ----------------------------------------------------------------- the loop
 
     def step(self) -> int:
-        """One poll and its batch; returns how many messages were read.
-
-        Two threads share the work (see "Two threads" in the module docstring): this one
-        polls and decodes batch N+1 while the store writer commits batch N. Partition
-        state changes only while the writer is idle, between :meth:`_settle` and the
-        next submit.
-        """
+        """One poll and its batch; returns how many messages were processed."""
         assert self.registry is not None, "start() first"
         self._commit_pending()
         records = self._poll()
-        now = self.wall()
-        parts = self._decode(records)  # pure: nothing here touches partition state or the store
         if records:
             # registry versions sent before these events were read apply to them: fewer
             # violations opened on stale reference data and retracted a moment later
-            self.registry.fetch(timeout=30.0)
+            self.registry.catch_up(timeout=30.0)
         else:
-            self.registry.fetch_now(0)
-        self._settle()
-        # ---- the writer is idle: partition state may change
-        self.registry.deliver()
+            self.registry.poll(0)
         self._reconcile()
         self.metrics.ready.set(1 if self.parts.states else 0)
-        batch = self._admit(parts, now)
-        self._gauges(now)
-        if batch.offsets:
-            self._inflight = self._writer.submit(self._write, batch)
-        else:
-            self._housekeeping()
-        return sum(len(v) for v in records.values())
+        processed = self._process(records) if records else 0
+        self._housekeeping()
+        return processed
 
     def _poll(self) -> dict[Any, list[Any]]:
         size = self.settings.worker_batch_size
@@ -327,23 +261,6 @@ class Worker:
                 records.setdefault(tp, []).extend(msgs)
                 total += len(msgs)
         return records
-
-    def _settle(self, *, raising: bool = True) -> None:
-        """Wait for the store writer; commit the offsets of what it committed; raise its error.
-
-        ``raising=False`` (from the rebalance listener, inside ``poll``) keeps the error
-        for the next :meth:`step` to raise, which recovers.
-        """
-        inflight, self._inflight = self._inflight, None
-        if inflight is not None:
-            try:
-                inflight.result()
-            except BaseException as err:
-                self._failure = err
-        self._commit_pending()
-        if raising and self._failure is not None:
-            failure, self._failure = self._failure, None
-            raise failure
 
     def _reconcile(self) -> None:
         """Make the partition states match the assignment (rebuilding revoked or new ones from the store)."""
@@ -366,17 +283,41 @@ class Worker:
 
     # ----------------------------------------------------------------- one batch
 
-    def _decode(self, records: dict[Any, list[Any]]) -> dict[Any, Batch]:
-        """Each partition's messages decoded (validated, redacted, digested, rows built); no state touched."""
-        s, out = self.settings, {}
+    def _process(self, records: dict[Any, list[Any]]) -> int:
+        batch = self._decode(records)
+        if not batch.offsets:
+            return 0
+        started = time.monotonic()
+        with self.audit.store.write() as conn:
+            outcome = self._apply(conn, batch)
+            self._publish(outcome.changes, batch.rejects)
+        # the store transaction has committed: only now may the offsets move (see the module docstring)
+        del self.parts.late[:outcome.late]
+        self.metrics.commit_seconds.observe(time.monotonic() - started)
+        self._queue_offsets(batch.offsets)
+        self._commit_pending()
+        self._count(batch, outcome)
+        return batch.messages
+
+    def _decode(self, records: dict[Any, list[Any]]) -> Batch:
+        s, batch, now = self.settings, Batch(), self.wall()
+        assigned = self.consumer.assignment()
+        caught_up = False
         for tp, messages in records.items():
-            batch = out[tp] = Batch()
-            events = tp.topic == s.events_topic
+            if tp not in assigned or (tp.topic == s.events_topic and tp.partition not in self.parts.states):
+                continue  # revoked meanwhile: the new owner reads these
+            state = self.parts.states.get(tp.partition) if tp.topic == s.events_topic else None
             for m in messages:
                 batch.messages += 1
                 batch.offsets[tp] = m.offset + 1
-                if events and is_control(m.headers):
-                    batch.controls.append(m)
+                if state is not None:
+                    state.clock.saw_message(now)
+                if state is not None and is_control(m.headers):
+                    if not caught_up:
+                        assert self.registry is not None
+                        self.registry.catch_up()  # every registry record sent before the control applies
+                        caught_up = True
+                    self._control(batch, state, m)
                     continue
                 got = decode(tp.topic, tp.partition, m.offset, m.value, self.key, s.registry_topic)
                 if got is None:
@@ -386,26 +327,8 @@ class Worker:
                     batch.consumed[(got.type, got.enterprise)] += 1
                 else:
                     batch.candidates.append(got)
-                    batch.consumed[(_kind(got), got.item.enterprise_id)] += 1
-        return out
-
-    def _admit(self, parts: dict[Any, Batch], now: float) -> Batch:
-        """One batch of the partitions still owned; their clocks see the messages and the control messages."""
-        s, batch = self.settings, Batch()
-        assigned = self.consumer.assignment()
-        for tp, part in parts.items():
-            state = self.parts.states.get(tp.partition) if tp.topic == s.events_topic else None
-            if tp not in assigned or (tp.topic == s.events_topic and state is None):
-                continue  # revoked meanwhile: the new owner reads these
-            if state is not None:
-                state.clock.saw_message(now)
-                for m in part.controls:
-                    self._control(part, state, m)
-            batch.candidates.extend(part.candidates)
-            batch.rejects.extend(part.rejects)
-            batch.offsets.update(part.offsets)
-            batch.consumed.update(part.consumed)
-            batch.messages += part.messages
+                    batch.consumed[(got.item.type if isinstance(got.item, Event) else "registry",
+                                    got.item.enterprise_id)] += 1
         return batch
 
     def _control(self, batch: Batch, state: PartitionState, m: Any) -> None:
@@ -418,20 +341,6 @@ class Worker:
             return
         state.clock.advance_to(advance.as_of)
         log.info("event=clock_advanced partition=%d as_of=%s", m.partition, advance.as_of_text)
-
-    def _write(self, batch: Batch) -> None:
-        """The store writer's job for one batch (its own thread): one transaction, then the offsets may move."""
-        started = time.monotonic()
-        with self.audit.store.write() as conn:
-            outcome = self._apply(conn, batch)
-            self._publish(outcome.changes, batch.rejects)
-        # the store transaction has committed: only now may the offsets move (see the module docstring)
-        del self.parts.late[:outcome.late]
-        self.metrics.commit_seconds.observe(time.monotonic() - started)
-        with self._lock:
-            self._queue_offsets(batch.offsets)
-        self._count(batch, outcome)
-        self._housekeeping()
 
     def _apply(self, conn: Any, batch: Batch) -> Outcome:
         """Everything of one batch inside the store transaction ``conn``."""
@@ -447,7 +356,8 @@ class Worker:
             else:
                 reason = f"conflicting duplicate of ({c.key[0]}, {c.key[1]}): same key, different content"
                 batch.rejects.append(Reject(c.topic, c.partition, c.offset, Rejection(reason, c.doc, c.key), 0,
-                                            None, _kind(c), c.item.enterprise_id))
+                                            None, c.item.type if isinstance(c.item, Event) else "registry",
+                                            c.item.enterprise_id))
         outcome.late = self.parts.reach_late_records(conn)
         self.parts.feed(conn, [(c.partition, c.item) for c in outcome.fresh if isinstance(c.item, Event)])
         sink.store_events(conn, store, [sink.NewEvent(c.item, c.doc, c.digest, c.source, c.offset)
@@ -488,8 +398,7 @@ class Worker:
             return
         from kafka.errors import CommitFailedError, KafkaError
 
-        with self._lock:
-            pending, self._pending = self._pending, {}
+        pending, self._pending = self._pending, {}
         assigned = self.consumer.assignment()
         mine = {tp: om for tp, om in pending.items() if tp in assigned}
         if not mine:
@@ -500,9 +409,8 @@ class Worker:
             log.warning("event=commit_failed reason=rebalance error=%r", err)
         except KafkaError as err:
             log.warning("event=commit_failed error=%r", err)
-            with self._lock:
-                for tp, om in mine.items():
-                    self._pending.setdefault(tp, om)
+            for tp, om in mine.items():
+                self._pending.setdefault(tp, om)
 
     # ----------------------------------------------------------------- time and memory
 
@@ -524,6 +432,7 @@ class Worker:
         if now_mono - self._last["sequence"] >= SEQUENCE_SECONDS:
             self._last["sequence"] = now_mono
             self.audit.sequencer.integrate()
+        self._gauges(now)
 
     def _gauges(self, now: float) -> None:
         for tp, position in self._next_offsets.items():
@@ -544,12 +453,6 @@ class Worker:
         log.warning("event=batch_failed error=%r; pausing until the store and Kafka answer", err)
         self.metrics.store_unavailable.set(1)
         self.metrics.ready.set(0)
-        inflight, self._inflight, self._failure = self._inflight, None, None
-        if inflight is not None:  # the writer must be idle before its state is dropped
-            try:
-                inflight.result()
-            except BaseException as again:
-                log.info("event=writer_failed_too error=%r", again)
         self.parts.states.clear()
         delay = 0.5
         while not stop.is_set():
