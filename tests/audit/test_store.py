@@ -68,6 +68,24 @@ class TestSchema:
         with pytest.raises(SchemaError):
             Store.open(db_url, create=False)
 
+    @pytest.mark.postgres
+    def test_postgresql_connections_never_prepare_statements(self, pg_url: str) -> None:
+        """psycopg would prepare a query after 5 uses, and a generic plan made on a fresh store can stay slow."""
+        from greenshield.audit.testing import isolated_schema
+
+        with isolated_schema(pg_url) as url:
+            store = Store.open(url)
+            try:
+                with store.read() as conn:
+                    raw = conn.connection.dbapi_connection
+                    assert raw is not None and raw.prepare_threshold is None  # type: ignore[attr-defined]
+                    for _ in range(8):
+                        conn.execute(sa.select(t.events.c.entry_id).where(t.events.c.event_id == "x")).all()
+                    prepared = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar()
+                assert prepared == 0
+            finally:
+                store.close()
+
     def test_sqlite_uses_wal(self, tmp_path: Path) -> None:
         """SQLite runs in WAL mode with synchronous=NORMAL and a 128 MiB page cache (not the 2 MiB default)."""
         store = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
