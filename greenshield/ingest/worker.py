@@ -47,7 +47,7 @@ and run as a bare kafka-python consumer at 60-67k events/s): a faust-streaming
 0.15.3 agent that only counts messages reaches 4.0-4.6k events/s (ratio 0.07) to its
 committed offsets; with the issue's changelog-backed table updated per event,
 1.7-2.5k events/s (0.03-0.04), with or without ``take(5000)``. This worker, doing
-all of its work into the store, runs at 4.9k (SQLite) and 5.9k (PostgreSQL)
+all of its work into the store, runs at 6.8k-7.1k (SQLite) and 6.2k-6.9k (PostgreSQL)
 events/s in the same conditions (``benchmarks/stream_bench.py``). In faust's source
 an event is "acked" when the agent asks for the next one, offsets are committed on a
 2.8 s timer or every 10,000 acks, and nothing ties that to an external transaction
