@@ -25,15 +25,6 @@ from greenshield.audit.verify import verify
 from greenshield.settings import Settings
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'audit.db'}"
-        return
-    with isolated_schema(request.getfixturevalue("pg_url")) as url:
-        yield url
-
-
 @pytest.fixture
 def audit(db_url: str, tmp_path: Path) -> Iterator[Audit]:
     a = open_audit(settings_for(tmp_path / "var", db_url, every_entries=4), db_url)
@@ -71,8 +62,6 @@ class TestSchema:
     @pytest.mark.postgres
     def test_postgresql_connections_never_prepare_statements(self, pg_url: str) -> None:
         """psycopg would prepare a query after 5 uses, and a generic plan made on a fresh store can stay slow."""
-        from greenshield.audit.testing import isolated_schema
-
         with isolated_schema(pg_url) as url:
             store = Store.open(url)
             try:

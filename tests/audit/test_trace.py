@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +12,12 @@ import sqlalchemy as sa
 from greenshield import cli
 from greenshield.audit import schema as t
 from greenshield.audit.entries import loads
-from greenshield.audit.testing import isolated_schema
 from greenshield.rules.model import TYPE_RANK
 from greenshield.rules.timestamps import parse_instant
 
 COMMANDS = ("check", "run", "trace", "violations", "audit")
 ID_NUMBER = "330200195302199992"
 NAME = "陈强"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'audit.db'}"
-        return
-    with isolated_schema(request.getfixturevalue("pg_url")) as url:
-        yield url
 
 
 def ev(event_id: str, type_: str, waybill: str, at: str, site: str = "S10000001", staff: str = "P10000001",
