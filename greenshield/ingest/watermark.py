@@ -74,17 +74,21 @@ class PartitionClock:
 
     def saw_event(self, at: Instant) -> None:
         """An accepted parcel event with event time ``at`` (capped at arrival + ``max_future``)."""
-        if self.max_future > 0 and self.last_activity is not None:
-            cap = (int(self.last_activity) + self.max_future, "")
-            if at > cap:
-                at = cap
+        cap = self._future_cap()
+        if cap is not None and at > cap:
+            at = cap
         if self.latest is None or at > self.latest:
             self.latest = at
 
     def is_future(self, at: Instant) -> bool:
         """Is ``at`` beyond what :meth:`saw_event` lets move stream time (for the metric)?"""
-        return (self.max_future > 0 and self.last_activity is not None
-                and at > (int(self.last_activity) + self.max_future, ""))
+        cap = self._future_cap()
+        return cap is not None and at > cap
+
+    def _future_cap(self) -> Instant | None:
+        if self.max_future <= 0 or self.last_activity is None:
+            return None
+        return (int(self.last_activity) + self.max_future, "")
 
     def saw_message(self, wall: Wall) -> None:
         """Any message arrived on the partition (it is not idle)."""
