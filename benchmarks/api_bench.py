@@ -29,7 +29,6 @@ import base64
 import json
 import os
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -49,6 +48,7 @@ from greenshield.audit.pipeline import open_audit  # noqa: E402
 from greenshield.audit.pipeline import run as run_pipeline  # noqa: E402
 from greenshield.audit.store import SchemaError, Store  # noqa: E402
 from greenshield.audit.testing import settings_for  # noqa: E402
+from greenshield.demo.orchestrator import stop_child  # noqa: E402
 from greenshield.rules.pack import default_pack  # noqa: E402
 
 HMAC = "bench-hmac-key"
@@ -208,11 +208,7 @@ def main() -> int:
             lat, errors, wall = asyncio.run(load(base, token, paths, args.clients))
             report(name, lat, errors, wall, args.clients)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_child(proc, timeout=60)
     return 0
 
 

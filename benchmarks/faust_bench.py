@@ -44,7 +44,6 @@ import argparse
 import dataclasses
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -161,6 +160,8 @@ def run_variant(variant: str, settings: Any, ends: dict[Any, int], tmp: Path, ap
     """Start one faust worker process, time it, stop it; returns the timings (seconds) and notes."""
     from stream_bench import CommittedWatcher  # type: ignore[import-not-found]
 
+    from greenshield.demo.orchestrator import stop_child
+
     total = sum(ends.values())
     result = tmp / f"{variant}.json"
     log = tmp / f"{variant}.log"
@@ -202,14 +203,8 @@ def run_variant(variant: str, settings: Any, ends: dict[Any, int], tmp: Path, ap
     finally:
         watcher.close()
         t_stop = time.monotonic()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                out["error"] = (out.get("error", "") + "; did not stop on SIGTERM within 60s, killed").lstrip("; ")
+        if stop_child(proc, timeout=60):
+            out["error"] = (out.get("error", "") + "; did not stop on SIGTERM within 60s, killed").lstrip("; ")
         out["stop"] = time.monotonic() - t_stop
         out["exit"] = proc.returncode
     text = log.read_text(errors="replace")

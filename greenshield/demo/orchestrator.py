@@ -162,6 +162,13 @@ def terminate(pid: int, started: str | None, timeout: float, proc: subprocess.Po
     return True
 
 
+def stop_child(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> bool:
+    """Stop a child this process started (:func:`terminate` by its pid) and reap it; True when killed."""
+    killed = terminate(proc.pid, None, timeout, proc) if proc.poll() is None else False
+    proc.wait()
+    return killed
+
+
 def _gone(pid: int, started: str | None, timeout: float, proc: subprocess.Popen[bytes] | None,
           hurry: Callable[[], bool] = lambda: False) -> bool:
     deadline = time.monotonic() + timeout

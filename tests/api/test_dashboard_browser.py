@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import pytest
 from apiworld import copy_store, make_tokens
 
 from greenshield.audit.store import Store
+from greenshield.demo.orchestrator import stop_child
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -95,12 +95,7 @@ def server(seeded: Path, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]
             time.sleep(0.2)
         yield base, tokens
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_child(proc, timeout=20)
         log.close()
 
 

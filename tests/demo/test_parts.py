@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -14,7 +15,7 @@ import pytest
 
 from greenshield.commands.demo import duration
 from greenshield.demo.orchestrator import (
-    PREVIOUS_DIR, STATE_FILE, Children, DemoError, DemoState, prepare_data_dir, running, start_time)
+    PREVIOUS_DIR, STATE_FILE, Children, DemoError, DemoState, prepare_data_dir, running, start_time, stop_child)
 from greenshield.demo.progress import Counters
 from greenshield.demo.streaming import as_of_text, stream_day
 
@@ -179,3 +180,25 @@ def test_a_display_line_never_wraps() -> None:
 
     assert fit("open 实名收寄 RN 5", 11) == "open 实名收"  # 5 + 3 characters of two columns each
     assert fit("short", 80) == "short"
+
+
+class TestStopChild:
+    """stop_child: SIGTERM a child this process started, SIGKILL it if it ignores that, and reap it."""
+
+    def test_a_child_that_exits_on_sigterm_is_stopped_not_killed(self) -> None:
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        assert stop_child(proc, timeout=10) is False
+        assert proc.returncode is not None and proc.returncode != 0  # ended by the signal, and reaped
+
+    def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout(self) -> None:
+        code = ("import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                "print('ready', flush=True); time.sleep(60)")
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        assert stop_child(proc, timeout=0.5) is True
+        assert proc.returncode == -9
+
+    def test_a_child_that_already_exited_is_just_reaped(self) -> None:
+        proc = subprocess.Popen([sys.executable, "-c", "pass"])
+        proc.wait()
+        assert stop_child(proc) is False and proc.returncode == 0

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from greenshield.audit import schema as t
+from greenshield.demo.orchestrator import stop_child
 from greenshield.settings import Settings
 
 from .conftest import consume_all, unique_settings
@@ -32,13 +33,7 @@ Pipeline = Callable[..., tuple[Settings, str]]
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_child(proc, timeout=60)
 
 
 def _assert_complete(settings: Settings, db: str, lines: list[bytes], log: Path | None = None) -> None:
