@@ -232,7 +232,7 @@ def render_server_properties(cfg: BrokerConfig) -> str:
         "share.coordinator.state.topic.replication.factor=1",
         "share.coordinator.state.topic.min.isr=1",
         "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=true",
+        "auto.create.topics.enable=false",  # topics are created (`greenshield topics create`), never guessed
         "delete.topic.enable=true",
         "num.network.threads=2",
         "num.io.threads=4",

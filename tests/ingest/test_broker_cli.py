@@ -91,6 +91,12 @@ def test_server_properties_single_node_on_loopback(tmp_path: Path) -> None:
     assert "0.0.0.0" not in text and "localhost" not in text
 
 
+def test_server_properties_never_create_topics_on_first_use(tmp_path: Path) -> None:
+    """Issue 14: a send before `greenshield topics create` must fail, not make gs.registry.v1 with cleanup=delete."""
+    props = _props(broker.render_server_properties(_cfg(tmp_path)))
+    assert props["auto.create.topics.enable"] == "false"
+
+
 def test_log4j_config_writes_to_the_data_dir(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
     props = _props(broker.render_log4j2(cfg))
