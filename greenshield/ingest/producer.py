@@ -19,6 +19,7 @@ idempotence (no duplicates or reordering from retries) and batching (``linger_ms
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Mapping
 from types import TracebackType
@@ -29,6 +30,8 @@ import orjson
 from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.parse import is_blank, parse_line, validate
 from greenshield.rules.timestamps import format_utc_exact
+
+log = logging.getLogger("greenshield.producer")
 
 
 class InvalidEvent(ValueError):
@@ -41,8 +44,26 @@ class InvalidEvent(ValueError):
         self.event_id = event_id
 
 
+#: one message the broker did not acknowledge: its Kafka key, its event_id, the error
+Failure = tuple[str, str | None, BaseException]
+MAX_REPORTED = 10_000  # failures kept per flush beyond this are counted, not listed
+
+
 class DeliveryError(Exception):
-    """Some messages were not acknowledged by the broker (after all retries)."""
+    """Some messages were not acknowledged by the broker (after all retries).
+
+    ``failed`` lists them as ``(key, event_id, error)``; only the messages of this
+    flush (or :meth:`GreenShieldProducer.deliver` call), never earlier ones: the
+    producer is usable again at once.
+    """
+
+    def __init__(self, message: str, failed: list[Failure] | None = None) -> None:
+        super().__init__(message)
+        self.failed: list[Failure] = failed or []
+
+
+class DeliveryTimeout(DeliveryError):
+    """The broker did not acknowledge within the timeout; the messages may still arrive (resend: idempotent keys)."""
 
 
 def registry_key(record: RegistryRecord) -> str:
@@ -88,12 +109,16 @@ class GreenShieldProducer:
         self.registry_topic = registry_topic
         self.sent = 0
         self.acked = 0
-        self.failed = 0
-        self._errors: list[BaseException] = []
+        self.failed = 0  # ever (the demo shows it); flush() reports only its own
+        self._failures: list[Failure] = []  # since the last flush()
+        self._unlisted = 0  # failures since the last flush() beyond MAX_REPORTED
+        self._window = 0  # messages sent since the last flush()
         self._lock = threading.Lock()
-        self._producer = producer if producer is not None else self._connect(
-            bootstrap, security, linger_ms, batch_size, compression_type,
-            client_id or f"greenshield-sdk-{enterprise_id or 'system'}")
+        self._renew_lock = threading.Lock()
+        connection = (bootstrap, security, linger_ms, batch_size, compression_type,
+                      client_id or f"greenshield-sdk-{enterprise_id or 'system'}")
+        self._connection: tuple[Any, ...] | None = None if producer is not None else connection
+        self._producer = producer if producer is not None else self._connect(*connection)
 
     @staticmethod
     def _connect(bootstrap: str, security: Mapping[str, str] | None, linger_ms: int, batch_size: int,
@@ -118,22 +143,53 @@ class GreenShieldProducer:
         item, value = self._accept(event)
         if not isinstance(item, Event):
             raise InvalidEvent("a registry record: send it with send_registry()", item.event_id)
-        return self._send(self.events_topic, item.waybill_no, value)
+        return self._send(self.events_topic, item.waybill_no, value, item.event_id)
 
     def send_registry(self, record: Mapping[str, Any] | bytes | str) -> Any:
         """Validate and send one registry record (compacted topic, key per §1.3)."""
         item, value = self._accept(record)
         if not isinstance(item, RegistryRecord):
             raise InvalidEvent(f"a {item.type} event, not a registry record: send it with send()", item.event_id)
-        return self._send(self.registry_topic, registry_key(item), value)
+        return self._send(self.registry_topic, registry_key(item), value, item.event_id)
 
     def send_line(self, line: bytes) -> Any:
         """Send one JSON Lines line to whichever topic its type belongs to; blank lines send nothing."""
         if is_blank(line):
             return None
         item, value = self._accept(line)
-        topic = self.events_topic if isinstance(item, Event) else self.registry_topic
-        return self._send(topic, message_key(item), value)
+        return self._send(self._topic(item), message_key(item), value, item.event_id)
+
+    def deliver(self, lines: list[bytes], timeout: float | None = None) -> None:
+        """Send JSON Lines lines and wait for their acknowledgement; raise for these lines only.
+
+        Safe for threads sharing one producer (the service): each call sees only its own
+        failures (:class:`DeliveryError`, with their keys) or :class:`DeliveryTimeout`,
+        never another call's, and a failure does not outlive the call.
+        """
+        from kafka.errors import KafkaTimeoutError
+
+        items = [self._accept(line) for line in lines if not is_blank(line)]  # InvalidEvent before any send
+        producer = self._producer
+        sent: list[tuple[str, str | None, Any]] = []
+        for item, value in items:
+            key = message_key(item)
+            future = self._send(self._topic(item), key, value, item.event_id, mine=False, producer=producer)
+            sent.append((key, item.event_id, future))
+        try:
+            producer.flush(timeout=timeout)
+        except KafkaTimeoutError:
+            pass  # answered below from the futures
+        pending = sum(1 for _, _, f in sent if not f.is_done)
+        failed: list[Failure] = [(k, e, f.exception) for k, e, f in sent if f.is_done and f.failed()]
+        if failed:
+            self._renew(producer)
+        if pending:
+            raise DeliveryTimeout(f"{pending} of {len(sent)} message(s) not acknowledged within {timeout} s", failed)
+        if failed:
+            raise DeliveryError(_failed_text(len(failed), len(sent), failed[0][2]), failed)
+
+    def _topic(self, item: Event | RegistryRecord) -> str:
+        return self.events_topic if isinstance(item, Event) else self.registry_topic
 
     def _accept(self, event: Mapping[str, Any] | bytes | str) -> tuple[Event | RegistryRecord, bytes]:
         if isinstance(event, (bytes, str)):
@@ -151,33 +207,70 @@ class GreenShieldProducer:
                                f"{self.enterprise_id}", item.event_id)
         return item, value
 
-    def _send(self, topic: str, key: str, value: bytes) -> Any:
-        future = self._producer.send(topic, key=key.encode(), value=value)
-        self.sent += 1
+    def _send(self, topic: str, key: str, value: bytes, event_id: str | None, mine: bool = True,
+              producer: Any = None) -> Any:
+        """Send one message; ``mine``: its failure is reported by the next :meth:`flush`."""
+        future = (producer or self._producer).send(topic, key=key.encode(), value=value)
+        with self._lock:
+            self.sent += 1
+            self._window += mine
         future.add_callback(self._on_ack)
-        future.add_errback(self._on_error)
+        future.add_errback(self._on_error, key, event_id, mine)
         return future
 
     def _on_ack(self, _: Any) -> None:
         with self._lock:
             self.acked += 1
 
-    def _on_error(self, err: BaseException) -> None:
+    def _on_error(self, key: str, event_id: str | None, mine: bool, err: BaseException) -> None:
         with self._lock:
             self.failed += 1
-            if len(self._errors) < 10:
-                self._errors.append(err)
+            if not mine:
+                return
+            if len(self._failures) < MAX_REPORTED:
+                self._failures.append((key, event_id, err))
+            else:
+                self._unlisted += 1
 
     # ----------------------------------------------------------------- lifecycle
 
     def flush(self, timeout: float | None = None) -> None:
-        """Block until everything sent so far is acknowledged; raise :class:`DeliveryError` if any failed."""
-        self._producer.flush(timeout=timeout)
+        """Block until everything sent so far is acknowledged.
+
+        Raises :class:`DeliveryError` listing the messages sent since the previous
+        ``flush()`` that failed (then forgets them: the next flush reports only its own),
+        or :class:`DeliveryTimeout` when ``timeout`` passes first (nothing is forgotten).
+        """
+        from kafka.errors import KafkaTimeoutError
+
+        producer = self._producer
+        try:
+            producer.flush(timeout=timeout)
+        except KafkaTimeoutError as err:
+            raise DeliveryTimeout(f"messages not acknowledged within {timeout} s: {err}") from err
         with self._lock:
-            if self.failed:
-                first = self._errors[0] if self._errors else None
-                raise DeliveryError(f"{self.failed} of {self.sent} message(s) were not delivered"
-                                    + (f"; first error: {first!r}" if first else ""))
+            failed, unlisted, window = self._failures, self._unlisted, self._window
+            self._failures, self._unlisted, self._window = [], 0, 0
+        if failed:
+            self._renew(producer)
+            raise DeliveryError(_failed_text(len(failed) + unlisted, window, failed[0][2]), failed)
+
+    def _renew(self, broken: Any) -> None:
+        """Replace a client that failed for good with a fresh one (ours only, never one passed in).
+
+        kafka-python's idempotent producer turns *fatal* on a non-retriable error (a
+        message over the topic's ``max.message.bytes``, a deleted topic): every later
+        send fails. The next messages go through a new client instead.
+        """
+        manager = getattr(broken, "_transaction_manager", None)
+        if self._connection is None or manager is None or not manager.has_fatal_error():
+            return
+        with self._renew_lock:
+            if self._producer is not broken:
+                return  # another thread renewed it
+            self._producer = self._connect(*self._connection)
+        log.warning("event=producer_renewed reason=fatal_delivery_error")
+        broken.close(timeout=5)
 
     def close(self, timeout: float | None = None) -> None:
         self._producer.close(timeout=timeout)
@@ -192,6 +285,10 @@ class GreenShieldProducer:
                 self.flush()
         finally:
             self.close()
+
+
+def _failed_text(failed: int, sent: int, first: BaseException) -> str:
+    return f"{failed} of {sent} message(s) were not delivered; first error: {first!r}"
 
 
 def _event_id(rejection: Rejection) -> str | None:

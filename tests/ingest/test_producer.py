@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from greenshield.ingest.clients import security_options
-from greenshield.ingest.producer import DeliveryError, GreenShieldProducer, InvalidEvent
+from greenshield.ingest.producer import DeliveryError, DeliveryTimeout, GreenShieldProducer, InvalidEvent
 from greenshield.settings import Settings
 
 from .conftest import consume_all
@@ -26,16 +26,23 @@ STAFF = {"v": 1, "event_id": "r-1", "type": "registry", "enterprise_id": "E10000
 
 
 class _Future:
+    """Done at once, like kafka-python's future of a message acknowledged (or refused) before flush()."""
+
     def __init__(self, error: BaseException | None = None) -> None:
         self.error = error
+        self.is_done = True
+        self.exception = error
 
-    def add_callback(self, fn: Callable[[Any], None]) -> None:
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def add_callback(self, fn: Callable[..., None], *args: Any) -> None:
         if self.error is None:
-            fn(None)
+            fn(*args, None)
 
-    def add_errback(self, fn: Callable[[BaseException], None]) -> None:
+    def add_errback(self, fn: Callable[..., None], *args: Any) -> None:
         if self.error is not None:
-            fn(self.error)
+            fn(*args, self.error)
 
 
 class FakeKafka:
@@ -127,6 +134,46 @@ class TestValidation:
         with pytest.raises(DeliveryError, match="1 of 1"):
             producer.flush()
 
+    def test_a_failed_delivery_fails_that_flush_only_and_names_the_messages(self) -> None:
+        """Issue 14: the failure is reported once, with key and event_id; the next flush of good sends passes."""
+        fake = FakeKafka(error=RuntimeError("broker gone"))
+        producer = sdk(fake)
+        producer.send(XRAY)
+        producer.send_registry(STAFF)
+        with pytest.raises(DeliveryError, match="2 of 2") as caught:
+            producer.flush()
+        assert [(k, e) for k, e, _ in caught.value.failed] == [
+            ("WB12345678", "x-1"), ("staff:P00000001@2026-11-11T00:00:00.5Z", "r-1")]
+        assert all(isinstance(err, RuntimeError) for _, _, err in caught.value.failed)
+        fake.error = None
+        producer.send({**XRAY, "event_id": "x-2"})
+        producer.flush()  # recovered: no DeliveryError from the earlier failure
+        assert producer.failed == 2 and producer.acked == 1
+
+    def test_a_flush_timeout_is_a_delivery_timeout(self) -> None:
+        """kafka-python's KafkaTimeoutError from flush() becomes DeliveryTimeout (a DeliveryError: 503 in the API)."""
+        from kafka.errors import KafkaTimeoutError
+
+        class Slow(FakeKafka):
+            def flush(self, timeout: float | None = None) -> None:
+                raise KafkaTimeoutError("Timeout waiting for future")
+
+        producer = sdk(Slow())
+        producer.send(XRAY)
+        with pytest.raises(DeliveryTimeout):
+            producer.flush(timeout=0.1)
+
+    def test_deliver_reports_only_its_own_lines(self) -> None:
+        """deliver(): the failures of this call's lines, with keys; a later call with good lines passes."""
+        fake = FakeKafka(error=RuntimeError("refused"))
+        producer = sdk(fake)
+        with pytest.raises(DeliveryError) as caught:
+            producer.deliver([orjson.dumps(XRAY), b"  "])
+        assert [(k, e) for k, e, _ in caught.value.failed] == [("WB12345678", "x-1")]
+        fake.error = None
+        producer.deliver([orjson.dumps({**XRAY, "event_id": "x-2"})])
+        producer.flush()  # deliver's failures are never reported to a later flush()
+
 
 class TestSecurity:
     def test_sasl_and_tls_settings_pass_through_under_kafka_python_names(self) -> None:
@@ -175,3 +222,29 @@ class TestOnTheBroker:
             doc = orjson.loads(m.value)
             assert m.key.decode().startswith(f"{doc['entity']}:{doc['id']}@")
             assert m.key.decode().endswith("Z")
+
+    def test_after_a_refused_message_the_next_flush_succeeds(self, make_topics: Callable[..., Settings]) -> None:
+        """Issue 14: one message over the topic's max.message.bytes fails that flush (named by key and event_id);
+        a good send afterwards is delivered and flushes cleanly (before the fix every later flush failed)."""
+        from greenshield.ingest.topics import admin_client
+
+        settings = make_topics()
+        small = f"{settings.topic_prefix}small.v1"
+        admin = admin_client(settings)
+        try:
+            admin.create_topics({small: {"num_partitions": 1, "replication_factor": 1,
+                                         "configs": {"max.message.bytes": "2048"}}}, wait_for_metadata=True)
+        finally:
+            admin.close()
+        big = {**XRAY, "event_id": "big-1", "note": "x" * 8000}  # an extra field: valid, but 8 KB
+        with GreenShieldProducer(settings.kafka_bootstrap, None, events_topic=small,
+                                 registry_topic=settings.registry_topic) as producer:
+            producer.send(big)
+            with pytest.raises(DeliveryError, match="1 of 1") as caught:
+                producer.flush(timeout=60)
+            assert [(k, e) for k, e, _ in caught.value.failed] == [("WB12345678", "big-1")]
+            producer.send({**XRAY, "event_id": "good-1"})
+            producer.flush(timeout=60)
+            producer.deliver([orjson.dumps({**XRAY, "event_id": "good-2"})], timeout=60)
+        got = consume_all(settings.kafka_bootstrap, small, 1, 2)
+        assert [orjson.loads(m.value)["event_id"] for m in got] == ["good-1", "good-2"]
