@@ -16,7 +16,9 @@ never by an enterprise. A worker applies a control message only when the
 signature verifies and ``partition`` is the partition it arrived on; anything else
 carrying the ``gs-control`` header is rejected (to ``gs.rejects.v1``) and changes
 nothing. A control message only moves the clock forward, so re-sending an old
-one is harmless.
+one is harmless: a replayed valid message is applied again (a no-op once the clock
+is past it) and is not a reject. Whatever else carries the header (a null, duplicated
+or non-ASCII header, a null, truncated or forged value) is exactly one reject.
 """
 
 from __future__ import annotations
@@ -66,32 +68,64 @@ def encode_advance(key: bytes, as_of: str, partition: int, issued_at: str) -> tu
     return CONTROL_KEY, value, [(CONTROL_HEADER, ADVANCE), (SIGNATURE_HEADER, _sign(key, value).encode())]
 
 
-def is_control(headers: Iterable[tuple[str, bytes]] | None) -> bool:
-    """Does a message carry the control header (valid or not)?"""
-    return any(name == CONTROL_HEADER for name, _ in headers or ())
+def is_control(headers: Iterable[Any] | None) -> bool:
+    """Does a message carry the control header (valid or not)? Total over any header list."""
+    return any(name == CONTROL_HEADER for name, _ in _pairs(headers))
 
 
-def decode_advance(key: bytes, value: bytes | None, headers: Iterable[tuple[str, bytes]] | None,
+def _pairs(headers: Iterable[Any] | None) -> list[tuple[Any, Any]]:
+    """The ``(name, value)`` pairs of a header list; anything that is not a pair is left out."""
+    if not headers:
+        return []
+    try:
+        return [h for h in headers if isinstance(h, tuple) and len(h) == 2]
+    except TypeError:  # not iterable: no headers a worker could read
+        return []
+
+
+def _only(headers: list[tuple[Any, Any]], name: str) -> bytes | None:
+    """The one value of header ``name`` (None when absent); a duplicated or non-bytes one is refused."""
+    found = [value for key, value in headers if key == name]
+    if len(found) > 1:
+        raise ControlError(f"control message with {len(found)} {name} headers (one expected)")
+    if not found or found[0] is None:
+        return None
+    if not isinstance(found[0], bytes):
+        raise ControlError(f"control message: header {name} is not bytes")
+    return found[0]
+
+
+def decode_advance(key: bytes, value: bytes | None, headers: Iterable[Any] | None,
                    partition: int) -> Advance:
-    """Verify a control message that arrived on ``partition``; raise :class:`ControlError` saying why not."""
-    found = dict(headers or ())
-    if found.get(CONTROL_HEADER) != ADVANCE:
-        raise ControlError(f"unknown control message kind {found.get(CONTROL_HEADER)!r}")
+    """Verify a control message that arrived on ``partition``; raise :class:`ControlError` saying why not.
+
+    Total over what a producer controls: null, duplicated, non-ASCII or oddly typed
+    headers and values are each a :class:`ControlError`, never another exception. A
+    replayed valid message verifies again (the clock only moves forward, so it is
+    harmless and not a reject).
+    """
+    pairs = _pairs(headers)
+    kind = _only(pairs, CONTROL_HEADER)
+    if kind != ADVANCE:
+        shown = kind[:32].decode("ascii", "replace") if kind is not None else None
+        raise ControlError(f"unknown control message kind {shown!r}")
     if not key:
         raise ControlError("control message refused: this worker has no control key configured")
-    signature = found.get(SIGNATURE_HEADER, b"").decode("ascii", "replace")
-    if value is None or not hmac.compare_digest(signature, _sign(key, value)):
+    signature = _only(pairs, SIGNATURE_HEADER)
+    if signature is None or not isinstance(value, bytes) or \
+            not hmac.compare_digest(signature, _sign(key, value).encode()):
         raise ControlError("control message with a missing or wrong signature (not sent by the system)")
     doc = _object(value)
     if doc.get("action") != "advance" or doc.get("v") != 1:
         raise ControlError("control message: unknown action or version")
-    if doc.get("partition") != partition:
-        raise ControlError(f"control message for partition {doc.get('partition')} arrived on {partition}")
+    target = doc.get("partition")
+    if type(target) is not int or target != partition:
+        raise ControlError(f"control message for partition {str(target)[:20]} arrived on {partition}")
     text = doc.get("as_of")
     try:
         return Advance(parse_instant(text), text, partition) if isinstance(text, str) else _bad_instant(text)
-    except TimestampError as err:
-        raise ControlError(f"control message: {err}") from None
+    except (TimestampError, ValueError, OverflowError) as err:
+        raise ControlError(f"control message: {str(err)[:200]}") from None
 
 
 def _object(value: bytes) -> dict[str, Any]:
@@ -105,7 +139,7 @@ def _object(value: bytes) -> dict[str, Any]:
 
 
 def _bad_instant(value: Any) -> Advance:
-    raise ControlError(f"control message: as_of {value!r} is not a timestamp")
+    raise ControlError(f"control message: as_of {repr(value)[:40]} is not a timestamp")
 
 
 def send_advance(producer: Any, topic: str, partitions: int, key: bytes, as_of: str, issued_at: str,

@@ -1,14 +1,24 @@
-"""One Kafka message in: an accepted, redacted candidate event, or a Rejection; and the output messages.
+"""One Kafka message in: an accepted, redacted candidate event, a control message, or a reject; and the output messages.
 
 Personal data stops here (design note 1): the candidate carries the redacted
 document (keyed hash and masked forms, contract §6) and a keyed digest of the
 original content for duplicate detection; the plain value is not kept.
+
+:func:`decode_message` is total: whatever a producer controls (value, key,
+headers, sizes, encodings, numbers, nesting) gives back a value, never an
+exception. An exception nobody expected is a reject with reason
+``internal: <exception class>`` (no message text, which could echo input), logged
+once with its traceback frames and offsets. Every reject's output message is
+bounded (:data:`MAX_REJECT_MESSAGE`): the reason is cut, the payload left out
+past :data:`MAX_REJECT_PAYLOAD`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import logging
+import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +26,20 @@ import orjson
 
 from greenshield.audit.entries import canonical
 from greenshield.audit.stream_sink import keyed_digester
+from greenshield.ingest.control import Advance, ControlError, decode_advance, is_control
+from greenshield.ingest.kafka_records import UndecodableKey
 from greenshield.privacy import redact_event
 from greenshield.rules.dedup import CanonicalError
 from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.parse import is_blank, parse_line_plain
 
+log = logging.getLogger("greenshield.worker")
+
 MAX_REJECT_PAYLOAD = 64 * 1024  # a masked payload larger than this is left out of the reject message
+MAX_REASON = 1000               # characters of a reject reason (more is cut, with a note)
+#: every reject message is smaller than this (payload + reason + the bounded fields), far below
+#: the worker producer's max_request_size (2 MiB)
+MAX_REJECT_MESSAGE = MAX_REJECT_PAYLOAD + 8 * 1024
 
 
 @dataclass(slots=True)
@@ -35,6 +53,7 @@ class Candidate:
     doc: dict[str, Any]
     digest: bytes
     key: tuple[str, str]  # the idempotency key (enterprise_id, event_id)
+    dropped: int = 0      # fields of the value not kept in ``doc`` (not in the contract)
 
     @property
     def source(self) -> str:
@@ -53,10 +72,45 @@ class Reject:
     sha256: str | None  # of the raw value when it did not parse (the input topic still has it)
     type: str = "unknown"
     enterprise: str = "unknown"
+    internal: bool = False  # an unexpected exception, not a verdict on the input
+
+    def __post_init__(self) -> None:
+        self.rejection = bounded(self.rejection)
 
     @property
     def source(self) -> str:
         return source_of(self.topic, self.partition)
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A verified control message (the worker applies it to its partition's clock)."""
+
+    topic: str
+    partition: int
+    offset: int
+    advance: Advance
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What decoding needs besides the message: keys and topic names."""
+
+    hmac_key: bytes
+    registry_topic: str
+    events_topic: str = ""
+    control_key: bytes = b""
+
+
+def bounded(rejection: Rejection) -> Rejection:
+    """The rejection with a reason every store and the rejects topic take (cut, no NUL, no lone surrogate)."""
+    reason = rejection.reason if isinstance(rejection.reason, str) else repr(rejection.reason)
+    if len(reason) <= MAX_REASON and reason.isascii() and "\x00" not in reason:
+        return rejection
+    if len(reason) > MAX_REASON:
+        reason = f"{reason[:MAX_REASON]}... ({len(reason)} characters, cut)"
+    reason = reason.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
+    return Rejection(reason, rejection.payload, rejection.key)
 
 
 def source_of(topic: str, partition: int) -> str:
@@ -70,6 +124,77 @@ def _labels(obj: Any) -> tuple[str, str]:
     kind, ent = obj.get("type"), obj.get("enterprise_id")
     return (kind if isinstance(kind, str) and len(kind) <= 16 else "unknown",
             ent if isinstance(ent, str) and len(ent) == 8 else "unknown")
+
+
+Decoded = Candidate | Reject | Control | None
+
+
+def decode_message(topic: str, partition: int, offset: int, key: Any, value: Any, headers: Any,
+                   ctx: Context) -> Decoded:
+    """One Kafka message, whatever it holds: a candidate, a reject, a verified control message, or None.
+
+    Never raises (see the module docstring). ``key`` is not used: a message is what
+    its value says (the SDK keys by waybill for placement only).
+    """
+    try:
+        return _decode_message(topic, partition, offset, value, headers, ctx)
+    except Exception as err:  # anything unforeseen: one reject, one log line, the stream goes on
+        return internal_reject(topic, partition, offset, value, err)
+
+
+def _decode_message(topic: str, partition: int, offset: int, value: Any, headers: Any, ctx: Context) -> Decoded:
+    if not isinstance(value, bytes | None):
+        value = bytes(value) if isinstance(value, bytearray | memoryview) else None
+    if headers:
+        wrong = undecodable_header(headers)
+        if wrong is not None:
+            return Reject(topic, partition, offset, Rejection(wrong), len(value or b""), _sha(value))
+        if topic == ctx.events_topic and is_control(headers):
+            return _control(topic, partition, offset, value, headers, ctx)
+    return decode(topic, partition, offset, value, ctx.hmac_key, ctx.registry_topic)
+
+
+def undecodable_header(headers: Any) -> str | None:
+    """Why a header list cannot be read as the record format says (names are UTF-8 strings); None if it can."""
+    try:
+        pairs = list(headers)
+    except TypeError:
+        return f"undecodable record: headers are a {type(headers).__name__}, not a list"
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            return f"undecodable record: header {i} is not a (name, value) pair"
+        name, content = pair
+        if isinstance(name, UndecodableKey):
+            return f"undecodable record: header {i} name is not UTF-8 ({len(name.raw)} bytes)"
+        if not isinstance(name, str):
+            return f"undecodable record: header {i} name is a {type(name).__name__}, not a string"
+        if content is not None and not isinstance(content, bytes):
+            return f"undecodable record: header {i} value is a {type(content).__name__}, not bytes"
+    return None
+
+
+def _control(topic: str, partition: int, offset: int, value: bytes | None, headers: Iterable[Any],
+             ctx: Context) -> Control | Reject:
+    try:
+        return Control(topic, partition, offset, decode_advance(ctx.control_key, value, headers, partition))
+    except ControlError as err:
+        return Reject(topic, partition, offset, Rejection(str(err)), len(value or b""), _sha(value), "control")
+
+
+def internal_reject(topic: str, partition: int, offset: int, value: Any, err: BaseException) -> Reject:
+    """The reject of a message whose decoding raised ``err``, logged once (frames and class, never the message)."""
+    frames = " < ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}"
+                        for f in reversed(traceback.extract_tb(err.__traceback__)))
+    name = type(err).__name__[:60]
+    log.error("event=decode_internal_error topic=%s partition=%d offset=%d error=%s traceback=%s",
+              topic, partition, offset, name, frames)
+    raw = value if isinstance(value, bytes) else None
+    return Reject(topic, partition, offset, Rejection(f"internal: {name}"), len(raw or b""), _sha(raw),
+                  internal=True)
+
+
+def _sha(value: bytes | None) -> str | None:
+    return hashlib.sha256(value).hexdigest() if value is not None else None
 
 
 def decode(topic: str, partition: int, offset: int, value: bytes | None, hmac_key: bytes,
@@ -90,7 +215,32 @@ def decode(topic: str, partition: int, offset: int, value: bytes | None, hmac_ke
         keyed = _digester(hmac_key)(obj, value, plain)  # plain: no number walk, the same digest
     except CanonicalError as err:
         return Reject(topic, partition, offset, Rejection(str(err)), len(value), None, *_labels(obj))
-    return Candidate(topic, partition, offset, item, redact_event(obj, hmac_key), keyed, _key(item))
+    doc = redact_event(obj, hmac_key)
+    return Candidate(topic, partition, offset, item, doc, keyed, _key(item), fields_dropped(obj, doc))
+
+
+_KEPT_SENDER = frozenset({"name", "id_type", "id_number", "verified_by"})  # kept (masked or as they are)
+
+
+def fields_dropped(obj: Any, doc: Any) -> int:
+    """How many fields of the parsed value the redacted ``doc`` left out (top level, sender, inspection).
+
+    Compares key sets, never values (no walk over the value). Until
+    :func:`~greenshield.privacy.redact_event` drops non-contract fields this is 0.
+    """
+    if obj is doc or not isinstance(obj, dict) or not isinstance(doc, dict):
+        return 0
+    n = sum(1 for k in obj if k not in doc)
+    for name in ("sender", "inspection"):
+        inner, kept = obj.get(name), doc.get(name)
+        if isinstance(inner, dict):
+            if not isinstance(kept, dict):
+                continue  # counted above when the whole object went, else replaced as a whole
+            if name == "sender":
+                n += sum(1 for k in inner if k not in kept and k not in _KEPT_SENDER)
+            else:
+                n += sum(1 for k in inner if k not in kept)
+    return n
 
 
 _DIGESTERS: dict[bytes, Callable[[Any, bytes | None, bool], bytes]] = {}
@@ -116,21 +266,31 @@ def _wrong_topic(item: Event | RegistryRecord, on_registry: bool) -> str | None:
 
 
 def reject_message(r: Reject) -> tuple[bytes, bytes]:
-    """``(key, value)`` for the rejects topic: reason, source partition and offset, masked payload."""
-    payload = r.rejection.payload
+    """``(key, value)`` for the rejects topic: reason, source partition and offset, masked payload.
+
+    The value is always below :data:`MAX_REJECT_MESSAGE` bytes and always encodes.
+    """
     doc: dict[str, Any] = {"v": 1, "topic": r.topic, "partition": r.partition, "offset": r.offset,
                            "reason": r.rejection.reason, "size": r.size}
     if r.rejection.key is not None:
-        doc["key"] = list(r.rejection.key)
+        doc["key"] = [bounded(Rejection(str(k)[:128])).reason for k in r.rejection.key]
     if r.sha256 is not None:
         doc["sha256"] = r.sha256
-    if payload is not None:
-        text = canonical(payload)
-        if len(text) <= MAX_REJECT_PAYLOAD:
-            doc["payload"] = orjson.Fragment(text)
-        else:
-            doc["payload_omitted"] = f"masked payload of {len(text)} bytes is over {MAX_REJECT_PAYLOAD}"
+    if r.rejection.payload is not None:
+        _add_payload(doc, r.rejection.payload)
     return f"{r.topic}:{r.partition}".encode(), orjson.dumps(doc)
+
+
+def _add_payload(doc: dict[str, Any], payload: Any) -> None:
+    try:
+        text = canonical(payload)
+    except (ValueError, TypeError, RecursionError) as err:
+        doc["payload_omitted"] = f"masked payload could not be encoded ({type(err).__name__})"
+        return
+    if len(text) <= MAX_REJECT_PAYLOAD:
+        doc["payload"] = orjson.Fragment(text)
+    else:
+        doc["payload_omitted"] = f"masked payload of {len(text)} bytes is over {MAX_REJECT_PAYLOAD}"
 
 
 def violation_message(change: dict[str, Any]) -> tuple[bytes, bytes]:

@@ -13,17 +13,51 @@ greenshield_consumer_lag_messages                      topic, partition         
 greenshield_store_commit_seconds                       (histogram)               one batch's store transaction
 greenshield_watermark_age_seconds                      partition                 wall clock - watermark
 greenshield_store_unavailable                          (gauge 0/1)               the worker is waiting for the store
+greenshield_messages_internal_errors_total             (none)                    rejects for an unexpected exception
+greenshield_fields_dropped_total                       type                      non-contract fields not kept
+greenshield_store_refused_rows_total                   (none)                    rows the store refused (rejected)
 =====================================================  ========================  ==========================
 
-A label whose value is unknown (a line that did not parse) is ``unknown``. Each
+A label whose value is unknown (a line that did not parse) is ``unknown``. Label
+values come from known sets only (:class:`Labels`): ``type`` is one of the
+contract's types, ``registry``, ``control`` or ``unknown``; ``enterprise`` is an
+enterprise seen in an accepted event or registry record (or ``unknown``,
+``system``); anything else is ``other``. So junk cannot grow the metrics. Each
 worker has its own registry, so tests can run several in one process.
 """
 
 from __future__ import annotations
 
+import re
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from greenshield.rules.model import TYPE_RANK
+
 UNKNOWN = "unknown"
+OTHER = "other"
+TYPES = frozenset({*TYPE_RANK, "registry", "control", UNKNOWN})
+_ENTERPRISE = re.compile(r"E[0-9]{7}")
+MAX_ENTERPRISES = 10_000  # enterprise label values kept at most (more become "other")
+
+
+class Labels:
+    """The known label values: a value outside them is ``other``."""
+
+    def __init__(self) -> None:
+        self.enterprises: set[str] = {UNKNOWN, "system"}
+
+    def admit(self, enterprise: str) -> None:
+        """An enterprise of an accepted event or registry record becomes a label value."""
+        if enterprise not in self.enterprises and len(self.enterprises) < MAX_ENTERPRISES \
+                and isinstance(enterprise, str) and _ENTERPRISE.fullmatch(enterprise):
+            self.enterprises.add(enterprise)
+
+    def type(self, kind: str) -> str:
+        return kind if kind in TYPES else OTHER
+
+    def enterprise(self, enterprise: str) -> str:
+        return enterprise if enterprise in self.enterprises else OTHER
 
 
 class WorkerMetrics:
@@ -57,6 +91,16 @@ class WorkerMetrics:
         self.ready = Gauge("greenshield_worker_ready",
                            "1 once the worker has checked its topics, read the registry and holds partitions; "
                            "0 while it waits for the store.", registry=r)
+        self.internal_errors = Counter("greenshield_messages_internal_errors",
+                                       "Messages rejected because decoding them raised an unexpected exception.",
+                                       registry=r)
+        self.fields_dropped = Counter("greenshield_fields_dropped",
+                                      "Fields of accepted events not kept because the contract does not name them.",
+                                      ("type",), registry=r)
+        self.store_refused = Counter("greenshield_store_refused_rows",
+                                     "Messages rejected because the store refused their row (its content).",
+                                     registry=r)
+        self.labels = Labels()
         self.store_unavailable = Gauge("greenshield_store_unavailable",
                                        "1 while the worker waits for the store to come back.", registry=r)
 

@@ -84,8 +84,13 @@ class Partitions:
         self.reload(conn, wanted)
         return len(records)
 
-    def feed(self, conn: Any, events: list[tuple[int, Event]]) -> None:
-        """New parcel events ``(partition, event)`` into their cores; parcels not in memory are reloaded first."""
+    def prepare(self, conn: Any, events: list[tuple[int, Event]]) -> None:
+        """Reload the stored parcels of new events ``(partition, event)`` that are not in memory.
+
+        Call it before the new events are inserted (so only the stored ones come back).
+        It changes memory only to match what the store holds, so a transaction that
+        fails after it leaves the states consistent.
+        """
         unknown: dict[str, PartitionState] = {}
         for p, e in events:
             state = self.states[p]
@@ -93,8 +98,16 @@ class Partitions:
                 unknown[e.waybill_no] = state
         if unknown:
             self.reload(conn, {w: unknown[w] for w in sink.stored_waybills(conn, unknown)})
+
+    def add(self, events: list[tuple[int, Event]]) -> None:
+        """New parcel events into their cores (after :meth:`prepare`)."""
         for p, e in events:
             self.states[p].add_event(e)
+
+    def feed(self, conn: Any, events: list[tuple[int, Event]]) -> None:
+        """New parcel events ``(partition, event)`` into their cores; parcels not in memory are reloaded first."""
+        self.prepare(conn, events)
+        self.add(events)
 
     def reload(self, conn: Any, wanted: dict[str, PartitionState]) -> None:
         """Stored events and open violations of parcels not in memory, into the given states."""

@@ -8,11 +8,15 @@ arrival order that breaks same-instant ties (contract §1.3; the key carries
 entity and instant, so same-instant versions share a partition).
 
 Storing registry records and rejecting bad ones is not done here but by the
-worker that owns the registry partition in the consumer group, exactly once.
+worker that owns the registry partition in the consumer group, exactly once. The
+feed takes exactly what that worker accepts: a record whose headers cannot be read
+is skipped here and rejected there, and nothing in a record stops the feed (an
+unexpected exception skips the record, logged with its offset).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +26,7 @@ from greenshield.rules.model import RegistryRecord
 from greenshield.rules.parse import is_blank, parse_line
 
 Listener = Callable[[RegistryRecord], None]
+log = logging.getLogger("greenshield.worker")
 
 
 class RegistryFeed:
@@ -30,6 +35,9 @@ class RegistryFeed:
     def __init__(self, consumer: Any, topic: str, partitions: int) -> None:
         from kafka import TopicPartition
 
+        from greenshield.ingest.kafka_records import install
+
+        install()  # a header key that is not UTF-8 must not stop the feed (see kafka_records)
         self.consumer = consumer
         self.parts = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(self.parts)
@@ -43,8 +51,20 @@ class RegistryFeed:
         new = 0
         for messages in self.consumer.poll(timeout_ms=timeout_ms, max_records=10_000).values():
             for m in messages:
-                new += self._take(m.value)
+                new += self._take_message(m)
         return new
+
+    def _take_message(self, m: Any) -> int:
+        from greenshield.ingest.decode import undecodable_header
+
+        try:
+            if m.headers and undecodable_header(m.headers) is not None:
+                return 0  # the owner worker rejects it
+            return self._take(m.value)
+        except Exception as err:  # the owner worker rejects it as internal; the feed goes on
+            log.error("event=registry_record_skipped partition=%s offset=%s error=%s", m.partition, m.offset,
+                      type(err).__name__)
+            return 0
 
     def catch_up(self, timeout: float = 60.0) -> int:
         """Read up to the registry's end offsets as of now (so everything sent before is applied)."""

@@ -54,10 +54,23 @@ an event is "acked" when the agent asks for the next one, offsets are committed 
 (``faust/transport/consumer.py`` ``_commit_handler``, ``_drain_messages``,
 ``_commit_offsets``); the changelog is flushed before a commit but not atomically with it.
 
-**Failures.** Any store or Kafka error during a batch rolls the transaction back;
-the worker drops its in-memory state, seeks back to the committed offsets, waits
-until the store answers again (``greenshield_store_unavailable`` = 1 meanwhile;
-no offsets are committed), rebuilds and goes on.
+**Failures.** A store outage or Kafka error during a batch rolls the transaction
+back; the worker drops its in-memory state, seeks back to the committed offsets,
+waits until the store answers again (``greenshield_store_unavailable`` = 1
+meanwhile; no offsets are committed), rebuilds and goes on.
+
+**No message stops a worker.** Each message is processed or is exactly one reject
+(:func:`~greenshield.ingest.decode.decode_message` never raises; a header key that
+is not UTF-8 is read, not a ``CorruptRecordError``, see
+:mod:`~greenshield.ingest.kafka_records`). A store error caused by a row's
+content (``DataError``, ``IntegrityError``: a value too long, a NUL byte, a
+constraint) is not an outage: the batch is bisected, halves retried in fresh
+transactions in order, each row the store refuses on its own becomes a reject
+(``store refused the row: <sqlstate class>``) and the rest is committed; the
+offsets move only after all of it is stored. An unexpected exception in the
+per-batch work is handled the same way (reason ``internal: <class>``), unless
+every message of a batch of several fails alone: that is a bug, not content, and
+it stops the worker rather than rejecting the stream.
 """
 
 from __future__ import annotations
@@ -72,13 +85,13 @@ from typing import Any
 
 from greenshield.audit import stream_sink as sink
 from greenshield.audit.pipeline import Audit
-from greenshield.ingest.control import ControlError, decode_advance, is_control
-from greenshield.ingest.decode import Candidate, Reject, decode, reject_message, violation_message
+from greenshield.ingest.decode import (
+    Candidate, Context, Control, Reject, decode_message, reject_message, violation_message)
 from greenshield.ingest.metrics import WorkerMetrics
 from greenshield.ingest.registry_feed import RegistryFeed
 from greenshield.ingest.partitions import Partitions
 from greenshield.ingest.state import PartitionState
-from greenshield.rules.model import Event, Rejection
+from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.pack import RulePack
 from greenshield.settings import Settings
 
@@ -114,10 +127,10 @@ class PublishError(RuntimeError):
 
 @dataclass
 class Batch:
-    """What one poll brought, decoded."""
+    """What one poll brought, decoded: candidates and rejects in arrival order."""
 
-    candidates: list[Candidate] = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
+    items: list[Candidate | Reject] = field(default_factory=list)
+    controls: list[Control] = field(default_factory=list)
     offsets: dict[Any, int] = field(default_factory=dict)
     consumed: Counter[tuple[str, str]] = field(default_factory=Counter)
     messages: int = 0
@@ -125,12 +138,53 @@ class Batch:
 
 @dataclass
 class Outcome:
-    """What a committed batch did, for metrics and tests."""
+    """What a committed batch (or the committed parts of a bisected one) did, for metrics and tests."""
 
     fresh: list[Candidate] = field(default_factory=list)
     duplicates: list[Candidate] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
     late: int = 0  # registry records reached in this transaction
+    refused: int = 0  # rows the store refused, now rejects
+
+    def merge(self, other: Outcome) -> None:
+        self.fresh += other.fresh
+        self.duplicates += other.duplicates
+        self.rejects += other.rejects
+        self.changes += other.changes
+        self.late += other.late
+        self.refused += other.refused
+
+
+class SystemicError(RuntimeError):
+    """Every message of a batch failed on its own: a bug or a broken store, not one message's content."""
+
+
+def _content_error(err: BaseException) -> bool:
+    """Did the store (or the per-batch work) fail because of what a row holds, not because it is unavailable?"""
+    from kafka.errors import KafkaError
+    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
+
+    if isinstance(err, (DataError, IntegrityError)):
+        return True
+    if isinstance(err, StatementError) and not isinstance(err, DBAPIError):
+        return True  # raised while binding a value (e.g. a string the driver cannot encode)
+    outage = (SQLAlchemyError, KafkaError, PublishError, TimeoutError, OSError, SystemicError)
+    return isinstance(err, Exception) and not isinstance(err, outage)
+
+
+def _from_store(err: BaseException) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(err, SQLAlchemyError)
+
+
+def _refusal(err: BaseException) -> str:
+    """``<sqlstate> <class>`` of a store error (or the exception class): never the message, which holds values."""
+    orig = getattr(err, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+    name = type(orig if orig is not None else err).__name__
+    return f"{code} {name}" if code else name
 
 
 def _rebalance_listener() -> Any:
@@ -171,6 +225,8 @@ class Worker:
         self.producer: Any = None
         self.registry: RegistryFeed | None = None
         self.parts = Partitions(settings, pack, audit.store, [])
+        self.ctx = Context(self.key, settings.registry_topic, settings.events_topic, self.control_key)
+        self._fed = False  # the rule cores took events of a transaction not yet committed
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -179,8 +235,10 @@ class Worker:
         from kafka import KafkaConsumer, KafkaProducer
 
         from greenshield.ingest.clients import RELIABLE_PRODUCER, common
+        from greenshield.ingest.kafka_records import install
         from greenshield.ingest.topics import admin_client, require_topics, topic_specs
 
+        install()  # header keys that are not UTF-8 are read (and rejected), not a poll() that fails for ever
         s = self.settings
         admin = admin_client(s, self.bootstrap, "greenshield-worker-admin")
         try:
@@ -200,9 +258,13 @@ class Worker:
                                group_id=None, enable_auto_commit=False, allow_auto_create_topics=False)
         self.registry = RegistryFeed(reader, s.registry_topic, s.registry_partitions)
         self.parts.registry = self.registry.records
-        self.registry.listener = self.parts.on_record
+        self.registry.listener = self._on_record
         self.registry.catch_up(timeout=120.0)
         log.info("event=started group=%s registry_records=%d", s.worker_group, len(self.registry.records))
+
+    def _on_record(self, record: RegistryRecord) -> None:
+        self.metrics.labels.admit(record.enterprise_id)
+        self.parts.on_record(record)
 
     def run(self, stop: threading.Event) -> None:
         """Work until ``stop`` is set; recover from store and Kafka failures on the way."""
@@ -288,11 +350,8 @@ class Worker:
         if not batch.offsets:
             return 0
         started = time.monotonic()
-        with self.audit.store.write() as conn:
-            outcome = self._apply(conn, batch)
-            self._publish(outcome.changes, batch.rejects)
-        # the store transaction has committed: only now may the offsets move (see the module docstring)
-        del self.parts.late[:outcome.late]
+        outcome = self._store(batch)
+        # the store transactions have committed: only now may the offsets move (see the module docstring)
         self.metrics.commit_seconds.observe(time.monotonic() - started)
         self._queue_offsets(batch.offsets)
         self._commit_pending()
@@ -300,9 +359,8 @@ class Worker:
         return batch.messages
 
     def _decode(self, records: dict[Any, list[Any]]) -> Batch:
-        s, batch, now = self.settings, Batch(), self.wall()
+        s, batch, now, ctx = self.settings, Batch(), self.wall(), self.ctx
         assigned = self.consumer.assignment()
-        caught_up = False
         for tp, messages in records.items():
             if tp not in assigned or (tp.topic == s.events_topic and tp.partition not in self.parts.states):
                 continue  # revoked meanwhile: the new owner reads these
@@ -312,41 +370,119 @@ class Worker:
                 batch.offsets[tp] = m.offset + 1
                 if state is not None:
                     state.clock.saw_message(now)
-                if state is not None and is_control(m.headers):
-                    if not caught_up:
-                        assert self.registry is not None
-                        self.registry.catch_up()  # every registry record sent before the control applies
-                        caught_up = True
-                    self._control(batch, state, m)
-                    continue
-                got = decode(tp.topic, tp.partition, m.offset, m.value, self.key, s.registry_topic)
+                got = decode_message(tp.topic, tp.partition, m.offset, m.key, m.value, m.headers, ctx)
                 if got is None:
                     continue
-                if isinstance(got, Reject):
-                    batch.rejects.append(got)
+                if isinstance(got, Control):
+                    self._control(batch, state, got)
+                elif isinstance(got, Reject):
+                    batch.items.append(got)
                     batch.consumed[(got.type, got.enterprise)] += 1
                 else:
-                    batch.candidates.append(got)
-                    batch.consumed[(got.item.type if isinstance(got.item, Event) else "registry",
-                                    got.item.enterprise_id)] += 1
+                    batch.items.append(got)
+                    batch.consumed[(_kind(got), got.item.enterprise_id)] += 1
         return batch
 
-    def _control(self, batch: Batch, state: PartitionState, m: Any) -> None:
+    def _control(self, batch: Batch, state: PartitionState | None, got: Control) -> None:
         batch.consumed[("control", "system")] += 1
-        try:
-            advance = decode_advance(self.control_key, m.value, m.headers, m.partition)
-        except ControlError as err:
-            batch.rejects.append(Reject(m.topic, m.partition, m.offset, Rejection(str(err)),
-                                        len(m.value or b""), None, "control"))
+        if state is None:
             return
-        state.clock.advance_to(advance.as_of)
-        log.info("event=clock_advanced partition=%d as_of=%s", m.partition, advance.as_of_text)
+        if not batch.controls:
+            assert self.registry is not None
+            self.registry.catch_up()  # every registry record sent before the control applies
+        batch.controls.append(got)
+        state.clock.advance_to(got.advance.as_of)
+        log.info("event=clock_advanced partition=%d as_of=%s", got.partition, got.advance.as_of_text)
 
-    def _apply(self, conn: Any, batch: Batch) -> Outcome:
-        """Everything of one batch inside the store transaction ``conn``."""
+    # ----------------------------------------------------------------- storing, with poison rows found
+
+    def _store(self, batch: Batch) -> Outcome:
+        """Commit the batch; on a content error, bisect it and turn each row the store refuses into a reject."""
+        try:
+            return self._commit(batch.items)
+        except Exception as err:
+            if not _content_error(err):
+                raise
+            first = err
+            log.warning("event=batch_refused error=%s items=%d; bisecting to find the row(s)",
+                        _refusal(err), len(batch.items))
+            self._after_failure(batch)
+        total, refused = Outcome(), list[Candidate | Reject]()
+        mid = len(batch.items) // 2
+        for half in (batch.items[:mid], batch.items[mid:]):
+            self._bisect(batch, half, total, refused)
+        if not _from_store(first) and len(batch.items) > 1 and len(refused) == len(batch.items):
+            raise SystemicError(f"every message of a batch of {len(batch.items)} failed alone: "
+                                f"{_refusal(first)}") from first
+        if refused:
+            last = self._commit(refused)
+            last.refused = len(refused)
+            total.merge(last)
+        return total
+
+    def _bisect(self, batch: Batch, items: list[Candidate | Reject], total: Outcome,
+                refused: list[Candidate | Reject]) -> None:
+        if not items:
+            return
+        try:
+            total.merge(self._commit(items))
+            return
+        except Exception as err:
+            if not _content_error(err):
+                raise
+            self._after_failure(batch)
+            if len(items) == 1:
+                refused.append(self._refused(items[0], err))
+                return
+        mid = len(items) // 2
+        self._bisect(batch, items[:mid], total, refused)
+        self._bisect(batch, items[mid:], total, refused)
+
+    def _refused(self, item: Candidate | Reject, err: BaseException) -> Reject:
+        """The reject that replaces a row the store refused (no payload: it may be what was refused)."""
+        database = _from_store(err)
+        what = "row" if isinstance(item, Candidate) else "reject"
+        reason = f"store refused the {what}: {_refusal(err)}" if database else f"internal: {_refusal(err)}"
+        log.warning("event=row_refused topic=%s partition=%d offset=%d error=%s", item.topic, item.partition,
+                    item.offset, _refusal(err), exc_info=not database)
+        if isinstance(item, Candidate):
+            return Reject(item.topic, item.partition, item.offset, Rejection(reason, None, item.key), 0, None,
+                          _kind(item), item.item.enterprise_id, internal=not database)
+        return Reject(item.topic, item.partition, item.offset, Rejection(reason), item.size, item.sha256,
+                      item.type, item.enterprise, internal=not database)
+
+    def _after_failure(self, batch: Batch) -> None:
+        """After a rolled-back transaction: if the rule cores took its events, rebuild them from the store."""
+        if not self._fed:
+            return
+        self._fed = False
+        self.parts.states.clear()
+        self._reconcile()
+        for c in batch.controls:  # the batch's control messages are not redelivered: apply them again
+            state = self.parts.states.get(c.partition)
+            if state is not None:
+                state.clock.advance_to(c.advance.as_of)
+
+    def _commit(self, items: list[Candidate | Reject]) -> Outcome:
+        """One store transaction for ``items`` (with its output messages published before the commit)."""
+        with self.audit.store.write() as conn:
+            outcome = self._apply(conn, items)
+            self._publish(outcome.changes, outcome.rejects)
+        self._fed = False
+        del self.parts.late[:outcome.late]
+        return outcome
+
+    def _apply(self, conn: Any, items: list[Candidate | Reject]) -> Outcome:
+        """Everything of ``items`` inside the store transaction ``conn``.
+
+        Rows are inserted before the rule cores take the new events, so a row the store
+        refuses leaves memory as it was (see :meth:`_after_failure` for the rest).
+        """
         store, outcome = self.audit.store, Outcome()
-        known = sink.stored_digests(conn, (c.key for c in batch.candidates))
-        for c in batch.candidates:
+        candidates = [i for i in items if isinstance(i, Candidate)]
+        outcome.rejects = [i for i in items if isinstance(i, Reject)]
+        known = sink.stored_digests(conn, (c.key for c in candidates))
+        for c in candidates:
             first = known.get(c.key, b"")
             if c.key not in known:
                 known[c.key] = c.digest
@@ -355,14 +491,16 @@ class Worker:
                 outcome.duplicates.append(c)
             else:
                 reason = f"conflicting duplicate of ({c.key[0]}, {c.key[1]}): same key, different content"
-                batch.rejects.append(Reject(c.topic, c.partition, c.offset, Rejection(reason, c.doc, c.key), 0,
-                                            None, c.item.type if isinstance(c.item, Event) else "registry",
-                                            c.item.enterprise_id))
+                outcome.rejects.append(Reject(c.topic, c.partition, c.offset, Rejection(reason, c.doc, c.key), 0,
+                                              None, _kind(c), c.item.enterprise_id))
         outcome.late = self.parts.reach_late_records(conn)
-        self.parts.feed(conn, [(c.partition, c.item) for c in outcome.fresh if isinstance(c.item, Event)])
+        events = [(c.partition, c.item) for c in outcome.fresh if isinstance(c.item, Event)]
+        self.parts.prepare(conn, events)
         sink.store_events(conn, store, [sink.NewEvent(c.item, c.doc, c.digest, c.source, c.offset)
                                         for c in outcome.fresh])
-        sink.store_rejects(conn, store, [sink.reject_row(r.source, r.offset, r.rejection) for r in batch.rejects])
+        sink.store_rejects(conn, store, [_reject_row(r) for r in outcome.rejects])
+        self._fed = bool(events)
+        self.parts.add(events)
         outcome.changes = self.parts.evaluate(conn)
         return outcome
 
@@ -477,17 +615,34 @@ class Worker:
     # ----------------------------------------------------------------- metrics
 
     def _count(self, batch: Batch, outcome: Outcome) -> None:
-        m = self.metrics
-        for (kind, ent), n in batch.consumed.items():
-            m.consumed.labels(kind, ent).inc(n)
-        for (kind, ent), n in Counter((_kind(c), c.item.enterprise_id) for c in outcome.fresh).items():
-            m.accepted.labels(kind, ent).inc(n)
-        for (kind, ent), n in Counter((_kind(c), c.item.enterprise_id) for c in outcome.duplicates).items():
-            m.duplicated.labels(kind, ent).inc(n)
-        for (kind, ent), n in Counter((r.type, r.enterprise) for r in batch.rejects).items():
-            m.rejected.labels(kind, ent).inc(n)
+        m, labels = self.metrics, self.metrics.labels
+        for c in outcome.fresh + outcome.duplicates:
+            labels.admit(c.item.enterprise_id)
+
+        def counted(metric: Any, found: Counter[tuple[str, str]]) -> None:
+            bounded: Counter[tuple[str, str]] = Counter()
+            for (kind, ent), n in found.items():
+                bounded[(labels.type(kind), labels.enterprise(ent))] += n
+            for (kind, ent), n in bounded.items():
+                metric.labels(kind, ent).inc(n)
+
+        counted(m.consumed, batch.consumed)
+        counted(m.accepted, Counter((_kind(c), c.item.enterprise_id) for c in outcome.fresh))
+        counted(m.duplicated, Counter((_kind(c), c.item.enterprise_id) for c in outcome.duplicates))
+        counted(m.rejected, Counter((r.type, r.enterprise) for r in outcome.rejects))
         for ent, n in Counter(c.item.enterprise_id for c in outcome.fresh if self._future(c)).items():
-            m.future_dated.labels(ent).inc(n)
+            m.future_dated.labels(labels.enterprise(ent)).inc(n)
+        internal = sum(r.internal for r in outcome.rejects)
+        if internal:
+            m.internal_errors.inc(internal)
+        if outcome.refused:
+            m.store_refused.inc(outcome.refused)
+        dropped: Counter[str] = Counter()
+        for c in outcome.fresh:
+            if c.dropped:
+                dropped[labels.type(_kind(c))] += c.dropped
+        for kind, n in dropped.items():
+            m.fields_dropped.labels(kind).inc(n)
         self._count_changes(outcome.changes)
 
     def _future(self, c: Candidate) -> bool:
@@ -505,3 +660,12 @@ class Worker:
 
 def _kind(c: Candidate) -> str:
     return c.item.type if isinstance(c.item, Event) else "registry"
+
+
+def _reject_row(r: Reject) -> dict[str, Any]:
+    """The ``rejects`` row of ``r``; a masked payload that cannot be encoded is left out (never a failed batch)."""
+    try:
+        return sink.reject_row(r.source, r.offset, r.rejection)
+    except (ValueError, TypeError, RecursionError) as err:
+        reason = f"{r.rejection.reason} (masked payload not stored: {type(err).__name__})"
+        return sink.reject_row(r.source, r.offset, Rejection(reason, None, r.rejection.key))
