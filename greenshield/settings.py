@@ -75,6 +75,14 @@ class Settings:
     api_ingest_max_bytes: int = 1 << 20  # request body of POST /v1/events
     api_metrics_port: int = 9109  # the service's Prometheus metrics (0: off)
     api_threads: int = 8  # threads running the service's store queries
+    # issue 14: the service bounds what a client can hold (bodies, slow requests, connections)
+    api_kafka_ack_seconds: int = 30  # streaming POST /v1/events: wait this long for acks, then 503 + Retry-After
+    api_small_body_bytes: int = 16 * 1024  # request body of every route but POST /v1/events (/login, lookups)
+    api_header_timeout_seconds: int = 10  # a request's headers must arrive within this, else 408 and closed
+    api_body_timeout_seconds: int = 30  # its body within this (from the headers' arrival), else 408 and closed
+    api_keepalive_seconds: int = 5  # an idle keep-alive connection is closed after this (uvicorn)
+    api_max_header_bytes: int = 16 * 1024  # request line and headers at most (uvicorn's h11 limit)
+    api_max_connections: int = 512  # concurrent connections (uvicorn's limit_concurrency): 503 beyond
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -148,6 +156,14 @@ class Settings:
             api_ingest_max_bytes=_int(env, "GREENSHIELD_API_INGEST_MAX_BYTES", d.api_ingest_max_bytes),
             api_metrics_port=_int(env, "GREENSHIELD_API_METRICS_PORT", d.api_metrics_port),
             api_threads=_int(env, "GREENSHIELD_API_THREADS", d.api_threads),
+            api_kafka_ack_seconds=_int(env, "GREENSHIELD_API_KAFKA_ACK_SECONDS", d.api_kafka_ack_seconds),
+            api_small_body_bytes=_int(env, "GREENSHIELD_API_SMALL_BODY_BYTES", d.api_small_body_bytes),
+            api_header_timeout_seconds=_int(env, "GREENSHIELD_API_HEADER_TIMEOUT_SECONDS",
+                                            d.api_header_timeout_seconds),
+            api_body_timeout_seconds=_int(env, "GREENSHIELD_API_BODY_TIMEOUT_SECONDS", d.api_body_timeout_seconds),
+            api_keepalive_seconds=_int(env, "GREENSHIELD_API_KEEPALIVE_SECONDS", d.api_keepalive_seconds),
+            api_max_header_bytes=_int(env, "GREENSHIELD_API_MAX_HEADER_BYTES", d.api_max_header_bytes),
+            api_max_connections=_int(env, "GREENSHIELD_API_MAX_CONNECTIONS", d.api_max_connections),
             checkpoint_every_entries=_int(env, "GREENSHIELD_CHECKPOINT_EVERY_ENTRIES", d.checkpoint_every_entries),
             checkpoint_every_seconds=_int(env, "GREENSHIELD_CHECKPOINT_EVERY_SECONDS", d.checkpoint_every_seconds),
             log_level=env.get("GREENSHIELD_LOG_LEVEL", d.log_level).upper(),

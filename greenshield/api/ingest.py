@@ -16,7 +16,9 @@ duplicates, then publishes the new events with the producer SDK and waits for ac
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +30,7 @@ from greenshield.api.errors import ApiError
 from greenshield.api.service import Service
 from greenshield.audit import stream_sink as sink
 from greenshield.audit.intake import keyed_digest
+from greenshield.ingest.decode import Reject, reject_message
 from greenshield.privacy import redact_event
 from greenshield.rules.dedup import CanonicalError
 from greenshield.rules.model import Event, RegistryRecord, Rejection
@@ -37,6 +40,8 @@ Mode = Literal["rollback", "proceed"]
 Key = tuple[str, str]
 BOM = b"\xef\xbb\xbf"
 NDJSON = ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/json-seq")
+RETRY_AFTER = {"Retry-After": "5"}  # seconds: a 503 of the store or the broker is worth retrying soon
+log = logging.getLogger("greenshield.api")
 
 
 @dataclass
@@ -47,6 +52,8 @@ class Outcome:
     enterprise_id: str | None = None
     reason: str | None = None
     rejection: Rejection | None = None  # as stored in the rejects (masked payload)
+    size: int = 0  # bytes of the line
+    sha256: str | None = None  # of a line that did not parse (as the worker's rejects carry it)
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "status": self.status, "event_id": self.event_id,
@@ -117,11 +124,12 @@ def classify(lines: list[bytes], enterprise: str | None, key: bytes) -> tuple[li
     """Validate each line; the outcomes (rejections decided) and the valid candidates, in order."""
     outcomes, candidates = [], []
     for index, raw in enumerate(lines):
-        outcome = Outcome(index)
+        outcome = Outcome(index, size=len(raw))
         outcomes.append(outcome)
         obj, item = parse_line(raw)
         if isinstance(item, Rejection):
             outcome.event_id, outcome.enterprise_id = _ids(obj)
+            outcome.sha256 = hashlib.sha256(raw).hexdigest() if obj is None else None
             _reject(outcome, item)
             continue
         outcome.event_id, outcome.enterprise_id = item.event_id, item.enterprise_id
@@ -183,17 +191,18 @@ def ingest(service: Service, lines: list[bytes], mode: Mode, enterprise: str | N
            source: str) -> tuple[dict[str, Any], bool]:
     """Classify and store (or publish) a batch; return the answer and whether anything was committed."""
     key = service.audit.hmac_key
+    batch = f"{source}:{uuid.uuid4().hex}"
     for attempt in range(3):
         outcomes, candidates = classify(lines, enterprise, key)
         try:
             if service.embedded:
-                committed = _store(service, outcomes, candidates, mode, key, f"{source}:{uuid.uuid4().hex}")
+                committed = _store(service, outcomes, candidates, mode, key, batch)
             else:
-                committed = _publish(service, outcomes, candidates, mode)
+                committed = _publish(service, outcomes, candidates, mode, batch)
             break
         except IntegrityError:  # another request stored one of these keys meanwhile: look again
             if attempt == 2:
-                raise ApiError(503, "the store is busy with the same events; retry the batch") from None
+                raise ApiError(503, "the store is busy with the same events; retry the batch", RETRY_AFTER) from None
     if not committed and any(o.status == "rejected" for o in outcomes):
         for o in outcomes:
             if o.status == "accepted":
@@ -239,18 +248,35 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _publish(service: Service, outcomes: list[Outcome], candidates: list[Candidate], mode: Mode) -> bool:
+def _publish(service: Service, outcomes: list[Outcome], candidates: list[Candidate], mode: Mode,
+             source: str) -> bool:
+    """Streaming mode: publish the new events and the rejects (to the rejects topic, as the worker does)."""
     with service.store.read() as conn:
         fresh = deduplicate(candidates, sink.stored_digests(conn, (c.key for c in candidates)), service.audit.hmac_key)
-    if _refused(mode, outcomes) or not fresh:
-        return not _refused(mode, outcomes)
+    if _refused(mode, outcomes):
+        return False
+    topic = service.settings.rejects_topic
+    rejects = [reject_record(topic, source, o, o.rejection) for o in outcomes if o.rejection is not None]
+    if not fresh and not rejects:
+        return True
+    from kafka.errors import KafkaError
+
     from greenshield.ingest.producer import DeliveryError
 
-    producer = service.kafka_producer()
     try:
-        for c in fresh:
-            producer.send_line(c.raw)
-        producer.flush(timeout=30)
-    except (DeliveryError, OSError) as err:
-        raise ApiError(503, "Kafka did not acknowledge the batch; send it again (duplicates are harmless)") from err
+        service.kafka_producer().deliver([c.raw for c in fresh], timeout=service.settings.api_kafka_ack_seconds,
+                                         extra=rejects)
+    except (DeliveryError, KafkaError, OSError) as err:
+        log.warning("event=publish_failed type=%s failed=%d", type(err).__name__, len(getattr(err, "failed", ())))
+        raise ApiError(503, "Kafka did not acknowledge the batch; send it again (duplicates are harmless)",
+                       RETRY_AFTER) from err
     return True
+
+
+def reject_record(topic: str, source: str, outcome: Outcome, rejection: Rejection) -> tuple[str, bytes, bytes]:
+    """``(topic, key, value)`` of a rejected line for the rejects topic: the worker's message shape
+    (:func:`greenshield.ingest.decode.reject_message`), located as the store locates HTTP rejects:
+    ``topic`` is the batch's source ``api:<token id>:<batch id>``, ``partition`` 0, ``offset`` the line number."""
+    reject = Reject(source, 0, outcome.index + 1, _storable(rejection), outcome.size, outcome.sha256)
+    key, value = reject_message(reject)
+    return topic, key, value

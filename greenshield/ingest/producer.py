@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -159,8 +159,10 @@ class GreenShieldProducer:
         item, value = self._accept(line)
         return self._send(self._topic(item), message_key(item), value, item.event_id)
 
-    def deliver(self, lines: list[bytes], timeout: float | None = None) -> None:
-        """Send JSON Lines lines and wait for their acknowledgement; raise for these lines only.
+    def deliver(self, lines: list[bytes], timeout: float | None = None,
+                extra: Sequence[tuple[str, bytes, bytes]] = ()) -> None:
+        """Send JSON Lines lines (and ``extra`` ``(topic, key, value)`` messages, unchecked: the service's
+        rejects) and wait for their acknowledgement; raise for these messages only.
 
         Safe for threads sharing one producer (the service): each call sees only its own
         failures (:class:`DeliveryError`, with their keys) or :class:`DeliveryTimeout`,
@@ -175,6 +177,9 @@ class GreenShieldProducer:
             key = message_key(item)
             future = self._send(self._topic(item), key, value, item.event_id, mine=False, producer=producer)
             sent.append((key, item.event_id, future))
+        for topic, raw_key, value in extra:
+            future = self._send_raw(producer, topic, raw_key, value)
+            sent.append((raw_key.decode(errors="replace"), None, future))
         try:
             producer.flush(timeout=timeout)
         except KafkaTimeoutError:
@@ -216,6 +221,14 @@ class GreenShieldProducer:
             self._window += mine
         future.add_callback(self._on_ack)
         future.add_errback(self._on_error, key, event_id, mine)
+        return future
+
+    def _send_raw(self, producer: Any, topic: str, key: bytes, value: bytes) -> Any:
+        future = producer.send(topic, key=key, value=value)
+        with self._lock:
+            self.sent += 1
+        future.add_callback(self._on_ack)
+        future.add_errback(self._on_error, key.decode(errors="replace"), None, False)
         return future
 
     def _on_ack(self, _: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -128,15 +129,18 @@ class TestBody:
 
 
 class FakeProducer:
-    def __init__(self) -> None:
+    def __init__(self, error: BaseException | None = None) -> None:
         self.sent: list[bytes] = []
+        self.extra: list[tuple[str, bytes, bytes]] = []
         self.closed = False
+        self.error = error
 
-    def send_line(self, line: bytes) -> None:
-        self.sent.append(line)
-
-    def flush(self, timeout: float | None = None) -> None:
-        pass
+    def deliver(self, lines: list[bytes], timeout: float | None = None,
+                extra: Sequence[tuple[str, bytes, bytes]] = ()) -> None:
+        if self.error is not None:
+            raise self.error
+        self.sent.extend(lines)
+        self.extra.extend(extra)
 
     def close(self, timeout: float | None = None) -> None:
         self.closed = True
@@ -163,6 +167,53 @@ class TestStreaming:
             assert producer.closed
             with store.read() as conn:
                 assert conn.execute(sa.select(t.events.c.entry_id).where(t.events.c.event_id == "st-1")).first() is None
+        finally:
+            store.close()
+
+
+class TestStreamingFailures:
+    @pytest.mark.parametrize("error", ["timeout", "kafka_timeout", "delivery"])
+    def test_an_unacknowledged_batch_is_503_with_retry_after(self, seeded: Any, tmp_path: Any, error: str) -> None:
+        """Issue 14: the broker's timeout (the SDK's DeliveryTimeout, or kafka-python's KafkaTimeoutError from a
+        send waiting for metadata) and a failed delivery answer 503 with Retry-After (the timeout was a 500)."""
+        from kafka.errors import KafkaTimeoutError
+
+        from greenshield.ingest.producer import DeliveryError, DeliveryTimeout
+
+        raised = {"timeout": DeliveryTimeout("1 of 1 message(s) not acknowledged within 30 s"),
+                  "kafka_timeout": KafkaTimeoutError("Failed to update metadata after 60.0 secs."),
+                  "delivery": DeliveryError("1 of 1 message(s) were not delivered", [("WBAPI0000001", "f-1",
+                                                                                       RuntimeError("x"))])}[error]
+        settings = dataclasses.replace(copy_store(seeded, tmp_path), api_ingest_mode="streaming")
+        store = Store.open(settings.db_url)
+        try:
+            with TestClient(create_app(settings, store, producer=FakeProducer(raised), upkeep_seconds=0)) as client:
+                headers = {"Authorization": f"Bearer {make_tokens(store)['enterprise']}"}
+                r = client.post("/v1/events", json=[ev("f-1")], headers=headers)
+                assert r.status_code == 503, r.text
+                assert r.headers["retry-after"] == "5"
+                assert "send it again" in r.json()["error"]["message"]
+        finally:
+            store.close()
+
+    def test_proceed_publishes_one_masked_reject_per_bad_line(self, seeded: Any, tmp_path: Any) -> None:
+        """Streaming proceed: rejected and conflicting lines go to the rejects topic (worker's shape), masked."""
+        settings = dataclasses.replace(copy_store(seeded, tmp_path), api_ingest_mode="streaming")
+        store = Store.open(settings.db_url)
+        producer = FakeProducer()
+        try:
+            with TestClient(create_app(settings, store, producer=producer, upkeep_seconds=0)) as client:
+                headers = {"Authorization": f"Bearer {make_tokens(store)['enterprise']}"}
+                bad = {**acceptance("rj-1", "WBAPI0000009"), "weight_g": "heavy"}
+                r = client.post("/v1/events?mode=proceed", json=[ev("rj-0"), bad, ev("rj-0", site_id="S10000002")],
+                                headers=headers)
+                assert [x["status"] for x in r.json()["results"]] == ["accepted", "rejected", "rejected"]
+            assert len(producer.sent) == 1
+            assert [topic for topic, _, _ in producer.extra] == [settings.rejects_topic] * 2
+            docs = [json.loads(value) for _, _, value in producer.extra]
+            assert [d["offset"] for d in docs] == [2, 3] and all(d["partition"] == 0 for d in docs)
+            assert "conflicting duplicate" in docs[1]["reason"] and docs[1]["key"] == [ENTERPRISE, "rj-0"]
+            assert all(ID_NUMBER not in value.decode() for _, _, value in producer.extra)
         finally:
             store.close()
 

@@ -45,3 +45,40 @@ def test_streaming_mode_publishes_to_kafka(kafka_bootstrap: str, seeded: Path, t
     finally:
         store.close()
         delete_test_topics(settings)
+
+
+def test_streaming_proceed_publishes_its_rejects_masked(kafka_bootstrap: str, seeded: Path, tmp_path: Path) -> None:
+    """Issue 14: in streaming mode `proceed` publishes one reject per rejected or conflicting line to the rejects
+    topic, in the worker's message shape, with the payload masked (no plain ID number); the valid event is sent."""
+    host, _, port = kafka_bootstrap.rpartition(":")
+    settings = dataclasses.replace(copy_store(seeded, tmp_path), api_ingest_mode="streaming", kafka_host=host,
+                                   kafka_port=int(port), topic_prefix=f"gs.api{uuid.uuid4().hex[:8]}.")
+    create_test_topics(settings)
+    store = Store.open(settings.db_url)
+    number = "330200195302199992"
+    sender = {"name": "陈强", "id_type": "resident_id", "id_number": number, "verified_by": "id_reader"}
+    good = {"v": 1, "event_id": "rj-1", "type": "sort_scan", "enterprise_id": ENTERPRISE,
+            "waybill_no": "KAFKA0000002", "occurred_at": "2026-11-11T09:00:00+08:00",
+            "site_id": "S10000001", "staff_id": "P10000001"}
+    bad = {**good, "event_id": "rj-2", "type": "acceptance", "weight_g": "heavy", "origin_region": "320582",
+           "destination_region": "310101", "sender": sender}
+    conflict = {**good, "site_id": "S10000002"}
+    try:
+        with TestClient(create_app(settings, store, upkeep_seconds=0)) as client:
+            headers = {"Authorization": f"Bearer {make_tokens(store)['enterprise']}"}
+            r = client.post("/v1/events", json=[good, bad, conflict, {"v": 2}], headers=headers,
+                            params={"mode": "proceed"})
+            assert r.status_code == 200, r.text
+            assert [x["status"] for x in r.json()["results"]] == ["accepted", "rejected", "rejected", "rejected"]
+        rejects = consume_all(kafka_bootstrap, settings.rejects_topic, settings.rejects_partitions, 3)
+        events = consume_all(kafka_bootstrap, settings.events_topic, settings.events_partitions, 1)
+        assert [json.loads(m.value)["event_id"] for m in events] == ["rj-1"]
+        docs = [json.loads(m.value) for m in rejects]
+        assert len(docs) == 3 and [d["offset"] for d in docs] == [2, 3, 4]
+        assert {d["v"] for d in docs} == {1} and all(d["topic"].startswith("api:") for d in docs)
+        assert "conflicting duplicate" in docs[1]["reason"] and docs[1]["key"] == [ENTERPRISE, "rj-1"]
+        assert docs[0]["payload"]["sender"]["id_number_masked"].startswith("330")
+        assert all(number not in m.value.decode() for m in rejects)
+    finally:
+        store.close()
+        delete_test_topics(settings)
