@@ -1,4 +1,11 @@
-"""Personal data of contract §6: masked display forms and the keyed hash of an ID number."""
+"""Personal data of contract §6: masked display forms, the keyed hash of an ID number, and redaction.
+
+Redaction is a projection onto the contract's fields (§1.1-§1.3, revision 2 §8.2):
+whatever else a value holds (unknown members at the top level or inside ``sender``,
+``inspection`` or ``person``, case- or space-variant keys) is dropped, never kept in
+plain text; :func:`extra_fields` counts what was dropped. The duplicate digest is
+computed over the original value, not over this projection (contract §7).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,13 @@ import hashlib
 import hmac
 from typing import Any
 
-from greenshield.rules.documents import trim
+from greenshield.rules.documents import DOCUMENTS, trim
+from greenshield.rules.formats import (
+    ANY_FIELDS, INSPECTION_FIELDS, PERSON_FIELDS, SENDER_FIELDS, TOP_FIELDS, VERIFIED_BY, plain_ok,
+)
 
 PERSONAL_FIELDS = ("name", "id_number")
+_MASK_STARS = 31
 
 
 def mask_id_number(number: str) -> str:
@@ -23,34 +34,154 @@ def mask_name(name: str) -> str:
     return name[:1] + "*" * (len(name) - 1)
 
 
+def mask_text(text: str) -> str:
+    """A mask for a string that may be any personal datum: at most its first character, never more.
+
+    The first character is all that both masks of §6 show (a name's first one; an ID
+    number's first three), and only from 8 characters on; beyond 32, the length is said.
+    """
+    n = len(text)
+    if n < 8:
+        return "*" * n
+    shown = text[0] + "*" * min(n - 1, _MASK_STARS)
+    return shown if n <= _MASK_STARS + 1 else f"{shown}...({n} characters)"
+
+
 def id_hash(key: bytes, id_type: str, id_number: str) -> str:
-    """HMAC-SHA-256 of the normalised (trimmed) type and number, lowercase hex."""
-    message = f"{trim(id_type)}\x1f{trim(id_number)}".encode()
+    """HMAC-SHA-256 of the normalised (trimmed) type and number, lowercase hex.
+
+    Total: a lone surrogate (never accepted from input, see ``parse.decode_plain``) is
+    hashed as its ``surrogatepass`` bytes rather than raising.
+    """
+    message = f"{trim(id_type)}\x1f{trim(id_number)}".encode("utf-8", "surrogatepass")
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def redact_sender(sender: Any, key: bytes | None = None) -> Any:
-    """A copy of a ``sender`` value with the name and ID number masked (and hashed when keyed).
+def _known(value: Any, allowed: Any) -> Any:
+    """A sender or person's ``id_type`` / ``verified_by``: plain when one of its values, else masked."""
+    if value is None or (type(value) is str and trim(value) in allowed):
+        return value
+    return mask_text(value) if type(value) is str else None
 
-    Whatever is not a string is dropped rather than echoed: it cannot be masked.
-    """
-    if not isinstance(sender, dict):
-        return None if sender is None else "<redacted>"
-    out: dict[str, Any] = {k: v for k, v in sender.items() if k not in PERSONAL_FIELDS}
-    name, number = sender.get("name"), sender.get("id_number")
-    if isinstance(name, str):
-        out["name_masked"] = mask_name(trim(name))
-    if isinstance(number, str):
+
+def _identity(doc: Any, out: dict[str, Any], key: bytes | None) -> dict[str, Any]:
+    """The masked ID number (and its keyed hash) of a ``sender`` or ``person``, added to ``out``."""
+    number, kind = doc.get("id_number"), doc.get("id_type")
+    if type(number) is str:
         out["id_number_masked"] = mask_id_number(trim(number))
-        if key is not None and isinstance(sender.get("id_type"), str):
-            out["id_hash"] = id_hash(key, sender["id_type"], number)
+        if key is not None and type(kind) is str:
+            out["id_hash"] = id_hash(key, kind, number)
+    return out
+
+
+def redact_sender(sender: Any, key: bytes | None = None) -> Any:
+    """A ``sender`` reduced to ``id_type`` and ``verified_by`` (plain only when known values) and the
+    masked name and ID number (and the keyed hash when ``key`` is given); nothing else is kept."""
+    if type(sender) is not dict:
+        return None if sender is None else "<redacted>"
+    out: dict[str, Any] = {}
+    for field, allowed in (("id_type", DOCUMENTS), ("verified_by", VERIFIED_BY)):
+        if field in sender:
+            out[field] = _known(sender[field], allowed)
+    name = sender.get("name")
+    if type(name) is str:
+        out["name_masked"] = mask_name(trim(name))
+    return _identity(sender, out, key)
+
+
+def redact_person(person: Any, key: bytes | None = None) -> Any:
+    """A registry record's ``person`` (revision 2 §8.2) masked like a sender: type, masked number, hash."""
+    if type(person) is not dict:
+        return None if person is None else "<redacted>"
+    out: dict[str, Any] = {}
+    if "id_type" in person:
+        out["id_type"] = _known(person["id_type"], DOCUMENTS)
+    return _identity(person, out, key)
+
+
+def _json_type(value: Any) -> str:
+    return "array" if type(value) is list else "object" if type(value) is dict else "number"
+
+
+def _strict(name: str, value: Any) -> Any:
+    """A reject payload's value: plain when it has its field's format (or is a boolean), else masked."""
+    if plain_ok(name, value) or type(value) is bool:
+        return value
+    if type(value) is str:
+        return mask_text(value)
+    return f"<{_json_type(value)}>"
+
+
+def _inspection(inspection: Any, strict: bool) -> Any:
+    if type(inspection) is not dict:
+        return None if inspection is None else "<redacted>"
+    if strict:
+        return {k: _strict(k, inspection[k]) for k in INSPECTION_FIELDS if k in inspection}
+    return {k: inspection[k] for k in INSPECTION_FIELDS if k in inspection}
+
+
+def _fields(obj: dict[str, Any]) -> tuple[str, ...]:
+    kind = obj.get("type")
+    return (TOP_FIELDS.get(kind) if type(kind) is str else None) or ANY_FIELDS
+
+
+def _project(obj: Any, key: bytes | None, strict: bool) -> Any:
+    if type(obj) is not dict:
+        return None
+    out: dict[str, Any] = {}
+    for name in _fields(obj):
+        if name not in obj:
+            continue
+        value = obj[name]
+        if name == "sender":
+            out[name] = redact_sender(value, key)
+        elif name == "inspection":
+            out[name] = _inspection(value, strict)
+        elif name == "person":
+            out[name] = redact_person(value, key)
+        else:
+            out[name] = _strict(name, value) if strict else value
     return out
 
 
 def redact_event(obj: Any, key: bytes | None = None) -> Any:
-    """A copy of a parsed event with its ``sender`` redacted; other values are shared."""
-    if not isinstance(obj, dict) or "sender" not in obj:
-        return obj
-    out = dict(obj)
-    out["sender"] = redact_sender(obj["sender"], key)
-    return out
+    """The stored, served and published form of an accepted event: its contract fields only.
+
+    ``sender`` and ``person`` are masked (and hashed when ``key`` is given); every other
+    contract field is kept as it is, so :func:`greenshield.rules.parse.restore` rebuilds the
+    same event. Meant for validated events; for anything else use :func:`redact_rejected`.
+    Not a dict: ``None``.
+    """
+    return _project(obj, key, strict=False)
+
+
+def redact_rejected(obj: Any, key: bytes | None = None) -> Any:
+    """The payload of a rejected line: its contract fields only, each plain only when it has its format.
+
+    Any other string (a failed identifier, free text such as ``category``) is masked by
+    :func:`mask_text`, any other number or container replaced by ``"<number>"``,
+    ``"<array>"`` or ``"<object>"``: an ID number put in any field never stays plain.
+    """
+    return _project(obj, key, strict=True)
+
+
+def _extra(doc: Any, allowed: tuple[str, ...]) -> int:
+    return sum(1 for k in doc if k not in allowed) if type(doc) is dict else 0
+
+
+def extra_fields(obj: Any) -> int:
+    """How many members :func:`redact_event` drops: unknown ones at the top level and inside
+    ``sender``, ``inspection`` and ``person`` (for a metric; never their names or values)."""
+    if type(obj) is not dict:
+        return 0
+    fields = _fields(obj)
+    n = _extra(obj, fields)
+    for name, allowed in (("sender", SENDER_FIELDS), ("inspection", INSPECTION_FIELDS),
+                          ("person", PERSON_FIELDS)):
+        if name in fields:
+            n += _extra(obj.get(name), allowed)
+    return n
+
+
+__all__ = ["PERSONAL_FIELDS", "extra_fields", "id_hash", "mask_id_number", "mask_name", "mask_text",
+           "redact_event", "redact_person", "redact_rejected", "redact_sender"]

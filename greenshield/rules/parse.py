@@ -8,35 +8,29 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
 import sys
 from collections.abc import Callable
+from decimal import Decimal
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any, cast
 
 import orjson
 
-from greenshield.privacy import redact_event
+from greenshield.privacy import redact_rejected
 from greenshield.rules.documents import document_well_formed, trim
+from greenshield.rules.formats import (
+    ENTITIES, EVENT_ID as _EVENT_ID, FORMATS, REGION as _REGION, SENDER_FIELDS, STATUSES, VERIFIED_BY,
+    WAYBILL as _WAYBILL,
+)
 from greenshield.rules.model import TYPE_RANK, Acceptance, Event, RegistryRecord, Rejection
 from greenshield.rules.timestamps import Instant, TimestampError, local_date, parse_instant
 
 JSON_WHITESPACE = b" \t\r\n"
+MAX_REASON = 300  # characters: a reason is a sentence, never a copy of the input
 
-_EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-_WAYBILL = re.compile(r"[A-Z0-9]{8,32}")
-_REGION = re.compile(r"[0-9]{6}")
-FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
-    "enterprise": (re.compile(r"E[0-9]{7}"), "E + 7 digits"),
-    "site": (re.compile(r"S[0-9]{8}"), "S + 8 digits"),
-    "staff": (re.compile(r"P[0-9]{8}"), "P + 8 digits"),
-    "xray_machine": (re.compile(r"X[0-9]{8}"), "X + 8 digits"),
-    "vehicle": (re.compile(r"V[0-9]{8}"), "V + 8 digits"),
-    "contract_customer": (re.compile(r"C[0-9]{8}"), "C + 8 digits"),
-}
-ENTITIES = frozenset(FORMATS) - {"enterprise"}
-STATUSES = frozenset({"active", "suspended", "revoked", "blacklisted"})
-VERIFIED_BY = frozenset({"id_reader", "face_match", "e_id", "manual"})
-SENDER_FIELDS = ("name", "id_type", "id_number", "verified_by")
+__all__ = ["ENTITIES", "FORMATS", "SENDER_FIELDS", "STATUSES", "VERIFIED_BY", "Invalid", "HugeInt", "decode",
+           "decode_plain", "decode_stored", "facts_of", "is_blank", "parse_line", "parse_line_plain", "restore",
+           "sender_facts", "validate"]
 
 
 _i = sys.intern  # identifiers repeat across events: share one string each (memory per open parcel)
@@ -76,12 +70,22 @@ def decode_plain(line: bytes) -> tuple[Any, bool]:
     orjson does the common case. A text holding any non-integer or big number, or one
     orjson refuses, is parsed again by the stdlib on strictly decoded UTF-8, with
     non-integers kept exact as ``Decimal`` (so ``1e0`` is not an int, §7) and
-    NaN/Infinity refused. Raises :class:`Invalid` saying why a text is not JSON.
+    NaN/Infinity refused; nesting deeper than the stdlib's recursion limit is parsed by
+    :func:`_parse_deep` (a line is never rejected for its nesting alone). A text whose
+    strings or keys hold a lone surrogate (``"\\ud800"``) is not Unicode text (I-JSON,
+    RFC 7493 §2.1; RFC 8259 §8.2): orjson refuses it, and so does this function. Raises
+    :class:`Invalid` saying why a text is not JSON; never anything else.
     """
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
-        return _decode_exact(line), False
+        obj = _decode_exact(line)
+        if _ESCAPED_SURROGATE.search(line) is not None:  # only \\u escapes can make one (UTF-8 cannot)
+            bad = _lone_surrogate(obj)
+            if bad is not None:
+                raise Invalid(f"not valid JSON: lone surrogate \\u{ord(bad):04x} in a string "
+                              "(I-JSON, RFC 7493 §2.1)") from None
+        return obj, False
     if _holds_float(obj):
         return _decode_exact(line), False
     return obj, True
@@ -92,17 +96,172 @@ def decode(line: bytes) -> Any:
     return decode_plain(line)[0]
 
 
-def _decode_exact(line: bytes) -> Any:
+def decode_stored(text: str | bytes) -> Any:
+    """Re-read a document the system stored itself (a canonical doc or payload), exactly and safely.
+
+    The same parser as :func:`decode_plain`: integers of any length (over 4,000 digits as
+    :class:`HugeInt`), exact decimals, any nesting, never ``ValueError`` or
+    ``RecursionError``. Unlike input, a stored text is trusted to be the store's own, so
+    lone surrogates (in docs stored before they were refused) are read back, not refused.
+    Raises :class:`Invalid` only for a text that is not JSON at all (a corrupted store).
+    """
+    line = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise Invalid(f"not valid JSON: not UTF-8 at byte {err.start} ({err.reason})") from None
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return _decode_exact(line.decode("utf-8", "surrogatepass"))
+    return _decode_exact(line) if _holds_float(obj) else obj
+
+
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _first_lone(text: str) -> str | None:
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return text[err.start]
+    return None
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first lone surrogate in any string or key of a parsed value (iterative: any depth)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is str:
+            bad = _first_lone(node)
+            if bad is not None:
+                return bad
+        elif kind is dict:
+            for k, v in node.items():
+                bad = _first_lone(k)
+                if bad is not None:
+                    return bad
+                stack.append(v)
+        elif kind is list:
+            stack.extend(node)
+    return None
+
+
+def _decode_exact(line: bytes | str) -> Any:
+    if isinstance(line, bytes):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise Invalid(f"not valid JSON: not UTF-8 at byte {err.start} ({err.reason})") from None
+    else:
+        text = line
     try:
         return json.loads(text, parse_float=Decimal, parse_int=_int_literal, parse_constant=_no_constant)
     except json.JSONDecodeError as err:
         raise Invalid(f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno} (char {err.pos})") from None
-    except (ValueError, RecursionError) as err:
-        raise Invalid(f"not valid JSON: {err or 'nested too deeply'}") from None
+    except RecursionError:
+        return _parse_deep(text)
+    except ValueError as err:
+        raise Invalid(f"not valid JSON: {err}") from None
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+_NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_LITERALS = {"true": True, "false": False, "null": None}
+
+
+def _skip(text: str, pos: int) -> int:
+    """The position after the JSON whitespace at ``pos``."""
+    m = _WS.match(text, pos)
+    return m.end() if m is not None else pos
+
+
+def _fail(msg: str, pos: int) -> Invalid:
+    return Invalid(f"not valid JSON: {msg} at char {pos}")
+
+
+def _atom(text: str, pos: int) -> tuple[Any, int]:
+    """A string, number or literal at ``pos`` (after whitespace), and the position after it."""
+    c = text[pos:pos + 1]
+    if c == '"':
+        try:
+            found: tuple[str, int] = scanstring(text, pos + 1, True)
+            return found
+        except json.JSONDecodeError as err:
+            raise _fail(err.msg.removesuffix(" at"), err.pos) from None
+    m = _NUMBER.match(text, pos)
+    if m is not None:
+        whole, frac, exp = m.groups()
+        number = _int_literal(whole) if not frac and not exp else Decimal(m.group())
+        return number, m.end()
+    for word, literal in _LITERALS.items():
+        if text.startswith(word, pos):
+            return literal, pos + len(word)
+    if text.startswith(("NaN", "Infinity", "-Infinity"), pos):
+        raise Invalid("not valid JSON: NaN and Infinity are not JSON")
+    raise _fail("Expecting value", pos)
+
+
+def _key(text: str, pos: int) -> tuple[str, int]:
+    pos = _skip(text, pos)
+    if text[pos:pos + 1] != '"':
+        raise _fail("Expecting property name enclosed in double quotes", pos)
+    key, pos = _atom(text, pos)
+    pos = _skip(text, pos)
+    if text[pos:pos + 1] != ":":
+        raise _fail("Expecting ':' delimiter", pos)
+    return key, pos + 1
+
+
+def _parse_deep(text: str) -> Any:
+    """The stdlib's reading of a JSON text (the same numbers, strings and errors) without recursion.
+
+    Only for texts nested deeper than the stdlib's recursion limit; linear in the text.
+    """
+    stack: list[tuple[Any, str | None]] = []  # open containers, each with its pending key
+    pos = _skip(text, 0)
+    while True:
+        c = text[pos:pos + 1]
+        if c == "{" or c == "[":
+            pos = _skip(text, pos + 1)
+            if text[pos:pos + 1] == ("}" if c == "{" else "]"):
+                value: Any = {} if c == "{" else []
+                pos += 1
+            elif c == "{":
+                key, pos = _key(text, pos)
+                stack.append(({}, key))
+                pos = _skip(text, pos)
+                continue
+            else:
+                stack.append(([], None))
+                continue
+        else:
+            value, pos = _atom(text, pos)
+        while True:  # a value is complete: put it in its container, close what closes
+            pos = _skip(text, pos)
+            if not stack:
+                if pos != len(text):
+                    raise _fail("Extra data", pos)
+                return value
+            container, pending = stack[-1]
+            if pending is None:
+                container.append(value)
+            else:
+                container[pending] = value
+            c = text[pos:pos + 1]
+            close = "]" if pending is None else "}"
+            if c == ",":
+                if pending is None:
+                    pos = _skip(text, pos + 1)
+                else:
+                    next_key, pos = _key(text, pos + 1)
+                    stack[-1] = (container, next_key)
+                    pos = _skip(text, pos)
+                break
+            if c != close:
+                raise _fail(f"Expecting ',' delimiter or '{close}'", pos)
+            stack.pop()
+            value, pos = container, pos + 1
 
 
 class HugeInt(Decimal):
@@ -115,6 +274,35 @@ def _int_literal(text: str) -> int | Decimal:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _describe(value: Any) -> str:
+    """A value as a reason may show it: its JSON type and size; only small integers and literals as they are.
+
+    Reasons go to reject files, topics, the store and logs, so they never echo a string
+    (any of them may be personal data, and may be megabytes long).
+    """
+    kind = type(value)
+    if value is None or kind is bool:
+        return "null" if value is None else "true" if value else "false"
+    if kind is int and -10**6 < value < 10**6:
+        return str(value)
+    if kind is int:
+        return f"an integer of {len(str(abs(value)))} digits"
+    if kind is HugeInt:
+        return f"an integer of {len(value.as_tuple().digits)} digits"
+    if kind is str:
+        return f"a string of {len(value)} characters"
+    if kind is list:
+        return f"an array of {len(value)} items"
+    if kind is dict:
+        return f"an object of {len(value)} members"
+    return "a number"
+
+
+def bounded(reason: str) -> str:
+    """A reason cut to :data:`MAX_REASON` characters (a safety net: reasons are built short)."""
+    return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 3] + "..."
 
 
 def _type_name(value: Any) -> str:
@@ -140,7 +328,7 @@ def _formatted(obj: dict[str, Any], name: str, kind: str, required: bool = True)
     if value is not None:
         pattern, desc = FORMATS[kind]
         if pattern.fullmatch(value) is None:
-            raise Invalid(f"field {name!r}: {value[:40]!r} is not {desc}")
+            raise Invalid(f"field {name!r}: {_describe(value)} is not {desc}")
     return value
 
 
@@ -148,14 +336,14 @@ def _matching(obj: dict[str, Any], name: str, pattern: re.Pattern[str], desc: st
     value = _string(obj, name)
     assert value is not None  # required fields never come back None
     if pattern.fullmatch(value) is None:
-        raise Invalid(f"field {name!r}: {value[:40]!r} is not {desc}")
+        raise Invalid(f"field {name!r}: {_describe(value)} is not {desc}")
     return value
 
 
 def _choice(obj: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
     value = _string(obj, name)
     if value is None or value not in allowed:
-        raise Invalid(f"field {name!r}: {str(value)[:40]!r} is not one of {', '.join(allowed)}")
+        raise Invalid(f"field {name!r}: {_describe(value)} is not one of {', '.join(allowed)}")
     return value
 
 
@@ -205,7 +393,7 @@ def _acceptance(obj: dict[str, Any], base: Base, facts: tuple[bool, bool] | None
     if weight is None:
         raise Invalid("missing required field 'weight_g'")
     if (type(weight) is not int and type(weight) is not HugeInt) or weight <= 0:
-        raise Invalid(f"field 'weight_g': expected an integer > 0, got {_type_name(weight)} {str(weight)[:20]}")
+        raise Invalid(f"field 'weight_g': expected an integer > 0, got {_describe(weight)}")
     complete, document_ok = facts if facts is not None else sender_facts(sender, base[4])
     info = Acceptance(complete, document_ok, customer, inspection is not None, inspector, result,
                       origin, destination)
@@ -263,7 +451,7 @@ assert set(PARCEL_TYPES) == set(TYPE_RANK)
 def _registry(obj: dict[str, Any], enterprise: str, event_id: str, at: Any, text: str) -> RegistryRecord:
     entity = _string(obj, "entity")
     if entity not in ENTITIES:
-        raise Invalid(f"field 'entity': {str(entity)[:40]!r} is not one of {', '.join(sorted(ENTITIES))}")
+        raise Invalid(f"field 'entity': {_describe(entity)} is not one of {', '.join(sorted(ENTITIES))}")
     ident = _formatted(obj, "id", entity)
     status = _choice(obj, "status", tuple(sorted(STATUSES)))
     return RegistryRecord(enterprise, event_id, at, text, entity, ident, status)  # type: ignore[arg-type]
@@ -278,7 +466,7 @@ def _validate(obj: Any, facts: tuple[bool, bool] | None = None) -> Event | Regis
     if type(v) is not int and type(v) is not HugeInt:
         raise Invalid(f"field 'v': expected an integer, got {_type_name(v)}")
     if v != 1:
-        raise Invalid(f"unknown contract version v={str(v)[:20]}")
+        raise Invalid(f"unknown contract version v={_describe(v)}")
     event_id = _matching(obj, "event_id", _EVENT_ID, "1-64 chars of [A-Za-z0-9._:-]")
     kind = cast(str, _string(obj, "type"))
     enterprise = cast(str, _formatted(obj, "enterprise_id", "enterprise"))
@@ -287,7 +475,7 @@ def _validate(obj: Any, facts: tuple[bool, bool] | None = None) -> Event | Regis
         return _registry(obj, enterprise, event_id, at, text)
     build = PARCEL_TYPES.get(kind)
     if build is None:
-        raise Invalid(f"field 'type': unknown type {str(kind)[:40]!r}")
+        raise Invalid(f"field 'type': unknown type ({_describe(kind)})")
     waybill = _matching(obj, "waybill_no", _WAYBILL, "8-32 chars of [A-Z0-9]")
     site = cast(str, _formatted(obj, "site_id", "site"))
     staff = _formatted(obj, "staff_id", "staff", required=False)
@@ -337,7 +525,7 @@ def validate(obj: Any) -> Event | RegistryRecord | Rejection:
     try:
         return _validate(obj)
     except Invalid as err:
-        return Rejection(str(err), payload=redact_event(obj) if type(obj) is dict else None)
+        return Rejection(bounded(str(err)), payload=redact_rejected(obj) if type(obj) is dict else None)
 
 
 def restore(doc: Any, sender_complete: bool, sender_document_ok: bool) -> Event | RegistryRecord:
@@ -365,7 +553,7 @@ def parse_line_plain(line: bytes) -> tuple[Any, Event | RegistryRecord | Rejecti
     try:
         obj, plain = decode_plain(line)
     except Invalid as err:
-        return None, Rejection(str(err)), False
+        return None, Rejection(bounded(str(err))), False
     return obj, validate(obj), plain
 
 

@@ -54,16 +54,21 @@ _offset_cache: dict[str, int] = {"Z": 0, "z": 0}
 _CACHE_LIMIT = 200_000
 
 
+def shown(text: str) -> str:
+    """A timestamp-shaped text for a message: short ones whole, long fractions elided (never huge)."""
+    return repr(text) if len(text) <= 40 else f"'{text[:26]}...{text[-6:]}'"
+
+
 def _minute(prefix: str, text: str) -> int:
     """Epoch seconds of ``YYYY-MM-DDTHH:MM`` (validated), cached."""
     seconds = _minute_cache.get(prefix)
     if seconds is None:
         year, month, day = int(prefix[0:4]), int(prefix[5:7]), int(prefix[8:10])
         if not valid_date(year, month, day):
-            raise TimestampError(f"{text!r} is not a calendar date")
+            raise TimestampError(f"{shown(text)} is not a calendar date")
         hour, minute = int(prefix[11:13]), int(prefix[14:16])
         if hour > 23 or minute > 59:
-            raise TimestampError(f"{text!r} has a time of day out of range")
+            raise TimestampError(f"{shown(text)} has a time of day out of range")
         seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60
         if len(_minute_cache) >= _CACHE_LIMIT:
             _minute_cache.clear()
@@ -76,22 +81,35 @@ def _offset(text: str, zone: str) -> int:
     if offset is None:
         hours, minutes = int(zone[1:3]), int(zone[4:6])
         if hours > 23 or minutes > 59:
-            raise TimestampError(f"{text!r} has an offset out of range")
+            raise TimestampError(f"{shown(text)} has an offset out of range")
         offset = (hours * 3600 + minutes * 60) * (1 if zone[0] == "+" else -1)
         _offset_cache[zone] = offset
     return offset
 
 
+MIN_SECONDS = days_from_civil(0, 1, 1) * 86400               # 0000-01-01T00:00:00Z
+MAX_SECONDS = days_from_civil(9999, 12, 31) * 86400 + 86399  # 9999-12-31T23:59:59(.999...)Z
+OUT_OF_RANGE = "its UTC instant is outside the years 0000-9999, so it cannot be written in RFC 3339"
+
+
 def parse_instant(text: str) -> Instant:
-    """Parse an RFC 3339 timestamp that carries an offset; raise :class:`TimestampError`."""
+    """Parse an RFC 3339 timestamp that carries an offset; raise :class:`TimestampError`.
+
+    The UTC instant must fall in the years 0000-9999 (``0000-01-01T00:00:00+23:59`` does
+    not): every instant accepted can be written back (:func:`format_utc`). Messages never
+    echo a text that is not timestamp-shaped, and elide long fractions.
+    """
     m = _RFC3339.fullmatch(text)
     if m is None:
-        raise TimestampError(f"{text!r} is not an RFC 3339 timestamp with an offset")
+        # never echoed: a text of any other shape may be anything, personal data included
+        raise TimestampError(f"a string of {len(text)} characters is not an RFC 3339 timestamp with an offset")
     second = int(text[17:19])
     if second > 59:
-        raise TimestampError(f"{text!r} has a time of day out of range")
+        raise TimestampError(f"{shown(text)} has a time of day out of range")
     frac, zone = m.groups()
     seconds = _minute(text[:16], text) + second - _offset(text, zone)
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS:
+        raise TimestampError(OUT_OF_RANGE)
     return (seconds, frac.rstrip("0") if frac else "")
 
 

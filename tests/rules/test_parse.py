@@ -90,7 +90,7 @@ REJECTED: list[tuple[str, bytes, tuple[str, ...]]] = [
     ("v-2-unknown", mutate(SCAN, v=2), ("v=2",)),
     ("v-0-unknown", mutate(SCAN, v=0), ("v=0",)),
     # ---- type
-    ("type-unknown", mutate(SCAN, type="pickup"), ("'type'", "pickup")),
+    ("type-unknown", mutate(SCAN, type="pickup"), ("'type'", "unknown type")),  # never echoed (§6)
     ("type-wrong-case", mutate(SCAN, type="Sort_Scan"), ("'type'",)),
     ("type-missing", mutate(SCAN, type=ABSENT), ("'type'", "missing")),
     ("type-number", mutate(SCAN, type=3), ("'type'",)),
