@@ -160,23 +160,44 @@ class SystemicError(RuntimeError):
     """Every message of a batch failed on its own: a bug or a broken store, not one message's content."""
 
 
-def _content_error(err: BaseException) -> bool:
-    """Did the store (or the per-batch work) fail because of what a row holds, not because it is unavailable?"""
-    from kafka.errors import KafkaError
-    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
+def _dbapi(err: BaseException) -> bool:
+    """A driver's own exception (PostgreSQL's COPY path raises psycopg errors unwrapped)."""
+    import sqlite3
 
-    if isinstance(err, (DataError, IntegrityError)):
-        return True
-    if isinstance(err, StatementError) and not isinstance(err, DBAPIError):
-        return True  # raised while binding a value (e.g. a string the driver cannot encode)
-    outage = (SQLAlchemyError, KafkaError, PublishError, TimeoutError, OSError, SystemicError)
-    return isinstance(err, Exception) and not isinstance(err, outage)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return isinstance(err, sqlite3.Error)
+    return isinstance(err, (psycopg.Error, sqlite3.Error))
 
 
 def _from_store(err: BaseException) -> bool:
     from sqlalchemy.exc import SQLAlchemyError
 
-    return isinstance(err, SQLAlchemyError)
+    return isinstance(err, SQLAlchemyError) or _dbapi(err)
+
+
+def _outage(err: BaseException) -> bool:
+    """The store, the broker or the network failed: wait and retry the batch (never a reject)."""
+    from kafka.errors import KafkaError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(err, (SQLAlchemyError, KafkaError, PublishError, TimeoutError, OSError)) or _dbapi(err)
+
+
+def _content_error(err: BaseException) -> bool:
+    """Did the store (or the per-batch work) fail because of what a row holds, not because it is unavailable?"""
+    import sqlite3
+
+    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+
+    if isinstance(err, (DataError, IntegrityError, sqlite3.DataError, sqlite3.IntegrityError)):
+        return True
+    if isinstance(err, StatementError) and not isinstance(err, DBAPIError):
+        return True  # raised while binding a value (e.g. a string the driver cannot encode)
+    if _dbapi(err):  # SQLSTATE class 22 data exception, 23 integrity constraint violation
+        return str(getattr(err, "sqlstate", None) or "")[:2] in ("22", "23")
+    return isinstance(err, Exception) and not isinstance(err, SystemicError) and not _outage(err)
 
 
 def _refusal(err: BaseException) -> str:
@@ -268,13 +289,12 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         """Work until ``stop`` is set; recover from store and Kafka failures on the way."""
-        from kafka.errors import KafkaError
-        from sqlalchemy.exc import SQLAlchemyError
-
         while not stop.is_set():
             try:
                 self.step()
-            except (SQLAlchemyError, KafkaError, PublishError, TimeoutError, OSError) as err:
+            except Exception as err:
+                if not _outage(err):
+                    raise
                 self._recover(err, stop)
 
     def close(self) -> None:
