@@ -120,27 +120,22 @@ def _inspection(inspection: Any, strict: bool) -> Any:
     return {k: inspection[k] for k in INSPECTION_FIELDS if k in inspection}
 
 
+_FIELD_SETS = {kind: frozenset(fields) for kind, fields in TOP_FIELDS.items()}
+
+
 def _fields(obj: dict[str, Any]) -> tuple[str, ...]:
     kind = obj.get("type")
     return (TOP_FIELDS.get(kind) if type(kind) is str else None) or ANY_FIELDS
 
 
-def _project(obj: Any, key: bytes | None, strict: bool) -> Any:
-    if type(obj) is not dict:
-        return None
-    out: dict[str, Any] = {}
-    for name in _fields(obj):
-        if name not in obj:
-            continue
-        value = obj[name]
-        if name == "sender":
-            out[name] = redact_sender(value, key)
-        elif name == "inspection":
-            out[name] = _inspection(value, strict)
-        elif name == "person":
-            out[name] = redact_person(value, key)
-        else:
-            out[name] = _strict(name, value) if strict else value
+def _nested(out: dict[str, Any], key: bytes | None, strict: bool) -> dict[str, Any]:
+    """``sender``, ``inspection`` and ``person`` of a projection, redacted in place."""
+    if "sender" in out:
+        out["sender"] = redact_sender(out["sender"], key)
+    if "inspection" in out:
+        out["inspection"] = _inspection(out["inspection"], strict)
+    if "person" in out:
+        out["person"] = redact_person(out["person"], key)
     return out
 
 
@@ -152,7 +147,24 @@ def redact_event(obj: Any, key: bytes | None = None) -> Any:
     same event. Meant for validated events; for anything else use :func:`redact_rejected`.
     Not a dict: ``None``.
     """
-    return _project(obj, key, strict=False)
+    if type(obj) is not dict:
+        return None
+    kind = obj.get("type")
+    names = _FIELD_SETS.get(kind) if type(kind) is str else None
+    if names is not None and obj.keys() <= names:  # the common case: nothing to drop at the top level
+        if kind != "acceptance" and kind != "registry":
+            return obj  # no nested object to redact: shared, as before
+        return _nested(dict(obj), key, False)
+    return _nested({k: obj[k] for k in _fields(obj) if k in obj}, key, False)
+
+
+def redact_counting(obj: Any, key: bytes | None = None) -> tuple[Any, int]:
+    """:func:`redact_event` and the number of members it dropped (:func:`extra_fields`), in one pass."""
+    if type(obj) is not dict:
+        return None, 0
+    out = {k: obj[k] for k in _fields(obj) if k in obj}
+    dropped = len(obj) - len(out) + _nested_extra(out)
+    return _nested(out, key, False), dropped
 
 
 def redact_rejected(obj: Any, key: bytes | None = None) -> Any:
@@ -162,11 +174,22 @@ def redact_rejected(obj: Any, key: bytes | None = None) -> Any:
     :func:`mask_text`, any other number or container replaced by ``"<number>"``,
     ``"<array>"`` or ``"<object>"``: an ID number put in any field never stays plain.
     """
-    return _project(obj, key, strict=True)
+    if type(obj) is not dict:
+        return None
+    out = {k: obj[k] if k in _OBJECTS else _strict(k, obj[k]) for k in _fields(obj) if k in obj}
+    return _nested(out, key, True)
 
 
-def _extra(doc: Any, allowed: tuple[str, ...]) -> int:
-    return sum(1 for k in doc if k not in allowed) if type(doc) is dict else 0
+_OBJECTS = {"sender": SENDER_FIELDS, "inspection": INSPECTION_FIELDS, "person": PERSON_FIELDS}
+
+
+def _nested_extra(out: dict[str, Any]) -> int:
+    n = 0
+    for name, allowed in _OBJECTS.items():
+        doc = out.get(name)
+        if type(doc) is dict:
+            n += sum(1 for k in doc if k not in allowed)
+    return n
 
 
 def extra_fields(obj: Any) -> int:
@@ -175,13 +198,9 @@ def extra_fields(obj: Any) -> int:
     if type(obj) is not dict:
         return 0
     fields = _fields(obj)
-    n = _extra(obj, fields)
-    for name, allowed in (("sender", SENDER_FIELDS), ("inspection", INSPECTION_FIELDS),
-                          ("person", PERSON_FIELDS)):
-        if name in fields:
-            n += _extra(obj.get(name), allowed)
-    return n
+    kept = {k: obj[k] for k in fields if k in obj}
+    return len(obj) - len(kept) + _nested_extra(kept)
 
 
-__all__ = ["PERSONAL_FIELDS", "extra_fields", "id_hash", "mask_id_number", "mask_name", "mask_text",
+__all__ = ["PERSONAL_FIELDS", "extra_fields", "redact_counting", "id_hash", "mask_id_number", "mask_name", "mask_text",
            "redact_event", "redact_person", "redact_rejected", "redact_sender"]

@@ -49,9 +49,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         pack = load_pack(args.rules) if args.rules else default_pack()
-        as_of = parse_instant(args.as_of) if args.as_of else None
-    except (ValueError, OSError, TimestampError) as err:
+    except (ValueError, OSError) as err:
         print(f"greenshield check: {err}", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        as_of = parse_instant(args.as_of) if args.as_of else None
+    except TimestampError as err:  # the message does not echo the text: the caller's own argument is shown
+        print(f"greenshield check: --as-of {args.as_of!r}: {err}", file=sys.stderr)
         return USAGE_ERROR
     with ExitStack() as stack:
         try:

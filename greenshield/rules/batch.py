@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from greenshield.privacy import redact_event
+from greenshield.privacy import redact_rejected
 from greenshield.rules.dedup import CanonicalError, Deduplicator, Seen
 from greenshield.rules.engine import RuleCore
 from greenshield.rules.model import Event, Rejection, Violation
@@ -114,4 +114,6 @@ class BatchChecker:
 
 
 def item_payload(obj: object) -> dict[str, object] | None:
-    return redact_event(obj) if isinstance(obj, dict) else None
+    """The payload of a rejected (here: conflicting) line: its contract fields, each plain only if well-formed."""
+    payload: dict[str, object] | None = redact_rejected(obj) if isinstance(obj, dict) else None
+    return payload
