@@ -107,10 +107,10 @@ def bounded(rejection: Rejection) -> Rejection:
     reason = rejection.reason if isinstance(rejection.reason, str) else repr(rejection.reason)
     if len(reason) <= MAX_REASON and reason.isascii() and "\x00" not in reason:
         return rejection
-    if len(reason) > MAX_REASON:
-        reason = f"{reason[:MAX_REASON]}... ({len(reason)} characters, cut)"
-    reason = reason.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
-    return Rejection(reason, rejection.payload, rejection.key)
+    text = reason[:MAX_REASON].replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > MAX_REASON or len(reason) > MAX_REASON:
+        text = f"{text[:MAX_REASON]}... ({len(reason)} characters, cut)"
+    return Rejection(text, rejection.payload, rejection.key)
 
 
 def source_of(topic: str, partition: int) -> str:

@@ -87,3 +87,88 @@ class TestDigestAcrossPaths:
             b'"note":100', b'"note":1e2'))
         assert isinstance(first, Candidate) and isinstance(again, Candidate)
         assert first.digest == again.digest
+
+
+class TestEveryMessageIsAValue:
+    """decode_message is total (issue 14): headers, nulls and unforeseen exceptions are values, and a
+    reject's message always fits the producer's limit."""
+
+    CTX = None  # set below
+
+    def msg(self, value: object, headers: object = None, topic: str = "gs.events.v1") -> object:
+        from greenshield.ingest.decode import Context, decode_message
+
+        return decode_message(topic, 2, 41, None, value, headers,
+                              Context(KEY, "gs.registry.v1", "gs.events.v1", b"control-key"))
+
+    def test_a_header_name_that_is_not_utf8_is_an_undecodable_record(self) -> None:
+        from greenshield.ingest.kafka_records import UndecodableKey
+
+        got = self.msg(orjson.dumps(ACCEPTANCE), [(UndecodableKey(b"gs-control\xff\xfe"), b"advance-v1")])
+        assert isinstance(got, Reject) and got.rejection.reason.startswith("undecodable record: header 0 name")
+
+    def test_bytes_names_and_odd_header_values_are_rejects(self) -> None:
+        for headers in ([(b"gs-control", b"x")], [("a", "str value")], [("a",)], 5):
+            got = self.msg(orjson.dumps(ACCEPTANCE), headers)
+            assert isinstance(got, Reject) and got.rejection.reason.startswith("undecodable record"), headers
+
+    def test_a_bad_control_message_is_a_control_reject(self) -> None:
+        got = self.msg(b"{}", [("gs-control", b"advance-v1"), ("gs-signature", None)])
+        assert isinstance(got, Reject) and got.type == "control" and "signature" in got.rejection.reason
+
+    def test_a_valid_control_message_is_a_control_value(self) -> None:
+        from greenshield.ingest.control import encode_advance
+        from greenshield.ingest.decode import Control
+
+        _, value, headers = encode_advance(b"control-key", "2026-11-13T00:00:00Z", 2, "x")
+        got = self.msg(value, headers)
+        assert isinstance(got, Control) and got.advance.as_of_text == "2026-11-13T00:00:00Z"
+        assert isinstance(self.msg(value, headers, topic="gs.registry.v1"), Reject)  # not a registry record
+
+    def test_an_unexpected_exception_is_an_internal_reject_logged_once_without_input(
+            self, monkeypatch: object, caplog: object) -> None:
+        import logging
+
+        import greenshield.ingest.decode as d
+
+        def boom(obj: object, key: object = None) -> object:
+            raise KeyError("110101199003074514")
+
+        monkeypatch.setattr(d, "redact_event", boom)  # type: ignore[attr-defined]
+        with caplog.at_level(logging.ERROR, logger="greenshield.worker"):  # type: ignore[attr-defined]
+            got = self.msg(orjson.dumps(ACCEPTANCE))
+        assert isinstance(got, Reject) and got.internal and got.rejection.reason == "internal: KeyError"
+        lines = [r.getMessage() for r in caplog.records]  # type: ignore[attr-defined]
+        assert len(lines) == 1 and "offset=41" in lines[0] and "traceback=" in lines[0] and "boom" in lines[0]
+        assert "110101199003074514" not in lines[0]
+
+    def test_a_huge_reason_is_cut_so_the_reject_message_fits(self) -> None:
+        """A 5 MB reason (an echoed value) made a reject over max_request_size, retried for ever."""
+        from greenshield.ingest.decode import MAX_REASON, MAX_REJECT_MESSAGE
+        from greenshield.rules.model import Rejection
+
+        r = Reject("gs.events.v1", 2, 41, Rejection("bad: " + "\u0085\x00\ud800" * 2_000_000, {"x": "y" * 10**6}),
+                   6_000_000, None)
+        _, value = reject_message(r)
+        assert len(value) < MAX_REJECT_MESSAGE
+        doc = orjson.loads(value)
+        assert len(doc["reason"]) < MAX_REASON + 100 and "\x00" not in doc["reason"]
+        assert "payload" not in doc and "payload_omitted" in doc
+
+    def test_a_payload_that_cannot_be_encoded_is_omitted(self) -> None:
+        from greenshield.rules.model import Rejection
+
+        deep: dict = {}  # type: ignore[type-arg]
+        node = deep
+        for _ in range(100_000):
+            node["a"] = node = {}
+        _, value = reject_message(Reject("gs.events.v1", 2, 41, Rejection("deep", deep), 10, None))
+        assert "could not be encoded" in orjson.loads(value)["payload_omitted"]
+
+    def test_dropped_fields_are_counted_from_keys(self) -> None:
+        from greenshield.ingest.decode import fields_dropped
+
+        obj = {"a": 1, "b": 2, "sender": {"name": "x", "Name": "y"}, "inspection": {"r": 1, "extra": 2}}
+        doc = {"a": 1, "sender": {"name_masked": "x"}, "inspection": {"r": 1}}
+        assert fields_dropped(obj, doc) == 3  # b, sender.Name, inspection.extra
+        assert fields_dropped(obj, obj) == 0
