@@ -207,3 +207,64 @@ def test_a_multi_megabyte_reject_is_published_bounded(pipeline: Pipeline) -> Non
         assert _alive(running)
     got = consume_all(settings.kafka_bootstrap, settings.rejects_topic, 1, expected=1, timeout=30)
     assert len(got) == 1 and len(got[0].value) < MAX_REJECT_MESSAGE
+
+
+def _metric(running: WorkerThread, name: str) -> float:
+    return sum(s.value for m in running.metrics.registry.collect() for s in m.samples if s.name == name)
+
+
+def test_an_exception_while_decoding_one_message_is_an_internal_reject(pipeline: Pipeline, monkeypatch: Any) -> None:
+    """Any exception in the per-message work (here: redaction of one waybill) is one ``internal`` reject,
+    counted in greenshield_messages_internal_errors_total; the stream goes on (before: the worker died)."""
+    import greenshield.ingest.decode as decode
+
+    real = decode.redact_event
+
+    def redact(obj: Any, key: bytes | None = None) -> Any:
+        if isinstance(obj, dict) and obj.get("waybill_no") == "WBBOOM0001":
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return real(obj, key)
+
+    monkeypatch.setattr(decode, "redact_event", redact)
+    settings, db = pipeline()
+    lines = sample_lines()
+    half = len(lines) // 2
+    with WorkerThread(settings, db) as running:
+        send_valid(settings, lines[:half] + [_scan("WBBOOM0001", "boom-1")] + lines[half:])
+        assert wait_until(lambda: stored_events(db) == len(lines) and count_rows(db, t.rejects) == 1)
+        assert wait_until(lambda: _committed_to_end(settings))
+        assert _alive(running), running.error
+        assert _metric(running, "greenshield_messages_internal_errors_total") == 1
+    assert _reasons(db) == ["internal: UnicodeEncodeError"]
+
+
+def test_an_exception_in_the_rule_core_on_one_event_is_found_and_rejected(pipeline: Pipeline,
+                                                                        monkeypatch: Any) -> None:
+    """An exception after the rule cores took the batch's events (here: one waybill's add_event): the cores
+    are rebuilt from the store, the batch bisected, that event is one ``internal`` reject and the verdict of
+    everything else is still the batch verdict."""
+    from greenshield.ingest.state import PartitionState
+
+    real = PartitionState.add_event
+
+    def add_event(self: PartitionState, event: Any) -> None:
+        if event.waybill_no == "WBBOOM0002":
+            raise ValueError("the rule core failed on this event")
+        real(self, event)
+
+    monkeypatch.setattr(PartitionState, "add_event", add_event)
+    settings, db = pipeline()
+    lines = sample_lines()
+    half = len(lines) // 2
+    with WorkerThread(settings, db) as running:
+        send_valid(settings, lines[:half] + [_scan("WBBOOM0002", "boom-2")] + lines[half:])
+        advance(settings)
+        want = batch_verdict(lines)
+        assert wait_until(lambda: stored_events(db) == len(lines) and count_rows(db, t.rejects) == 1), \
+            (stored_events(db), count_rows(db, t.rejects))
+        assert wait_until(lambda: open_violations(db) == want), open_violations(db) ^ want
+        assert wait_until(lambda: _committed_to_end(settings))
+        assert _alive(running), running.error
+        assert _metric(running, "greenshield_messages_internal_errors_total") == 1
+    assert _reasons(db) == ["internal: ValueError"]
+    assert duplicate_keys(db) == 0
