@@ -149,6 +149,48 @@ class Checkpoint:
         return cls(origin, size, bytes.fromhex(root), parse_timestamp(ts), kid, signature)
 
 
+def parse_note(text: str) -> Checkpoint:
+    """Parse a C2SP signed note of :meth:`Checkpoint.to_note`'s form (the first signature line is ours).
+
+    The key id is left empty (a note names its key by a 4-byte hash only); check the
+    signature with :func:`verify_checkpoint`.
+    """
+    body, sep, sigs = text.partition("\n\n")
+    lines = body.split("\n")
+    if not sep or len(lines) != 4 or not lines[3].startswith("timestamp "):
+        raise CheckpointError("a signed note is 4 body lines (origin, size, root, timestamp), an empty line, "
+                              "and a signature line")
+    origin, size, root, ts = lines[0], lines[1], lines[2], lines[3][len("timestamp "):]
+    if not re.fullmatch(r"0|[1-9][0-9]{0,19}", size):
+        raise CheckpointError(f"bad tree size {size[:30]!r}")
+    first = sigs.split("\n", 1)[0].split(" ")
+    if len(first) != 3 or first[0] != "\u2014" or first[1] != origin:
+        raise CheckpointError(f"the note has no signature line '\u2014 {origin} <base64>'")
+    try:
+        root_hash, signed = base64.b64decode(root, validate=True), base64.b64decode(first[2], validate=True)
+    except binascii.Error:
+        raise CheckpointError("the root hash or the signature is not base64") from None
+    if len(signed) != 4 + 64:
+        raise CheckpointError("a note signature is a 4-byte key hash and a 64-byte Ed25519 signature")
+    return Checkpoint(origin, int(size), root_hash, parse_timestamp(ts), "", signed[4:])
+
+
+def load_checkpoint_file(path: str | Path) -> Checkpoint:
+    """A checkpoint kept outside the store: a signed note, its JSON form, or a proof document holding one."""
+    import json
+
+    text = Path(path).read_text(encoding="utf-8")
+    if not text.lstrip().startswith("{"):
+        return parse_note(text)
+    try:
+        doc = json.loads(text)
+    except ValueError as err:
+        raise CheckpointError(f"{path}: not JSON ({err})") from None
+    if isinstance(doc, dict) and isinstance(doc.get("checkpoint"), dict):
+        doc = doc["checkpoint"]
+    return Checkpoint.from_dict(doc)
+
+
 def _ms(t: datetime) -> int:
     if t.tzinfo is None:
         raise CheckpointError("the timestamp must be timezone-aware")

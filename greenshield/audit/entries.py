@@ -2,23 +2,35 @@
 
 An entry is canonical JSON (UTF-8, keys sorted, no whitespace; orjson with
 ``OPT_SORT_KEYS``); its leaf hash is ``SHA-256(0x00 || entry)`` (RFC 6962). Hashes
-inside are lowercase hex SHA-256. The three kinds::
+inside are lowercase hex SHA-256. The four kinds (``v`` is the entry format, 2 since
+schema version 2: events gained ``digest``, ``source`` and ``position``; rejects became leaves)::
 
-    {"content": H(public doc), "enterprise_id": E, "event_id": I, "kind": "event",
-     "sender": C or null, "sender_facts": [complete, document_ok], "type": T, "v": 1}
+    {"content": H(public doc), "digest": hex or null, "enterprise_id": E, "event_id": I, "kind": "event",
+     "position": P, "sender": C or null, "sender_facts": [complete, document_ok], "source": S,
+     "type": T, "v": 2}
     {"content": H(change doc), "kind": "violation", "rule_id": R, "seq": k,
      "status": "open" | "retracted", "v": 1, "waybill_no": W}
     {"content": H(query doc), "kind": "query", "query": NAME, "v": 1}
+    {"content": H({"payload": public payload, "reason": reason}), "enterprise_id": E or null,
+     "event_id": I or null, "kind": "reject", "position": P, "sender": C or null, "source": S,
+     "stored_s": t, "v": 2}
 
 * *public doc* - the stored (already redacted) event with the sender's personal
   fields (``name_masked``, ``id_number_masked``, ``id_hash``) taken out;
 * ``sender_facts`` - the two facts decided on the plain sender at intake (complete?
   document well-formed?), which the redacted doc can no longer show;
 * *C*, the sender commitment - ``H("greenshield-sender\\0" E "\\0" I "\\0" canonical
-  personal fields)``: it binds those fields while they exist, reveals nothing of them
-  (``id_hash`` is a keyed HMAC), differs per event (no linking of parcels by it), and
-  is kept in ``events.sender_commitment`` so that ``audit purge`` can erase the fields
-  without changing any leaf;
+  personal fields)``, and for an event with a sender ``|| "\\0" || digest`` (the keyed
+  duplicate digest, which ``audit purge`` erases too): it binds those fields while they
+  exist, reveals nothing of them (``id_hash`` and the digest are keyed HMACs), differs per
+  event (no linking of parcels by it), and is kept in ``events.sender_commitment`` so that
+  ``audit purge`` can erase the fields without changing any leaf. ``digest`` in the entry
+  is the digest in hex when the event has no sender (nothing erases it), else null;
+* a reject's *public payload* is its stored (masked) payload without the sender's personal
+  fields, which its own commitment (``rejects.sender_commitment``, ``H("greenshield-reject\\0"
+  source "\\0" position "\\0" canonical personal fields)``) binds until the purge erases them; a payload
+  that does not parse back (never written so, but the check must not crash) is hashed as
+  its text;
 * *change doc* - a violation status change as stored in ``violation_changes.doc``:
   the contract §5 fields plus ``status`` and ``as_of``;
 * *query doc* - an auditor query as stored in ``queries.doc``: ``query``, the
@@ -31,9 +43,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
-
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import orjson
 
@@ -85,11 +98,66 @@ def sender_commitment(enterprise_id: str, event_id: str, personal: dict[str, Any
     return _h(b"greenshield-sender\x00" + f"{enterprise_id}\x00{event_id}\x00".encode() + canonical(personal))
 
 
-def event_entry(enterprise_id: str, event_id: str, type_: str, public: dict[str, Any],
-                commitment: str | None, facts: tuple[bool, bool]) -> bytes:
-    return canonical({"v": 1, "kind": "event", "enterprise_id": enterprise_id, "event_id": event_id,
-                      "type": type_, "content": _h(canonical(public)), "sender": commitment,
-                      "sender_facts": [bool(facts[0]), bool(facts[1])]})
+def event_commitment(enterprise_id: str, event_id: str, personal: dict[str, Any] | None,
+                     digest: bytes | None) -> str | None:
+    """The commitment of an event's erasable fields: its sender's personal fields and its digest."""
+    if personal is None:
+        return None
+    return _h(b"greenshield-sender\x00" + f"{enterprise_id}\x00{event_id}\x00".encode() + canonical(personal)
+              + b"\x00" + (digest or b""))
+
+
+@dataclass(frozen=True)
+class EventLeaf:
+    """What an event's audit entry binds besides its public doc."""
+
+    enterprise_id: str
+    event_id: str
+    type: str
+    commitment: str | None
+    facts: tuple[bool, bool]
+    digest: bytes | None
+    source: str
+    position: int
+
+
+def event_entry(leaf: EventLeaf, public: dict[str, Any]) -> bytes:
+    digest = leaf.digest.hex() if leaf.digest is not None and leaf.commitment is None else None
+    return canonical({"v": 2, "kind": "event", "enterprise_id": leaf.enterprise_id, "event_id": leaf.event_id,
+                      "type": leaf.type, "content": _h(canonical(public)), "sender": leaf.commitment,
+                      "sender_facts": [bool(leaf.facts[0]), bool(leaf.facts[1])], "digest": digest,
+                      "source": leaf.source, "position": int(leaf.position)})
+
+
+def split_payload(text: str | None) -> tuple[bytes, dict[str, Any] | None]:
+    """Canonical bytes of a stored reject payload without the sender's personal fields, and those fields."""
+    if text is None:
+        return b"null", None
+    try:
+        value = loads(text)
+        if not isinstance(value, dict):
+            return canonical(value), None
+        public, personal = split_sender(value)
+        return canonical(public), personal
+    except (ValueError, TypeError, RecursionError):
+        return text.encode("utf-8", "surrogatepass"), None
+
+
+def reject_entry(row: Mapping[str, Any]) -> bytes:
+    """The audit entry of a ``rejects`` row (a mapping with the row's columns)."""
+    public, _ = split_payload(row["payload"])
+    content = b'{"payload":' + public + b',"reason":' + canonical(row["reason"]) + b"}"
+    return canonical({"v": 2, "kind": "reject", "source": row["source"], "position": int(row["position"]),
+                      "enterprise_id": row["enterprise_id"], "event_id": row["event_id"],
+                      "stored_s": int(row["stored_s"]), "content": _h(content), "sender": row["sender_commitment"]})
+
+
+def reject_commitment(source: str, position: int, personal: dict[str, Any] | None) -> str | None:
+    """The commitment of a reject payload's erasable sender fields."""
+    if personal is None:
+        return None
+    return _h(b"greenshield-reject\x00" + f"{source}\x00{position}\x00".encode("utf-8", "surrogatepass")
+              + canonical(personal))
 
 
 def violation_entry(waybill_no: str, rule_id: str, seq: int, status: str, doc_text: str) -> bytes:

@@ -6,8 +6,9 @@ a stored or earlier line is counted and dropped, a conflicting duplicate is
 rejected. Personal data is redacted right after validation (design note 1); the
 only trace of the plain content is a keyed digest, used to tell exact from
 conflicting duplicates across runs. Each batch is one writer transaction: the
-events, their audit entries and the rejects commit together, so a re-run after a
-crash stores nothing twice.
+events, the rejects and their audit entries commit together, so a re-run after a
+crash stores nothing twice. Every writer of rejects (this intake, the stream worker,
+the HTTP ingest) goes through :func:`insert_rejects`, which logs each as a leaf.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greenshield.audit import schema as t
-from greenshield.audit.entries import canonical
+from greenshield.audit.entries import canonical, reject_commitment, reject_entry, split_payload
 from greenshield.audit.log import append
 from greenshield.audit.rows import event_row_entry
 from greenshield.audit.store import Store, insert_ignoring_conflicts, insert_rows
@@ -95,8 +96,7 @@ class Intake:
                 columns = ("entry_id", *built[0][0])
                 insert_rows(conn, t.events, columns, [(i, *row.values()) for i, (row, _) in zip(ids, built)])
                 append(conn, ((i, "event", entry) for i, (_, entry) in zip(ids, built)), self.store)
-            if rejects:
-                conn.execute(insert_ignoring_conflicts(self.store, t.rejects), rejects)
+            insert_rejects(conn, self.store, rejects)
         self.stats.stored += len(fresh)
         self.stats.rejected += len(rejects)
 
@@ -138,9 +138,55 @@ def keyed_digest(key: bytes, obj: Any, raw: bytes | None = None) -> bytes:
 
 
 def reject_row(source: str, position: int, rejection: Rejection) -> dict[str, Any]:
+    """A ``rejects`` row (without ``entry_id``): the Rejection's masked payload and its sender commitment."""
     key = rejection.key
-    payload = canonical(rejection.payload).decode() if rejection.payload is not None else None
+    payload = _payload_text(rejection.payload)
+    _, personal = split_payload(payload)
     return {"source": source, "position": position, "reason": rejection.reason,
             "enterprise_id": key[0] if key else None, "event_id": key[1] if key else None,
-            "payload": payload, "purged": False, "stored_s": int(time.time())}
+            "payload": payload, "purged": False, "stored_s": int(time.time()),
+            "sender_commitment": reject_commitment(source, position, personal)}
 
+
+def _payload_text(payload: Any) -> str | None:
+    """Canonical JSON of a masked payload; None when it cannot be written (nested too deep to encode)."""
+    if payload is None:
+        return None
+    try:
+        return canonical(payload).decode("utf-8", "surrogatepass")
+    except (RecursionError, ValueError, TypeError):
+        return None
+
+
+def insert_rejects(conn: Connection, store: Store, rows: list[dict[str, Any]]) -> int:
+    """Insert rejects with their audit entries (kind ``reject``); one already stored at the same
+    ``(source, position)`` is left as it is and gets no entry. Returns how many were inserted."""
+    if not rows:
+        return 0
+    fresh = _new_rejects(conn, rows)
+    if not fresh:
+        return 0
+    ids = store.allocate_ids(conn, len(fresh))
+    stored = [{**row, "entry_id": i} for i, row in zip(ids, fresh)]
+    inserted = set(conn.execute(insert_ignoring_conflicts(store, t.rejects).returning(t.rejects.c.entry_id),
+                                stored).scalars())
+    append(conn, ((r["entry_id"], "reject", reject_entry(r)) for r in stored if r["entry_id"] in inserted), store)
+    return len(inserted)
+
+
+def _new_rejects(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` without those whose ``(source, position)`` is stored or came earlier in ``rows``."""
+    r, seen = t.rejects, set[tuple[str, int]]()
+    for source in {row["source"] for row in rows}:
+        positions = sorted({int(row["position"]) for row in rows if row["source"] == source})
+        for k in range(0, len(positions), 900):
+            seen.update((source, int(p)) for p in conn.execute(
+                sa.select(r.c.position).where(r.c.source == source, r.c.position.in_(positions[k:k + 900])))
+                .scalars())
+    out = []
+    for row in rows:
+        where = (row["source"], int(row["position"]))
+        if where not in seen:
+            seen.add(where)
+            out.append(row)
+    return out

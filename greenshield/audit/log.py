@@ -181,10 +181,12 @@ def _save(conn: Connection, acc: MerkleAccumulator, last_id: int, runs: list[dic
     if runs:
         conn.execute(t.audit_runs.insert(), runs)
     insert_rows(conn, t.audit_nodes, ("level", "idx", "hash"), nodes)
-    if signed:
+    if signed:  # numbered 1, 2, ... under the sequencer's lock: a gap is a deleted checkpoint
+        top = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.checkpoints.c.id), 0))).scalar_one())
         conn.execute(t.checkpoints.insert(), [
-            {"origin": c.origin, "tree_size": c.tree_size, "root_hash": c.root_hash,
-             "timestamp_ms": c.timestamp_ms, "key_id": c.key_id, "signature": c.signature} for c in signed])
+            {"id": top + k, "origin": c.origin, "tree_size": c.tree_size, "root_hash": c.root_hash,
+             "timestamp_ms": c.timestamp_ms, "key_id": c.key_id, "signature": c.signature}
+            for k, c in enumerate(signed, 1)])
     conn.execute(t.audit_state.update().where(t.audit_state.c.id == 1).values(
         tree_size=acc.size, last_id=last_id, compact=acc.to_bytes(),
         checkpoint_size=cp_size, checkpoint_ms=cp_ms))
@@ -288,6 +290,34 @@ def prove_inclusion(conn: Connection, index: int, size: int) -> list[bytes]:
 
 def prove_consistency(conn: Connection, first: int, second: int) -> list[bytes]:
     return consistency_proof(first, second, hasher(conn))
+
+
+def stored_runs(conn: Connection) -> list[tuple[int, int, int]]:
+    """``(first_leaf, first_id, count)`` of every run, by leaf."""
+    r = t.audit_runs
+    return [(int(a), int(b), int(c)) for a, b, c in conn.execute(
+        sa.select(r.c.first_leaf, r.c.first_id, r.c.count).order_by(r.c.first_leaf))]
+
+
+def rebuild_nodes(store: Store) -> tuple[int, int]:
+    """Recompute the ``audit_nodes`` cache from the stored entries; return (nodes written, nodes that differed).
+
+    Runs under the sequencer's lock. The cache only speeds proofs up; ``audit verify``
+    still compares the leaves with the signed checkpoints, so this repairs a lost or
+    damaged cache, never a changed leaf.
+    """
+    with store.sequencing() as conn:
+        size = int(conn.execute(sa.select(t.audit_state.c.tree_size)).scalar_one())
+        nodes: dict[tuple[int, int], bytes] = {}
+        acc = MerkleAccumulator(lambda lvl, i, h: nodes.__setitem__((lvl, i), h) if lvl >= NODE_LEVEL else None)
+        for lo in range(0, size, _CHUNK):
+            acc.extend(leaf_hashes(conn, lo, min(size, lo + _CHUNK)))
+        old = {(int(lv), int(ix)): bytes(h) for lv, ix, h in conn.execute(sa.select(t.audit_nodes))}
+        differing = sum(1 for k in set(old) | set(nodes) if old.get(k) != nodes.get(k))
+        conn.execute(t.audit_nodes.delete())
+        insert_rows(conn, t.audit_nodes, ("level", "idx", "hash"),
+                    [(lv, ix, h) for (lv, ix), h in sorted(nodes.items())])
+    return len(nodes), differing
 
 
 def root_at(conn: Connection, size: int) -> bytes:

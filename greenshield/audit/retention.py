@@ -4,8 +4,9 @@ For each event whose ``occurred_at`` is before the cut-off, the sender's masked 
 masked ID number and ID hash leave the stored doc, ``sender_id_hash`` and the keyed
 content digest become NULL and ``purged`` is set; masked reject payloads stored before
 the cut-off lose their sender too. No audit entry changes: leaves hold only the public
-doc's hash and the sender commitment (see :mod:`greenshield.audit.entries`), so every
-proof and ``audit verify`` still pass. The purge itself is logged as an audit entry.
+doc's (payload's) hash and the commitment of what is erased, kept in the row's
+``sender_commitment`` (see :mod:`greenshield.audit.entries`), so every proof and
+``audit verify`` still pass. The purge itself is logged as an audit entry.
 """
 
 from __future__ import annotations
@@ -58,9 +59,9 @@ def purge(store: Store, older_than_days: int, now_s: int | None = None) -> int:
 def _purge_rejects(store: Store, cutoff: int) -> None:
     r = t.rejects
     with store.write() as conn:
-        rows = conn.execute(sa.select(r.c.id, r.c.payload)
+        rows = conn.execute(sa.select(r.c.entry_id, r.c.payload)
                             .where(r.c.stored_s < cutoff, r.c.purged.is_(False), r.c.payload.is_not(None))).all()
         if rows:
-            conn.execute(r.update().where(r.c.id == sa.bindparam("rid"))
+            conn.execute(r.update().where(r.c.entry_id == sa.bindparam("rid"))
                          .values(payload=sa.bindparam("new_payload"), purged=True),
                          [{"rid": i, "new_payload": canonical(_erase(loads(p))).decode()} for i, p in rows])

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from greenshield.audit.entries import canonical, event_entry, loads, sender_commitment, split_sender
+from greenshield.audit.entries import (EventLeaf, canonical, event_commitment, event_entry, loads, reject_commitment,
+                                      split_payload, split_sender)
 from greenshield.rules.model import Event, RegistryRecord
 from greenshield.rules.parse import facts_of, restore
 
@@ -46,21 +47,27 @@ def event_row_entry(item: Event | RegistryRecord, doc: dict[str, Any], digest: b
                     source: str, position: int) -> tuple[dict[str, Any], bytes]:
     """:func:`event_row` and its audit entry (the same bytes :func:`row_entry` re-derives)."""
     public, personal = split_sender(doc)
-    commitment = sender_commitment(item.enterprise_id, item.event_id, personal)
+    commitment = event_commitment(item.enterprise_id, item.event_id, personal, digest)
     cols = columns(item)
     row = {**cols, "doc": canonical(doc).decode(), "digest": digest, "purged": False,
            "sender_id_hash": personal.get("id_hash") if personal else None,
            "sender_commitment": commitment, "source": source, "position": position}
-    entry = event_entry(item.enterprise_id, item.event_id, cols["type"], public, commitment,
-                        (cols["sender_complete"], cols["sender_document_ok"]))
-    return row, entry
+    leaf = EventLeaf(item.enterprise_id, item.event_id, cols["type"], commitment,
+                     (cols["sender_complete"], cols["sender_document_ok"]), digest, source, position)
+    return row, event_entry(leaf, public)
+
+
+def _digest(row: Any) -> bytes | None:
+    return bytes(row["digest"]) if row["digest"] is not None else None
 
 
 def row_entry(row: Any) -> bytes:
-    """The audit entry of an ``events`` row (a mapping), from its doc and stored commitment."""
+    """The audit entry of an ``events`` row (a mapping), from its doc, stored commitment and placement."""
     public, _ = split_sender(loads(row["doc"]))
-    return event_entry(row["enterprise_id"], row["event_id"], row["type"], public, row["sender_commitment"],
-                       (row["sender_complete"], row["sender_document_ok"]))
+    leaf = EventLeaf(row["enterprise_id"], row["event_id"], row["type"], row["sender_commitment"],
+                     (bool(row["sender_complete"]), bool(row["sender_document_ok"])), _digest(row),
+                     row["source"], int(row["position"]))
+    return event_entry(leaf, public)
 
 
 def restored(row: Any) -> Event | RegistryRecord:
@@ -79,10 +86,23 @@ def row_problems(row: Any) -> list[str]:
            if name not in ("sender_complete", "sender_document_ok") and row[name] != value]
     _, personal = split_sender(doc)
     if not row["purged"]:
-        if row["sender_commitment"] != sender_commitment(row["enterprise_id"], row["event_id"], personal):
+        expected = event_commitment(row["enterprise_id"], row["event_id"], personal, _digest(row))
+        if row["sender_commitment"] != expected:
             bad.append("sender_commitment")
         if row["sender_id_hash"] != (personal.get("id_hash") if personal else None):
             bad.append("sender_id_hash")
-    elif row["sender_id_hash"] is not None or (personal and any(personal.values())):
+    elif (row["sender_id_hash"] is not None or row["digest"] is not None or row["sender_commitment"] is None
+          or (personal and any(personal.values()))):
         bad.append("purged personal fields")
     return [f"column {name} does not match its doc" for name in bad]
+
+
+def reject_problems(row: Any) -> list[str]:
+    """What in a ``rejects`` row disagrees with itself: its commitment, or a purge that left personal fields."""
+    _, personal = split_payload(row["payload"])
+    if not row["purged"]:
+        if row["sender_commitment"] != reject_commitment(row["source"], int(row["position"]), personal):
+            return ["column sender_commitment does not match its payload"]
+    elif personal and any(personal.values()):
+        return ["column purged is set but the payload keeps personal fields"]
+    return []

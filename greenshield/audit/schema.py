@@ -2,17 +2,24 @@
 
 Every row that the audit log covers shares its id with its audit entry
 (``audit_log.id``): ``events.entry_id``, ``violation_changes.id`` and
-``queries.id`` are allocated from the log's id space, so re-deriving a leaf is a
+``queries.id`` and ``rejects.entry_id`` are allocated from the log's id space, so re-deriving a leaf is a
 primary-key join. Registry records are events of type ``registry`` (one key
 space for ``(enterprise_id, event_id)``, as contract §2 de-duplicates them
 together); "the registry history" is ``events WHERE type = 'registry'``.
+
+Columns holding a string an enterprise controls and the contract does not bound
+(timestamps may have any number of fraction digits, reject reasons and keys echo
+what was sent) are ``Text``: PostgreSQL enforces ``VARCHAR(n)``, and one over-long
+value would fail its whole batch. Version 2: those columns became ``Text``,
+rejects joined the log (``entry_id``, ``sender_commitment``), checkpoints are
+numbered by the sequencer (``id`` 1, 2, ... without gaps).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 # a 64-bit key that is SQLite's rowid (INTEGER PRIMARY KEY): one B-tree per table, not two
@@ -53,7 +60,7 @@ audit_state = sa.Table(
 )
 checkpoints = sa.Table(
     "checkpoints", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),  # 1, 2, ... (verify: no gaps)
     sa.Column("origin", sa.String(100), nullable=False),
     sa.Column("tree_size", sa.BigInteger, nullable=False),
     sa.Column("root_hash", sa.LargeBinary(32), nullable=False),
@@ -76,9 +83,9 @@ events = sa.Table(
     sa.Column("enterprise_id", sa.String(8), nullable=False),
     sa.Column("event_id", sa.String(64), nullable=False),
     sa.Column("type", sa.String(16), nullable=False),
-    sa.Column("occurred_at", sa.String(64), nullable=False),
+    sa.Column("occurred_at", sa.Text, nullable=False),
     sa.Column("at_s", sa.BigInteger, nullable=False),
-    sa.Column("at_frac", sa.String(64), nullable=False),
+    sa.Column("at_frac", sa.Text, nullable=False),
     sa.Column("waybill_no", sa.String(32)),
     sa.Column("site_id", sa.String(9)),
     sa.Column("staff_id", sa.String(9)),
@@ -140,14 +147,15 @@ queries = sa.Table(
 )
 rejects = sa.Table(
     "rejects", metadata,
-    sa.Column("id", RowKey, primary_key=True, autoincrement=True),
+    sa.Column("entry_id", RowKey, primary_key=True, autoincrement=False),  # its audit entry (kind "reject")
     sa.Column("source", sa.String(400), nullable=False),
     sa.Column("position", sa.BigInteger, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("enterprise_id", sa.String(64)),
-    sa.Column("event_id", sa.String(200)),
+    sa.Column("enterprise_id", sa.Text),
+    sa.Column("event_id", sa.Text),
     sa.Column("payload", sa.Text),  # masked (contract §6); NULL when the line did not parse
     sa.Column("stored_s", sa.BigInteger, nullable=False),  # wall clock at intake, for retention
+    sa.Column("sender_commitment", sa.String(64)),  # binds the payload's sender fields (purge erases them)
     sa.Column("purged", sa.Boolean, nullable=False),
     sa.UniqueConstraint("source", "position", name="uq_rejects_where"),
 )
@@ -155,6 +163,6 @@ run_state = sa.Table(  # the embedded pipeline's clock
     "run_state", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("as_of_s", sa.BigInteger, nullable=False),
-    sa.Column("as_of_frac", sa.String(64), nullable=False),
+    sa.Column("as_of_frac", sa.Text, nullable=False),
     sa.Column("events_seen", sa.BigInteger, nullable=False),  # events with entry_id <= it are evaluated
 )

@@ -104,9 +104,11 @@ def reject_row(source: str, position: int, rejection: Rejection) -> dict[str, An
 
 
 def store_rejects(conn: Connection, store: Store, rows: list[dict[str, Any]]) -> None:
-    """Insert rejects; one already stored at the same (source, position) is left as it is."""
-    if rows:
-        conn.execute(insert_ignoring_conflicts(store, t.rejects), rows)
+    """Insert rejects with their audit entries (kind ``reject``, see :func:`~greenshield.audit.intake.insert_rejects`);
+    one already stored at the same (source, position) is left as it is."""
+    from greenshield.audit.intake import insert_rejects
+
+    insert_rejects(conn, store, rows)
 
 
 def parcel_events(conn: Connection, waybills: Iterable[str]) -> list[Event]:

@@ -1,8 +1,15 @@
-"""``greenshield audit verify|proof|consistency|check-proof|purge``: the tamper-evident log's tools."""
+"""``greenshield audit verify|checkpoint|rebuild-nodes|proof|consistency|check-proof|purge``: the log's tools.
+
+Trust must not come from the store being checked: ``audit checkpoint --out FILE``
+exports the latest signed checkpoint for the auditor to keep elsewhere, and
+``audit verify --trusted FILE`` (or ``GREENSHIELD_TRUSTED_CHECKPOINT=FILE``) proves the
+store extends it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,8 +28,27 @@ def register(sub: Any) -> None:
     _db(v)
     v.add_argument("--public-key", type=Path, metavar="FILE", help="trusted Ed25519 public key (PEM); default: "
                                                                    "the configured signing key's")
+    v.add_argument("--trusted", type=Path, metavar="CHECKPOINT",
+                   help="a signed checkpoint kept outside the store (the signed note of `audit checkpoint`, its "
+                        "--json form, or a proof document); the store must extend it. Default: "
+                        "GREENSHIELD_TRUSTED_CHECKPOINT")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=verify)
+
+    cp = cmds.add_parser("checkpoint", help="print (or save) the latest signed checkpoint, to keep outside the store",
+                         description="The C2SP signed note of the latest checkpoint (--json: its JSON form). Keep it "
+                                     "where the store's operators cannot write, and pass it to `audit verify "
+                                     "--trusted`.")
+    _db(cp)
+    cp.add_argument("--out", type=Path, metavar="FILE", help="write it to FILE (refuses to overwrite)")
+    cp.add_argument("--json", action="store_true")
+    cp.set_defaults(func=checkpoint)
+
+    rn = cmds.add_parser("rebuild-nodes", help="recompute the cached subtree hashes (audit_nodes) from the leaves",
+                         description="Repairs a lost or damaged cache of perfect subtrees; run `audit verify` "
+                                     "afterwards: the leaves are still checked against the signed checkpoints.")
+    _db(rn)
+    rn.set_defaults(func=rebuild_nodes)
 
     pr = cmds.add_parser("proof", help="inclusion proof of entry N against the latest checkpoint")
     pr.add_argument("index", type=int, metavar="N")
@@ -64,37 +90,111 @@ def _dump(doc: Any) -> None:
 
 
 def verify(args: argparse.Namespace) -> int:
+    from greenshield.audit.checkpoint import CheckpointError, load_checkpoint_file
     from greenshield.audit.keys import KeyConfigError, public_key
+    from greenshield.audit.log import Policy
     from greenshield.audit.store import SchemaError, Store
     from greenshield.audit.verify import verify as check
     from greenshield.settings import Settings
 
+    pinned = args.trusted or (Path(os.environ["GREENSHIELD_TRUSTED_CHECKPOINT"])
+                              if os.environ.get("GREENSHIELD_TRUSTED_CHECKPOINT") else None)
     try:
         settings = Settings.from_env()
         key = public_key(settings, args.public_key)
+        trusted = load_checkpoint_file(pinned) if pinned is not None else None
+        policy = Policy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds)
         store = Store.open(args.db or settings.db_url, create=False)
-    except (ValueError, OSError, KeyConfigError, SchemaError) as err:
+    except (ValueError, OSError, KeyConfigError, SchemaError, CheckpointError) as err:
         return _fail("verify", err)
     try:
-        report = check(store, key)
+        report = check(store, key, trusted, policy)
     finally:
         store.close()
-    first = report.first()
-    if args.json:
-        _dump({"ok": report.ok, "tree_size": report.tree_size, "signed_size": report.signed_size,
-               "checkpoints": report.checkpoints, "first_bad": first.message if first else None,
-               "findings": [f.message for f in sorted(report.findings)], "notes": report.notes})
-    else:
-        for note in report.notes:
-            print(f"note: {note}")
-        if first is None:
-            print(f"OK: {report.tree_size} entries re-derived from the stored rows; {report.checkpoints} "
-                  f"checkpoint(s) verified, signed through tree size {report.signed_size}")
-        else:
-            print(f"FAIL: first bad entry: {first.message}")
-            if len(report.findings) > 1:
-                print(f"({len(report.findings) - 1} more finding(s))")
+    _print_report(report, args.json)
     return 0 if report.ok else 1
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    first = report.first()
+    if as_json:
+        _dump({"ok": report.ok, "tree_size": report.tree_size, "signed_size": report.signed_size,
+               "checkpoints": report.checkpoints, "trusted_size": report.trusted_size,
+               "first_bad": first.message if first else None,
+               "findings": [f.message for f in sorted(report.findings)], "notes": report.notes,
+               "warnings": report.warnings})
+        return
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}")
+    if first is None:
+        trusted = (f"; extends the trusted checkpoint of tree size {report.trusted_size}"
+                   if report.trusted_size is not None else "")
+        print(f"OK: {report.tree_size} entries re-derived from the stored rows; {report.checkpoints} "
+              f"checkpoint(s) verified, signed through tree size {report.signed_size}{trusted}")
+    else:
+        print(f"FAIL: first bad entry: {first.message}")
+        for more in sorted(report.findings)[1:20]:
+            print(f"  also: {more.message}")
+        if len(report.findings) > 20:
+            print(f"({len(report.findings) - 20} more finding(s))")
+
+
+def checkpoint(args: argparse.Namespace) -> int:
+    from greenshield.audit.keys import KeyConfigError, public_key
+    from greenshield.audit.log import latest_checkpoint
+    from greenshield.audit.store import SchemaError, Store
+    from greenshield.settings import Settings
+
+    try:
+        settings = Settings.from_env()
+        store = Store.open(args.db or settings.db_url, create=False)
+    except (ValueError, OSError, SchemaError) as err:
+        return _fail("checkpoint", err)
+    try:
+        with store.snapshot() as conn:
+            cp = latest_checkpoint(conn)
+    finally:
+        store.close()
+    if cp is None:
+        print("greenshield audit checkpoint: the store has no checkpoint yet", file=sys.stderr)
+        return 1
+    try:
+        import orjson
+
+        text = (orjson.dumps(cp.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode()
+                if args.json else cp.to_note(public_key(settings)))
+    except KeyConfigError as err:
+        return _fail("checkpoint", f"{err} (or use --json, which needs no key)")
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(args.out, "x", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as err:
+        return _fail("checkpoint", f"cannot write {args.out}: {err.strerror or err}")
+    print(f"saved checkpoint of tree size {cp.tree_size} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def rebuild_nodes(args: argparse.Namespace) -> int:
+    from greenshield.audit.log import rebuild_nodes as rebuild
+    from greenshield.audit.store import SchemaError, Store
+    from greenshield.settings import Settings
+
+    try:
+        store = Store.open(args.db or Settings.from_env().db_url, create=False)
+    except (ValueError, OSError, SchemaError) as err:
+        return _fail("rebuild-nodes", err)
+    try:
+        written, differing = rebuild(store)
+    finally:
+        store.close()
+    print(f"rebuilt {written} cached subtree(s) from the leaves; {differing} were missing or different",
+          file=sys.stderr)
+    return 0
 
 
 def proof(args: argparse.Namespace) -> int:

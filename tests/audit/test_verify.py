@@ -136,7 +136,7 @@ class TestTampering:
         (row,) = sql(store_url, sa.select(t.events).where(t.events.c.entry_id == event_at(store_url, 210)))
         forged = {**row._mapping, "entry_id": 10_000, "event_id": "forged-1"}
         sql(store_url, t.events.insert().values(forged))
-        assert "event row id 10000 has no audit entry" in first_bad(check(store_url, tmp_path))
+        assert "events[entry_id=10000] has no audit entry" in first_bad(check(store_url, tmp_path))
         assert not check(store_url, tmp_path).ok
 
     def test_an_inserted_audit_entry_is_named(self, store_url: str, tmp_path: Path) -> None:
@@ -167,7 +167,7 @@ class TestTampering:
         """Someone else's valid signature over the right tree is still not ours."""
         last = sql(store_url, sa.select(t.checkpoints).order_by(t.checkpoints.c.id.desc()))[0]
         cp = sign_checkpoint(generate_private_key(), int(last.tree_size), bytes(last.root_hash))
-        sql(store_url, t.checkpoints.insert().values(origin=cp.origin, tree_size=cp.tree_size, root_hash=cp.root_hash,
+        sql(store_url, t.checkpoints.insert().values(id=int(last.id) + 1, origin=cp.origin, tree_size=cp.tree_size, root_hash=cp.root_hash,
                                                      timestamp_ms=cp.timestamp_ms, key_id=cp.key_id,
                                                      signature=cp.signature))
         assert "forged" in first_bad(check(store_url, tmp_path))
