@@ -56,9 +56,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.engine import Connection
 
 from greenshield.audit import schema as t
-from greenshield.audit.checkpoint import Checkpoint, check_consistent, verify_checkpoint
+from greenshield.audit.checkpoint import Checkpoint, CheckpointError, check_consistent, verify_checkpoint
 from greenshield.audit.entries import loads, query_entry, reject_entry, violation_entry
-from greenshield.audit.log import NODE_LEVEL, Policy, all_checkpoints, prove_consistency, stored_runs
+from greenshield.audit.log import NODE_LEVEL, Policy, checkpoint_of, prove_consistency, stored_runs
 from greenshield.audit.merkle import MerkleAccumulator, leaf_hash
 from greenshield.audit.proofs import ProofError
 from greenshield.audit.rows import reject_problems, row_entry, row_problems
@@ -128,7 +128,7 @@ def verify(store: Store, public_key: Ed25519PublicKey, trusted: Checkpoint | Non
         state = _state(conn, report, runs)
         report.tree_size = state.tree_size
         _runs(report, runs, state)
-        cps = all_checkpoints(conn)
+        cps = _stored_checkpoints(conn, report)
         wanted = {cp.tree_size for _, cp in cps} | ({trusted.tree_size} if trusted else set())
         roots, compact = _rebuild(conn, report, runs, wanted)
         if compact != state.compact:
@@ -277,7 +277,12 @@ def _leaf(report: Report, at: tuple[int, int, int], entries: dict[int, Any], dat
         report.add(leaf, f"entry {leaf} ({where}): its {entry.kind} row is missing (deleted, or the entry's kind "
                          f"edited?)")
         return leaf_hash(stored)
-    derived, problems = _derive(entry.kind, row)
+    try:
+        derived, problems = _derive(entry.kind, row)
+    except Exception as err:  # a row edited into something unreadable (a doc that is not JSON, ...)
+        report.add(leaf, f"entry {leaf} ({where}): the row cannot be read ({type(err).__name__}: "
+                         f"{str(err)[:200]}) (edited?)")
+        return leaf_hash(stored)
     for p in problems:
         report.add(leaf, f"entry {leaf} ({where}, {entry.kind} {_name(entry.kind, row)}): {p}")
     if derived != stored:
@@ -297,6 +302,17 @@ def _name(kind: str, row: Any) -> str:
 
 
 # --- checkpoints and the trusted one
+
+def _stored_checkpoints(conn: Connection, report: Report) -> list[tuple[int, Checkpoint]]:
+    """The well-formed stored checkpoints, by number; a malformed one is a finding."""
+    out: list[tuple[int, Checkpoint]] = []
+    for row in conn.execute(sa.select(t.checkpoints).order_by(t.checkpoints.c.id)):
+        try:
+            out.append((int(row.id), checkpoint_of(row)))
+        except (CheckpointError, ValueError, TypeError) as err:
+            report.add(max(int(row.tree_size) - 1, 0), f"checkpoints[id={row.id}] is malformed: {err} (edited?)")
+    return out
+
 
 def _checkpoints(conn: Connection, report: Report, cps: list[tuple[int, Checkpoint]], key: Ed25519PublicKey,
                  roots: dict[int, bytes], state: _State, policy: Policy) -> None:

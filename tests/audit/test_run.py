@@ -201,3 +201,28 @@ class TestRejects:
             assert "id_number" not in sender and sender["id_number_masked"] == "E12****78"
         assert gs("run", day, "--db", db_url) == 0
         assert counts(db_url)["rejects"] == 3  # a re-run stores no reject twice
+
+
+class TestLongFractions:
+    @pytest.mark.postgres
+    def test_a_300_digit_fraction_is_stored_and_read_back_exactly(self, gs: Any, pg_url: str,
+                                                                  tmp_path: Path) -> None:
+        """Contract §1 allows any number of fraction digits: PostgreSQL stores them (Text, not VARCHAR(64)),
+        the run sets its clock to that instant, and verify passes (VARCHAR(64) failed the insert)."""
+        from greenshield.audit.testing import isolated_schema
+
+        digits = "123456789" * 33 + "123"  # 300 digits, no trailing zero (the instant keeps none)
+        at = f"2026-11-11T08:00:00.{digits}+08:00"
+        event = acceptance("long-frac-1", "WB00000077", at)
+        day = tmp_path / "long.jsonl"
+        day.write_text(json.dumps(event) + "\n", encoding="utf-8")
+        with isolated_schema(pg_url) as db:
+            assert gs("run", day, "--db", db) == 0
+            engine = sa.create_engine(db)
+            with engine.connect() as conn:
+                row = conn.execute(sa.select(t.events.c.occurred_at, t.events.c.at_frac, t.events.c.doc)).one()
+                clock = conn.execute(sa.select(t.run_state.c.as_of_frac)).scalar_one()
+            engine.dispose()
+            assert row.occurred_at == at and row.at_frac == digits and loads(row.doc)["occurred_at"] == at
+            assert clock == digits
+            assert gs("audit", "verify", "--db", db) == 0

@@ -285,6 +285,24 @@ def test_tampering_is_found_and_named(base: Base, store_url: str, table_name: st
     assert any(pattern.search(m) for m in messages), messages
 
 
+UNREADABLE = [("events", "doc", "{"), ("queries", "doc", "{"), ("rejects", "payload", "{"),
+              ("violation_changes", "doc", "{"), ("violations", "doc", "{"), ("checkpoints", "key_id", "Z" * 64),
+              ("audit_log", "entry", b"")]
+
+
+@pytest.mark.parametrize(("table_name", "column", "value"), UNREADABLE,
+                         ids=[f"{n}-{c}-unreadable" for n, c, _ in UNREADABLE])
+def test_an_unreadable_value_is_a_finding_not_a_crash(base: Base, store_url: str, table_name: str, column: str,
+                                                      value: Any) -> None:
+    """A value edited into something that does not parse is named like any other edit."""
+    table = TABLES[table_name]
+    row = _pick(store_url, table, column)
+    _sql(store_url, table.update().where(_where(table, row)).values({column: value}))
+    report = _check(base, store_url)
+    pattern = re.compile(re.escape(_key(table, row)) + r"[\],]")
+    assert any(pattern.search(f.message) for f in report.findings), report.findings
+
+
 def test_every_table_and_column_has_a_case() -> None:
     """The cases cover every column of every table of the metadata (a new one is not forgotten)."""
     ids = {p.id for p in _cases()}
