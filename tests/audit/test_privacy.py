@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -117,3 +118,94 @@ class TestNoPlainPersonalData:
                 blob = b"".join(repr(list(conn.execute(sa.select(table)))).encode() for table in t.metadata.sorted_tables)
             engine.dispose()
         assert leaks(blob, values) == []
+
+
+# ---------------------------------------------------------------- issue 14: personal data in odd keys and rejects
+
+def _resident_id(body17: str) -> str:
+    """A resident ID number with its GB 11643 check character (from first principles)."""
+    total = sum(int(ch) * pow(2, 17 - k, 11) for k, ch in enumerate(body17))
+    c = (12 - total % 11) % 11
+    return body17 + ("X" if c == 10 else str(c))
+
+
+PLANTED_NAME = "欧阳娜娜"
+PLANTED_IDS = [_resident_id(f"1101011985010{n}77") for n in range(1, 8)]
+BASE_EVENT = {"v": 1, "enterprise_id": "E1000001", "occurred_at": "2026-11-11T08:00:00+08:00",
+              "waybill_no": "YT0000000001", "site_id": "S31000001", "staff_id": "P10000001"}
+
+
+def _event(kind: str, event_id: str, **members: Any) -> dict[str, Any]:
+    return {**BASE_EVENT, "type": kind, "event_id": event_id, **members}
+
+
+def hostile_day() -> list[bytes]:
+    """Accepted events hiding personal data in odd keys, and rejected lines carrying it in their fields."""
+    a, b, c, d, e, f, g = PLANTED_IDS
+    sender = {"name": "张三", "id_type": "resident_id", "id_number": g, "verified_by": "id_reader",
+              "Name": PLANTED_NAME, "id_number ": a, " id_number": b, "ID_NUMBER": c, "phone": PLANTED_NAME}
+    inspection = {"inspector_id": "P10000002", "inspected_at": "2026-11-11T08:00:00+08:00", "result": "passed",
+                  "category": "daily goods", "note": PLANTED_NAME, "Category": a, "id_number": b}
+    deep = orjson.Fragment('{"d":' * 2000 + json.dumps([a, {"name": PLANTED_NAME}]) + "}" * 2000)
+    accepted = [
+        _event("acceptance", "ok-1", sender=sender, inspection=inspection, origin_region="310101",
+               destination_region="110105", weight_g=1200, holder=PLANTED_NAME, **{"holder id": d, "Sender": sender}),
+        _event("sort_scan", "ok-2", extra=deep),
+        {"v": 1, "type": "registry", "event_id": "reg-1", "enterprise_id": "E1000001",
+         "occurred_at": "2026-01-01T00:00:00+08:00", "entity": "staff", "id": "P10000001", "status": "active",
+         "person": {"id_type": "resident_id", "id_number": e, "name": PLANTED_NAME}},
+    ]
+    rejected = [
+        _event("sort_scan", "bad-1", site_id=a),
+        _event("acceptance", "bad-2", staff_id=b, sender={"name": PLANTED_NAME, "id_number": c},
+               inspection={**inspection, "category": f"{PLANTED_NAME} {d}"}, origin_region="310101",
+               destination_region="110105", weight_g=1200),
+        _event("interception", "bad-3", enterprise_id="E1", reason=f"{PLANTED_NAME} {e}", report_no=f),
+        {"v": 1, "type": "registry", "event_id": "reg-2", "enterprise_id": "E1000001", "occurred_at": g,
+         "entity": "staff", "id": a, "status": PLANTED_NAME, "person": {"id_type": "resident_id", "id_number": b}},
+        _event(c, "bad-4", note=PLANTED_NAME),
+        _event("xray", "bad-5", machine_id=d, result=e, image_ref=PLANTED_NAME),
+        [PLANTED_NAME, a],
+        # a conflicting duplicate of ok-2: the same key, other content, personal data in an extra field
+        _event("sort_scan", "ok-2", extra={"who": PLANTED_NAME, "id": f}),
+    ]
+    lines = [orjson.dumps(x) for x in accepted + rejected]
+    lines.append(b'{"v":1,"event_id":"bad-6","site_id":"' + b.encode() + b'", "name":"' + PLANTED_NAME.encode())
+    lines.append(json.dumps(_event("sort_scan", "bad-7", note=c)).encode()[:-1] + b',"x":"\\ud800"}')
+    return lines
+
+
+PLANTED = {PLANTED_NAME, *PLANTED_IDS, "张三"}
+
+
+class TestOddKeysAndRejects:
+    def test_check_rejects_file_and_output_hold_none_of_the_planted_values(
+            self, gs: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """``check --rejects``: every hostile line is one reject, masked; the accepted ones leave no trace."""
+        day = tmp_path / "day.jsonl"
+        day.write_bytes(b"\n".join(hostile_day()) + b"\n")
+        rejects = tmp_path / "rejects.jsonl"
+        assert gs("check", day, "--rejects", rejects) == 0
+        out = capsys.readouterr()
+        assert "accepted=3" in out.err and "rejected=10" in out.err, out.err
+        records = [json.loads(x) for x in rejects.read_bytes().splitlines()]
+        assert len(records) == 10 and all(len(r["reason"]) <= 300 for r in records)
+        assert leaks(rejects.read_bytes(), PLANTED) == []
+        assert leaks(out.out.encode() + out.err.encode(), PLANTED) == []
+
+    def test_run_stores_serves_and_logs_none_of_the_planted_values(
+            self, gs: Any, tmp_path: Path, log_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """``run`` on SQLite: the database file, its WAL, the trace, the logs and the output are all clean."""
+        day = tmp_path / "day.jsonl"
+        day.write_bytes(b"\n".join(hostile_day()) + b"\n")
+        url = f"sqlite:///{tmp_path / 'audit.db'}"
+        assert gs("run", day, "--db", url) == 0
+        assert gs("trace", "YT0000000001", "--db", url, "--json") == 0
+        assert gs("violations", "--db", url, "--json") == 0
+        out = capsys.readouterr()
+        files = [p for p in tmp_path.rglob("*") if p.is_file() and p != day]
+        assert any(p.name.startswith("audit.db") for p in files)
+        for path in files:
+            assert leaks(path.read_bytes(), PLANTED) == [], f"plain personal data in {path.name}"
+        assert leaks(out.out.encode() + out.err.encode(), PLANTED) == []
+        assert leaks(log_file.read_bytes(), PLANTED) == []
