@@ -69,8 +69,8 @@ transactions in order, each row the store refuses on its own becomes a reject
 (``store refused the row: <sqlstate class>``) and the rest is committed; the
 offsets move only after all of it is stored. An unexpected exception in the
 per-batch work is handled the same way (reason ``internal: <class>``), unless
-every message of a batch of several fails alone: that is a bug, not content, and
-it stops the worker rather than rejecting the stream.
+every message of a batch of at least ``SYSTEMIC_BATCH`` fails alone: that is a
+bug, not content, and it stops the worker rather than rejecting the stream.
 """
 
 from __future__ import annotations
@@ -101,6 +101,9 @@ HOUSEKEEPING_SECONDS = 1.0
 RELEASE_SECONDS = 30.0
 SEQUENCE_SECONDS = 5.0
 PUBLISH_TIMEOUT = 60.0
+#: a batch of at least this many messages that all fail alone with an unexpected (non-store) exception is a
+#: bug, not content: the worker stops instead of rejecting the stream
+SYSTEMIC_BATCH = 16
 
 
 #: garbage-collector thresholds of a worker process (CPython's defaults: 700, 10, 10)
@@ -431,7 +434,7 @@ class Worker:
         mid = len(batch.items) // 2
         for half in (batch.items[:mid], batch.items[mid:]):
             self._bisect(batch, half, total, refused)
-        if not _from_store(first) and len(batch.items) > 1 and len(refused) == len(batch.items):
+        if not _from_store(first) and len(batch.items) >= SYSTEMIC_BATCH and len(refused) == len(batch.items):
             raise SystemicError(f"every message of a batch of {len(batch.items)} failed alone: "
                                 f"{_refusal(first)}") from first
         if refused:
@@ -612,6 +615,7 @@ class Worker:
         self.metrics.store_unavailable.set(1)
         self.metrics.ready.set(0)
         self.parts.states.clear()
+        self._fed = False
         delay = 0.5
         while not stop.is_set():
             try:
