@@ -226,3 +226,56 @@ class TestKeys:
         settings = Settings(data_dir=tmp_path, production=True, signing_key_file=tmp_path / "audit-signing-key.pem")
         with pytest.raises(KeyConfigError, match="GREENSHIELD_HMAC_KEY"):
             open_audit(settings, f"sqlite:///{tmp_path / 'a.db'}")
+
+
+class TestRejectsAreLeaves:
+    MASKED = {"event_id": "r-1", "weight_g": -1,
+              "sender": {"name_masked": "张**", "id_number_masked": "E12****78", "id_hash": "ab" * 32}}
+
+    def _rejects(self) -> list[dict[str, object]]:
+        from greenshield.audit.stream_sink import reject_row
+        from greenshield.rules.model import Rejection
+
+        return [reject_row("kafka:gs.events.v1:0", 7, Rejection("weight_g: must be > 0", self.MASKED,
+                                                                ("E3100001", "r-1"))),
+                reject_row("kafka:gs.events.v1:0", 7, Rejection("a redelivery of the same offset")),
+                reject_row("kafka:gs.events.v1:1", 3, Rejection("not JSON"))]
+
+    def test_the_worker_path_logs_each_reject_once(self, audit: Audit, tmp_path: Path) -> None:
+        """stream_sink.store_rejects writes one row and one `reject` entry per (source, position), re-runs none."""
+        from greenshield.audit.stream_sink import store_rejects
+
+        for _ in range(2):
+            with audit.store.write() as conn:
+                store_rejects(conn, audit.store, self._rejects())
+        audit.sequencer.integrate(close=True)
+        with audit.store.read() as conn:
+            rows = conn.execute(sa.select(t.rejects).order_by(t.rejects.c.entry_id)).all()
+            kinds = conn.execute(sa.select(t.audit_log.c.kind, t.audit_log.c.id)).all()
+        assert [(r.source, r.position) for r in rows] == [("kafka:gs.events.v1:0", 7), ("kafka:gs.events.v1:1", 3)]
+        assert sorted(kinds) == sorted(("reject", r.entry_id) for r in rows)
+        assert rows[0].sender_commitment is not None and rows[1].sender_commitment is None
+        report = verify(audit.store, signing_key(settings_for(tmp_path / "var", "")).public_key())
+        assert report.ok and report.tree_size == 2, report.findings
+
+    def test_purged_rejects_still_verify(self, audit: Audit, tmp_path: Path) -> None:
+        """The purge erases the payload's sender; the commitment keeps the leaf, and an unpurged edit is caught."""
+        import time
+
+        from greenshield.audit.retention import purge
+        from greenshield.audit.stream_sink import store_rejects
+
+        with audit.store.write() as conn:
+            store_rejects(conn, audit.store, self._rejects())
+        audit.sequencer.integrate(close=True)
+        purge(audit.store, 0, now_s=int(time.time()) + 10)
+        audit.sequencer.integrate(close=True)
+        key = signing_key(settings_for(tmp_path / "var", "")).public_key()
+        with audit.store.read() as conn:
+            payload = conn.execute(sa.select(t.rejects.c.payload).where(t.rejects.c.position == 7)).scalar_one()
+        assert "name_masked" not in payload and "id_hash" not in payload
+        assert verify(audit.store, key).ok
+        with audit.store.write() as conn:
+            conn.execute(t.rejects.update().where(t.rejects.c.position == 7).values(purged=False))
+        assert any("rejects[entry_id=" in f.message and "sender_commitment" in f.message
+                   for f in verify(audit.store, key).findings)
