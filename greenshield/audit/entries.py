@@ -44,7 +44,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -107,26 +106,15 @@ def event_commitment(enterprise_id: str, event_id: str, personal: dict[str, Any]
               + b"\x00" + (digest or b""))
 
 
-@dataclass(frozen=True)
-class EventLeaf:
-    """What an event's audit entry binds besides its public doc."""
-
-    enterprise_id: str
-    event_id: str
-    type: str
-    commitment: str | None
-    facts: tuple[bool, bool]
-    digest: bytes | None
-    source: str
-    position: int
-
-
-def event_entry(leaf: EventLeaf, public: dict[str, Any]) -> bytes:
-    digest = leaf.digest.hex() if leaf.digest is not None and leaf.commitment is None else None
-    return canonical({"v": 2, "kind": "event", "enterprise_id": leaf.enterprise_id, "event_id": leaf.event_id,
-                      "type": leaf.type, "content": _h(canonical(public)), "sender": leaf.commitment,
-                      "sender_facts": [bool(leaf.facts[0]), bool(leaf.facts[1])], "digest": digest,
-                      "source": leaf.source, "position": int(leaf.position)})
+def event_entry(enterprise_id: str, event_id: str, type_: str, public: dict[str, Any], commitment: str | None,
+                facts: tuple[bool, bool], *, digest: bytes | None = None, source: str = "",
+                position: int = 0) -> bytes:
+    """An event's entry; ``digest`` goes in only when there is no sender commitment (which binds it then)."""
+    shown = digest.hex() if digest is not None and commitment is None else None
+    return canonical({"v": 2, "kind": "event", "enterprise_id": enterprise_id, "event_id": event_id,
+                      "type": type_, "content": _h(canonical(public)), "sender": commitment,
+                      "sender_facts": [bool(facts[0]), bool(facts[1])], "digest": shown,
+                      "source": source, "position": int(position)})
 
 
 def split_payload(text: str | None) -> tuple[bytes, dict[str, Any] | None]:

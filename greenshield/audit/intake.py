@@ -142,10 +142,21 @@ def reject_row(source: str, position: int, rejection: Rejection) -> dict[str, An
     key = rejection.key
     payload = _payload_text(rejection.payload)
     _, personal = split_payload(payload)
-    return {"source": source, "position": position, "reason": rejection.reason,
-            "enterprise_id": key[0] if key else None, "event_id": key[1] if key else None,
+    return {"source": source, "position": position, "reason": storable(rejection.reason),
+            "enterprise_id": storable(key[0]) if key else None, "event_id": storable(key[1]) if key else None,
             "payload": payload, "purged": False, "stored_s": int(time.time()),
             "sender_commitment": reject_commitment(source, position, personal)}
+
+
+def storable(text: str) -> str:
+    """``text`` as every database stores it: a lone surrogate or a NUL (which PostgreSQL refuses) escaped."""
+    if "\x00" not in text:
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:
+            pass
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\u0000")
 
 
 def _payload_text(payload: Any) -> str | None:

@@ -1,14 +1,16 @@
 """Event rows: the columns stored for an accepted, redacted event, and its audit entry.
 
 Every indexed column is derived from the stored ``doc`` by :func:`columns`, so
-``audit verify`` can re-derive the columns and the entry from the doc alone.
+``audit verify`` can re-derive the columns and the entry from the doc alone; the
+other columns (digest, source, position, commitment, sender facts) are in the entry.
+:func:`reject_problems` is the same self-check for a ``rejects`` row.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from greenshield.audit.entries import (EventLeaf, canonical, event_commitment, event_entry, loads, reject_commitment,
+from greenshield.audit.entries import (canonical, event_commitment, event_entry, loads, reject_commitment,
                                       split_payload, split_sender)
 from greenshield.rules.model import Event, RegistryRecord
 from greenshield.rules.parse import facts_of, restore
@@ -52,9 +54,10 @@ def event_row_entry(item: Event | RegistryRecord, doc: dict[str, Any], digest: b
     row = {**cols, "doc": canonical(doc).decode(), "digest": digest, "purged": False,
            "sender_id_hash": personal.get("id_hash") if personal else None,
            "sender_commitment": commitment, "source": source, "position": position}
-    leaf = EventLeaf(item.enterprise_id, item.event_id, cols["type"], commitment,
-                     (cols["sender_complete"], cols["sender_document_ok"]), digest, source, position)
-    return row, event_entry(leaf, public)
+    entry = event_entry(item.enterprise_id, item.event_id, cols["type"], public, commitment,
+                        (cols["sender_complete"], cols["sender_document_ok"]), digest=digest, source=source,
+                        position=position)
+    return row, entry
 
 
 def _digest(row: Any) -> bytes | None:
@@ -64,10 +67,9 @@ def _digest(row: Any) -> bytes | None:
 def row_entry(row: Any) -> bytes:
     """The audit entry of an ``events`` row (a mapping), from its doc, stored commitment and placement."""
     public, _ = split_sender(loads(row["doc"]))
-    leaf = EventLeaf(row["enterprise_id"], row["event_id"], row["type"], row["sender_commitment"],
-                     (bool(row["sender_complete"]), bool(row["sender_document_ok"])), _digest(row),
-                     row["source"], int(row["position"]))
-    return event_entry(leaf, public)
+    return event_entry(row["enterprise_id"], row["event_id"], row["type"], public, row["sender_commitment"],
+                       (bool(row["sender_complete"]), bool(row["sender_document_ok"])), digest=_digest(row),
+                       source=row["source"], position=int(row["position"]))
 
 
 def restored(row: Any) -> Event | RegistryRecord:

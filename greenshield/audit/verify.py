@@ -10,7 +10,9 @@ the key of the row, as ``table[column=value]``):
   the payload), and the entry re-derived from the row must equal the stored entry.
   ``events`` (every column, ``digest``, ``source`` and ``position`` included),
   ``violation_changes``, ``queries`` and ``rejects`` are the leaves; no data row may
-  lack an entry of its kind (an inserted row is found);
+  lack an entry of its kind (an inserted row is found). ``purged`` is checked by what it
+  implies (personal fields gone, the commitment kept); on a reject without a sender it
+  has nothing to erase, so toggling it there changes nothing served and is not seen;
 * ``audit_nodes``: the tree is rebuilt from the *re-derived* leaves, and every perfect
   subtree it completes (level >= NODE_LEVEL) must be cached with that hash; a missing,
   wrong or extra node is a finding (``greenshield audit rebuild-nodes`` recomputes them);

@@ -279,3 +279,18 @@ class TestRejectsAreLeaves:
             conn.execute(t.rejects.update().where(t.rejects.c.position == 7).values(purged=False))
         assert any("rejects[entry_id=" in f.message and "sender_commitment" in f.message
                    for f in verify(audit.store, key).findings)
+
+    def test_a_reason_with_a_lone_surrogate_or_nul_is_stored(self, audit: Audit, tmp_path: Path) -> None:
+        """PostgreSQL refuses NUL and cannot encode a lone surrogate: the stored reason and key escape them."""
+        from greenshield.audit.stream_sink import reject_row, store_rejects
+        from greenshield.rules.model import Rejection
+
+        row = reject_row("kafka:gs.events.v1:2", 9, Rejection("bad \ud800 and \x00", None, ("E\x00", "i\udfff")))
+        with audit.store.write() as conn:
+            store_rejects(conn, audit.store, [row])
+        audit.sequencer.integrate(close=True)
+        with audit.store.read() as conn:
+            stored = conn.execute(sa.select(t.rejects)).one()
+        assert (stored.reason, stored.enterprise_id, stored.event_id) == ("bad \\ud800 and \\u0000", "E\\u0000",
+                                                                         "i\\udfff")
+        assert verify(audit.store, signing_key(settings_for(tmp_path / "var", "")).public_key()).ok
