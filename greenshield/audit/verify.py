@@ -48,6 +48,7 @@ The first bad entry is the lowest leaf index with a finding.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -194,9 +195,10 @@ def _expected(runs: Runs) -> Iterator[tuple[int, int, int]]:
             yield first_leaf + k, first_id + k, first_leaf
 
 
-def _chunks(runs: Runs) -> Iterator[list[tuple[int, int, int]]]:
+def _chunks(runs: Runs, limit: int) -> Iterator[list[tuple[int, int, int]]]:
+    """The leaves in chunks, at most ``limit`` of them (runs edited to claim more cannot stall verify)."""
     chunk: list[tuple[int, int, int]] = []
-    for pair in _expected(runs):
+    for pair in itertools.islice(_expected(runs), limit):
         chunk.append(pair)
         if len(chunk) >= CHUNK:
             yield chunk
@@ -242,7 +244,11 @@ def _rebuild(conn: Connection, report: Report, runs: Runs, wanted: set[int]) -> 
                              f"the subtree recorded when they were sequenced (a leaf among them was changed, or "
                              f"the cache was)", derived=True)
     acc, roots = MerkleAccumulator(on_node), {0: MerkleAccumulator().root()}
-    for chunk in _chunks(runs):
+    limit = int(conn.execute(sa.select(sa.func.count()).select_from(t.audit_log)).scalar_one()) + 1
+    if sum(r[2] for r in runs) > limit:
+        report.add(limit, f"audit_runs: the runs claim {sum(r[2] for r in runs)} leaves, the audit log holds "
+                          f"{limit - 1} entries; checked the first {limit} (edited?)")
+    for chunk in _chunks(runs, limit):
         entries, data = _rows(conn, chunk[0][1], chunk[-1][1])
         for leaf, entry_id, run in chunk:
             acc.append(_leaf(report, (leaf, entry_id, run), entries, data))
@@ -354,10 +360,11 @@ def _numbering(report: Report, cps: list[tuple[int, Checkpoint]], state: _State)
     """Checkpoints are numbered 1, 2, ... in signing order; the state names the last one."""
     by_number = dict(cps)
     top = max(by_number, default=0)
-    for missing in sorted(set(range(1, top + 1)) - set(by_number))[:10]:
-        after = min(n for n in by_number if n > missing)
-        report.add(max(by_number[after].tree_size - 1, 0), f"checkpoints[id={missing}] is missing: the checkpoints "
-                                                           f"are numbered 1..{top} (deleted?)", derived=True)
+    gaps = [(prev + 1, n) for prev, n in zip([0, *sorted(by_number)], sorted(by_number)) if n > prev + 1]
+    for missing, after in gaps[:10]:
+        report.add(max(by_number[after].tree_size - 1, 0), f"checkpoints[id={missing}] is missing"
+                   + (f" (and up to id {after - 1})" if after - 1 > missing else "")
+                   + f": the checkpoints are numbered 1..{top} (deleted?)", derived=True)
     for (n1, c1), (n2, c2) in zip(cps, cps[1:]):
         if c2.tree_size <= c1.tree_size or c2.timestamp_ms < c1.timestamp_ms:
             report.add(max(c2.tree_size - 1, 0), f"checkpoints[id={n2}] does not grow from checkpoints[id={n1}] "

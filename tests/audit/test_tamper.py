@@ -434,3 +434,15 @@ def test_lost_nodes_are_named_and_rebuilt(base: Base, store_url: str, monkeypatc
     assert _gs("audit", "rebuild-nodes", "--db", store_url) == 0
     assert _check(base, store_url, load_checkpoint_file(base.note)).ok
     assert _sql(store_url, sa.select(sa.func.count()).select_from(t.audit_nodes))[0][0] > 0
+
+
+def test_absurd_runs_and_checkpoint_numbers_are_findings_not_stalls(base: Base, store_url: str) -> None:
+    """A run edited to claim 2*10^9 leaves and a checkpoint numbered 2*10^9 are reported in the usual time."""
+    runs, cps = t.audit_runs, t.checkpoints
+    last = _sql(store_url, sa.select(runs).order_by(runs.c.first_leaf.desc()).limit(1))[0]
+    _sql(store_url, runs.update().where(runs.c.first_leaf == last.first_leaf).values(count=2_000_000_000))
+    top = _sql(store_url, sa.select(cps.c.id).order_by(cps.c.id.desc()).limit(1))[0][0]
+    _sql(store_url, cps.update().where(cps.c.id == top).values(id=2_000_000_000))
+    messages = [f.message for f in _check(base, store_url).findings]
+    assert any("the runs claim" in m for m in messages), messages
+    assert any(f"checkpoints[id={top}] is missing (and up to id {2_000_000_000 - 1})" in m for m in messages), messages
