@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import greenshield
 from greenshield.api import errors, routes_audit, routes_events, routes_stats, routes_trace, routes_violations, routes_web
 from greenshield.api.auth import Principal, any_token
+from greenshield.api.limits import BodyGuard
 from greenshield.api.models import Health
 from greenshield.api.params import ERRORS, Json
 from greenshield.api.service import INGEST_MODES, Service, Upkeep
@@ -53,6 +54,17 @@ def check(settings: Settings) -> None:
         raise ValueError(f"GREENSHIELD_API_INGEST_MODE={settings.api_ingest_mode!r}: one of {', '.join(INGEST_MODES)}")
     if settings.api_ingest_max_events < 1 or settings.api_ingest_max_bytes < 1 or settings.api_threads < 1:
         raise ValueError("GREENSHIELD_API_INGEST_MAX_EVENTS, _MAX_BYTES and GREENSHIELD_API_THREADS must be >= 1")
+    positive = {"GREENSHIELD_API_SMALL_BODY_BYTES": settings.api_small_body_bytes,
+                "GREENSHIELD_API_HEADER_TIMEOUT_SECONDS": settings.api_header_timeout_seconds,
+                "GREENSHIELD_API_BODY_TIMEOUT_SECONDS": settings.api_body_timeout_seconds,
+                "GREENSHIELD_API_KEEPALIVE_SECONDS": settings.api_keepalive_seconds,
+                "GREENSHIELD_API_MAX_HEADER_BYTES": settings.api_max_header_bytes,
+                "GREENSHIELD_API_KAFKA_ACK_SECONDS": settings.api_kafka_ack_seconds}
+    for name, value in positive.items():
+        if value < 1:
+            raise ValueError(f"{name}={value}: must be >= 1")
+    if settings.api_max_connections < 0:
+        raise ValueError("GREENSHIELD_API_MAX_CONNECTIONS must be >= 0 (0: no limit)")
 
 
 def _audit(settings: Settings, store: Store | None) -> Audit:
@@ -96,6 +108,9 @@ def create_app(settings: Settings, store: Store | None = None, *, producer: Any 
     for router in ROUTERS:
         app.include_router(router)
     _meta_routes(app)
+    routes = [*app.routes, *(r for router in ROUTERS for r in router.routes)]  # included routers keep theirs
+    service.metrics.known_routes(path for r in routes if isinstance(path := getattr(r, "path", None), str))
+    app.add_middleware(BodyGuard, service=service)  # inside Guard: its refusals get the headers and metrics
     app.add_middleware(Guard, service=service)
     return app
 

@@ -59,6 +59,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, err: StarletteHTTPException) -> Response:
         message = {404: "not found", 405: "method not allowed"}.get(err.status_code, "request refused")
+        message = getattr(err, "message", message)  # limits.BodyRefused: a fixed text of its own
         return error_response(err.status_code, message, dict(err.headers or {}))
 
     @app.exception_handler(RequestValidationError)

@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from greenshield.api.app import create_app
+    from greenshield.api.limits import server_config
+    from greenshield.ingest.topics import TopicsError
     from greenshield.audit.keys import KeyConfigError
     from greenshield.audit.store import SchemaError
     from greenshield.commands.run import setup_logging
@@ -41,14 +43,32 @@ def run(args: argparse.Namespace) -> int:
                    if v is not None}
         settings = dataclasses.replace(settings, **changes)
         setup_logging(settings.log_level)
+        if settings.api_ingest_mode == "streaming":
+            check_streaming_topics(settings)
         app = create_app(settings)
-    except (ValueError, OSError, KeyConfigError, SchemaError, RuntimeError) as err:
+    except (ValueError, OSError, KeyConfigError, SchemaError, RuntimeError, TopicsError) as err:
         print(f"greenshield serve: {err}", file=sys.stderr)
         return USAGE_ERROR
     if settings.api_metrics_port:
         app.state.service.metrics.serve(settings.api_metrics_port, settings.api_host)
     print(f"greenshield serve: http://{settings.api_host}:{settings.api_port}/ ({settings.api_ingest_mode} ingest)",
           file=sys.stderr)
-    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level=settings.log_level.lower(),
-                access_log=False, server_header=False)
+    uvicorn.Server(server_config(app, settings)).run()
     return 0
+
+
+def check_streaming_topics(settings: Any) -> None:
+    """Streaming ingest publishes events, registry records and rejects: their topics must exist as specified."""
+    from kafka.errors import KafkaError
+
+    from greenshield.ingest.topics import TopicsError, admin_client, require_topics, topic_specs
+
+    wanted = [s for s in topic_specs(settings) if s.role in ("events", "registry", "rejects")]
+    try:
+        admin = admin_client(settings)
+    except KafkaError as err:
+        raise TopicsError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {err}") from None
+    try:
+        require_topics(admin, wanted)
+    finally:
+        admin.close()

@@ -50,3 +50,20 @@ class TestServiceMetrics:
         text = generate_latest(world.client.app.state.service.metrics.registry).decode()  # type: ignore[attr-defined]
         assert 'route="/v1/parcels/{waybill}/trace"' in text and "ZZ000000000001" not in text
         assert re.search(r'greenshield_api_requests_total\{method="GET",route="/v1/violations",status="401"\} 1', text)
+
+    def test_junk_paths_and_methods_never_become_labels(self, world: World) -> None:
+        """Issue 14: labels come from known sets only: 200 junk paths and methods add no series of their own."""
+        metrics = world.client.app.state.service.metrics  # type: ignore[attr-defined]
+        for i in range(100):
+            world.client.get(f"/junk/E{i:07d}/{'x' * (i % 9)}")
+            world.client.request(f"JUNK{i}", "/v1/violations")
+        world.get("/v1/parcels/ZZ000000000001/trace", "regulator")
+        labels = [s.labels for m in metrics.registry.collect() if m.name == "greenshield_api_requests"
+                  for s in m.samples if s.name.endswith("_total")]
+        routes = {x["route"] for x in labels}
+        methods = {x["method"] for x in labels}
+        assert routes <= metrics.routes | {"other"} and "/v1/parcels/{waybill}/trace" in routes
+        assert methods <= {"GET", "HEAD", "POST", "other"} and "other" in methods
+        assert len(labels) < 10, labels
+        text = generate_latest(metrics.registry).decode()
+        assert "junk" not in text.lower() and "E0000042" not in text
