@@ -370,3 +370,46 @@ class TestCheckProofFile:
         assert not check_proof_file(tmp_path / "absent.json")[0]
         ok, message = check_proof_file(self._write(tmp_path, _inclusion_doc()), tmp_path / "absent.pub")
         assert not ok and "public key" in message
+
+
+class TestTrustedCheckpointFiles:
+    """`audit verify --trusted FILE` reads a signed note, the JSON form, or a proof document holding one."""
+
+    def test_a_signed_note_reads_back_and_verifies(self, tmp_path: Path) -> None:
+        from greenshield.audit.checkpoint import load_checkpoint_file, verify_checkpoint
+
+        cp = _signed(20)
+        (tmp_path / "cp.note").write_text(cp.to_note(KEY.public_key()), encoding="utf-8")
+        back = load_checkpoint_file(tmp_path / "cp.note")
+        assert (back.origin, back.tree_size, back.root_hash, back.timestamp_ms, back.signature) == \
+            (cp.origin, cp.tree_size, cp.root_hash, cp.timestamp_ms, cp.signature)
+        verify_checkpoint(KEY.public_key(), back)
+        with pytest.raises(CheckpointError):
+            verify_checkpoint(OTHER_KEY.public_key(), back)
+
+    def test_json_and_proof_documents_read_back(self, tmp_path: Path) -> None:
+        from greenshield.audit.checkpoint import load_checkpoint_file
+
+        (tmp_path / "cp.json").write_text(json.dumps(_signed(20).to_dict()))
+        (tmp_path / "proof.json").write_text(json.dumps(_inclusion_doc()))
+        assert load_checkpoint_file(tmp_path / "cp.json") == _signed(20)
+        assert load_checkpoint_file(tmp_path / "proof.json") == _signed(20)
+
+    @pytest.mark.parametrize("edit", ["size", "root", "no-signature", "other-name", "five-lines"])
+    def test_a_broken_note_is_refused_or_fails_its_signature(self, tmp_path: Path, edit: str) -> None:
+        from greenshield.audit.checkpoint import load_checkpoint_file, verify_checkpoint
+
+        lines = _signed(20).to_note(KEY.public_key()).split("\n")
+        if edit == "size":
+            lines[1] = "21"
+        elif edit == "root":
+            lines[2] = base64.b64encode(_root(19)).decode()
+        elif edit == "no-signature":
+            lines = lines[:5]
+        elif edit == "other-name":
+            lines[5] = lines[5].replace("greenshield.audit/v1", "someone.else")
+        else:
+            lines.insert(3, "extra")
+        (tmp_path / "bad.note").write_text("\n".join(lines), encoding="utf-8")
+        with pytest.raises(CheckpointError):
+            verify_checkpoint(KEY.public_key(), load_checkpoint_file(tmp_path / "bad.note"))

@@ -446,3 +446,19 @@ def test_absurd_runs_and_checkpoint_numbers_are_findings_not_stalls(base: Base, 
     messages = [f.message for f in _check(base, store_url).findings]
     assert any("the runs claim" in m for m in messages), messages
     assert any(f"checkpoints[id={top}] is missing (and up to id {2_000_000_000 - 1})" in m for m in messages), messages
+
+
+def test_checkpoint_export_refuses_to_overwrite_and_needs_a_checkpoint(base: Base, monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`audit checkpoint --out` never replaces the file an auditor kept; an empty store has nothing to export."""
+    _env(monkeypatch, base.var)
+    kept = base.note.read_bytes()
+    assert _gs("audit", "checkpoint", "--db", base.url, "--out", base.note) == 2
+    assert base.note.read_bytes() == kept
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    Store.open(empty).close()
+    assert _gs("audit", "checkpoint", "--db", empty) == 1
+    capsys.readouterr()
+    assert _gs("audit", "checkpoint", "--db", base.url) == 0
+    assert capsys.readouterr().out.encode() == kept
