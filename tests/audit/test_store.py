@@ -294,3 +294,20 @@ class TestRejectsAreLeaves:
         assert (stored.reason, stored.enterprise_id, stored.event_id) == ("bad \\ud800 and \\u0000", "E\\u0000",
                                                                          "i\\udfff")
         assert verify(audit.store, signing_key(settings_for(tmp_path / "var", "")).public_key()).ok
+
+    def test_a_reject_stored_by_a_racing_writer_gets_no_second_entry(self, audit: Audit, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+        """Past the look-up (another writer committed the same offset meanwhile): ON CONFLICT skips the row
+        and only the rows actually inserted get an entry."""
+        from greenshield.audit import intake
+
+        monkeypatch.setattr(intake, "_new_rejects", lambda conn, rows: rows)
+        with audit.store.write() as conn:
+            assert intake.insert_rejects(conn, audit.store, self._rejects()[:1]) == 1
+        with audit.store.write() as conn:
+            assert intake.insert_rejects(conn, audit.store, self._rejects()) == 1  # only kafka:...:1 at 3 is new
+        audit.sequencer.integrate(close=True)
+        with audit.store.read() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(t.rejects)).scalar_one() == 2
+        report = verify(audit.store, signing_key(settings_for(tmp_path / "var", "")).public_key())
+        assert report.ok and report.tree_size == 2, report.findings
