@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from greenshield.commands.send import make_producer, send_all
     from greenshield.ingest.clients import RELIABLE_PRODUCER, common
     from greenshield.ingest.control import send_advance
+    from greenshield.ingest.topics import TopicsError
     from greenshield.rules.timestamps import TimestampError, parse_instant
     from greenshield.settings import Settings
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         if not settings.control_key:
             raise ValueError("no control key: set GREENSHIELD_CONTROL_KEY (the system's own identity)")
         producer = make_producer(args, settings)
-    except (ValueError, TimestampError, KafkaError) as err:
+    except (ValueError, TimestampError, KafkaError, TopicsError) as err:
         print(f"greenshield replay: {err}", file=sys.stderr)
         return 2
     stats = send_all("replay", producer, args)  # flushed: every event is acknowledged before the clock moves

@@ -59,16 +59,6 @@ def run(args: argparse.Namespace) -> int:
 
 def check_streaming_topics(settings: Any) -> None:
     """Streaming ingest publishes events, registry records and rejects: their topics must exist as specified."""
-    from kafka.errors import KafkaError
+    from greenshield.ingest.topics import ensure_topics
 
-    from greenshield.ingest.topics import TopicsError, admin_client, require_topics, topic_specs
-
-    wanted = [s for s in topic_specs(settings) if s.role in ("events", "registry", "rejects")]
-    try:
-        admin = admin_client(settings)
-    except KafkaError as err:
-        raise TopicsError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {err}") from None
-    try:
-        require_topics(admin, wanted)
-    finally:
-        admin.close()
+    ensure_topics(settings, ("events", "registry", "rejects"), client_id="greenshield-serve")

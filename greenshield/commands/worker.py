@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 USAGE_ERROR = 2
+ROLES = ("events", "registry", "violations", "rejects")  # the worker reads two and writes two
 
 
 def register(sub: Any) -> None:
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from greenshield.audit.store import SchemaError
     from greenshield.commands.run import setup_logging
     from greenshield.ingest.metrics import WorkerMetrics
-    from greenshield.ingest.topics import TopicsError
+    from greenshield.ingest.topics import TopicsError, ensure_topics
     from greenshield.ingest.worker import Worker, tune_gc
     from greenshield.rules.pack import default_pack, load_pack
     from greenshield.settings import Settings
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     port = settings.metrics_port if args.metrics_port is None else args.metrics_port
     worker = Worker(settings, audit, pack, bootstrap=args.bootstrap, metrics=metrics)
     try:
+        ensure_topics(settings, ROLES, args.bootstrap, "greenshield-worker-admin")  # before the metrics port
         if port:
             metrics.serve(port, settings.metrics_host)
         worker.start()
@@ -60,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
               f"{settings.worker_group}" + (f"; metrics on {settings.metrics_host}:{port}/metrics" if port else ""), file=sys.stderr,
               flush=True)
         worker.run(stop)
-    except TopicsError as err:
+    except TopicsError as err:  # missing or misconfigured topics: the message names them and the fix
         print(f"greenshield worker: {err}", file=sys.stderr)
-        return 1
+        return USAGE_ERROR
     except OSError as err:
         print(f"greenshield worker: {err}", file=sys.stderr)
         return 1

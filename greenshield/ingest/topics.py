@@ -110,16 +110,49 @@ def check_topics(admin: Any, specs: Iterable[TopicSpec]) -> list[str]:
             want = spec.configs.get("cleanup.policy")
             have_policy = configs.get(spec.name, {}).get("cleanup.policy", {}).get("value")
             if want is not None and have_policy is not None and set(want.split(",")) != set(have_policy.split(",")):
-                problems.append(f"topic {spec.name} has cleanup.policy={have_policy}, needs {want}")
+                problems.append(f"topic {spec.name} has cleanup.policy={have_policy}, needs {want} (fix: "
+                                f"kafka-configs.sh --alter --entity-type topics --entity-name {spec.name} "
+                                f"--add-config cleanup.policy={want})")
     return problems
 
 
-def require_topics(admin: Any, specs: Iterable[TopicSpec]) -> None:
+def require_topics(admin: Any, specs: Iterable[TopicSpec], fix: str = "greenshield topics create") -> None:
     """Raise :class:`TopicsError` listing every problem, with the command that fixes the usual one."""
     problems = check_topics(admin, specs)
     if problems:
-        hint = "\nCreate missing topics with `greenshield topics create`."
+        hint = f"\nCreate missing topics with `{fix}` (existing topics are left alone)."
         raise TopicsError("the pipeline's topics are not ready:\n  - " + "\n  - ".join(problems) + hint)
+
+
+def fix_command(settings: Settings, bootstrap: str | None = None) -> str:
+    """The ``greenshield topics create`` line that makes the topics these settings name."""
+    prefix = f"GREENSHIELD_TOPIC_PREFIX={settings.topic_prefix} " if settings.topic_prefix != "gs." else ""
+    return f"{prefix}greenshield topics create --bootstrap {bootstrap or settings.kafka_bootstrap}"
+
+
+def ensure_topics(settings: Settings, roles: Iterable[str], bootstrap: str | None = None,
+                  client_id: str = "greenshield-topics-check") -> None:
+    """A command's start check: the topics of ``roles`` exist as specified, else :class:`TopicsError`.
+
+    The local broker never creates a topic on first use (``auto.create.topics.enable=false``),
+    and a production broker should not either: a send to a missing topic must fail here,
+    naming it and the command that creates it, not make one with the wrong layout.
+    """
+    from kafka.errors import KafkaError
+
+    wanted = set(roles)
+    specs = [s for s in topic_specs(settings) if s.role in wanted]
+    address = bootstrap or settings.kafka_bootstrap
+    try:
+        admin = admin_client(settings, bootstrap, client_id)
+    except KafkaError as err:
+        raise TopicsError(f"cannot reach Kafka at {address} to check the topics: {err!r}") from None
+    try:
+        require_topics(admin, specs, fix_command(settings, bootstrap))
+    except KafkaError as err:
+        raise TopicsError(f"cannot check the topics at {address}: {err!r}") from None
+    finally:
+        admin.close()
 
 
 def admin_client(settings: Settings, bootstrap: str | None = None, client_id: str = "greenshield-admin") -> Any:

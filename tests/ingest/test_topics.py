@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,8 @@ from greenshield.ingest.topics import TopicsError, admin_client, check_topics, c
 from greenshield.settings import Settings
 
 from .conftest import unique_settings
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-day.jsonl"
 
 
 class TestTopicSpecs:
@@ -94,4 +97,79 @@ class TestTopicsOnTheBroker:
         finally:
             admin.delete_topics([s.name for s in specs])
             admin.close()
-        assert problems == [f"topic {settings.registry_topic} has cleanup.policy=delete, needs compact"]
+        assert len(problems) == 1
+        assert problems[0].startswith(f"topic {settings.registry_topic} has cleanup.policy=delete, needs compact")
+        assert "--add-config cleanup.policy=compact" in problems[0]  # and says how to fix it
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, settings: Settings, **more: str) -> None:
+    for name, value in {"GREENSHIELD_KAFKA_HOST": settings.kafka_host,
+                        "GREENSHIELD_KAFKA_PORT": str(settings.kafka_port),
+                        "GREENSHIELD_TOPIC_PREFIX": settings.topic_prefix, **more}.items():
+        monkeypatch.setenv(name, value)
+
+
+def _exists(settings: Settings, name: str) -> bool:
+    admin = admin_client(settings)
+    try:
+        return bool(admin.describe_topics([name])[0]["error_code"] == 0)
+    finally:
+        admin.close()
+
+
+@pytest.mark.kafka
+class TestCommandsCheckTopicsAtStart:
+    """Issue 14: send, replay, the worker and streaming serve refuse (exit 2) before topics exist, naming them
+    and the command that creates them; nothing is created by a first send (the broker would guess the layout)."""
+
+    def _run(self, command: str, argv: list[str]) -> int:
+        import argparse
+        import importlib
+
+        module = importlib.import_module(f"greenshield.commands.{command}")
+        parser = argparse.ArgumentParser()
+        module.register(parser.add_subparsers())
+        return int(module.run(parser.parse_args([command, *argv])))
+
+    def _assert_named(self, err: str, settings: Settings, roles: tuple[str, ...]) -> None:
+        for role in roles:
+            assert f"topic {getattr(settings, role + '_topic')} ({role}) does not exist" in err
+        assert f"GREENSHIELD_TOPIC_PREFIX={settings.topic_prefix} greenshield topics create --bootstrap " in err
+
+    @pytest.mark.parametrize("command", ["send", "replay"])
+    def test_send_and_replay_before_topics_create(self, command: str, kafka_bootstrap: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+        settings = unique_settings(kafka_bootstrap)
+        _env(monkeypatch, settings, GREENSHIELD_CONTROL_KEY="k" * 32)
+        data = tmp_path / "day.jsonl"
+        data.write_bytes(SAMPLE.read_bytes())
+        extra = ["--as-of", "2026-11-12T00:00:00Z"] if command == "replay" else []
+        assert self._run(command, [str(data), "--no-progress", *extra]) == 2
+        self._assert_named(capsys.readouterr().err, settings, ("events", "registry"))
+        assert not _exists(settings, settings.registry_topic) and not _exists(settings, settings.events_topic)
+
+    def test_the_worker_command_before_topics_create(self, kafka_bootstrap: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+        settings = unique_settings(kafka_bootstrap)
+        _env(monkeypatch, settings, GREENSHIELD_HMAC_KEY="h" * 32, GREENSHIELD_DATA_DIR=str(tmp_path / "var"))
+        assert self._run("worker", ["--db", f"sqlite:///{tmp_path / 'w.db'}", "--metrics-port", "0"]) == 2
+        self._assert_named(capsys.readouterr().err, settings, ("events", "registry", "violations", "rejects"))
+
+    def test_streaming_serve_before_topics_create(self, kafka_bootstrap: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+        settings = unique_settings(kafka_bootstrap)
+        _env(monkeypatch, settings, GREENSHIELD_API_INGEST_MODE="streaming", GREENSHIELD_HMAC_KEY="h" * 32,
+             GREENSHIELD_DATA_DIR=str(tmp_path / "var"))
+        assert self._run("serve", ["--db", f"sqlite:///{tmp_path / 's.db'}", "--metrics-port", "0"]) == 2
+        self._assert_named(capsys.readouterr().err, settings, ("events", "registry", "rejects"))
+
+    def test_send_after_topics_create_is_accepted(self, make_topics: Callable[..., Settings], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+        settings = make_topics()
+        _env(monkeypatch, settings)
+        data = tmp_path / "day.jsonl"
+        data.write_bytes(SAMPLE.read_bytes())
+        assert self._run("send", [str(data), "--no-progress"]) == 0
