@@ -82,3 +82,39 @@ def test_streaming_proceed_publishes_its_rejects_masked(kafka_bootstrap: str, se
     finally:
         store.close()
         delete_test_topics(settings)
+
+
+def test_streaming_ingest_recovers_after_a_refused_batch(kafka_bootstrap: str, seeded: Path, tmp_path: Path) -> None:
+    """Issue 14: a batch the broker refuses (an event over the topic's max.message.bytes) is 503 with Retry-After;
+    the next batch is accepted and delivered (before, the SDK failed every later flush: 503 until a restart)."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    from greenshield.ingest.topics import admin_client
+
+    host, _, port = kafka_bootstrap.rpartition(":")
+    settings = dataclasses.replace(copy_store(seeded, tmp_path), api_ingest_mode="streaming", kafka_host=host,
+                                   kafka_port=int(port), topic_prefix=f"gs.api{uuid.uuid4().hex[:8]}.")
+    create_test_topics(settings)
+    admin = admin_client(settings)
+    try:
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, settings.events_topic,
+                                            configs={"max.message.bytes": "4096"})])
+    finally:
+        admin.close()
+    store = Store.open(settings.db_url)
+    parcel = {"v": 1, "event_id": "rc-1", "type": "sort_scan", "enterprise_id": ENTERPRISE,
+              "waybill_no": "KAFKA0000003", "occurred_at": "2026-11-11T09:00:00+08:00",
+              "site_id": "S10000001", "staff_id": "P10000001"}
+    try:
+        with TestClient(create_app(settings, store, upkeep_seconds=0)) as client:
+            headers = {"Authorization": f"Bearer {make_tokens(store)['enterprise']}"}
+            r = client.post("/v1/events", json=[{**parcel, "note": "x" * 20_000}], headers=headers)
+            assert r.status_code == 503 and r.headers["retry-after"] == "5", r.text
+            r = client.post("/v1/events", json=[{**parcel, "event_id": "rc-2"}], headers=headers)
+            assert r.status_code == 200, r.text
+            assert r.json()["results"][0]["status"] == "accepted"
+        events = consume_all(kafka_bootstrap, settings.events_topic, settings.events_partitions, 1)
+        assert [json.loads(m.value)["event_id"] for m in events] == ["rc-2"]
+    finally:
+        store.close()
+        delete_test_topics(settings)
