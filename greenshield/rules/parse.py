@@ -2,6 +2,11 @@
 
 The sender's personal data stops here: :func:`validate` reduces ``sender`` to the
 two facts the rules need (complete? document well-formed?) and keeps nothing else.
+Total: any bytes give an accepted value or a Rejection, never a raise; a reason
+names the field and the fault, never echoes a string value, and is at most
+:data:`MAX_REASON` characters; a rejected line's payload is masked
+(:func:`greenshield.privacy.redact_rejected`). :func:`decode_stored` re-reads the
+store's own documents with the same parser.
 """
 
 from __future__ import annotations
@@ -288,7 +293,10 @@ def _describe(value: Any) -> str:
     if kind is int and -10**6 < value < 10**6:
         return str(value)
     if kind is int:
-        return f"an integer of {len(str(abs(value)))} digits"
+        try:
+            return f"an integer of {len(str(abs(value)))} digits"
+        except ValueError:  # over CPython's int-to-string limit (never from the parser: HugeInt)
+            return "an integer of over 4300 digits"
     if kind is HugeInt:
         return f"an integer of {len(value.as_tuple().digits)} digits"
     if kind is str:
