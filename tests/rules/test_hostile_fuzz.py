@@ -95,7 +95,7 @@ def planted(draw: Any) -> str:
             where = obj["sender"]
         elif draw(st.booleans()) and isinstance(obj.get("inspection"), dict):
             where = obj["inspection"]
-        key = draw(st.sampled_from(sorted(where)) | KEYS)
+        key = draw((st.sampled_from(sorted(where)) | KEYS) if where else KEYS)
         where[key] = draw(VALUES)
     return to_json(obj)
 
