@@ -45,8 +45,9 @@ _i = sys.intern  # identifiers repeat across events: share one string each (memo
 Base = tuple[str, str, str, Instant, str, str, str, "str | None"]
 
 
-class Invalid(Exception):
-    """Raised inside validation; becomes a :class:`Rejection` with this message."""
+class Invalid(ValueError):
+    """Raised inside validation; becomes a :class:`Rejection` with this message (a ValueError, so that
+    callers of :func:`decode_stored` that catch ValueError for a corrupted text catch it too)."""
 
 
 def _holds_float(value: Any) -> bool:
