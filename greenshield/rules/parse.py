@@ -115,7 +115,10 @@ def decode_stored(text: str | bytes) -> Any:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
-        return _decode_exact(line.decode("utf-8", "surrogatepass"))
+        try:
+            return _decode_exact(line.decode("utf-8", "surrogatepass"))
+        except UnicodeDecodeError as err:
+            raise Invalid(f"not valid JSON: not UTF-8 at byte {err.start} ({err.reason})") from None
     return _decode_exact(line) if _holds_float(obj) else obj
 
 

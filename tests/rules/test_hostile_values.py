@@ -188,6 +188,11 @@ class TestHugeNumbers:
             assert canonical(value) == canonical(decode_stored(canonical(value).decode()))
         assert str(decode_stored('{"w":1.50}')["w"]) == "1.50"
 
+    @pytest.mark.parametrize("text", [b"\xff{}", "nope", '{"a":', "[" * 100_000, b""])
+    def test_decode_stored_refuses_a_corrupted_text_with_one_value_error(self, text: str | bytes) -> None:
+        with pytest.raises(ValueError, match="not valid JSON"):
+            decode_stored(text)
+
 
 # ------------------------------------------------------------------ 3. timestamps
 
