@@ -20,6 +20,9 @@ def register(sub: Any) -> None:
                    help="POST /v1/events: straight to the store, or to Kafka (default: GREENSHIELD_API_INGEST_MODE)")
     p.add_argument("--metrics-port", type=int, metavar="PORT",
                    help="Prometheus metrics port (default: GREENSHIELD_API_METRICS_PORT, 9109; 0: none)")
+    p.add_argument("--no-topics-check", action="store_true",
+                   help="streaming mode: start even if the Kafka topics are missing (a read-only service, e.g. the "
+                        "embedded demo's dashboard; POST /v1/events then answers 503)")
     p.set_defaults(func=run)
 
 
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
                    if v is not None}
         settings = dataclasses.replace(settings, **changes)
         setup_logging(settings.log_level)
-        if settings.api_ingest_mode == "streaming":
+        if settings.api_ingest_mode == "streaming" and not getattr(args, "no_topics_check", False):
             check_streaming_topics(settings)
         app = create_app(settings)
     except (ValueError, OSError, KeyConfigError, SchemaError, RuntimeError, TopicsError) as err:
