@@ -49,6 +49,8 @@ from typing import Any
 
 import orjson
 
+from greenshield.rules.parse import decode_stored
+
 PERSONAL_STORED = ("name_masked", "id_number_masked", "id_hash")
 _SORT = orjson.OPT_SORT_KEYS
 
@@ -69,11 +71,11 @@ def canonical(value: Any) -> bytes:
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse stored JSON (the inverse of :func:`canonical`)."""
+    """Parse stored JSON exactly (the inverse of :func:`canonical`): any depth, integers of any length."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        return json.loads(text)
+        return decode_stored(text)
 
 
 def _h(data: bytes) -> str:

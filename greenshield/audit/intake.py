@@ -28,7 +28,7 @@ from greenshield.audit.entries import canonical, reject_commitment, reject_entry
 from greenshield.audit.log import append
 from greenshield.audit.rows import event_row_entry
 from greenshield.audit.store import Store, insert_ignoring_conflicts, insert_rows
-from greenshield.privacy import redact_event
+from greenshield.privacy import redact_event, redact_rejected
 from greenshield.rules.dedup import CanonicalError, digest
 from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.parse import is_blank, parse_line
@@ -114,7 +114,8 @@ class Intake:
                 self.stats.duplicates += 1
             else:
                 reason = f"conflicting duplicate of ({key[0]}, {key[1]}): same key, different content"
-                rejects.append(reject_row(source, ln.position, Rejection(reason, redact_event(ln.obj), key)))
+                payload = redact_rejected(ln.obj, self.key)
+                rejects.append(reject_row(source, ln.position, Rejection(reason, payload, key)))
         return fresh
 
 

@@ -183,6 +183,10 @@ def apply_changes(conn: Connection, store: Store,
     return written
 
 
+#: fraction digits kept in a change's ``as_of`` stamp (an event may carry a million; the stamp never does)
+STAMP_DIGITS = 9
+
+
 def stored_violations(conn: Connection, waybills: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
     v, c = t.violations, t.violation_changes
     rows = conn.execute(sa.select(v.c.waybill_no, v.c.rule_id, v.c.status, v.c.doc, c.c.seq)
@@ -193,7 +197,7 @@ def stored_violations(conn: Connection, waybills: list[str]) -> dict[tuple[str, 
 def plan_changes(found: dict[str, dict[str, Violation]], stored: dict[tuple[str, str], dict[str, Any]],
           as_of: Instant) -> Iterator[tuple[str, dict[str, Any], dict[str, Any] | None]]:
     """``(kind, change doc, stored state or None)`` for every status change, in key order."""
-    stamp = format_utc_exact(as_of)
+    stamp = format_utc_exact((as_of[0], as_of[1][:STAMP_DIGITS]))  # informative: a long fraction stays short
     now = {v.key: v for per in found.values() for v in per.values()}
     for key in sorted(set(now) | set(stored)):
         before, v = stored.get(key), now.get(key)

@@ -28,7 +28,7 @@ from greenshield.audit.entries import canonical
 from greenshield.audit.stream_sink import keyed_digester
 from greenshield.ingest.control import Advance, ControlError, decode_advance, is_control
 from greenshield.ingest.kafka_records import UndecodableKey
-from greenshield.privacy import redact_event
+from greenshield.privacy import redact_counting, redact_rejected
 from greenshield.rules.dedup import CanonicalError
 from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.parse import is_blank, parse_line_plain
@@ -199,8 +199,14 @@ def _sha(value: bytes | None) -> str | None:
 
 def decode(topic: str, partition: int, offset: int, value: bytes | None, hmac_key: bytes,
            registry_topic: str) -> Candidate | Reject | None:
-    """Validate one message; None for an empty one (a tombstone or a blank line)."""
-    if value is None or is_blank(value):
+    """Validate one message; None for a blank one (contract §7: skipped, not rejected).
+
+    A message without a value (a tombstone) is one reject: it is no event, and on the
+    compacted registry topic it would erase a version of the registry's history.
+    """
+    if value is None:
+        return Reject(topic, partition, offset, Rejection(_TOMBSTONE[topic == registry_topic]), 0, None)
+    if is_blank(value):
         return None
     obj, item, plain = parse_line_plain(value)
     if isinstance(item, Rejection):
@@ -209,39 +215,18 @@ def decode(topic: str, partition: int, offset: int, value: bytes | None, hmac_ke
                       hashlib.sha256(value).hexdigest() if unparsed else None, *_labels(obj))
     wrong = _wrong_topic(item, topic == registry_topic)
     if wrong is not None:
-        return Reject(topic, partition, offset, Rejection(wrong, redact_event(obj, hmac_key), _key(item)),
+        return Reject(topic, partition, offset, Rejection(wrong, redact_rejected(obj, hmac_key), _key(item)),
                       len(value), None, *_labels(obj))
     try:
         keyed = _digester(hmac_key)(obj, value, plain)  # plain: no number walk, the same digest
     except CanonicalError as err:
         return Reject(topic, partition, offset, Rejection(str(err)), len(value), None, *_labels(obj))
-    doc = redact_event(obj, hmac_key)
-    return Candidate(topic, partition, offset, item, doc, keyed, _key(item), fields_dropped(obj, doc))
+    doc, dropped = redact_counting(obj, hmac_key)
+    return Candidate(topic, partition, offset, item, doc, keyed, _key(item), dropped)
 
 
-_KEPT_SENDER = frozenset({"name", "id_type", "id_number", "verified_by"})  # kept (masked or as they are)
-
-
-def fields_dropped(obj: Any, doc: Any) -> int:
-    """How many fields of the parsed value the redacted ``doc`` left out (top level, sender, inspection).
-
-    Compares key sets, never values (no walk over the value). Until
-    :func:`~greenshield.privacy.redact_event` drops non-contract fields this is 0.
-    """
-    if obj is doc or not isinstance(obj, dict) or not isinstance(doc, dict):
-        return 0
-    n = sum(1 for k in obj if k not in doc)
-    for name in ("sender", "inspection"):
-        inner, kept = obj.get(name), doc.get(name)
-        if isinstance(inner, dict):
-            if not isinstance(kept, dict):
-                continue  # counted above when the whole object went, else replaced as a whole
-            if name == "sender":
-                n += sum(1 for k in inner if k not in kept and k not in _KEPT_SENDER)
-            else:
-                n += sum(1 for k in inner if k not in kept)
-    return n
-
+_TOMBSTONE = {False: "a message without a value (a tombstone) is not an event",
+              True: "a tombstone on the registry topic: registry history is never deleted"}
 
 _DIGESTERS: dict[bytes, Callable[[Any, bytes | None, bool], bytes]] = {}
 

@@ -68,9 +68,9 @@ constraint) is not an outage: the batch is bisected, halves retried in fresh
 transactions in order, each row the store refuses on its own becomes a reject
 (``store refused the row: <sqlstate class>``) and the rest is committed; the
 offsets move only after all of it is stored. An unexpected exception in the
-per-batch work is handled the same way (reason ``internal: <class>``), unless
-every message of a batch of at least ``SYSTEMIC_BATCH`` fails alone: that is a
-bug, not content, and it stops the worker rather than rejecting the stream.
+per-batch work is handled the same way (reason ``internal: <class>``), even when
+every message of a batch fails: stopping would let whoever can make one message
+fail stop the pipeline; ``greenshield_messages_internal_errors_total`` alerts.
 """
 
 from __future__ import annotations
@@ -101,9 +101,6 @@ HOUSEKEEPING_SECONDS = 1.0
 RELEASE_SECONDS = 30.0
 SEQUENCE_SECONDS = 5.0
 PUBLISH_TIMEOUT = 60.0
-#: a batch of at least this many messages that all fail alone with an unexpected (non-store) exception is a
-#: bug, not content: the worker stops instead of rejecting the stream
-SYSTEMIC_BATCH = 16
 
 
 #: garbage-collector thresholds of a worker process (CPython's defaults: 700, 10, 10)
@@ -159,10 +156,6 @@ class Outcome:
         self.refused += other.refused
 
 
-class SystemicError(RuntimeError):
-    """Every message of a batch failed on its own: a bug or a broken store, not one message's content."""
-
-
 def _dbapi(err: BaseException) -> bool:
     """A driver's own exception (PostgreSQL's COPY path raises psycopg errors unwrapped)."""
     import sqlite3
@@ -200,7 +193,7 @@ def _content_error(err: BaseException) -> bool:
         return True  # raised while binding a value (e.g. a string the driver cannot encode)
     if _dbapi(err):  # SQLSTATE class 22 data exception, 23 integrity constraint violation
         return str(getattr(err, "sqlstate", None) or "")[:2] in ("22", "23")
-    return isinstance(err, Exception) and not isinstance(err, SystemicError) and not _outage(err)
+    return isinstance(err, Exception) and not _outage(err)
 
 
 def _refusal(err: BaseException) -> str:
@@ -434,9 +427,8 @@ class Worker:
         mid = len(batch.items) // 2
         for half in (batch.items[:mid], batch.items[mid:]):
             self._bisect(batch, half, total, refused)
-        if not _from_store(first) and len(batch.items) >= SYSTEMIC_BATCH and len(refused) == len(batch.items):
-            raise SystemicError(f"every message of a batch of {len(batch.items)} failed alone: "
-                                f"{_refusal(first)}") from first
+        if not _from_store(first) and len(refused) == len(batch.items):
+            log.error("event=batch_all_internal items=%d error=%s", len(batch.items), _refusal(first))
         if refused:
             last = self._commit(refused)
             last.refused = len(refused)

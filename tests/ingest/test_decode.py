@@ -16,7 +16,7 @@ ACCEPTANCE = {"v": 1, "event_id": "a-1", "type": "acceptance", "enterprise_id": 
               "destination_region": "110000", "weight_g": 100}
 
 
-def run(value: bytes, topic: str = "gs.events.v1") -> Candidate | Reject | None:
+def run(value: bytes | None, topic: str = "gs.events.v1") -> Candidate | Reject | None:
     return decode(topic, 2, 41, value, KEY, "gs.registry.v1")
 
 
@@ -59,9 +59,17 @@ class TestDecode:
         assert isinstance(got, Reject) and "registry topic" in got.rejection.reason
         assert isinstance(run(orjson.dumps(record), topic="gs.registry.v1"), Candidate)
 
-    def test_an_empty_message_is_skipped(self) -> None:
-        """A tombstone or a blank value is neither an event nor a reject."""
+    def test_a_blank_message_is_skipped(self) -> None:
+        """A blank value is neither an event nor a reject (contract §7, blank lines)."""
         assert run(b"  \n") is None
+        assert run(b"") is None
+
+    def test_a_tombstone_is_one_reject(self) -> None:
+        """A message without a value is no event; on the registry topic it would erase history."""
+        got = run(None)
+        assert isinstance(got, Reject) and "tombstone" in got.rejection.reason
+        on_registry = run(None, topic="gs.registry.v1")
+        assert isinstance(on_registry, Reject) and "never deleted" in on_registry.rejection.reason
 
 
 class TestDigestAcrossPaths:
@@ -134,7 +142,7 @@ class TestEveryMessageIsAValue:
         def boom(obj: object, key: object = None) -> object:
             raise KeyError("110101199003074514")
 
-        monkeypatch.setattr(d, "redact_event", boom)  # type: ignore[attr-defined]
+        monkeypatch.setattr(d, "redact_counting", boom)  # type: ignore[attr-defined]
         with caplog.at_level(logging.ERROR, logger="greenshield.worker"):  # type: ignore[attr-defined]
             got = self.msg(orjson.dumps(ACCEPTANCE))
         assert isinstance(got, Reject) and got.internal and got.rejection.reason == "internal: KeyError"
@@ -165,10 +173,13 @@ class TestEveryMessageIsAValue:
         _, value = reject_message(Reject("gs.events.v1", 2, 41, Rejection("deep", deep), 10, None))
         assert "could not be encoded" in orjson.loads(value)["payload_omitted"]
 
-    def test_dropped_fields_are_counted_from_keys(self) -> None:
-        from greenshield.ingest.decode import fields_dropped
-
-        obj = {"a": 1, "b": 2, "sender": {"name": "x", "Name": "y"}, "inspection": {"r": 1, "extra": 2}}
-        doc = {"a": 1, "sender": {"name_masked": "x"}, "inspection": {"r": 1}}
-        assert fields_dropped(obj, doc) == 3  # b, sender.Name, inspection.extra
-        assert fields_dropped(obj, obj) == 0
+    def test_dropped_fields_are_counted_on_the_candidate(self) -> None:
+        """Non-contract members (top level, sender, inspection) are dropped from the doc and counted."""
+        event = {**ACCEPTANCE, "b": 2, "sender": {**ACCEPTANCE["sender"], "Name": "y"},
+                 "inspection": {"inspector_id": "P00000001", "inspected_at": "2026-11-11T08:00:00+08:00",
+                                "result": "passed", "category": "docs", "extra": 2}}
+        got = self.msg(orjson.dumps(event))
+        assert isinstance(got, Candidate) and got.dropped == 3
+        assert "b" not in got.doc and "Name" not in got.doc["sender"] and "extra" not in got.doc["inspection"]
+        plain = self.msg(orjson.dumps(ACCEPTANCE))
+        assert isinstance(plain, Candidate) and plain.dropped == 0

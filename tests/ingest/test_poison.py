@@ -218,14 +218,14 @@ def test_an_exception_while_decoding_one_message_is_an_internal_reject(pipeline:
     counted in greenshield_messages_internal_errors_total; the stream goes on (before: the worker died)."""
     import greenshield.ingest.decode as decode
 
-    real = decode.redact_event
+    real = decode.redact_counting
 
     def redact(obj: Any, key: bytes | None = None) -> Any:
         if isinstance(obj, dict) and obj.get("waybill_no") == "WBBOOM0001":
             raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
         return real(obj, key)
 
-    monkeypatch.setattr(decode, "redact_event", redact)
+    monkeypatch.setattr(decode, "redact_counting", redact)
     settings, db = pipeline()
     lines = sample_lines()
     half = len(lines) // 2
