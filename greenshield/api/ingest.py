@@ -31,7 +31,7 @@ from greenshield.api.service import Service
 from greenshield.audit import stream_sink as sink
 from greenshield.audit.intake import keyed_digest
 from greenshield.ingest.decode import Reject, reject_message
-from greenshield.privacy import redact_event
+from greenshield.privacy import redact_event, redact_rejected
 from greenshield.rules.dedup import CanonicalError
 from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.parse import Invalid, decode, is_blank, parse_line
@@ -135,12 +135,13 @@ def classify(lines: list[bytes], enterprise: str | None, key: bytes) -> tuple[li
         outcome.event_id, outcome.enterprise_id = item.event_id, item.enterprise_id
         ident = (item.enterprise_id, item.event_id)
         if enterprise is not None and item.enterprise_id != enterprise:
-            _reject(outcome, Rejection("enterprise_id is not this token's enterprise", redact_event(obj, key), ident))
+            reason = "enterprise_id is not this token's enterprise"
+            _reject(outcome, Rejection(reason, redact_rejected(obj, key), ident))
             continue
         try:
             digest = keyed_digest(key, obj, raw)
         except CanonicalError as err:
-            _reject(outcome, Rejection(str(err), redact_event(obj, key), ident))
+            _reject(outcome, Rejection(str(err), redact_rejected(obj, key), ident))
             continue
         candidates.append(Candidate(outcome, raw, obj, item, digest))
     return outcomes, candidates
@@ -170,7 +171,7 @@ def deduplicate(candidates: list[Candidate], known: dict[Key, bytes | None], key
             c.outcome.status = "duplicate"
         else:
             reason = f"conflicting duplicate of ({c.key[0]}, {c.key[1]}): same key, different content"
-            _reject(c.outcome, Rejection(reason, redact_event(c.obj, key), c.key))
+            _reject(c.outcome, Rejection(reason, redact_rejected(c.obj, key), c.key))
     return fresh
 
 

@@ -261,7 +261,8 @@ class Demo:
             raise DemoError(f"{o.host}:{port} is already in use; choose another --port (0: any free port)")
         serve = self.children.spawn(
             "service", greenshield_argv("serve", "--db", self.db_url, "--host", o.host, "--port", str(port),
-                                        "--ingest", "streaming", "--metrics-port", "0"),
+                                        "--ingest", "streaming", "--metrics-port", "0",
+                                        *(("--no-topics-check",) if self.o.embedded else ())),
             self.env, self.abs_dir / "logs" / "serve.log")
         base = f"http://{o.host}:{port}"
         wait_until(http_ok(f"{base}/healthz"), 60, "the service was starting", serve, self.children,

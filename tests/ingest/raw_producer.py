@@ -49,8 +49,8 @@ def wire_headers(headers: Iterable[tuple[Any, Any]]) -> list[tuple[str, bytes | 
 
 
 def send_messages(bootstrap: str, messages: Iterable[tuple[str, int | None, bytes | None, bytes | None,
-                                                            list[tuple[Any, Any]]]]) -> int:
-    """Send ``(topic, partition, key, value, headers)`` as they are; wait for every ack; how many were sent."""
+                                                            list[tuple[Any, Any]]]]) -> list[tuple[str, int, int]]:
+    """Send ``(topic, partition, key, value, headers)`` as they are; wait for every ack; where each one went."""
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=8 * 1024 * 1024,
@@ -67,4 +67,5 @@ def send_messages(bootstrap: str, messages: Iterable[tuple[str, int | None, byte
     failed = [f.exception for f in futures if f.failed()]
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(futures)} message(s) not acknowledged: {failed[0]!r}")
-    return len(futures)
+    done = [f.get(timeout=0) for f in futures]
+    return [(d.topic, d.partition, d.offset) for d in done]
