@@ -48,6 +48,7 @@ class Settings:
     retention_days: int = 365
     checkpoint_every_entries: int = 10_000
     checkpoint_every_seconds: int = 60
+    trusted_checkpoint_file: Path | None = None  # a checkpoint the auditor keeps outside the store
     log_level: str = "WARNING"
 
     # stream pipeline (issue 5): topic layout, stream time, worker batching, metrics
@@ -75,7 +76,7 @@ class Settings:
     api_ingest_max_bytes: int = 1 << 20  # request body of POST /v1/events
     api_metrics_port: int = 9109  # the service's Prometheus metrics (0: off)
     api_threads: int = 8  # threads running the service's store queries
-    # issue 14: the service bounds what a client can hold (bodies, slow requests, connections)
+    # what one client can make the service hold (bodies, slow requests, connections)
     api_kafka_ack_seconds: int = 30  # streaming POST /v1/events: wait this long for acks, then 503 + Retry-After
     api_small_body_bytes: int = 16 * 1024  # request body of every route but POST /v1/events (/login, lookups)
     api_header_timeout_seconds: int = 10  # a request's headers must arrive within this, else 408 and closed
@@ -166,6 +167,7 @@ class Settings:
             api_max_connections=_int(env, "GREENSHIELD_API_MAX_CONNECTIONS", d.api_max_connections),
             checkpoint_every_entries=_int(env, "GREENSHIELD_CHECKPOINT_EVERY_ENTRIES", d.checkpoint_every_entries),
             checkpoint_every_seconds=_int(env, "GREENSHIELD_CHECKPOINT_EVERY_SECONDS", d.checkpoint_every_seconds),
+            trusted_checkpoint_file=Path(trusted) if (trusted := env.get("GREENSHIELD_TRUSTED_CHECKPOINT")) else None,
             log_level=env.get("GREENSHIELD_LOG_LEVEL", d.log_level).upper(),
         )
 

@@ -1,4 +1,4 @@
-"""What one client can make the service hold: request bodies, slow requests, connections (issue 14).
+"""What one client can make the service hold: request bodies, slow requests, connections.
 
 * :class:`BodyGuard` (pure ASGI middleware): a route's body limit (``POST /v1/events``:
   ``GREENSHIELD_API_INGEST_MAX_BYTES``; every other route, ``/login`` and the sender lookup

@@ -9,7 +9,6 @@ store extends it.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -97,10 +96,9 @@ def verify(args: argparse.Namespace) -> int:
     from greenshield.audit.verify import verify as check
     from greenshield.settings import Settings
 
-    pinned = args.trusted or (Path(os.environ["GREENSHIELD_TRUSTED_CHECKPOINT"])
-                              if os.environ.get("GREENSHIELD_TRUSTED_CHECKPOINT") else None)
     try:
         settings = Settings.from_env()
+        pinned = args.trusted or settings.trusted_checkpoint_file
         key = public_key(settings, args.public_key)
         trusted = load_checkpoint_file(pinned) if pinned is not None else None
         policy = Policy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds)

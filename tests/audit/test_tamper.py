@@ -165,10 +165,7 @@ def _cases() -> Iterator[Any]:
     for name, table in TABLES.items():
         keys = ",".join(c.name for c in table.primary_key.columns)
         for column in table.columns:
-            marks = ()
-            if (name, column.name) in NOT_CHECKED:
-                marks = (pytest.mark.skip(reason=NOT_CHECKED[(name, column.name)]),)
-            yield pytest.param(name, "edit", column.name, id=f"{name}[{keys}]-edit-{column.name}", marks=marks)
+            yield pytest.param(name, "edit", column.name, id=f"{name}[{keys}]-edit-{column.name}")
         yield pytest.param(name, "delete", None, id=f"{name}[{keys}]-delete")
         if name in INSERTS:
             yield pytest.param(name, "insert", None, id=f"{name}[{keys}]-insert")
@@ -261,6 +258,9 @@ def test_tampering_is_found_and_named(base: Base, store_url: str, table_name: st
                                       column: str | None) -> None:
     """The finding names the table and the key (``table[key=value``) of the row tampered with."""
     table = TABLES[table_name]
+    if (table_name, column) in NOT_CHECKED:
+        _not_checked_is_harmless(base, store_url, table, column)
+        return
     if action == "insert":
         names = [_insert(store_url, table)]
     else:
@@ -301,6 +301,20 @@ def test_an_unreadable_value_is_a_finding_not_a_crash(base: Base, store_url: str
     report = _check(base, store_url)
     pattern = re.compile(re.escape(_key(table, row)) + r"[\],]")
     assert any(pattern.search(f.message) for f in report.findings), report.findings
+
+
+def _not_checked_is_harmless(base: Base, store_url: str, table: sa.Table, column: str | None) -> None:
+    """A column verify cannot check (NOT_CHECKED): verify's docstring says so, and an edit changes nothing served."""
+    import greenshield.audit.verify as verify_module
+
+    doc = verify_module.__doc__ or ""
+    assert column is not None and f"``{table.name}``" in doc and "not trust-bearing" in doc
+    served = _sql(store_url, sa.select(t.violations).order_by(t.violations.c.waybill_no, t.violations.c.rule_id))
+    row = _pick(store_url, table, column)
+    _sql(store_url, table.update().where(_where(table, row)).values({column: row[column] + 3600}))
+    assert _check(base, store_url).ok  # by design: not a finding (see NOT_CHECKED)
+    assert _sql(store_url, sa.select(t.violations).order_by(t.violations.c.waybill_no,
+                                                            t.violations.c.rule_id)) == served
 
 
 def test_every_table_and_column_has_a_case() -> None:
