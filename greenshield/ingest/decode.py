@@ -28,6 +28,7 @@ from greenshield.audit.entries import canonical
 from greenshield.audit.stream_sink import keyed_digester
 from greenshield.ingest.control import Advance, ControlError, decode_advance, is_control
 from greenshield.ingest.kafka_records import UndecodableKey
+from greenshield.ingest.state import partition_of
 from greenshield.privacy import redact_counting, redact_rejected
 from greenshield.rules.dedup import CanonicalError
 from greenshield.rules.model import Event, RegistryRecord, Rejection
@@ -100,6 +101,7 @@ class Context:
     registry_topic: str
     events_topic: str = ""
     control_key: bytes = b""
+    events_partitions: int = 0  # > 0: a parcel event must be on its waybill's partition (see misrouted)
 
 
 def bounded(rejection: Rejection) -> Rejection:
@@ -151,7 +153,28 @@ def _decode_message(topic: str, partition: int, offset: int, value: Any, headers
             return Reject(topic, partition, offset, Rejection(wrong), len(value or b""), _sha(value))
         if topic == ctx.events_topic and is_control(headers):
             return _control(topic, partition, offset, value, headers, ctx)
-    return decode(topic, partition, offset, value, ctx.hmac_key, ctx.registry_topic)
+    got = decode(topic, partition, offset, value, ctx.hmac_key, ctx.registry_topic)
+    if ctx.events_partitions and isinstance(got, Candidate) and isinstance(got.item, Event):
+        return misrouted(got, ctx.events_partitions) or got
+    return got
+
+
+def misrouted(c: Candidate, partitions: int) -> Reject | None:
+    """A parcel event on another partition than its waybill's: one reject, or the parcel would be split.
+
+    A parcel's state lives on one partition (the murmur2 hash of its key, the
+    ``waybill_no``, as Kafka's default partitioner places it, contract §1.2); an event
+    placed elsewhere by hand or by a client with another partitioner would be judged
+    apart from the rest of its parcel, and rebuilt elsewhere after a restart.
+    """
+    assert isinstance(c.item, Event)
+    home = partition_of(c.item.waybill_no, partitions)
+    if home == c.partition:
+        return None
+    reason = (f"misrouted: waybill_no {c.item.waybill_no} belongs on partition {home} of the events topic "
+              f"(its key hashed by murmur2, Kafka's default partitioner), not {c.partition}")
+    return Reject(c.topic, c.partition, c.offset, Rejection(reason, None, c.key), 0, None, c.item.type,
+                  c.item.enterprise_id)
 
 
 def undecodable_header(headers: Any) -> str | None:

@@ -18,6 +18,8 @@ you expect.)
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Iterable
 
 from greenshield.ingest.watermark import PartitionClock
@@ -27,6 +29,7 @@ from greenshield.rules.pack import RulePack
 from greenshield.rules.timestamps import Instant
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def partition_of(waybill: str, partitions: int) -> int:
     """The events partition of a waybill, as Kafka's default partitioner (murmur2) places its key."""
     from kafka.partitioner.default import murmur2

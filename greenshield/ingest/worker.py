@@ -242,7 +242,8 @@ class Worker:
         self.producer: Any = None
         self.registry: RegistryFeed | None = None
         self.parts = Partitions(settings, pack, audit.store, [])
-        self.ctx = Context(self.key, settings.registry_topic, settings.events_topic, self.control_key)
+        self.ctx = Context(self.key, settings.registry_topic, settings.events_topic, self.control_key,
+                           settings.events_partitions)
         self._fed = False  # the rule cores took events of a transaction not yet committed
 
     # ----------------------------------------------------------------- lifecycle

@@ -32,6 +32,7 @@ class Hostile:
     key: bytes | None = None
     headers: list[tuple[Any, Any]] = field(default_factory=list)
     registry: bool = False  # sent to the registry topic instead of the events topic
+    misroute: bool = False  # sent to another partition than its waybill's
 
 
 _ids = itertools.count(1)
@@ -223,6 +224,12 @@ def keys_and_values() -> Iterator[Hostile]:
     yield Hostile("registry record on the events topic", _json(templates()["registry"]))
 
 
+def misrouted() -> Iterator[Hostile]:
+    """Valid parcel events placed by hand on another partition than their waybill's (the parcel would split)."""
+    for doc in (acceptance(), _parcel("sort_scan")):
+        yield Hostile("valid event on another partition than its waybill's", _json(doc), misroute=True)
+
+
 def headers() -> Iterator[Hostile]:
     good = _json(acceptance())
     for hs in ([("x-note", None)], [("x-note", b"\xff\xfe")], [("x-note", "ñ".encode())],
@@ -269,7 +276,7 @@ def corpus(partitions: int) -> list[Hostile]:
     """Every class, in a fixed order."""
     out: list[Hostile] = []
     for make in (not_json, invalid_utf8, numbers, timestamps, nesting, big_values, personal_data_in_odd_places,
-                 keys_and_values, headers, wrong_types):
+                 keys_and_values, headers, misrouted, wrong_types):
         out.extend(make())
     out.extend(_raw_string_everywhere("lone surrogate in a string", "\\ud800"))
     out.extend(_raw_string_everywhere("lone surrogate in a string", "\\udfff"))

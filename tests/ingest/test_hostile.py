@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from greenshield.audit import schema as t
+from greenshield.ingest.state import partition_of
 from greenshield.rules.batch import BatchChecker
 from greenshield.rules.model import Event, Rejection
 from greenshield.rules.pack import default_pack
@@ -64,7 +65,7 @@ def _worker_only_reject(h: hc.Hostile) -> bool:
     the whole record is one reject (``undecodable record``), whatever its value.
     """
     names = [k for k, _ in h.headers]
-    if h.value is None or "gs-control" in names or any(isinstance(k, bytes) for k in names):
+    if h.value is None or "gs-control" in names or any(isinstance(k, bytes) for k in names) or h.misroute:
         return True
     _, item, _ = parse_line_plain(h.value)
     if isinstance(item, Rejection):
@@ -94,6 +95,16 @@ def expectations(first: list[bytes], hostile: list[hc.Hostile], rest: list[bytes
     return exp
 
 
+def _partition(h: hc.Hostile, i: int, partitions: int) -> int | None:
+    """A parcel event goes to its waybill's partition (or, misrouted, the next one); the rest spread out."""
+    if h.kind.startswith(("exact duplicate", "conflicting duplicate")):
+        return None  # keyed by waybill, placed by the producer's partitioner like the originals
+    _, item, _ = parse_line_plain(h.value) if h.value is not None else (None, None, False)
+    if isinstance(item, Event):
+        return (partition_of(item.waybill_no, partitions) + h.misroute) % partitions
+    return i % partitions
+
+
 def _messages(settings: Settings, hostile: list[hc.Hostile]) -> list[tuple[str, int | None, bytes | None,
                                                                            bytes | None, list[Any]]]:
     out = []
@@ -101,8 +112,7 @@ def _messages(settings: Settings, hostile: list[hc.Hostile]) -> list[tuple[str, 
         if h.registry:
             out.append((settings.registry_topic, 0, h.key or b"junk", h.value, h.headers))
         else:
-            keyed = h.kind.startswith(("exact duplicate", "conflicting duplicate", "null key"))
-            partition = None if keyed else i % settings.events_partitions
+            partition = _partition(h, i, settings.events_partitions)
             out.append((settings.events_topic, partition, h.key, h.value, h.headers))
     return out
 
