@@ -109,6 +109,19 @@ class TestEveryMessageIsAValue:
         return decode_message(topic, 2, 41, None, value, headers,
                               Context(KEY, "gs.registry.v1", "gs.events.v1", b"control-key"))
 
+    def test_a_parcel_event_off_its_waybills_partition_is_one_misrouted_reject(self) -> None:
+        """Placed by hand (or by another partitioner) elsewhere, the parcel would be split: one reject."""
+        from greenshield.ingest.decode import Context, decode_message
+        from greenshield.ingest.state import partition_of
+
+        ctx = Context(KEY, "gs.registry.v1", "gs.events.v1", b"control-key", 6)
+        home = partition_of(ACCEPTANCE["waybill_no"], 6)
+        value = orjson.dumps(ACCEPTANCE)
+        assert isinstance(decode_message("gs.events.v1", home, 1, None, value, None, ctx), Candidate)
+        got = decode_message("gs.events.v1", (home + 1) % 6, 1, None, value, None, ctx)
+        assert isinstance(got, Reject) and got.rejection.reason.startswith("misrouted:")
+        assert f"partition {home}" in got.rejection.reason and got.rejection.key == ("E1000001", "a-1")
+
     def test_a_header_name_that_is_not_utf8_is_an_undecodable_record(self) -> None:
         from greenshield.ingest.kafka_records import UndecodableKey
 
