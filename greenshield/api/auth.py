@@ -2,7 +2,10 @@
 
 401 when there is no valid token (none, unknown, revoked); 403 when the token is
 valid but its role lacks the right, or an enterprise asks for another
-enterprise. The right each role holds is one table, :data:`PERMISSIONS`.
+enterprise. The right each role holds is one table, :data:`PERMISSIONS`; what a
+role may *state* through ``POST /v1/events`` is part of it: parcel events
+(``state_events``) only an enterprise, registry records (``state_registry``) only
+the registrar (the registry feed's own identity) and the regulator.
 
 The dashboard's pages are navigations, which cannot carry a header: ``POST
 /login`` checks a token and keeps it in an HttpOnly, SameSite=Strict cookie. The
@@ -26,14 +29,15 @@ WEB_HEADER = "x-greenshield-web"
 MAX_TOKEN_CHARS = 200
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "enterprise": frozenset({"violations", "stats", "trace", "ingest", "checkpoints"}),
-    "regulator": frozenset({"violations", "stats", "trace", "checkpoints", "dashboard"}),
+    "enterprise": frozenset({"violations", "stats", "trace", "ingest", "state_events", "checkpoints"}),
+    "regulator": frozenset({"violations", "stats", "trace", "checkpoints", "dashboard", "ingest", "state_registry"}),
+    "registrar": frozenset({"ingest", "state_registry"}),
     "auditor": frozenset({"trace", "sender", "proofs", "checkpoints", "auditor_page"}),
 }
 RECORDED_ROLES = frozenset({"auditor"})  # every request of these roles is written to the audit log
 
 bearer = HTTPBearer(auto_error=False, scheme_name="token",
-                    description="`greenshield tokens create --role enterprise|regulator|auditor`")
+                    description="`greenshield tokens create --role enterprise|regulator|registrar|auditor`")
 
 
 @dataclass(frozen=True)

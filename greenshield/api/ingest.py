@@ -9,7 +9,11 @@ same redaction and the same keyed duplicate digest.
 Per event: ``accepted`` (new), ``duplicate`` (exact duplicate of a stored or earlier
 event: dropped, contract §2), ``rejected`` with the reason, or ``rolled_back`` (valid,
 but a ``rollback`` batch with a rejection stores nothing). An enterprise token may only
-send its own enterprise's events. Embedded mode writes the batch in one store
+send its own enterprise's parcel events; registry records come only from a role that
+may state them (registrar, regulator), which in turn may send no parcel events. A
+batch holding one line its sender may not state is refused whole with 403 in either
+mode, nothing stored (not even a reject): it is a wrong credential or an attack,
+not a data error of the sender's (see :func:`authorize`). Embedded mode writes the batch in one store
 transaction (events, audit entries, rejects); streaming mode checks the store for
 duplicates, then publishes the new events with the producer SDK and waits for acks.
 """
@@ -26,7 +30,8 @@ from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 
-from greenshield.api.errors import ApiError
+from greenshield.api.auth import Principal
+from greenshield.api.errors import ApiError, forbidden
 from greenshield.api.service import Service
 from greenshield.audit import stream_sink as sink
 from greenshield.audit.intake import keyed_digest
@@ -54,6 +59,7 @@ class Outcome:
     rejection: Rejection | None = None  # as stored in the rejects (masked payload)
     size: int = 0  # bytes of the line
     sha256: str | None = None  # of a line that did not parse (as the worker's rejects carry it)
+    kind: str | None = None  # what the line states: "registry", "event", or None (no type to read)
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "status": self.status, "event_id": self.event_id,
@@ -127,6 +133,7 @@ def classify(lines: list[bytes], enterprise: str | None, key: bytes) -> tuple[li
         outcome = Outcome(index, size=len(raw))
         outcomes.append(outcome)
         obj, item = parse_line(raw)
+        outcome.kind = _kind(obj)
         if isinstance(item, Rejection):
             outcome.event_id, outcome.enterprise_id = _ids(obj)
             outcome.sha256 = hashlib.sha256(raw).hexdigest() if obj is None else None
@@ -145,6 +152,39 @@ def classify(lines: list[bytes], enterprise: str | None, key: bytes) -> tuple[li
             continue
         candidates.append(Candidate(outcome, raw, obj, item, digest))
     return outcomes, candidates
+
+
+def _kind(obj: Any) -> str | None:
+    """What a line claims to state, by its declared ``type`` (valid or not): "registry", "event" or None."""
+    declared = obj.get("type") if isinstance(obj, dict) else None
+    if not isinstance(declared, str):
+        return None
+    return "registry" if declared == "registry" else "event"
+
+
+RIGHTS = {"registry": ("state_registry", "registry records",
+                       "only a registrar or regulator token states registry facts"),
+          "event": ("state_events", "parcel events",
+                    "only an enterprise token states parcel events, its own")}
+SHOWN = 10  # line numbers named in a 403
+
+
+def authorize(principal: Principal, outcomes: list[Outcome]) -> None:
+    """403 naming the lines when the batch holds anything ``principal`` may not state; nothing is stored then.
+
+    The line counts by the ``type`` it declares, valid or not: an enterprise's
+    malformed registry record is as much an attempt on the registry as a valid one.
+    """
+    for kind, (right, what, rule) in RIGHTS.items():
+        if principal.may(right):
+            continue
+        lines = [o.index + 1 for o in outcomes if o.kind == kind]
+        if lines:
+            log.warning("event=ingest_forbidden token_id=%s role=%s kind=%s lines=%d",
+                        principal.token_id, principal.role, kind, len(lines))
+            shown = ", ".join(map(str, lines[:SHOWN])) + (f" and {len(lines) - SHOWN} more" if len(lines) > SHOWN else "")
+            raise forbidden(f"line(s) {shown} of the batch (counted from 1) hold {what}, which a {principal.role} "
+                            f"token may not send: {rule}. Nothing of the batch was stored.")
 
 
 def _ids(obj: Any) -> tuple[str | None, str | None]:
@@ -188,13 +228,15 @@ class _RolledBack(Exception):
     """Raised inside the store transaction to undo a rollback batch."""
 
 
-def ingest(service: Service, lines: list[bytes], mode: Mode, enterprise: str | None,
+def ingest(service: Service, lines: list[bytes], mode: Mode, principal: Principal,
            source: str) -> tuple[dict[str, Any], bool]:
-    """Classify and store (or publish) a batch; return the answer and whether anything was committed."""
+    """Classify, authorize (403) and store (or publish) a batch; return the answer and whether anything was
+    committed."""
     key = service.audit.hmac_key
     batch = f"{source}:{uuid.uuid4().hex}"
     for attempt in range(3):
-        outcomes, candidates = classify(lines, enterprise, key)
+        outcomes, candidates = classify(lines, principal.enterprise_id, key)
+        authorize(principal, outcomes)
         try:
             if service.embedded:
                 committed = _store(service, outcomes, candidates, mode, key, batch)

@@ -28,7 +28,12 @@ _BODY = {
         "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
     },
 }
-DOCS = {**ERRORS, 413: {"model": Error, "description": "over the batch limit"},
+DOCS = {**ERRORS,
+        403: {"model": Error, "description": "the role may not ingest, or the batch holds a line the role may not "
+                                             "state: registry records from an enterprise token, parcel events from "
+                                             "a registrar or regulator token. The message names the lines (counted "
+                                             "from 1); the whole batch is refused, in either mode: nothing stored"},
+        413: {"model": Error, "description": "over the batch limit"},
         415: {"model": Error, "description": "not JSON Lines or a JSON array"},
         400: {"model": Error, "description": "not JSON, or no events"},
         503: {"model": Error, "description": "streaming mode: Kafka did not acknowledge; send again"}}
@@ -44,16 +49,23 @@ async def post_events(request: Request, principal: Annotated[Principal, Depends(
     Each event is answered ``accepted``, ``duplicate`` (an exact duplicate: dropped),
     ``rejected`` with the contract's reason, or ``rolled_back``. ``rollback`` (the
     default) stores nothing unless every event is valid, and then answers 422;
-    ``proceed`` stores the valid ones and the rejects. An enterprise token sends only
-    its own enterprise's events. Embedded mode stores straight into the audit store
-    and evaluates the verdicts before answering; streaming mode publishes to Kafka.
+    ``proceed`` stores the valid ones and the rejects.
+
+    Who states what: an enterprise token sends only its own enterprise's parcel
+    events; registry records (``"type": "registry"``) come only from a ``registrar``
+    token (the registry feed) or a ``regulator`` token, which send no parcel events.
+    A batch holding any line its token may not state is answered 403, naming the
+    lines, and nothing of it is stored, whatever the mode.
+
+    Embedded mode stores straight into the audit store and evaluates the verdicts
+    before answering; streaming mode publishes to Kafka.
     """
     service = service_of(request)
     limit = service.settings.api_ingest_max_bytes
     body = await _read(request, limit)
     lines = split_body(body, request.headers.get("content-type", ""), service.settings.api_ingest_max_events)
     source = f"api:{principal.token_id}"
-    answer, committed = await run_in_threadpool(ingest, service, lines, mode, principal.enterprise_id, source)
+    answer, committed = await run_in_threadpool(ingest, service, lines, mode, principal, source)
     if committed and answer["counts"]["accepted"]:
         await run_in_threadpool(_evaluate, service)
     service.metrics.ingested(answer["counts"])

@@ -27,7 +27,7 @@ from greenshield.audit.side_tables import ensure_versioned_tables, version_table
 from greenshield.audit.store import Store
 
 TOKENS_VERSION = 1
-ROLES = ("enterprise", "regulator", "auditor")
+ROLES = ("enterprise", "regulator", "registrar", "auditor")
 PREFIX = "gs_"
 _ENTERPRISE = re.compile(r"E[0-9]{7}")
 _ID = re.compile(r"[0-9a-f]{12}")

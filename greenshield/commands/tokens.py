@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 USAGE_ERROR = 2
+ROLES = ("enterprise", "regulator", "registrar", "auditor")  # as greenshield.audit.tokens.ROLES (not imported: fast --help)
 
 
 def register(sub: Any) -> None:
@@ -16,7 +17,10 @@ def register(sub: Any) -> None:
     cmds = p.add_subparsers(dest="tokens_command", metavar="ACTION")
     cmds.required = True
     c = cmds.add_parser("create", help="issue a token; prints it as the last line")
-    c.add_argument("--role", required=True, choices=("enterprise", "regulator", "auditor"))
+    c.add_argument("--role", required=True, choices=ROLES,
+                   help="enterprise: its own parcel events and verdicts; regulator: every verdict, the dashboard "
+                        "and registry records; registrar: registry records only (the registry feed); "
+                        "auditor: proofs and sender lookups")
     c.add_argument("--enterprise", metavar="E", help="the enterprise an enterprise token is limited to")
     c.add_argument("--label", default="", help="who or what holds it (kept with the token)")
     _db(c)

@@ -65,5 +65,6 @@ def make_tokens(store: Store) -> dict[str, str]:
     tokens.ensure_tables(store)
     return {"regulator": tokens.create(store, "regulator", label="test")[1],
             "auditor": tokens.create(store, "auditor", label="test")[1],
+            "registrar": tokens.create(store, "registrar", label="test")[1],
             "enterprise": tokens.create(store, "enterprise", ENTERPRISE, label="test")[1],
             "other": tokens.create(store, "enterprise", OTHER, label="test")[1]}

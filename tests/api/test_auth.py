@@ -18,8 +18,8 @@ ROUTES = {  # a request of each endpoint, and the roles that may make it
     ("GET", "/v1/audit/consistency?first=1&second=2"): {"auditor"},
     ("GET", "/v1/audit/proof/0"): {"auditor"},
     ("POST", "/v1/senders/lookup"): {"auditor"},
-    ("POST", "/v1/events"): {"enterprise"},
-    ("GET", "/openapi.json"): {"regulator", "enterprise", "auditor"},
+    ("POST", "/v1/events"): {"enterprise", "regulator", "registrar"},  # what each may state: test_registry_authority
+    ("GET", "/openapi.json"): {"regulator", "enterprise", "auditor", "registrar"},
 }
 SENDER = {"id_type": "passport", "id_number": "E12345678"}
 
@@ -74,7 +74,7 @@ class TestAuthorization:
     def test_each_role_gets_exactly_its_rights(self, world: World) -> None:
         """Each route answers 403 to the roles without the right, and not 401/403 to the others."""
         for (method, path), allowed in ROUTES.items():
-            for role in ("regulator", "auditor", "enterprise"):
+            for role in ("regulator", "auditor", "enterprise", "registrar"):
                 status = call(world, method, path, world.auth(role))
                 if role in allowed:
                     assert status not in (401, 403), (role, path, status)
@@ -88,6 +88,7 @@ class TestAuthorization:
         assert world.get("/", "auditor").status_code == 403
         assert world.get("/auditor", "regulator").status_code == 403
         assert world.get("/", "enterprise").status_code == 403
+        assert world.get("/", "registrar").status_code == 403
 
 
 class TestTokensAtRest:
@@ -105,7 +106,8 @@ class TestTokensAtRest:
         """An enterprise token needs an enterprise; the other roles take none."""
         import pytest
 
-        for role, ent in (("enterprise", None), ("enterprise", "X1"), ("regulator", "E3100001"), ("root", None)):
+        for role, ent in (("enterprise", None), ("enterprise", "X1"), ("regulator", "E3100001"), ("root", None),
+                          ("registrar", "E3100001")):
             with pytest.raises(ValueError):
                 tokens.create(world.store, role, ent)
 

@@ -41,7 +41,24 @@ class TestTokens:
         listing = capsys.readouterr().out
         assert ident in listing and "revoked" in listing and "Ms Audit" in listing and "gs_" not in listing
 
+    def test_a_registrar_token_is_created_unscoped(self, db: str, capsys: pytest.CaptureFixture[str]) -> None:
+        """`--role registrar`: the registry feed's identity, not scoped to an enterprise; the CLI offers every
+        role the store knows."""
+        from greenshield.commands.tokens import ROLES
+
+        assert ROLES == tokens.ROLES
+        assert cli.main(["tokens", "create", "--role", "registrar", "--label", "registry feed", "--db", db]) == 0
+        token = capsys.readouterr().out.strip().splitlines()[-1]
+        store = Store.open(db)
+        try:
+            with store.read() as conn:
+                found = tokens.lookup(conn, token)
+            assert found is not None and found.role == "registrar" and found.enterprise_id is None
+        finally:
+            store.close()
+
     @pytest.mark.parametrize("argv", [["--role", "enterprise"], ["--role", "regulator", "--enterprise", "E3100001"],
+                                      ["--role", "registrar", "--enterprise", "E3100001"],
                                       ["--role", "enterprise", "--enterprise", "3100001"]])
     def test_bad_grants_exit_2(self, db: str, argv: list[str]) -> None:
         assert cli.main(["tokens", "create", *argv, "--db", db]) == 2

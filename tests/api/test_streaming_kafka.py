@@ -19,6 +19,8 @@ pytestmark = pytest.mark.kafka
 
 
 def test_streaming_mode_publishes_to_kafka(kafka_bootstrap: str, seeded: Path, tmp_path: Path) -> None:
+    """Parcel events from an enterprise to the events topic, registry records from the registrar to the registry
+    topic; an enterprise's registry record is 403 and reaches no topic (exactly one message on each)."""
     host, _, port = kafka_bootstrap.rpartition(":")
     settings = dataclasses.replace(copy_store(seeded, tmp_path), api_ingest_mode="streaming", kafka_host=host,
                                    kafka_port=int(port), topic_prefix=f"gs.api{uuid.uuid4().hex[:8]}.")
@@ -26,17 +28,21 @@ def test_streaming_mode_publishes_to_kafka(kafka_bootstrap: str, seeded: Path, t
     store = Store.open(settings.db_url)
     try:
         with TestClient(create_app(settings, store, upkeep_seconds=0)) as client:
-            headers = {"Authorization": f"Bearer {make_tokens(store)['enterprise']}"}
+            issued = make_tokens(store)
+            headers = {"Authorization": f"Bearer {issued['enterprise']}"}
             parcel = {"v": 1, "event_id": "k-1", "type": "sort_scan", "enterprise_id": ENTERPRISE,
                       "waybill_no": "KAFKA0000001", "occurred_at": "2026-11-11T09:00:00+08:00",
                       "site_id": "S10000001", "staff_id": "P10000001"}
             record = {"v": 1, "event_id": "k-2", "type": "registry", "enterprise_id": ENTERPRISE,
                       "occurred_at": "2026-11-11T09:00:00+08:00", "entity": "staff", "id": "P10000001",
                       "status": "active"}
-            r = client.post("/v1/events", json=[parcel, record, {"v": 2}], headers=headers,
-                            params={"mode": "proceed"})
+            r = client.post("/v1/events", json=[parcel, {"v": 2}], headers=headers, params={"mode": "proceed"})
             assert r.status_code == 200, r.text
-            assert [x["status"] for x in r.json()["results"]] == ["accepted", "accepted", "rejected"]
+            assert [x["status"] for x in r.json()["results"]] == ["accepted", "rejected"]
+            r = client.post("/v1/events", json=[record, parcel], headers=headers, params={"mode": "proceed"})
+            assert r.status_code == 403, r.text  # an enterprise never writes the registry, not even on Kafka
+            r = client.post("/v1/events", json=[record], headers={"Authorization": f"Bearer {issued['registrar']}"})
+            assert r.status_code == 200 and r.json()["results"][0]["status"] == "accepted", r.text
         events = consume_all(kafka_bootstrap, settings.events_topic, settings.events_partitions, 1)
         registry = consume_all(kafka_bootstrap, settings.registry_topic, settings.registry_partitions, 1)
         assert [json.loads(m.value)["event_id"] for m in events] == ["k-1"] and events[0].key == b"KAFKA0000001"
