@@ -1,13 +1,18 @@
-"""The audit store's two secrets: the Ed25519 checkpoint signing key and the HMAC key of contract §6.
+"""The system's secrets: the checkpoint signing key, the HMAC key of contract §6, the control key.
 
-Both come from configuration (``GREENSHIELD_SIGNING_KEY_FILE``,
-``GREENSHIELD_HMAC_KEY``). In development a missing one is generated on first
-use and kept in the data directory (mode 0600; the public key beside the signing
-key); in production mode a missing one is an error, raised before anything starts.
+Each comes from configuration (``GREENSHIELD_SIGNING_KEY_FILE``,
+``GREENSHIELD_HMAC_KEY``, ``GREENSHIELD_CONTROL_KEY``). In development a missing one
+is generated on first use and kept in the data directory (mode 0600; the public key
+beside the signing key), and its path is logged once, when it is made; in
+production mode a missing one is an error, raised before anything starts. The
+control key signs replay's clock messages (:mod:`greenshield.ingest.control`):
+``replay`` and the workers find the same one in the same data directory.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -16,11 +21,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from greenshield.audit.checkpoint import (
     generate_private_key, load_private_key, load_public_key, save_private_key, save_public_key)
-from greenshield.settings import Settings
+from greenshield.settings import Secret, Settings
 
 DEV_SIGNING_KEY = "audit-signing-key.pem"
 DEV_PUBLIC_KEY = "audit-signing-key.pub.pem"
 DEV_HMAC_KEY = "hmac.key"
+DEV_CONTROL_KEY = "control.key"
+log = logging.getLogger("greenshield.keys")
 
 
 class KeyConfigError(RuntimeError):
@@ -43,6 +50,7 @@ def signing_key(settings: Settings) -> Ed25519PrivateKey:
         try:
             save_private_key(key, path)
             save_public_key(key.public_key(), settings.data_dir / DEV_PUBLIC_KEY)
+            _announce("signing", path)
         except FileExistsError:
             pass  # another process made it first: use theirs
     return load_private_key(path)
@@ -66,13 +74,50 @@ def hmac_key(settings: Settings) -> bytes:
         return settings.hmac_key.reveal().encode()
     if settings.production:
         raise KeyConfigError("production mode needs an HMAC key: set GREENSHIELD_HMAC_KEY")
-    path = settings.data_dir / DEV_HMAC_KEY
+    return _dev_secret(settings, DEV_HMAC_KEY, "hmac")
+
+
+def control_key(settings: Settings) -> bytes:
+    """The key of control messages; in development, the data directory's (made on first use)."""
+    if settings.control_key:
+        return settings.control_key.reveal().encode()
+    if settings.production:
+        raise KeyConfigError("production mode needs a control key: set GREENSHIELD_CONTROL_KEY (the system's own "
+                             "identity, held by the regulator's tools and the workers, never by an enterprise)")
+    return _dev_secret(settings, DEV_CONTROL_KEY, "control")
+
+
+def with_control_key(settings: Settings) -> Settings:
+    """``settings`` with the control key filled in as :func:`control_key` finds it (for the worker and replay)."""
+    if settings.control_key:
+        return settings
+    return dataclasses.replace(settings, control_key=Secret(control_key(settings).decode()))
+
+
+def _dev_secret(settings: Settings, name: str, kind: str) -> bytes:
+    """A random secret kept in the data directory (mode 0600), made on first use.
+
+    Written whole to a private temporary file, then linked into place: a process
+    racing this one (``replay`` and a worker starting together) sees no file or the
+    whole key, never a half-written one, and the one that loses uses the winner's.
+    """
+    path = settings.data_dir / name
     if not path.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{name}.{secrets.token_hex(8)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_hex(32))
+            os.link(draft, path)
+            _announce(kind, path)
         except FileExistsError:
-            pass
+            pass  # another process made it first: use theirs
+        finally:
+            draft.unlink(missing_ok=True)
     return path.read_text().strip().encode()
+
+
+def _announce(kind: str, path: Path) -> None:
+    """Say once where a development key was made (a warning: production sets every key itself)."""
+    log.warning("event=development_key_created key=%s path=%s", kind, path)

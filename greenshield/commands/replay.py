@@ -15,7 +15,10 @@ def register(sub: Any) -> None:
         "replay", help="replay event files through Kafka and finalise the stream's verdict at --as-of",
         description="Send the files' events like `send`, then put a signed control message on every partition "
                     "of the events topic that advances each partition's stream clock to --as-of (see "
-                    "greenshield/ingest/control.py). Needs GREENSHIELD_CONTROL_KEY, the system's own identity. "
+                    "greenshield/ingest/control.py), signed with the control key, the system's own identity: "
+                    "GREENSHIELD_CONTROL_KEY, or in development the data directory's control.key (made on first "
+                    "use, shared with the workers of the same data directory; production mode requires the "
+                    "variable). "
                     "Once the workers have caught up, `greenshield violations --open` equals "
                     "`greenshield check FILE --as-of TS` as a set of (waybill_no, rule_id), for any order of the "
                     "lines. TS should not be earlier than the latest event minus the allowed lateness: the "
@@ -30,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
+    from greenshield.audit.keys import KeyConfigError, with_control_key
+    from greenshield.commands.run import setup_logging
     from greenshield.commands.send import make_producer, send_all
     from greenshield.ingest.clients import RELIABLE_PRODUCER, common
     from greenshield.ingest.control import send_advance
@@ -39,11 +44,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = Settings.from_env()
+        setup_logging(settings.log_level)
         parse_instant(args.as_of)
-        if not settings.control_key:
-            raise ValueError("no control key: set GREENSHIELD_CONTROL_KEY (the system's own identity)")
+        settings = with_control_key(settings)
         producer = make_producer(args, settings)
-    except (ValueError, TimestampError, KafkaError, TopicsError) as err:
+    except (ValueError, TimestampError, KafkaError, TopicsError, KeyConfigError, OSError) as err:
         print(f"greenshield replay: {err}", file=sys.stderr)
         return 2
     stats = send_all("replay", producer, args)  # flushed: every event is acknowledged before the clock moves
