@@ -16,12 +16,14 @@ path                                       roles                  what
 GET  /v1/violations                        regulator, enterprise  filters, ``limit`` + ``cursor`` (keyset paging)
 GET  /v1/stats                             regulator, enterprise  by rule, enterprise, prefecture city, hour;
                                                                   compliance rate per safety system; events/s
-GET  /v1/parcels/{waybill}/trace           all three              可追溯 (enterprise: own events only, else 404)
-GET  /v1/vehicles|staff|machines/{id}/trace all three             可追踪 / 可倒查 / X-ray machine
+GET  /v1/parcels/{waybill}/trace           all but registrar      可追溯 (enterprise: own events only, else 404)
+GET  /v1/vehicles|staff|machines/{id}/trace all but registrar     可追踪 / 可倒查 / X-ray machine
 POST /v1/senders/lookup                    auditor                a sender by ID number (body; HMAC match only)
-GET  /v1/audit/checkpoints, /public-key    all three              signed tree heads; the signing key
+GET  /v1/audit/checkpoints, /public-key    all but registrar      signed tree heads; the signing key
 GET  /v1/audit/proof/{n}, /consistency     auditor                RFC 9162 proofs, with the leaf's data
-POST /v1/events                            enterprise             batch ingest, ``mode=rollback|proceed``
+POST /v1/events                            enterprise, registrar, batch ingest, ``mode=rollback|proceed``: an
+                                           regulator              enterprise its own parcel events only; the
+                                                                  registrar and regulator registry records only
 GET  /, /auditor, /static/...              regulator / auditor    the pages (sign in: ``POST /login``)
 =========================================  =====================  ==============================================
 

@@ -167,14 +167,16 @@ class Demo:
         return status
 
     def _settings(self) -> None:
+        from greenshield.audit.keys import KeyConfigError, control_key
         from greenshield.settings import Secret, Settings
 
         o = self.o
         try:
             base = Settings.from_env()
-        except ValueError as err:
+            # the data directory's (or the configured) key: a later `replay` on the demo's data agrees with it
+            control = control_key(dataclasses.replace(base, data_dir=self.abs_dir)).decode()
+        except (ValueError, KeyConfigError, OSError) as err:
             raise DemoError(str(err)) from None
-        control = secrets.token_hex(16)
         changes: dict[str, Any] = {
             "data_dir": self.abs_dir, "db_url": self.db_url, "topic_prefix": f"gs.demo-{self.run_id}.",
             "worker_group": f"greenshield-demo-{self.run_id}", "control_key": Secret(control),

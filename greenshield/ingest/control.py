@@ -11,8 +11,9 @@ the replayed events (each partition's clock is its own, see
               "issued_at": "<RFC 3339, wall clock>", "nonce": "<hex>"}
 
 Only the system's own identity may send it: the HMAC key
-(``GREENSHIELD_CONTROL_KEY``) is held by the regulator's tools and the workers,
-never by an enterprise. A worker applies a control message only when the
+(``GREENSHIELD_CONTROL_KEY``; in development the data directory's ``control.key``,
+see :func:`greenshield.audit.keys.control_key`) is held by the regulator's tools
+and the workers, never by an enterprise. A worker applies a control message only when the
 signature verifies and ``partition`` is the partition it arrived on; anything else
 carrying the ``gs-control`` header is rejected (to ``gs.rejects.v1``) and changes
 nothing. A control message only moves the clock forward, so re-sending an old
