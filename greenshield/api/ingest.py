@@ -182,7 +182,9 @@ def authorize(principal: Principal, outcomes: list[Outcome]) -> None:
         if lines:
             log.warning("event=ingest_forbidden token_id=%s role=%s kind=%s lines=%d",
                         principal.token_id, principal.role, kind, len(lines))
-            shown = ", ".join(map(str, lines[:SHOWN])) + (f" and {len(lines) - SHOWN} more" if len(lines) > SHOWN else "")
+            shown = ", ".join(map(str, lines[:SHOWN]))
+            if len(lines) > SHOWN:
+                shown += f" and {len(lines) - SHOWN} more"
             raise forbidden(f"line(s) {shown} of the batch (counted from 1) hold {what}, which a {principal.role} "
                             f"token may not send: {rule}. Nothing of the batch was stored.")
 
