@@ -86,11 +86,25 @@ class Stats(BaseModel):
     systems: list[SystemRate]
 
 
+class ParcelTrace(BaseModel):
+    """One parcel of a waybill: one enterprise's events (contract §3.1 order) and violations (contract §8.1)."""
+
+    enterprise_id: str
+    events: list[dict[str, Any]]
+    violations: list[Violation]
+
+
 class Trace(BaseModel):
-    """A trace: events in contract §3.1 order (sender masked), waybills, legs or violations by kind of trace."""
+    """A trace: events in contract §3.1 order (sender masked), waybills, legs or violations by kind of trace.
+
+    A waybill's trace also has ``parcels``, one per enterprise with events of that waybill
+    (contract §8.1); its ``events`` and ``violations`` are theirs, parcel after parcel.
+    """
 
     model_config = ConfigDict(extra="allow")
     events: list[dict[str, Any]] = []
+    parcels: list[ParcelTrace] | None = Field(default=None, description="a waybill's trace only: its parcels, "
+                                              "by enterprise (an enterprise token sees only its own)")
 
 
 class SenderQuery(BaseModel):

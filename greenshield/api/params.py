@@ -51,19 +51,20 @@ def until_text(at: Instant | None) -> str | None:
     return format_utc(at) if at is not None else None
 
 
-def encode_cursor(key: tuple[str, str] | None) -> str | None:
+def encode_cursor(key: tuple[str, ...] | None) -> str | None:
     if key is None:
         return None
     return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
 
 
-def decode_cursor(text: str | None) -> tuple[str, str] | None:
+def decode_cursor(text: str | None) -> tuple[str, str, str] | None:
+    """The key ``(waybill_no, enterprise_id, rule_id)`` a page ended on (see ``stats.violation_page``)."""
     if text is None:
         return None
     try:
         value = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     except (binascii.Error, ValueError):
         raise bad_request("cursor is not one this service gave out") from None
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) and len(v) <= 64 for v in value)):
+    if not (isinstance(value, list) and len(value) == 3 and all(isinstance(v, str) and len(v) <= 64 for v in value)):
         raise bad_request("cursor is not one this service gave out")
-    return value[0], value[1]
+    return value[0], value[1], value[2]

@@ -1,7 +1,8 @@
 """Traces (可追溯 parcel, 可追踪 vehicle, 可倒查 staff, machine) and the auditor's sender lookup; each is logged.
 
 An enterprise token sees only its own enterprise's events and violations in a
-trace; a parcel with none of them is ``404``, exactly as one that does not exist.
+trace (of a waybill: only its own parcel, contract §8.1); a waybill with none of
+them is ``404``, exactly as one that does not exist.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def _scoped(result: dict[str, Any], enterprise: str | None) -> dict[str, Any]:
         out["events"] = [ev for ev in out["events"] if ev["enterprise_id"] == enterprise]
     if "violations" in out:
         out["violations"] = [v for v in out["violations"] if v["enterprise_id"] == enterprise]
+    if "parcels" in out:  # a waybill's parcels (contract §8.1): only the enterprise's own
+        out["parcels"] = [p for p in out["parcels"] if p["enterprise_id"] == enterprise]
     if "waybills" in out and "events" in out:
         out["waybills"] = sorted({ev["waybill_no"] for ev in out["events"]})
     return out
@@ -72,7 +75,8 @@ async def _windowed(request: Request, principal: Principal, name: str, key: str,
 @router.get("/v1/parcels/{waybill}/trace", response_model=Trace, responses=DOCS)
 async def trace_parcel(request: Request, principal: Annotated[Principal, Depends(require("trace"))],
                        waybill: Annotated[str, Path(pattern=r"^[A-Z0-9]{8,32}$")]) -> Json:
-    """可追溯: the parcel's events in contract §3.1 order and its violations."""
+    """可追溯: the waybill's parcels (one per enterprise, contract §8.1), each with its events in
+    contract §3.1 order and its violations; an enterprise token sees only its own parcel."""
     result = await run_in_threadpool(_run, service_of(request), principal, "api.trace.waybill",
                                      {"waybill_no": waybill}, lambda conn: queries.trace_waybill(conn, waybill))
     if not result["events"] and not result["violations"]:

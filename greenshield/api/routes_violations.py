@@ -29,7 +29,7 @@ async def list_violations(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Json:
-    """Violations by (waybill, rule), ``limit`` at a time; an enterprise token sees only its own.
+    """Violations by (waybill, enterprise, rule), ``limit`` at a time; an enterprise token sees only its own.
 
     The cursor is the last key of the page (keyset paging): paging is stable while
     violations are added, each stored violation appears once.
@@ -41,7 +41,7 @@ async def list_violations(
     return Json({"items": page, "next_cursor": encode_cursor(last)})
 
 
-def _page(service: Service, where: ViolationFilter, after: tuple[str, str] | None,
-          limit: int) -> tuple[list[dict[str, object]], tuple[str, str] | None]:
+def _page(service: Service, where: ViolationFilter, after: tuple[str, str, str] | None,
+          limit: int) -> tuple[list[dict[str, object]], tuple[str, str, str] | None]:
     with service.store.read() as conn:
         return violation_page(conn, where, after, limit)

@@ -3,13 +3,14 @@
 An entry is canonical JSON (UTF-8, keys sorted, no whitespace; orjson with
 ``OPT_SORT_KEYS``); its leaf hash is ``SHA-256(0x00 || entry)`` (RFC 6962). Hashes
 inside are lowercase hex SHA-256. The four kinds (``v`` is the entry format, 2 since
-schema version 2: events gained ``digest``, ``source`` and ``position``; rejects became leaves)::
+schema version 2: events gained ``digest``, ``source`` and ``position``; rejects became leaves;
+a violation entry is ``v`` 2 since schema version 3: it names the parcel's enterprise, contract §8.1)::
 
     {"content": H(public doc), "digest": hex or null, "enterprise_id": E, "event_id": I, "kind": "event",
      "position": P, "sender": C or null, "sender_facts": [complete, document_ok], "source": S,
      "type": T, "v": 2}
-    {"content": H(change doc), "kind": "violation", "rule_id": R, "seq": k,
-     "status": "open" | "retracted", "v": 1, "waybill_no": W}
+    {"content": H(change doc), "enterprise_id": E, "kind": "violation", "rule_id": R, "seq": k,
+     "status": "open" | "retracted", "v": 2, "waybill_no": W}
     {"content": H(query doc), "kind": "query", "query": NAME, "v": 1}
     {"content": H({"payload": public payload, "reason": reason}), "enterprise_id": E or null,
      "event_id": I or null, "kind": "reject", "position": P, "sender": C or null, "source": S,
@@ -150,9 +151,11 @@ def reject_commitment(source: str, position: int, personal: dict[str, Any] | Non
               + canonical(personal))
 
 
-def violation_entry(waybill_no: str, rule_id: str, seq: int, status: str, doc_text: str) -> bytes:
-    return canonical({"v": 1, "kind": "violation", "waybill_no": waybill_no, "rule_id": rule_id,
-                      "seq": seq, "status": status, "content": _h(doc_text.encode())})
+def violation_entry(enterprise_id: str, waybill_no: str, rule_id: str, seq: int, status: str,
+                    doc_text: str) -> bytes:
+    """A violation change's entry; ``(enterprise_id, waybill_no, rule_id, seq)`` identifies the change."""
+    return canonical({"v": 2, "kind": "violation", "enterprise_id": enterprise_id, "waybill_no": waybill_no,
+                      "rule_id": rule_id, "seq": seq, "status": status, "content": _h(doc_text.encode())})
 
 
 def query_entry(query: str, doc_text: str) -> bytes:

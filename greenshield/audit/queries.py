@@ -68,7 +68,7 @@ _EVENTS = sa.select(t.events, _leaf_column(t.events.c.entry_id).label("leaf"))
 # built once: the hot query of trace WAYBILL (building a statement costs more than running it)
 _BY_WAYBILL = _EVENTS.where(t.events.c.waybill_no == sa.bindparam("w"))
 _VIOLATIONS_OF = (sa.select(t.violations.c.doc).where(t.violations.c.waybill_no == sa.bindparam("w"))
-                  .order_by(t.violations.c.rule_id))
+                  .order_by(t.violations.c.enterprise_id, t.violations.c.rule_id))
 
 
 def _events(conn: Connection, where: Any, window: Window = (None, None), params: Any = None) -> list[dict[str, Any]]:
@@ -97,10 +97,23 @@ def _waybills(events: list[dict[str, Any]]) -> list[str]:
 
 
 def trace_waybill(conn: Connection, waybill: str) -> dict[str, Any]:
-    """可追溯: a parcel's events in contract §3.1 order, with its violations."""
-    events = _events(conn, _BY_WAYBILL, params={"w": waybill})
-    docs = conn.execute(_VIOLATIONS_OF, {"w": waybill}).scalars()
-    return {"waybill_no": waybill, "events": _clean(events), "violations": [violation_doc(d) for d in docs]}
+    """可追溯: each parcel of a waybill (one per enterprise, contract §8.1), its events in §3.1 order and its violations.
+
+    ``parcels`` lists them apart, by enterprise; ``events`` and ``violations`` are
+    all of them, parcel after parcel (by enterprise, then §3.1 order / rule).
+    """
+    events = _clean(_events(conn, _BY_WAYBILL, params={"w": waybill}))
+    events.sort(key=lambda ev: ev["enterprise_id"])  # stable: §3.1 order within each parcel
+    violations = [violation_doc(d) for d in conn.execute(_VIOLATIONS_OF, {"w": waybill}).scalars()]
+    return {"waybill_no": waybill, "parcels": parcels_of(events, violations), "events": events,
+            "violations": violations}
+
+
+def parcels_of(events: list[dict[str, Any]], violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The parcels ``{"enterprise_id", "events", "violations"}`` of one waybill's events and violations."""
+    ids = sorted({ev["enterprise_id"] for ev in events} | {v["enterprise_id"] for v in violations})
+    return [{"enterprise_id": e, "events": [ev for ev in events if ev["enterprise_id"] == e],
+             "violations": [v for v in violations if v["enterprise_id"] == e]} for e in ids]
 
 
 def trace_vehicle(conn: Connection, vehicle: str, window: Window = (None, None)) -> dict[str, Any]:
@@ -157,9 +170,9 @@ def trace_sender(conn: Connection, id_type: str, id_hash: str, masked: str) -> d
 
 def list_violations(conn: Connection, only_open: bool = False, enterprise: str | None = None,
                     rule: str | None = None, since: Instant | None = None) -> list[dict[str, Any]]:
-    """Stored violations (contract §5 plus ``status``), by waybill and rule."""
+    """Stored violations (contract §5 plus ``status``), by waybill, enterprise and rule (``check``'s order)."""
     v = t.violations
-    query = sa.select(v.c.doc).order_by(v.c.waybill_no, v.c.rule_id)
+    query = sa.select(v.c.doc).order_by(v.c.waybill_no, v.c.enterprise_id, v.c.rule_id)
     if only_open:
         query = query.where(v.c.status == "open")
     if enterprise:

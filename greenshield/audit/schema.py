@@ -12,14 +12,16 @@ Columns holding a string an enterprise controls and the contract does not bound
 what was sent) are ``Text``: PostgreSQL enforces ``VARCHAR(n)``, and one over-long
 value would fail its whole batch. Version 2: those columns became ``Text``,
 rejects joined the log (``entry_id``, ``sender_commitment``), checkpoints are
-numbered by the sequencer (``id`` 1, 2, ... without gaps).
+numbered by the sequencer (``id`` 1, 2, ... without gaps). Version 3 (contract §8.1): a
+parcel is ``(enterprise_id, waybill_no)``, so violations are keyed by
+``(enterprise_id, waybill_no, rule_id)`` and their changes carry the enterprise.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 # a 64-bit key that is SQLite's rowid (INTEGER PRIMARY KEY): one B-tree per table, not two
@@ -107,7 +109,7 @@ events = sa.Table(
     sa.Column("source", sa.String(400), nullable=False),
     sa.Column("position", sa.BigInteger, nullable=False),
     sa.UniqueConstraint("enterprise_id", "event_id", name="uq_events_key"),
-    sa.Index("ix_events_waybill", "waybill_no"),
+    sa.Index("ix_events_waybill", "waybill_no", "enterprise_id"),
     sa.Index("ix_events_staff", "staff_id", "at_s"),
     sa.Index("ix_events_inspector", "inspector_id"),
     sa.Index("ix_events_device", "device_id", "at_s"),
@@ -117,28 +119,29 @@ events = sa.Table(
     sa.Index("ix_events_at", "at_s"),
 )
 violations = sa.Table(
-    "violations", metadata,
+    "violations", metadata,  # one row per (enterprise_id, waybill_no, rule_id), contract §8.1
+    sa.Column("enterprise_id", sa.String(8), primary_key=True),
     sa.Column("waybill_no", sa.String(32), primary_key=True),
     sa.Column("rule_id", sa.String(8), primary_key=True),
     sa.Column("status", sa.String(10), nullable=False),
-    sa.Column("enterprise_id", sa.String(8), nullable=False),
     sa.Column("occurred_at", sa.String(20), nullable=False),  # contract §5 form, UTC "Z"
     sa.Column("doc", sa.Text, nullable=False),                # the latest change's record
     sa.Column("change_id", sa.BigInteger, nullable=False),    # violation_changes.id of that change
     sa.Index("ix_violations_status", "status"),
-    sa.Index("ix_violations_enterprise", "enterprise_id"),
+    sa.Index("ix_violations_waybill", "waybill_no"),
     sa.Index("ix_violations_rule", "rule_id"),
     sa.Index("ix_violations_at", "occurred_at"),
 )
 violation_changes = sa.Table(
     "violation_changes", metadata,
     sa.Column("id", RowKey, primary_key=True, autoincrement=False),
+    sa.Column("enterprise_id", sa.String(8), nullable=False),
     sa.Column("waybill_no", sa.String(32), nullable=False),
     sa.Column("rule_id", sa.String(8), nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("doc", sa.Text, nullable=False),  # canonical JSON: §5 fields + status + as_of
-    sa.UniqueConstraint("waybill_no", "rule_id", "seq", name="uq_violation_changes"),
+    sa.UniqueConstraint("enterprise_id", "waybill_no", "rule_id", "seq", name="uq_violation_changes"),
 )
 queries = sa.Table(
     "queries", metadata,

@@ -29,7 +29,7 @@ from greenshield.audit.side_tables import ensure_versioned_tables, version_table
 from greenshield.audit.store import Store, insert_ignoring_conflicts
 from greenshield.audit.verdicts import violation_doc
 
-STATS_VERSION = 1
+STATS_VERSION = 2  # 2: parcel_origins keyed by (enterprise_id, waybill_no), contract §8.1
 REFRESH_CHUNK = 50_000  # entry ids caught up per transaction
 SYSTEM_PREFIXES = ("RN", "IN", "XR", "PH", "TR", "TK", "PR")
 
@@ -43,9 +43,9 @@ stats_state = sa.Table(
     sa.Column("events_total", sa.BigInteger, nullable=False),
 )
 parcel_origins = sa.Table(
-    "parcel_origins", metadata,
+    "parcel_origins", metadata,  # one row per parcel (enterprise_id, waybill_no), contract §8.1
+    sa.Column("enterprise_id", sa.String(8), primary_key=True),
     sa.Column("waybill_no", sa.String(32), primary_key=True),
-    sa.Column("enterprise_id", sa.String(8), nullable=False),
     sa.Column("origin_region", sa.String(6)),
     sa.Column("prefecture", sa.String(6)),
     sa.Column("accepted_s", sa.BigInteger, nullable=False),
@@ -110,11 +110,11 @@ def _catch_up(store: Store, conn: Connection, seen: int, high: int) -> int:
 
 
 def _origins(rows: Sequence[Any]) -> Iterator[dict[str, Any]]:
-    first: set[str] = set()
+    first: set[tuple[str, str]] = set()
     for waybill, enterprise, at_s, doc in rows:
-        if waybill in first:
+        if (enterprise, waybill) in first:
             continue
-        first.add(waybill)
+        first.add((enterprise, waybill))
         region = loads(doc).get("origin_region")
         region = region if isinstance(region, str) and len(region) <= 6 else None
         yield {"waybill_no": waybill, "enterprise_id": enterprise, "origin_region": region,
@@ -199,6 +199,15 @@ def by_rule(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     return sorted(out.values(), key=lambda r: r["rule_id"])
 
 
+def _same_parcel(v: sa.Table, p: sa.Table) -> Any:
+    return sa.and_(p.c.enterprise_id == v.c.enterprise_id, p.c.waybill_no == v.c.waybill_no)
+
+
+def _parcel_text(v: sa.Table) -> Any:
+    """One value per parcel, for COUNT(DISTINCT ...) (SQLite counts distinct single values only)."""
+    return v.c.enterprise_id + "/" + v.c.waybill_no
+
+
 def by_enterprise(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Per enterprise: open violations and accepted parcels, most open violations first."""
     v, p = t.violations, parcel_origins
@@ -228,8 +237,8 @@ def by_prefecture(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     v, p = t.violations, parcel_origins
     parcels: dict[str | None, int] = dict(conn.execute(sa.select(p.c.prefecture, sa.func.count()).where(*scope.parcels())
                                 .group_by(p.c.prefecture)).all())
-    joined = v.outerjoin(p, p.c.waybill_no == v.c.waybill_no)
-    rows = conn.execute(sa.select(p.c.prefecture, sa.func.count(), sa.func.count(sa.distinct(v.c.waybill_no)))
+    joined = v.outerjoin(p, _same_parcel(v, p))
+    rows = conn.execute(sa.select(p.c.prefecture, sa.func.count(), sa.func.count(sa.distinct(_parcel_text(v))))
                         .select_from(joined).where(v.c.status == "open", *scope.violations())
                         .group_by(p.c.prefecture)).all()
     found = {r[0]: (int(r[1]), int(r[2])) for r in rows}
@@ -246,8 +255,8 @@ def systems(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     v, p = t.violations, parcel_origins
     parcels = int(conn.execute(sa.select(sa.func.count()).select_from(p).where(*scope.parcels())).scalar_one())
     system = sa.func.substr(v.c.rule_id, 1, 2)
-    rows = conn.execute(sa.select(system, sa.func.count(sa.distinct(v.c.waybill_no)))
-                        .select_from(v.join(p, p.c.waybill_no == v.c.waybill_no))
+    rows = conn.execute(sa.select(system, sa.func.count(sa.distinct(_parcel_text(v))))
+                        .select_from(v.join(p, _same_parcel(v, p)))
                         .where(v.c.status == "open", *scope.violations(), *scope.parcels()).group_by(system))
     bad = {str(s): int(n) for s, n in rows}
     return [{"system": s, "parcels": parcels, "violating_parcels": bad.get(s, 0),
@@ -265,16 +274,21 @@ class ViolationFilter:
     until: str | None = None
 
 
-def violation_page(conn: Connection, where: ViolationFilter, after: tuple[str, str] | None,
-                   limit: int) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
-    """Up to ``limit`` violations (contract §5 + status) after the key ``after``, by (waybill, rule).
+#: a page's keyset: ``(waybill_no, enterprise_id, rule_id)``, the order of ``check``'s output
+PageKey = tuple[str, str, str]
 
-    Keyset order on the primary key: a page never repeats or skips a stored violation,
+
+def violation_page(conn: Connection, where: ViolationFilter, after: PageKey | None,
+                   limit: int) -> tuple[list[dict[str, Any]], PageKey | None]:
+    """Up to ``limit`` violations (contract §5 + status) after the key ``after``, by (waybill, enterprise, rule).
+
+    Keyset order on the violation's identity: a page never repeats or skips a stored violation,
     whatever is inserted meanwhile (a new one lands before or after the cursor and is
     seen or not, once). Returns the page and the key to continue from (None at the end).
     """
     v = t.violations
-    query = sa.select(v.c.waybill_no, v.c.rule_id, v.c.doc).order_by(v.c.waybill_no, v.c.rule_id).limit(limit + 1)
+    order = (v.c.waybill_no, v.c.enterprise_id, v.c.rule_id)
+    query = sa.select(*order, v.c.doc).order_by(*order).limit(limit + 1)
     for column, value in ((v.c.enterprise_id, where.enterprise_id), (v.c.rule_id, where.rule_id),
                           (v.c.status, where.status)):
         if value is not None:
@@ -284,12 +298,15 @@ def violation_page(conn: Connection, where: ViolationFilter, after: tuple[str, s
     if where.until is not None:
         query = query.where(v.c.occurred_at <= where.until)
     if after is not None:
-        query = query.where(sa.or_(v.c.waybill_no > after[0],
-                                   sa.and_(v.c.waybill_no == after[0], v.c.rule_id > after[1])))
+        w, e, r = after
+        query = query.where(sa.or_(v.c.waybill_no > w,
+                                   sa.and_(v.c.waybill_no == w, v.c.enterprise_id > e),
+                                   sa.and_(v.c.waybill_no == w, v.c.enterprise_id == e, v.c.rule_id > r)))
     rows = conn.execute(query).all()
-    page = [violation_doc(r[2]) for r in rows[:limit]]
+    page = [violation_doc(r[3]) for r in rows[:limit]]
     more = len(rows) > limit
-    return page, ((rows[limit - 1][0], rows[limit - 1][1]) if more and limit > 0 else None)
+    last = rows[limit - 1] if more and limit > 0 else None
+    return page, ((str(last[0]), str(last[1]), str(last[2])) if last is not None else None)
 
 
 # --------------------------------------------------------------------------- the log, by leaf
@@ -305,7 +322,7 @@ def leaf_entry(conn: Connection, leaf: int) -> tuple[str, bytes] | None:
 
 
 def parcel_enterprises(conn: Connection, waybill: str) -> set[str]:
-    """The enterprises that reported events of a parcel (for scoping an enterprise's view)."""
+    """The enterprises with a parcel of this waybill (contract §8.1: each one's parcel is its own)."""
     e = t.events
     return set(conn.execute(sa.select(e.c.enterprise_id).where(e.c.waybill_no == waybill).distinct()).scalars())
 

@@ -9,8 +9,9 @@ keyed by ``(source, position)`` = ``(kafka:<topic>:<partition>, offset)``, so a
 redelivered poison message is stored once.
 
 For rebuilding a partition's state after a restart or a rebalance: the events of
-given waybills, the waybills with events since an instant, and the open
-violations as :class:`~greenshield.rules.model.Violation` values.
+given parcels ``(enterprise_id, waybill_no)`` (contract §8.1), the parcels with
+events since an instant, and the open violations as
+:class:`~greenshield.rules.model.Violation` values.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from greenshield.audit.rows import event_row_entry, restored
 from greenshield.audit.store import Store, insert_ignoring_conflicts, insert_rows, placeholder
 from greenshield.audit.verdicts import apply_changes, plan_changes, stored_violations
 from greenshield.rules.dedup import digest
-from greenshield.rules.model import Event, RegistryRecord, Rejection, Violation
+from greenshield.rules.model import Event, ParcelKey, RegistryRecord, Rejection, Violation
 from greenshield.rules.timestamps import Instant, parse_instant
 
 Key = tuple[str, str]
@@ -111,31 +112,46 @@ def store_rejects(conn: Connection, store: Store, rows: list[dict[str, Any]]) ->
     insert_rejects(conn, store, rows)
 
 
-def parcel_events(conn: Connection, waybills: Iterable[str]) -> list[Event]:
-    """Every stored event of the given waybills, restored for the rule core."""
+def _waybills(parcels: Iterable[ParcelKey]) -> list[str]:
+    return sorted({w for _, w in parcels})
+
+
+def parcel_events(conn: Connection, parcels: Iterable[ParcelKey]) -> list[Event]:
+    """Every stored event of the given parcels ``(enterprise_id, waybill_no)``, restored for the rule core.
+
+    Looked up by the waybill index, then kept only for the wanted pairs: another
+    enterprise's parcel of the same waybill is another parcel (contract §8.1).
+    """
+    wanted = set(parcels)
     e = t.events
     out: list[Event] = []
-    for part in _chunks(sorted(set(waybills))):
+    for part in _chunks(_waybills(wanted)):
         rows = conn.execute(sa.select(e.c.doc, e.c.sender_complete, e.c.sender_document_ok)
                             .where(e.c.waybill_no.in_(part)).order_by(e.c.entry_id)).mappings()
-        out.extend(item for item in map(restored, rows) if isinstance(item, Event))
+        out.extend(item for item in map(restored, rows) if isinstance(item, Event) and item.parcel in wanted)
     return out
 
 
-def waybills_since(conn: Connection, since_s: int) -> set[str]:
-    """Waybills with a stored event at or after ``since_s`` (epoch seconds)."""
+def _pairs(rows: Iterable[Any]) -> set[ParcelKey]:
+    return {(str(r[0]), str(r[1])) for r in rows}
+
+
+def parcels_since(conn: Connection, since_s: int) -> set[ParcelKey]:
+    """Parcels ``(enterprise_id, waybill_no)`` with a stored event at or after ``since_s`` (epoch seconds)."""
     e = t.events
-    query = sa.select(e.c.waybill_no).where(e.c.at_s >= since_s, e.c.waybill_no.is_not(None)).distinct()
-    return set(conn.execute(query).scalars())
+    query = sa.select(e.c.enterprise_id, e.c.waybill_no).where(e.c.at_s >= since_s, e.c.waybill_no.is_not(None))
+    return _pairs(conn.execute(query.distinct()))
 
 
-def stored_waybills(conn: Connection, waybills: Iterable[str]) -> set[str]:
-    """Which of ``waybills`` have any stored event (hot path: straight to the driver, by the waybill index)."""
+def stored_parcels(conn: Connection, parcels: Iterable[ParcelKey]) -> set[ParcelKey]:
+    """Which of ``parcels`` have any stored event (hot path: straight to the driver, by the waybill index)."""
+    wanted = set(parcels)
     mark = placeholder(conn)
-    out: set[str] = set()
-    for part in _chunks(list(set(waybills))):
-        sql = f"SELECT DISTINCT waybill_no FROM events WHERE waybill_no IN ({', '.join([mark] * len(part))})"
-        out.update(row[0] for row in conn.exec_driver_sql(sql, tuple(part)))
+    out: set[ParcelKey] = set()
+    for part in _chunks(_waybills(wanted)):
+        sql = ("SELECT DISTINCT enterprise_id, waybill_no FROM events "
+               f"WHERE waybill_no IN ({', '.join([mark] * len(part))})")
+        out.update(p for p in _pairs(conn.exec_driver_sql(sql, tuple(part))) if p in wanted)
     return out
 
 
@@ -144,46 +160,50 @@ ENTITY_COLUMNS = {"staff": ("staff_id", "inspector_id"), "xray_machine": ("devic
                   "contract_customer": ("customer_id",)}
 
 
-def waybills_referencing(conn: Connection, entity: str, ident: str, since_s: int) -> set[str]:
-    """Waybills with an event at or after ``since_s`` that names ``entity`` ``ident`` (a late registry record's reach)."""
+def parcels_referencing(conn: Connection, entity: str, ident: str, since_s: int) -> set[ParcelKey]:
+    """Parcels with an event at or after ``since_s`` that names ``entity`` ``ident`` (a late registry record's reach)."""
     e = t.events
-    out: set[str] = set()
+    out: set[ParcelKey] = set()
     for column in ENTITY_COLUMNS.get(entity, ()):
-        query = sa.select(e.c.waybill_no).where(e.c[column] == ident, e.c.at_s >= since_s,
-                                                e.c.waybill_no.is_not(None)).distinct()
-        out.update(conn.execute(query).scalars())
+        query = sa.select(e.c.enterprise_id, e.c.waybill_no).where(e.c[column] == ident, e.c.at_s >= since_s,
+                                                                   e.c.waybill_no.is_not(None)).distinct()
+        out.update(_pairs(conn.execute(query)))
     return out
 
 
-def open_violations(conn: Connection, waybills: Iterable[str]) -> dict[str, dict[str, Violation]]:
-    """The stored open violations of the given waybills, as the rule core holds them."""
+def open_violations(conn: Connection, parcels: Iterable[ParcelKey]) -> dict[ParcelKey, dict[str, Violation]]:
+    """The stored open violations of the given parcels, as the rule core holds them."""
+    wanted = set(parcels)
     v = t.violations
-    out: dict[str, dict[str, Violation]] = {}
-    for part in _chunks(sorted(set(waybills))):
-        rows = conn.execute(sa.select(v.c.doc).where(v.c.waybill_no.in_(part), v.c.status == "open")).scalars()
-        for text in rows:
+    out: dict[ParcelKey, dict[str, Violation]] = {}
+    for part in _chunks(_waybills(wanted)):
+        rows = conn.execute(sa.select(v.c.enterprise_id, v.c.waybill_no, v.c.doc)
+                            .where(v.c.waybill_no.in_(part), v.c.status == "open")).all()
+        for enterprise, waybill, text in rows:
+            if (enterprise, waybill) not in wanted:
+                continue
             doc = loads(text)
             found = Violation(doc["waybill_no"], doc["rule_id"], doc["enterprise_id"], doc["severity"],
                               parse_instant(doc["occurred_at"]), tuple(doc["evidence"]), doc["message"],
                               doc["rule_pack"])
-            out.setdefault(found.waybill_no, {})[found.rule_id] = found
+            out.setdefault(found.parcel, {})[found.rule_id] = found
     return out
 
 
-def record_verdicts(conn: Connection, store: Store, found: dict[str, dict[str, Violation]],
+def record_verdicts(conn: Connection, store: Store, found: dict[ParcelKey, dict[str, Violation]],
                     as_of: Instant) -> list[dict[str, Any]]:
-    """Bring the stored violations of ``found``'s waybills to ``found`` (their whole verdict at ``as_of``).
+    """Bring the stored violations of ``found``'s parcels to ``found`` (their whole verdict at ``as_of``).
 
     Only real differences are written (a violation already open with the same
     details is left alone), each as a ``violation_changes`` row plus an audit
     entry. Returns the changes written: ``kind`` (opened/updated/retracted),
-    ``seq`` (per waybill and rule, so ``(waybill_no, rule_id, seq)`` identifies a
-    change for downstream de-duplication) and the change ``doc``.
+    ``seq`` (per violation, so ``(enterprise_id, waybill_no, rule_id, seq)`` identifies
+    a change for downstream de-duplication) and the change ``doc``.
     """
     if not found:
         return []
-    waybills = sorted(found)
-    stored: dict[tuple[str, str], dict[str, Any]] = {}
-    for part in _chunks(waybills):
+    parcels = sorted(found)
+    stored: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for part in _chunks(parcels):
         stored.update(stored_violations(conn, part))
     return apply_changes(conn, store, list(plan_changes(found, stored, as_of)))

@@ -1,10 +1,10 @@
 """Re-evaluating stored parcels and recording each change in a violation's status.
 
-The parcels to look at after an intake (design note 6)::
+The parcels, ``(enterprise_id, waybill_no)`` (contract §8.1), to look at after an intake::
 
-    waybills of events stored since the last evaluation (entry_id > run_state.events_seen)
-    ∪ waybills naming an entity (staff, inspector, machine, vehicle, customer) of a new registry record
-    ∪ waybills with an event in [min(prev, as_of) - longest deadline, max(prev, as_of)]
+    parcels of events stored since the last evaluation (entry_id > run_state.events_seen)
+    ∪ parcels naming an entity (staff, inspector, machine, vehicle, customer) of a new registry record
+    ∪ parcels with an event in [min(prev, as_of) - longest deadline, max(prev, as_of)]
       (a deadline passed, or events came inside / fell outside the cut, since the last as_of)
 
 Each is evaluated by :class:`~greenshield.rules.engine.RuleCore` from its stored
@@ -29,7 +29,7 @@ from greenshield.audit.log import append
 from greenshield.audit.rows import restored
 from greenshield.audit.store import Store
 from greenshield.rules.engine import RuleCore
-from greenshield.rules.model import Event, RegistryRecord, Violation
+from greenshield.rules.model import Event, ParcelKey, RegistryRecord, Violation
 from greenshield.rules.pack import RulePack
 from greenshield.rules.timestamps import Instant, format_utc_exact
 
@@ -70,12 +70,14 @@ def last_evaluation(conn: Connection) -> Clock:
     return Clock(None if row[0] == -(1 << 62) else (int(row[0]), str(row[1])), int(row[2]))
 
 
-def affected(conn: Connection, since: Clock, as_of: Instant, longest: int) -> tuple[set[str], int]:
-    """The waybills whose verdict may have changed (see the module docstring), and the last event id."""
+def affected(conn: Connection, since: Clock, as_of: Instant, longest: int) -> tuple[set[ParcelKey], int]:
+    """The parcels ``(enterprise_id, waybill_no)`` whose verdict may have changed (see the module docstring),
+    and the last event id."""
     e = t.events
+    parcel = (e.c.enterprise_id, e.c.waybill_no)
     seen = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(e.c.entry_id), 0))).scalar_one())
     new = e.c.entry_id.between(since.events_seen + 1, seen)
-    out = set(conn.execute(sa.select(e.c.waybill_no).where(new, e.c.waybill_no.is_not(None)).distinct()).scalars())
+    out = _pairs(conn.execute(sa.select(*parcel).where(new, e.c.waybill_no.is_not(None)).distinct()))
     entities = conn.execute(sa.select(e.c.entity, e.c.entity_id).where(new, e.c.type == "registry").distinct())
     prev = since.as_of
     by_column: dict[str, set[str]] = {}
@@ -85,14 +87,17 @@ def affected(conn: Connection, since: Clock, as_of: Instant, longest: int) -> tu
     for column, idents in by_column.items():
         named = sorted(idents)
         for i in range(0, len(named), CHUNK):
-            query = sa.select(e.c.waybill_no).where(e.c[column].in_(named[i:i + CHUNK])).distinct()
-            out.update(conn.execute(query).scalars())
+            query = sa.select(*parcel).where(e.c[column].in_(named[i:i + CHUNK]), e.c.waybill_no.is_not(None))
+            out.update(_pairs(conn.execute(query.distinct())))
     if prev is not None and prev != as_of:
         lo, hi = min(prev[0], as_of[0]) - longest - 1, max(prev[0], as_of[0]) + 1
-        query = sa.select(e.c.waybill_no).where(e.c.at_s.between(lo, hi), e.c.waybill_no.is_not(None)).distinct()
-        out.update(conn.execute(query).scalars())
-    out.discard(None)  # type: ignore[arg-type,unused-ignore]
+        query = sa.select(*parcel).where(e.c.at_s.between(lo, hi), e.c.waybill_no.is_not(None)).distinct()
+        out.update(_pairs(conn.execute(query)))
     return out, seen
+
+
+def _pairs(rows: Iterable[Any]) -> set[ParcelKey]:
+    return {(str(r[0]), str(r[1])) for r in rows}
 
 
 def _registry(conn: Connection) -> list[RegistryRecord]:
@@ -111,12 +116,12 @@ class Evaluator:
     def __init__(self, store: Store, pack: RulePack) -> None:
         self.store, self.pack, self.changes = store, pack, Changes()
 
-    def run(self, waybills: Iterable[str], as_of: Instant, events_seen: int) -> Changes:
+    def run(self, parcels: Iterable[ParcelKey], as_of: Instant, events_seen: int) -> Changes:
         core = RuleCore(self.pack)
         with self.store.read() as conn:
             for record in _registry(conn):
                 core.add_record(record)
-        ordered = sorted(waybills)
+        ordered = sorted(parcels)
         for i in range(0, len(ordered), CHUNK):
             self._chunk(core, ordered[i:i + CHUNK], as_of)
         with self.store.write() as conn:
@@ -124,20 +129,21 @@ class Evaluator:
                          .values(as_of_s=as_of[0], as_of_frac=as_of[1], events_seen=events_seen))
         return self.changes
 
-    def _chunk(self, core: RuleCore, waybills: list[str], as_of: Instant) -> None:
+    def _chunk(self, core: RuleCore, parcels: list[ParcelKey], as_of: Instant) -> None:
         with self.store.write() as conn:
+            wanted = set(parcels)
             e = t.events
             rows = conn.execute(sa.select(e.c.doc, e.c.sender_complete, e.c.sender_document_ok)
-                                .where(e.c.waybill_no.in_(waybills))).mappings()
+                                .where(e.c.waybill_no.in_(sorted({w for _, w in parcels})))).mappings()
             for row in rows:
                 item = restored(row)
-                if isinstance(item, Event):
+                if isinstance(item, Event) and item.parcel in wanted:
                     core.add_event(item)
-            found = {w: core.evaluate(w, as_of) for w in waybills}
-            for w in waybills:
-                if w in core.parcels:
-                    core.release(w)  # evaluated once: free its state
-            stored = stored_violations(conn, waybills)
+            found = {p: core.evaluate(p, as_of) for p in parcels}
+            for p in parcels:
+                if p in core.parcels:
+                    core.release(p)  # evaluated once: free its state
+            stored = stored_violations(conn, parcels)
             planned = list(plan_changes(found, stored, as_of))
             self._apply(conn, planned)
 
@@ -161,11 +167,10 @@ def apply_changes(conn: Connection, store: Store,
     for entry_id, (kind, doc, before) in zip(ids, planned):
         seq = 1 if before is None else before["seq"] + 1
         text = canonical(doc).decode()
-        changes.append({"id": entry_id, "waybill_no": doc["waybill_no"], "rule_id": doc["rule_id"], "seq": seq,
-                        "status": doc["status"], "doc": text})
-        row = {"waybill_no": doc["waybill_no"], "rule_id": doc["rule_id"], "status": doc["status"],
-               "enterprise_id": doc["enterprise_id"], "occurred_at": doc["occurred_at"], "doc": text,
-               "change_id": entry_id}
+        changes.append({"id": entry_id, "enterprise_id": doc["enterprise_id"], "waybill_no": doc["waybill_no"],
+                        "rule_id": doc["rule_id"], "seq": seq, "status": doc["status"], "doc": text})
+        row = {"enterprise_id": doc["enterprise_id"], "waybill_no": doc["waybill_no"], "rule_id": doc["rule_id"],
+               "status": doc["status"], "occurred_at": doc["occurred_at"], "doc": text, "change_id": entry_id}
         (inserts if before is None else updates).append(row)
         written.append({"kind": kind, "seq": seq, "doc": doc})
     conn.execute(t.violation_changes.insert(), changes)
@@ -173,13 +178,15 @@ def apply_changes(conn: Connection, store: Store,
         conn.execute(t.violations.insert(), inserts)
     if updates:
         v = t.violations
-        conn.execute(v.update().where(v.c.waybill_no == sa.bindparam("w"), v.c.rule_id == sa.bindparam("r"))
-                     .values(status=sa.bindparam("status"), enterprise_id=sa.bindparam("enterprise_id"),
-                             occurred_at=sa.bindparam("occurred_at"), doc=sa.bindparam("doc"),
-                             change_id=sa.bindparam("change_id")),
-                     [{**u, "w": u["waybill_no"], "r": u["rule_id"]} for u in updates])
-    append(conn, ((c["id"], "violation", violation_entry(c["waybill_no"], c["rule_id"], c["seq"], c["status"],
-                                                         c["doc"])) for c in changes), store)
+        conn.execute(v.update().where(v.c.enterprise_id == sa.bindparam("e"), v.c.waybill_no == sa.bindparam("w"),
+                                      v.c.rule_id == sa.bindparam("r"))
+                     .values(status=sa.bindparam("status"), occurred_at=sa.bindparam("occurred_at"),
+                             doc=sa.bindparam("doc"), change_id=sa.bindparam("change_id")),
+                     [{"e": u["enterprise_id"], "w": u["waybill_no"], "r": u["rule_id"], "status": u["status"],
+                       "occurred_at": u["occurred_at"], "doc": u["doc"], "change_id": u["change_id"]}
+                      for u in updates])
+    append(conn, ((c["id"], "violation", violation_entry(c["enterprise_id"], c["waybill_no"], c["rule_id"],
+                                                         c["seq"], c["status"], c["doc"])) for c in changes), store)
     return written
 
 
@@ -187,14 +194,21 @@ def apply_changes(conn: Connection, store: Store,
 STAMP_DIGITS = 9
 
 
-def stored_violations(conn: Connection, waybills: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+ViolationKey = tuple[str, str, str]  # (enterprise_id, waybill_no, rule_id), contract §8.1
+
+
+def stored_violations(conn: Connection, parcels: Iterable[ParcelKey]) -> dict[ViolationKey, dict[str, Any]]:
+    """The stored violations (any status) of the given parcels, by violation key."""
+    wanted = set(parcels)
     v, c = t.violations, t.violation_changes
-    rows = conn.execute(sa.select(v.c.waybill_no, v.c.rule_id, v.c.status, v.c.doc, c.c.seq)
-                        .join(c, c.c.id == v.c.change_id).where(v.c.waybill_no.in_(waybills))).all()
-    return {(r[0], r[1]): {"status": r[2], "doc": loads(r[3]), "seq": int(r[4])} for r in rows}
+    rows = conn.execute(sa.select(v.c.enterprise_id, v.c.waybill_no, v.c.rule_id, v.c.status, v.c.doc, c.c.seq)
+                        .join(c, c.c.id == v.c.change_id)
+                        .where(v.c.waybill_no.in_(sorted({w for _, w in wanted})))).all()
+    return {(r[0], r[1], r[2]): {"status": r[3], "doc": loads(r[4]), "seq": int(r[5])}
+            for r in rows if (r[0], r[1]) in wanted}
 
 
-def plan_changes(found: dict[str, dict[str, Violation]], stored: dict[tuple[str, str], dict[str, Any]],
+def plan_changes(found: dict[ParcelKey, dict[str, Violation]], stored: dict[ViolationKey, dict[str, Any]],
           as_of: Instant) -> Iterator[tuple[str, dict[str, Any], dict[str, Any] | None]]:
     """``(kind, change doc, stored state or None)`` for every status change, in key order."""
     stamp = format_utc_exact((as_of[0], as_of[1][:STAMP_DIGITS]))  # informative: a long fraction stays short

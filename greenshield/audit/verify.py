@@ -219,7 +219,8 @@ def _derive(kind: str, row: Any) -> tuple[bytes, list[str]]:
     if kind == "event":
         return row_entry(row), row_problems(row)
     if kind == "violation":
-        return violation_entry(row["waybill_no"], row["rule_id"], row["seq"], row["status"], row["doc"]), []
+        return violation_entry(row["enterprise_id"], row["waybill_no"], row["rule_id"], row["seq"], row["status"],
+                               row["doc"]), _change_problems(row)
     if kind == "reject":
         return reject_entry(row), reject_problems(row)
     return query_entry(str(loads(row["doc"]).get("query")), row["doc"]), []
@@ -303,7 +304,7 @@ def _name(kind: str, row: Any) -> str:
     if kind == "event":
         return f"{row['enterprise_id']}/{row['event_id']}"
     if kind == "violation":
-        return f"{row['waybill_no']}/{row['rule_id']}#{row['seq']}"
+        return f"{row['enterprise_id']}/{row['waybill_no']}/{row['rule_id']}#{row['seq']}"
     if kind == "reject":
         return f"{row['source']}:{row['position']}"
     return f"#{row['id']}"
@@ -453,15 +454,17 @@ def _pending(conn: Connection, report: Report, state: _State) -> None:
 def _violations(conn: Connection, report: Report) -> None:
     """``violations`` is the fold of the logged changes: each key's row equals its latest change."""
     v, c = t.violations, t.violation_changes
-    top = sa.select(c.c.waybill_no, c.c.rule_id, sa.func.max(c.c.seq).label("seq")) \
-        .group_by(c.c.waybill_no, c.c.rule_id).subquery()
-    latest = sa.select(c.c.id, c.c.waybill_no, c.c.rule_id, c.c.status, c.c.doc) \
-        .join(top, sa.and_(top.c.waybill_no == c.c.waybill_no, top.c.rule_id == c.c.rule_id,
-                           top.c.seq == c.c.seq)).subquery()
-    on = sa.and_(latest.c.waybill_no == v.c.waybill_no, latest.c.rule_id == v.c.rule_id)
+    top = sa.select(c.c.enterprise_id, c.c.waybill_no, c.c.rule_id, sa.func.max(c.c.seq).label("seq")) \
+        .group_by(c.c.enterprise_id, c.c.waybill_no, c.c.rule_id).subquery()
+    latest = sa.select(c.c.id, c.c.enterprise_id, c.c.waybill_no, c.c.rule_id, c.c.status, c.c.doc) \
+        .join(top, sa.and_(top.c.enterprise_id == c.c.enterprise_id, top.c.waybill_no == c.c.waybill_no,
+                           top.c.rule_id == c.c.rule_id, top.c.seq == c.c.seq)).subquery()
+    on = sa.and_(latest.c.enterprise_id == v.c.enterprise_id, latest.c.waybill_no == v.c.waybill_no,
+                 latest.c.rule_id == v.c.rule_id)
     for row in conn.execute(sa.select(v, latest.c.id.label("cid"), latest.c.status.label("cstatus"),
                                       latest.c.doc.label("cdoc")).outerjoin(latest, on)).mappings():
-        where = f"violations[waybill_no={row['waybill_no']}, rule_id={row['rule_id']}]"
+        where = (f"violations[enterprise_id={row['enterprise_id']}, waybill_no={row['waybill_no']}, "
+                 f"rule_id={row['rule_id']}]")
         if row["cid"] is None:
             report.add(INF, f"{where} has no logged change (inserted?)")
             continue
@@ -469,11 +472,23 @@ def _violations(conn: Connection, report: Report) -> None:
         if bad:
             report.add(INF, f"{where}: {', '.join(bad)} differ from its latest logged change "
                             f"violation_changes[id={row['cid']}] (edited?)")
-    missing = sa.select(latest.c.id, latest.c.waybill_no, latest.c.rule_id).outerjoin(v, on) \
-        .where(v.c.waybill_no.is_(None)).order_by(latest.c.id).limit(10)
-    for cid, w, r in conn.execute(missing):
-        report.add(INF, f"violations[waybill_no={w}, rule_id={r}] is missing: its latest logged change is "
-                        f"violation_changes[id={cid}] (deleted?)")
+    missing = sa.select(latest.c.id, latest.c.enterprise_id, latest.c.waybill_no, latest.c.rule_id) \
+        .outerjoin(v, on).where(v.c.waybill_no.is_(None)).order_by(latest.c.id).limit(10)
+    for cid, ent, w, r in conn.execute(missing):
+        report.add(INF, f"violations[enterprise_id={ent}, waybill_no={w}, rule_id={r}] is missing: its latest "
+                        f"logged change is violation_changes[id={cid}] (deleted?)")
+
+
+def _change_problems(row: Any) -> list[str]:
+    """A change row's enterprise must be its doc's (the entry binds the column, the content hash the doc)."""
+    try:
+        doc = loads(row["doc"])
+        named = doc.get("enterprise_id"), doc.get("waybill_no"), doc.get("rule_id")
+    except (ValueError, AttributeError):
+        return []  # the content hash already fails to match, or the doc was logged so
+    if named != (row["enterprise_id"], row["waybill_no"], row["rule_id"]):
+        return ["its enterprise_id, waybill_no or rule_id is not its doc's (edited?)"]
+    return []
 
 
 def _fold_diff(row: Any) -> list[str]:

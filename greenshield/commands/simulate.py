@@ -37,6 +37,9 @@ def register(sub: Any) -> None:
     p.add_argument("--noise-rate", type=share, default=0.0, metavar="R",
                    help="share of parcels with one bad input line: duplicate, conflicting duplicate, "
                         "truncated JSON or a timestamp without offset (default 0)")
+    p.add_argument("--shared-waybill-rate", type=share, default=0.0, metavar="R",
+                   help="share of parcels that reuse another enterprise's waybill number (two parcels of one "
+                        "waybill, contract §8.1; default 0)")
     p.add_argument("--start", metavar="TS", default=None,
                    help="RFC 3339 start of the day (default 2026-11-11T00:00:00+08:00)")
     p.add_argument("--out", default="-", metavar="FILE", help="output file, '-' for stdout (default)")
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"greenshield simulate: bad --start: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    sim = Simulation(args.parcels, args.seed, args.fault_rate, start, args.noise_rate)
+    sim = Simulation(args.parcels, args.seed, args.fault_rate, start, args.noise_rate, args.shared_waybill_rate)
     lines = iter(sim.shuffled_lines()) if args.shuffle else sim.lines()
     out, to_close = _open_out(args.out)
     count = 0
@@ -93,9 +96,11 @@ def run(args: argparse.Namespace) -> int:
             for entry in sim.manifest:
                 f.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
     faults = sum(1 for m in sim.manifest if m["kind"] == "fault")
-    noise = len(sim.manifest) - faults
+    noise = sum(1 for m in sim.manifest if m["kind"] == "noise")
+    shared = sum(1 for m in sim.manifest if m["kind"] == "shared_waybill")
     print(
-        f"greenshield simulate: {count} lines, {args.parcels} parcels, {faults} faults, {noise} noise lines",
+        f"greenshield simulate: {count} lines, {args.parcels} parcels, {faults} faults, {noise} noise lines"
+        + (f", {shared} shared waybills" if shared else ""),
         file=sys.stderr,
     )
     return 0

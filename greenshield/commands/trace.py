@@ -14,7 +14,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("trace", help="trace a parcel, vehicle, staff member, X-ray machine or sender",
                        description="Query the audit store. Every query is itself written to the audit log. "
                                    "Exactly one of WAYBILL, --vehicle, --staff, --machine, --sender-id is needed.")
-    p.add_argument("waybill", nargs="?", metavar="WAYBILL", help="可追溯: the parcel's events and violations")
+    p.add_argument("waybill", nargs="?", metavar="WAYBILL", help="可追溯: the waybill's parcels (one per enterprise), their events and violations")
     p.add_argument("--vehicle", metavar="V", help="可追踪: parcels and legs carried by a vehicle")
     p.add_argument("--staff", metavar="P", help="可倒查: events a person handled (as staff or inspector)")
     p.add_argument("--machine", metavar="X", help="parcels screened on an X-ray machine")
@@ -97,6 +97,17 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
     lines = [" ".join(f"{k}={_flat(v)}" for k, v in head.items())]
     if "waybills" in result:
         lines.append(f"waybills ({len(result['waybills'])}): " + " ".join(result["waybills"]))
+    if "parcels" in result:  # a waybill: each enterprise's parcel apart (contract §8.1)
+        for parcel in result["parcels"]:
+            lines.append(f"parcel enterprise_id={parcel['enterprise_id']} waybill_no={result['waybill_no']}")
+            lines.extend(_sections(parcel))
+    else:
+        lines.extend(_sections(result))
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _sections(result: dict[str, Any]) -> list[str]:
+    lines = []
     if "events" in result:
         lines.append(render(("#entry", "occurred_at", "type", "waybill_no", "event_id", "site_id", "staff_id",
                              "device", "result"), [_event_cells(ev) for ev in result["events"]]))
@@ -108,7 +119,7 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
         lines.append(render(("rule", "status", "severity", "occurred_at", "message"),
                             [[v["rule_id"], v["status"], v["severity"], v["occurred_at"], v["message"]]
                              for v in result["violations"]]))
-    sys.stdout.write("\n".join(lines) + "\n")
+    return lines
 
 
 def _flat(value: Any) -> str:

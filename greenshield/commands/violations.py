@@ -11,7 +11,7 @@ USAGE_ERROR = 2
 
 def register(sub: Any) -> None:
     p = sub.add_parser("violations", help="list stored violations (contract §5 plus status)",
-                       description="List the violations in the audit store, by waybill and rule. "
+                       description="List the violations in the audit store, by waybill, enterprise and rule. "
                                    "The query is written to the audit log.")
     p.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the store (default: GREENSHIELD_DB_URL)")
     p.add_argument("--open", action="store_true", help="only violations whose status is open")

@@ -302,7 +302,13 @@ def _add_payload(doc: dict[str, Any], payload: Any) -> None:
 
 
 def violation_message(change: dict[str, Any]) -> tuple[bytes, bytes]:
-    """``(key, value)`` for the violations topic; ``(waybill_no, rule_id, seq)`` identifies the change."""
+    """``(key, value)`` for the violations topic.
+
+    The key stays the ``waybill_no`` (contract §1.2's placement: both enterprises' parcels
+    of a waybill share a partition); the value carries the parcel's ``enterprise_id``, and
+    ``(enterprise_id, waybill_no, rule_id, seq)`` identifies the change (contract §8.1), for
+    consumers that de-duplicate.
+    """
     doc = change["doc"]
     value = {"v": 1, "change": change["kind"], "seq": change["seq"], **doc}
     return doc["waybill_no"].encode(), orjson.dumps(value)

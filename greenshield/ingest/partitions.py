@@ -3,7 +3,7 @@
 Every method that touches the store takes the caller's connection, so it runs in
 the worker's one transaction per batch. A partition's state is rebuilt from the
 store when the partition is assigned (:meth:`Partitions.build`): the stored
-events of every parcel with an event within the longest deadline before its saved
+events of every parcel ``(enterprise_id, waybill_no)`` (contract §8.1; it lives on its waybill's partition) with an event within the longest deadline before its saved
 watermark, with their stored open violations. Anything older comes back on
 demand: an event for a parcel not in memory, or a registry record naming an
 entity of one, reloads that parcel from the store first (:meth:`Partitions.reload`).
@@ -18,7 +18,7 @@ from greenshield.audit import stream_sink as sink
 from greenshield.audit.store import Store
 from greenshield.ingest.state import PartitionState, partition_of
 from greenshield.ingest.watermark import PartitionClock
-from greenshield.rules.model import Event, RegistryRecord
+from greenshield.rules.model import Event, ParcelKey, RegistryRecord
 from greenshield.rules.pack import RulePack
 from greenshield.settings import Settings
 
@@ -54,13 +54,13 @@ class Partitions:
         marks = [c.mark for c in clocks.values()]
         since = min(m[0] for m in marks if m) - self.longest - 1 if all(marks) else -(1 << 62)
         with self.store.read() as conn:
-            waybills = {w for w in sink.waybills_since(conn, since) if partition_of(w, self.count) in clocks}
-            events = sink.parcel_events(conn, waybills)
-            verdicts = sink.open_violations(conn, waybills)
+            parcels = {k for k in sink.parcels_since(conn, since) if partition_of(k[1], self.count) in clocks}
+            events = sink.parcel_events(conn, parcels)
+            verdicts = sink.open_violations(conn, parcels)
         for p, clock in clocks.items():
             self.states[p] = PartitionState(p, self.pack, clock, self.registry, self.settings.release_after_seconds)
-        self._distribute(events, verdicts, lambda w: partition_of(w, self.count))
-        log.info("event=rebuilt partitions=%s parcels=%d events=%d", sorted(clocks), len(waybills), len(events))
+        self._distribute(events, verdicts, lambda k: partition_of(k[1], self.count))
+        log.info("event=rebuilt partitions=%s parcels=%d events=%d", sorted(clocks), len(parcels), len(events))
 
     def on_record(self, record: RegistryRecord) -> None:
         """A new registry record: every core takes it; parcels out of memory are reached at the next batch."""
@@ -75,12 +75,12 @@ class Partitions:
         The caller removes that many from :attr:`late` once its transaction commits.
         """
         records = list(self.late)
-        wanted: dict[str, PartitionState] = {}
+        wanted: dict[ParcelKey, PartitionState] = {}
         for record in records:
-            for w in sink.waybills_referencing(conn, record.entity, record.id, record.at[0]):
-                state = self.states.get(partition_of(w, self.count))
-                if state is not None and not state.knows(w):
-                    wanted[w] = state
+            for k in sink.parcels_referencing(conn, record.entity, record.id, record.at[0]):
+                state = self.states.get(partition_of(k[1], self.count))
+                if state is not None and not state.knows(k):
+                    wanted[k] = state
         self.reload(conn, wanted)
         return len(records)
 
@@ -91,13 +91,13 @@ class Partitions:
         It changes memory only to match what the store holds, so a transaction that
         fails after it leaves the states consistent.
         """
-        unknown: dict[str, PartitionState] = {}
+        unknown: dict[ParcelKey, PartitionState] = {}
         for p, e in events:
             state = self.states[p]
-            if not state.knows(e.waybill_no):
-                unknown[e.waybill_no] = state
+            if not state.knows(e.parcel):
+                unknown[e.parcel] = state
         if unknown:
-            self.reload(conn, {w: unknown[w] for w in sink.stored_waybills(conn, unknown)})
+            self.reload(conn, {k: unknown[k] for k in sink.stored_parcels(conn, unknown)})
 
     def add(self, events: list[tuple[int, Event]]) -> None:
         """New parcel events into their cores (after :meth:`prepare`)."""
@@ -109,21 +109,21 @@ class Partitions:
         self.prepare(conn, events)
         self.add(events)
 
-    def reload(self, conn: Any, wanted: dict[str, PartitionState]) -> None:
+    def reload(self, conn: Any, wanted: dict[ParcelKey, PartitionState]) -> None:
         """Stored events and open violations of parcels not in memory, into the given states."""
         if not wanted:
             return
         verdicts = sink.open_violations(conn, wanted)
         events = sink.parcel_events(conn, wanted)
-        self._distribute(events, verdicts, lambda w: wanted[w].partition)
+        self._distribute(events, verdicts, lambda k: wanted[k].partition)
 
-    def _distribute(self, events: list[Event], verdicts: dict[str, Any], where: Any) -> None:
+    def _distribute(self, events: list[Event], verdicts: dict[ParcelKey, Any], where: Any) -> None:
         by_partition: dict[int, list[Event]] = {}
         for e in events:
-            by_partition.setdefault(where(e.waybill_no), []).append(e)
+            by_partition.setdefault(where(e.parcel), []).append(e)
         for p, evs in by_partition.items():
-            mine = {e.waybill_no for e in evs}
-            self.states[p].reload(evs, {w: v for w, v in verdicts.items() if w in mine})
+            mine = {e.parcel for e in evs}
+            self.states[p].reload(evs, {k: v for k, v in verdicts.items() if k in mine})
 
     def evaluate(self, conn: Any) -> list[dict[str, Any]]:
         """Advance every partition to its watermark and record the verdict changes in the store."""
@@ -132,8 +132,7 @@ class Partitions:
             mark, changes = state.advance()
             if not changes or mark is None:
                 continue
-            found = {ch.violation.waybill_no: state.core.verdicts.get(ch.violation.waybill_no, {})
-                     for ch in changes}
+            found = {ch.violation.parcel: state.core.verdicts.get(ch.violation.parcel, {}) for ch in changes}
             written.extend(sink.record_verdicts(conn, self.store, found, mark))
         return written
 

@@ -1,8 +1,9 @@
 """The rule state of one events partition: a RuleCore, its stream clock, and when parcels may leave memory.
 
-Parcels are keyed by waybill, so every event of a parcel lands on one partition
-and each partition's state is independent of the others (design note 3: the same
-:class:`~greenshield.rules.engine.RuleCore` as ``check``). The registry is
+A parcel is ``(enterprise_id, waybill_no)`` (contract §8.1); events are placed by
+waybill, so every event of a parcel lands on one partition (two enterprises'
+parcels of one waybill share it, as two parcels) and each partition's state is
+independent of the others (the same :class:`~greenshield.rules.engine.RuleCore` as ``check``). The registry is
 global: every partition's core receives every registry record, in the registry
 topic's order.
 
@@ -24,7 +25,7 @@ from collections.abc import Iterable
 
 from greenshield.ingest.watermark import PartitionClock
 from greenshield.rules.engine import Change, RuleCore
-from greenshield.rules.model import Event, RegistryRecord, Violation
+from greenshield.rules.model import Event, ParcelKey, RegistryRecord, Violation
 from greenshield.rules.pack import RulePack
 from greenshield.rules.timestamps import Instant
 
@@ -49,22 +50,22 @@ class PartitionState:
         for record in registry:
             self.core.add_record(record)
 
-    def knows(self, waybill: str) -> bool:
+    def knows(self, parcel: ParcelKey) -> bool:
         """Is the parcel in memory (so a new event needs no reload first)?"""
-        return waybill in self.core.parcels
+        return parcel in self.core.parcels
 
-    def reload(self, events: Iterable[Event], verdicts: dict[str, dict[str, Violation]]) -> None:
+    def reload(self, events: Iterable[Event], verdicts: dict[ParcelKey, dict[str, Violation]]) -> None:
         """Take back stored parcels (after a restart, a rebalance or a release) with their stored verdicts."""
         for event in events:
-            self.core.finalised.discard(event.waybill_no)
+            self.core.finalised.discard(event.parcel)
             self.core.add_event(event)
             self.clock.saw_event(event.at)
-        for waybill, found in verdicts.items():
-            self.core.verdicts[waybill] = dict(found)
+        for parcel, found in verdicts.items():
+            self.core.verdicts[parcel] = dict(found)
 
     def add_event(self, event: Event) -> None:
         """A new accepted parcel event (its parcel is in memory or was just reloaded)."""
-        self.core.finalised.discard(event.waybill_no)
+        self.core.finalised.discard(event.parcel)
         self.core.add_event(event)
         self.clock.saw_event(event.at)
 
@@ -86,15 +87,15 @@ class PartitionState:
         horizon = (mark[0] - self.release_after, mark[1])
         core = self.core
         quiet = []
-        for waybill, parcel in core.parcels.items():
+        for key, parcel in core.parcels.items():
             events = parcel.up_to(mark)
             if len(events) < len(parcel.events) or not events or events[-1].at > horizon:
                 continue
             if any(d > mark for d in core.deadlines(events)):
                 continue
-            quiet.append(waybill)
-        for waybill in quiet:
-            core.release(waybill)
-            core.verdicts.pop(waybill, None)  # stored; a reload brings it back
-            core.finalised.discard(waybill)   # a later event reloads the parcel instead (see add_event)
+            quiet.append(key)
+        for key in quiet:
+            core.release(key)
+            core.verdicts.pop(key, None)  # stored; a reload brings it back
+            core.finalised.discard(key)   # a later event reloads the parcel instead (see add_event)
         return len(quiet)

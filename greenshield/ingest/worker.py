@@ -19,9 +19,9 @@ redelivers the batch; the store recognises every stored key, so nothing is
 stored or counted twice, and nothing the offsets skip was left unstored. Output
 messages are published inside the transaction, before its commit: a crash (or a
 store failure) between the two re-publishes them on the retry, so the violations
-and rejects topics are at-least-once; ``(waybill_no, rule_id, seq)`` identifies
-a violation change and ``(topic, partition, offset)`` a reject, for consumers
-that de-duplicate.
+and rejects topics are at-least-once; ``(enterprise_id, waybill_no, rule_id, seq)``
+identifies a violation change (a parcel is ``(enterprise_id, waybill_no)``, contract
+§8.1) and ``(topic, partition, offset)`` a reject, for consumers that de-duplicate.
 
 **State.** Each events partition has its own rule core and clock
 (:mod:`~greenshield.ingest.state`, :mod:`~greenshield.ingest.watermark`); the

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from greenshield.rules.catalog import RULES
-from greenshield.rules.model import TERMINAL, Event, RegistryRecord, Violation
+from greenshield.rules.model import TERMINAL, Event, ParcelKey, RegistryRecord, Violation
 from greenshield.rules.pack import RulePack
 from greenshield.rules.registry import Registry
 from greenshield.rules.timestamps import Instant, add_seconds
@@ -37,7 +37,7 @@ class Change:
 
 
 class Parcel:
-    """The events of one waybill, kept sorted lazily."""
+    """The events of one parcel, ``(enterprise_id, waybill_no)`` (contract §8.1), kept sorted lazily."""
 
     __slots__ = ("events", "sorted")
 
@@ -75,7 +75,11 @@ def references(event: Event) -> Iterator[tuple[str, str]]:
 
 
 class RuleCore:
-    """Per-parcel state plus the registry; memory grows with open parcels only."""
+    """Per-parcel state plus the registry; memory grows with open parcels only.
+
+    Every parcel is keyed by :data:`~greenshield.rules.model.ParcelKey`: events of one
+    waybill from two enterprises are two parcels, judged apart (contract §8.1).
+    """
 
     def __init__(self, pack: RulePack, rules: dict[str, Rule] | None = None,
                  track_references: bool = True) -> None:
@@ -85,27 +89,27 @@ class RuleCore:
         self.pack = pack
         self.rules = [(rid, fn, pack.severity[rid]) for rid, fn in chosen.items() if rid in pack.enabled]
         self.registry = Registry()
-        self.parcels: dict[str, Parcel] = {}
-        self.verdicts: dict[str, dict[str, Violation]] = {}
-        self.finalised: set[str] = set()
-        self._refs: dict[tuple[str, str], set[str]] = {}
-        self._dirty: set[str] = set()
-        self._deadlines: list[tuple[Instant, str]] = []
+        self.parcels: dict[ParcelKey, Parcel] = {}
+        self.verdicts: dict[ParcelKey, dict[str, Violation]] = {}
+        self.finalised: set[ParcelKey] = set()
+        self._refs: dict[tuple[str, str], set[ParcelKey]] = {}
+        self._dirty: set[ParcelKey] = set()
+        self._deadlines: list[tuple[Instant, ParcelKey]] = []
         self._track = track_references
 
     def add_event(self, event: Event) -> bool:
         """Take a parcel event; False when its parcel was already finalised (too late to count)."""
-        waybill = event.waybill_no
-        if waybill in self.finalised:
+        key = event.parcel
+        if key in self.finalised:
             return False
-        parcel = self.parcels.get(waybill)
+        parcel = self.parcels.get(key)
         if parcel is None:
-            parcel = self.parcels[waybill] = Parcel()
+            parcel = self.parcels[key] = Parcel()
         parcel.add(event)
-        self._dirty.add(waybill)
+        self._dirty.add(key)
         if self._track:
             for ref in references(event):
-                self._refs.setdefault(ref, set()).add(waybill)
+                self._refs.setdefault(ref, set()).add(key)
         return True
 
     def add_record(self, record: RegistryRecord) -> None:
@@ -113,14 +117,14 @@ class RuleCore:
         key = self.registry.add(record)
         self._dirty.update(self._refs.get(key, ()))
 
-    def evaluate(self, waybill: str, as_of: Instant) -> dict[str, Violation]:
+    def evaluate(self, key: ParcelKey, as_of: Instant) -> dict[str, Violation]:
         """The parcel's violations once every event up to ``as_of`` is known."""
-        parcel = self.parcels.get(waybill)
+        parcel = self.parcels.get(key)
         events = parcel.up_to(as_of) if parcel is not None else []
         if not events:
             return {}
         view = ParcelView(events, self.registry, self.pack, as_of)
-        enterprise, label = events[0].enterprise_id, self.pack.label
+        (enterprise, waybill), label = key, self.pack.label
         found: dict[str, Violation] = {}
         for rule_id, rule, severity in self.rules:
             hit = rule(view)
@@ -138,14 +142,14 @@ class RuleCore:
             self._dirty.add(heapq.heappop(self._deadlines)[1])
         dirty, self._dirty = self._dirty, set()
         changes: list[Change] = []
-        for waybill in sorted(dirty):
-            if waybill in self.parcels:
-                changes.extend(self._publish(waybill, self.evaluate(waybill, as_of)))
-                self._schedule(waybill, as_of, finalise)
+        for key in sorted(dirty):  # (enterprise_id, waybill_no)
+            if key in self.parcels:
+                changes.extend(self._publish(key, self.evaluate(key, as_of)))
+                self._schedule(key, as_of, finalise)
         return changes
 
-    def _publish(self, waybill: str, new: dict[str, Violation]) -> Iterable[Change]:
-        old = self.verdicts.get(waybill, {})
+    def _publish(self, key: ParcelKey, new: dict[str, Violation]) -> Iterable[Change]:
+        old = self.verdicts.get(key, {})
         for rule_id, v in new.items():
             before = old.get(rule_id)
             if before is None:
@@ -156,21 +160,21 @@ class RuleCore:
             if rule_id not in new:
                 yield Change("retracted", v)
         if new:
-            self.verdicts[waybill] = new
+            self.verdicts[key] = new
         else:
-            self.verdicts.pop(waybill, None)
+            self.verdicts.pop(key, None)
 
-    def _schedule(self, waybill: str, as_of: Instant, finalise: bool) -> None:
+    def _schedule(self, key: ParcelKey, as_of: Instant, finalise: bool) -> None:
         """Wake the parcel at its next deadline, or when the clock reaches an event not yet counted."""
-        parcel = self.parcels[waybill]
+        parcel = self.parcels[key]
         events = parcel.up_to(as_of)
         upcoming = [d for d in self.deadlines(events) if d > as_of]
         if len(events) < len(parcel.events):
             upcoming.append(parcel.events[len(events)].at)
         if upcoming:
-            heapq.heappush(self._deadlines, (min(upcoming), waybill))
+            heapq.heappush(self._deadlines, (min(upcoming), key))
         elif finalise and any(e.type in TERMINAL for e in events):
-            self.release(waybill)
+            self.release(key)
 
     def deadlines(self, events: list[Event]) -> Iterator[Instant]:
         """Every instant at which a deadline rule could fire for these events."""
@@ -183,18 +187,18 @@ class RuleCore:
             elif e.result == "prohibited":
                 yield add_seconds(e.at, d["PH-2"])
 
-    def release(self, waybill: str) -> None:
+    def release(self, key: ParcelKey) -> None:
         """Drop a finalised parcel's state; its published verdict stays in :attr:`verdicts`."""
-        parcel = self.parcels.pop(waybill)
-        self.finalised.add(waybill)
-        self._dirty.discard(waybill)
+        parcel = self.parcels.pop(key)
+        self.finalised.add(key)
+        self._dirty.discard(key)
         if not self._track:
             return
         for event in parcel.events:
             for ref in references(event):
                 holders = self._refs.get(ref)
                 if holders is not None:
-                    holders.discard(waybill)
+                    holders.discard(key)
                     if not holders:
                         del self._refs[ref]
 

@@ -18,6 +18,8 @@ TYPE_RANK: dict[str, int] = {
     "arrive": 6,
     "delivery": 7,
 }
+#: contract §8.1: a parcel is ``(enterprise_id, waybill_no)``; the same waybill of two enterprises is two parcels
+ParcelKey = tuple[str, str]
 DOWNSTREAM = frozenset({"sort_scan", "depart", "arrive", "delivery"})
 TERMINAL = frozenset({"delivery", "interception"})
 
@@ -77,8 +79,13 @@ class Event:
         self.other_site_id = other_site_id
         self.acceptance = acceptance
 
+    @property
+    def parcel(self) -> ParcelKey:
+        """The parcel this event belongs to (contract §8.1)."""
+        return (self.enterprise_id, self.waybill_no)
+
     def order(self) -> tuple[Instant, int, str, str]:
-        """The §3.1 sort key (with §7's enterprise tie-break)."""
+        """The §3.1 sort key; the enterprise tie-break of §7 is moot within one parcel (§8.1), kept harmless."""
         return (self.at, self.rank, self.event_id, self.enterprise_id)
 
     def __repr__(self) -> str:
@@ -101,7 +108,7 @@ class RegistryRecord:
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """One flagged ``(waybill_no, rule_id)``, as contract §5 outputs it."""
+    """One flagged ``(enterprise_id, waybill_no, rule_id)`` (contract §8.1), as contract §5 outputs it."""
 
     waybill_no: str
     rule_id: str
@@ -113,8 +120,13 @@ class Violation:
     rule_pack: str
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.waybill_no, self.rule_id)
+    def key(self) -> tuple[str, str, str]:
+        """The violation's identity (contract §8.1)."""
+        return (self.enterprise_id, self.waybill_no, self.rule_id)
+
+    @property
+    def parcel(self) -> ParcelKey:
+        return (self.enterprise_id, self.waybill_no)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -95,6 +95,11 @@ class Simulation:
     ``manifest`` lists every injected fault and noise line of the latest complete
     run: ``{"kind": "fault", "waybill_no", "enterprise_id", "intended_rule", "variant"}``
     or ``{"kind": "noise", "waybill_no", "enterprise_id", "event_id", "noise", "expect"}``.
+
+    With ``shared_waybill_rate`` > 0, that share of parcels reuse the waybill number of
+    an earlier parcel of another enterprise (contract §8.1: still two parcels, each judged
+    apart), listed as ``{"kind": "shared_waybill", "waybill_no", "enterprise_id", "owner"}``.
+    The choice has its own random stream, so the rest of the day is the same as without it.
     """
 
     def __init__(
@@ -104,6 +109,7 @@ class Simulation:
         fault_rate: float = 0.05,
         start: datetime | None = None,
         noise_rate: float = 0.0,
+        shared_waybill_rate: float = 0.0,
     ) -> None:
         if parcels < 0:
             raise ValueError("parcels must be >= 0")
@@ -111,6 +117,9 @@ class Simulation:
             raise ValueError("fault_rate must be within [0, 1]")
         if not 0.0 <= noise_rate <= 1.0:
             raise ValueError("noise_rate must be within [0, 1]")
+        if not 0.0 <= shared_waybill_rate <= 1.0:
+            raise ValueError("shared_waybill_rate must be within [0, 1]")
+        self.shared_waybill_rate = shared_waybill_rate
         self.parcels = parcels
         self.seed = seed
         self.fault_rate = fault_rate
@@ -182,6 +191,8 @@ class _Run:
         self._timeline = self.net.timeline
         self.start_ms = sim.start_ms
         self.waybill_next: dict[str, int] = {}
+        self.shared_rng = random.Random(f"greenshield-shared/{sim.seed}")
+        self.recent: dict[str, list[str]] = {}  # enterprise -> its latest waybills not yet shared
         self.event_counter: dict[str, int] = {}
         self.manifest: list[dict[str, Any]] = []
         for e in self.net.enterprises:
@@ -275,6 +286,27 @@ class _Run:
         self.waybill_next[e.spec.id] = n + 1 + int(self.rng.random() * 9)
         return f"{e.spec.waybill_prefix}{n:0{e.spec.waybill_digits}d}"
 
+    def _shared_waybill(self, e: Enterprise, own: str) -> str:
+        """``own``, or (at the shared-waybill rate) a recent waybill of another enterprise, shared once."""
+        rate = self.sim.shared_waybill_rate
+        if rate <= 0.0:
+            return own
+        rng = self.shared_rng
+        if rng.random() < rate:
+            others = sorted(k for k, v in self.recent.items() if k != e.spec.id and v)
+            if others:
+                owner = others[int(rng.random() * len(others))]
+                pool = self.recent[owner]
+                waybill = pool.pop(int(rng.random() * len(pool)))
+                self.manifest.append({"kind": "shared_waybill", "waybill_no": waybill,
+                                      "enterprise_id": e.spec.id, "owner": owner})
+                return waybill
+        pool = self.recent.setdefault(e.spec.id, [])
+        pool.append(own)
+        if len(pool) > 64:
+            del pool[0]
+        return own
+
     def _customer(self, e: Enterprise, t: int) -> str:
         c = e.customers[int(self.rng.random() * len(e.customers))]
         if c in self.net.timeline and not self.net.active(c, t):
@@ -299,7 +331,7 @@ class _Run:
             station = rng.choice([s for s in e.stations if s.hub_key != outlet.hub_key and HUBS[s.hub_key][2]])
         h1 = e.hubs[outlet.hub_key]
         h2 = e.hubs[station.hub_key]
-        waybill = self._waybill(e)
+        waybill = self._shared_waybill(e, self._waybill(e))
         variant = ""
         evs: list[Ev] = []
 

@@ -141,9 +141,13 @@
         "结果 Result", "审计条目 Audit entry"].map((h) => el("th", {}, h)));
       const events = el("table", { id: "trace-events" }, el("thead", {}, head),
         el("tbody", {}, ...t.events.map(eventRow)));
+      // contract §8.1: one parcel per enterprise; with several, each line names its enterprise
+      const parcels = (t.parcels || []).map((p) => p.enterprise_id);
+      const whose = (v) => (parcels.length > 1 ? `${v.enterprise_id} · ` : "");
       const violations = el("ul", { id: "trace-violations" }, ...t.violations.map((v) =>
-        el("li", { class: v.status }, `${v.rule_id} · ${v.severity} · ${v.status} · ${v.message}`)));
-      box.replaceChildren(el("h3", {}, `运单 Waybill ${t.waybill_no}`), events,
+        el("li", { class: v.status }, `${whose(v)}${v.rule_id} · ${v.severity} · ${v.status} · ${v.message}`)));
+      const title = `运单 Waybill ${t.waybill_no}` + (parcels.length ? ` · 企业 Enterprise ${parcels.join(" / ")}` : "");
+      box.replaceChildren(el("h3", {}, title), events,
         el("h4", {}, `违规 Violations (${t.violations.length})`), violations);
       document.getElementById("trace-panel").scrollIntoView({ behavior: "smooth" });
     } catch (err) {

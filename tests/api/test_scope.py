@@ -32,7 +32,7 @@ class TestViolations:
         import json
 
         v = other_violation(world)
-        cursor = base64.urlsafe_b64encode(json.dumps(["", ""]).encode()).decode().rstrip("=")
+        cursor = base64.urlsafe_b64encode(json.dumps(["", "", ""]).encode()).decode().rstrip("=")
         page = world.get(f"/v1/violations?cursor={cursor}&limit=1000", "enterprise").json()
         assert all(x["enterprise_id"] == ENTERPRISE for x in page["items"])
         assert v["waybill_no"] not in json.dumps(page)

@@ -278,3 +278,27 @@ def send_records(settings: Settings, topic: str,
             producer.flush(timeout=60)
     finally:
         producer.close()
+
+
+Parcelled = set[tuple[str, str, str, str, tuple[str, ...]]]
+
+
+def batch_verdict_by_parcel(lines: Iterable[bytes], as_of: str = SAMPLE_AS_OF) -> Parcelled:
+    """``check --as-of`` as (enterprise_id, waybill_no, rule_id, occurred_at, evidence): contract §8.1's identity."""
+    checker = BatchChecker(default_pack())
+    checker.feed(lines)
+    return {(v.enterprise_id, v.waybill_no, v.rule_id, v.to_dict()["occurred_at"], v.evidence)
+            for v in checker.verdict(parse_instant(as_of))}
+
+
+def open_violations_by_parcel(db_url: str) -> Parcelled:
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(t.violations.name):
+                return set()
+            found = queries.list_violations(conn, True, None, None, None)
+    finally:
+        engine.dispose()
+    return {(v["enterprise_id"], v["waybill_no"], v["rule_id"], v["occurred_at"], tuple(v["evidence"]))
+            for v in found}

@@ -13,6 +13,9 @@ BASE = {"v": 1, "enterprise_id": "E1000001", "waybill_no": "WB00000001", "site_i
         "staff_id": "P00000001"}
 
 
+PARCEL = ("E1000001", "WB00000001")  # a parcel is (enterprise_id, waybill_no), contract §8.1
+
+
 def event(event_id: str, kind: str, at: str, **extra: object) -> Event:
     item = validate({**BASE, "event_id": event_id, "type": kind, "occurred_at": at, **extra})
     assert isinstance(item, Event), item
@@ -32,7 +35,7 @@ class TestRelease:
         _, changes = s.advance()
         assert {c.violation.rule_id for c in changes} >= {"TR-1", "XR-1"}
         assert s.release_quiet() == 1
-        assert not s.knows("WB00000001") and "WB00000001" not in s.core.verdicts
+        assert not s.knows(PARCEL) and PARCEL not in s.core.verdicts
 
     def test_a_parcel_with_a_deadline_ahead_stays(self) -> None:
         """An acceptance whose 24 h X-ray deadline has not passed is kept."""
@@ -41,7 +44,7 @@ class TestRelease:
                           origin_region="110000", destination_region="110000", weight_g=1))
         s.clock.advance_to(parse_instant("2026-11-11T20:00:00Z"))
         s.advance()
-        assert s.release_quiet() == 0 and s.knows("WB00000001")
+        assert s.release_quiet() == 0 and s.knows(PARCEL)
 
     def test_a_released_parcel_reloaded_with_its_verdict_changes_only_what_the_new_event_changes(self) -> None:
         """Reload = stored events + stored verdict; a new event then yields only the real differences."""
@@ -52,10 +55,30 @@ class TestRelease:
         _, opened = s.advance()
         stored = {c.violation.rule_id: c.violation for c in opened}
         s.release_quiet()
-        s.reload([first], {"WB00000001": stored})
+        s.reload([first], {PARCEL: stored})
         s.add_event(event("s-1", "sort_scan", "2026-11-11T07:00:00Z"))
         _, changes = s.advance()
         assert all(c.kind != "opened" or c.violation.rule_id not in stored for c in changes)
+
+
+class TestSharedWaybill:
+    def test_two_enterprises_parcels_of_one_waybill_are_released_and_judged_apart(self) -> None:
+        """One partition holds both parcels of a waybill (contract §8.1): the delivered one leaves memory,
+        the other (its X-ray deadline ahead) stays with its own verdict, and neither's verdict names the other."""
+        s = state()
+        s.add_event(event("d-1", "delivery", "2026-11-11T08:00:00Z", method="hand"))
+        other = validate({**BASE, "enterprise_id": "E2000002", "event_id": "d-1", "type": "acceptance",
+                          "occurred_at": "2026-11-13T07:00:00Z", "contract_customer_id": "C00000001",
+                          "origin_region": "110000", "destination_region": "110000", "weight_g": 1})
+        assert isinstance(other, Event)
+        s.add_event(other)
+        s.clock.advance_to(parse_instant("2026-11-13T08:00:00Z"))
+        _, changes = s.advance()
+        assert {c.violation.enterprise_id for c in changes} == {"E1000001", "E2000002"}
+        assert all(c.violation.evidence == ("d-1",) for c in changes)
+        assert s.release_quiet() == 1
+        assert not s.knows(PARCEL) and s.knows(("E2000002", "WB00000001"))
+        assert set(s.core.verdicts) == {("E2000002", "WB00000001")}
 
 
 def test_partition_of_matches_kafkas_default_partitioner() -> None:

@@ -279,12 +279,14 @@ class Outcome:
     rejections: list[RejectedLine] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
 
-    def rules(self, waybill: str | None = WAYBILL) -> set[str]:
-        """The rule ids flagged for ``waybill`` (all waybills when None)."""
-        return {v.rule_id for v in self.violations if waybill is None or v.waybill_no == waybill}
+    def rules(self, waybill: str | None = WAYBILL, enterprise: str | None = None) -> set[str]:
+        """The rule ids flagged for ``waybill`` (all waybills when None), of ``enterprise``'s parcel if given."""
+        return {v.rule_id for v in self.violations if (waybill is None or v.waybill_no == waybill)
+                and (enterprise is None or v.enterprise_id == enterprise)}
 
-    def get(self, rule_id: str, waybill: str = WAYBILL) -> Violation | None:
-        found = [v for v in self.violations if v.rule_id == rule_id and v.waybill_no == waybill]
+    def get(self, rule_id: str, waybill: str = WAYBILL, enterprise: str | None = None) -> Violation | None:
+        found = [v for v in self.violations if v.rule_id == rule_id and v.waybill_no == waybill
+                 and (enterprise is None or v.enterprise_id == enterprise)]
         assert len(found) <= 1, f"{rule_id} flagged {len(found)} times for {waybill}"
         return found[0] if found else None
 

@@ -28,7 +28,7 @@ class TestCompliantInput:
 
 
 class TestViolationShape:
-    """§5: each violation carries these fields, one per (waybill_no, rule_id), sorted for output."""
+    """§5: each violation carries these fields, one per (enterprise_id, waybill_no, rule_id) (§8.1), sorted for output."""
 
     def test_to_dict_has_exactly_the_contract_fields(self):
         """A violation as JSON has waybill_no, rule_id, enterprise_id, severity, occurred_at, evidence, message, rule_pack."""
@@ -58,13 +58,17 @@ class TestViolationShape:
         assert keys == sorted(keys) and len(set(keys)) == len(keys)
         assert {k[0] for k in keys} == {"YT0000000009", "YT0000000001", "YT0000000005"}
 
-    def test_a_parcel_is_its_waybill_across_enterprises(self):
-        """Events of one waybill from two enterprises form one parcel: no TR-1 for the second enterprise's part."""
+    def test_a_parcel_is_its_enterprise_and_waybill(self):
+        """Contract §8.1: events of one waybill from two enterprises are two parcels. The second enterprise's
+        part has no acceptance of its own (TR-1, XR-1 on its evidence); the first's part is compliant.
+        (Revision 1 read them as one parcel with no violation.)"""
         events = journey()
         events = [dict(e, enterprise_id=OTHER_ENTERPRISE) if e["event_id"] in ("dep2", "arr2", "dlv") else e
                   for e in events]
         out = check(events, as_of=at(48))
-        assert out.violations == []
+        assert out.rules(enterprise="E1000001") == set()
+        assert {(v.enterprise_id, v.rule_id, v.evidence) for v in out.violations} == \
+            {(OTHER_ENTERPRISE, "TR-1", ("dep2",)), (OTHER_ENTERPRISE, "XR-1", ("dep2",))}
 
     @pytest.mark.parametrize("as_of", [None, at(48)], ids=["default-as-of", "explicit-as-of"])
     def test_parcels_are_independent(self, as_of):

@@ -62,7 +62,7 @@ class TestStreamEqualsBatch:
         stream = items()
         random.Random(9).shuffle(stream)
         core = RuleCore(default_pack())
-        open_set: dict[tuple[str, str], object] = {}
+        open_set: dict[tuple[str, str, str], object] = {}
         for i, item in enumerate(stream):
             feed(core, item)
             if i % 10 == 0:
@@ -76,7 +76,7 @@ class TestStreamEqualsBatch:
                 del open_set[ch.violation.key]
             else:
                 open_set[ch.violation.key] = ch.violation
-        assert {(w, r, v.at) for (w, r), v in open_set.items()} == batch_verdict()  # type: ignore[attr-defined]
+        assert {(w, r, v.at) for (_, w, r), v in open_set.items()} == batch_verdict()  # type: ignore[attr-defined]
 
 
 def _events(*specs: dict[str, object]) -> list[Event | RegistryRecord]:
@@ -146,7 +146,7 @@ class TestDeadlinesAndFinalisation:
         ):
             feed(core, item)
         core.advance(parse_instant("2026-11-11T12:00:00+08:00"))
-        assert set(core.parcels) == {"YT00000001", "YT00000002"}
+        assert set(core.parcels) == {("E3100001", "YT00000001"), ("E3100001", "YT00000002")}
         core.advance(parse_instant("2026-11-12T10:00:00+08:00"))
-        assert set(core.parcels) == {"YT00000002"}
-        assert "YT00000001" in core.finalised
+        assert set(core.parcels) == {("E3100001", "YT00000002")}
+        assert ("E3100001", "YT00000001") in core.finalised

@@ -125,7 +125,7 @@ def through_everything(line: bytes) -> None:
     core = RuleCore(CORE_PACK)
     if isinstance(item, Event):
         core.add_event(item)
-        for v in core.evaluate(item.waybill_no, item.at).values():
+        for v in core.evaluate(item.parcel, item.at).values():
             orjson.dumps(v.to_dict())
         core.advance(item.at)
     else:

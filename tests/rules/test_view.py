@@ -26,16 +26,16 @@ _MAKE = {
 def _same_instant(kinds: list[str]) -> list[dict]:
     """One event per kind at the same instant (in varied offsets), named and owned against rank order.
 
-    Event ids and enterprises run in the reverse of the type rank, so only the type rank can
-    make the lowest-ranked kind come first; staff is missing so every event is a PR-1 candidate.
+    Event ids run in the reverse of the type rank, so only the type rank can make the
+    lowest-ranked kind come first; staff is missing so every event is a PR-1 candidate. One
+    enterprise: a parcel is ``(enterprise_id, waybill_no)`` (contract §8.1).
     """
     offsets = ["+08:00", "Z", "-05:00", "+05:45", "z", "-00:00", "+14:00", "-12:00"]
     out = []
     for kind in kinds:
         r = RANKED.index(kind)
         eid = "e" + "hgfedcba"[r]
-        enterprise = f"E100000{8 - r}"
-        out.append(_MAKE[kind](eid, at(1, tz=offsets[r]), staff=ABSENT, enterprise=enterprise))
+        out.append(_MAKE[kind](eid, at(1, tz=offsets[r]), staff=ABSENT, enterprise="E1000001"))
     random.Random(len(kinds)).shuffle(out)
     return out
 
@@ -45,11 +45,11 @@ class TestTypeRank:
 
     @pytest.mark.parametrize("first", RANKED[:-1])
     def test_lowest_ranked_type_is_the_parcels_earliest_event(self, first):
-        """Of events at one instant, the lowest-ranked type is the earliest: it owns the violations and PR-1's evidence."""
+        """Of events at one instant, the lowest-ranked type is the earliest: it is PR-1's evidence."""
         kinds = RANKED[RANKED.index(first):]
         out = check(_same_instant(kinds))
         r = RANKED.index(first)
-        assert {v.enterprise_id for v in out.violations} == {f"E100000{8 - r}"}
+        assert {v.enterprise_id for v in out.violations} == {"E1000001"}
         assert out["PR-1"].evidence == ("e" + "hgfedcba"[r],)
 
     @pytest.mark.parametrize("lower, higher", list(zip(RANKED, RANKED[1:])), ids=[f"{a}<{b}" for a, b in
@@ -68,8 +68,6 @@ TIE_CASES = [
      ("ev-10", "E1000001")),
     ("event-id-tie-across-offsets", [("b", at(1, tz="Z"), "E1000001"), ("a", at(1, tz="-09:30"), "E1000001")],
      ("a", "E1000001")),
-    ("enterprise-breaks-the-last-tie", [("a", at(1), "E2000002"), ("a", at(1, tz="Z"), "E1000001")],
-     ("a", "E1000001")),
     ("instant-before-event-id", [("a", at(1, 0, 1), "E1000001"), ("b", at(1), "E1000001")], ("b", "E1000001")),
     ("fraction-before-event-id", [("a", at(1, frac="5"), "E1000001"), ("b", at(1, frac="45"), "E1000001")],
      ("b", "E1000001")),
@@ -77,13 +75,17 @@ TIE_CASES = [
      [("a", at(1, frac="1000000000000000000001"), "E1000001"), ("b", at(1, frac="1"), "E1000001")],
      ("b", "E1000001")),
     ("trailing-zeros-are-the-same-instant", [("b", at(1, frac="500"), "E1000001"), ("a", at(1, frac="5", tz="Z"),
-                                                                                       "E2000002")],
-     ("a", "E2000002")),
+                                                                                       "E1000001")],
+     ("a", "E1000001")),
 ]
 
 
 class TestTies:
-    """§3.1, §7: same instant and type → event_id, then enterprise_id; instants compared exactly across offsets."""
+    """§3.1: same instant and type → event_id; instants compared exactly across offsets.
+
+    §7's enterprise tie-break is moot since §8.1 (a parcel has one enterprise): two enterprises'
+    events are two parcels, each judged alone (see ``test_two_enterprises_never_tie``).
+    """
 
     @pytest.mark.parametrize("pair, first", [c[1:] for c in TIE_CASES], ids=[c[0] for c in TIE_CASES])
     def test_earliest_event_decides_evidence_and_enterprise(self, pair, first):
@@ -92,6 +94,15 @@ class TestTies:
         out = check(events)
         assert out["PR-1"].evidence == (first[0],)
         assert out["PR-1"].enterprise_id == first[1]
+
+    def test_two_enterprises_never_tie(self):
+        """Revision 1's last tie (same instant, type and event_id, two enterprises) is two parcels now:
+        each has its own PR-1, its own event as evidence."""
+        events = [sort_scan("a", at(1), site=OUTLET, staff=ABSENT, enterprise="E2000002"),
+                  sort_scan("a", at(1, tz="Z"), site=OUTLET, staff=ABSENT, enterprise="E1000001")]
+        out = check(events)
+        assert {(v.enterprise_id, v.evidence) for v in out.violations if v.rule_id == "PR-1"} == \
+            {("E1000001", ("a",)), ("E2000002", ("a",))}
 
 
 AS_OF_CASES = [
@@ -133,12 +144,14 @@ class TestAsOf:
                      sort_scan("other", at(7), site=OUTLET, waybill="YT0000000002")])
         assert out.when("TR-1") == utc(6)
 
-    def test_enterprise_is_that_of_the_earliest_event_up_to_as_of(self):
-        """The violation's enterprise_id is that of the parcel's earliest event, across enterprises."""
-        events = [sort_scan("s1", at(1), site=OUTLET, enterprise="E2000002"),
-                  sort_scan("s0", at(0), site=OUTLET, enterprise="E3000003", staff=ABSENT)]
+    def test_enterprise_is_that_of_the_parcel(self):
+        """The violation's enterprise_id is its parcel's (§8.1): an earlier event of another enterprise on the
+        same waybill does not take the violation over (revision 1 gave it to the earliest event's enterprise)."""
+        events = [sort_scan("s1", at(1), site=OUTLET, enterprise="E2000002", staff=ABSENT),
+                  sort_scan("s0", at(0), site=OUTLET, enterprise="E3000003")]
         out = check(events)
-        assert {v.enterprise_id for v in out.violations} == {"E3000003"}
+        assert {v.enterprise_id for v in out.violations if v.rule_id == "PR-1"} == {"E2000002"}
+        assert out.get("PR-1", enterprise="E2000002").evidence == ("s1",)
 
     def test_violation_time_is_truncated_to_whole_utc_seconds(self):
         """occurred_at is written in UTC with Z and its fraction truncated, never rounded."""

@@ -148,3 +148,50 @@ class TestCrossCheck:
         assert found == intended
         expect = Counter(m["expect"] for m in sim.manifest if m["kind"] == "noise")
         assert (checker.stats.rejected, checker.stats.duplicates) == (expect["reject"], expect["drop"])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("greenshield.rules.batch") is None, reason="no rules engine here")
+class TestSharedWaybills:
+    """Contract §8.1 in the simulator: parcels of two enterprises under one waybill number, each judged apart."""
+
+    def test_the_rest_of_the_day_is_unchanged(self) -> None:
+        """The sharing has its own random stream: only the borrowed waybill numbers (and the event ids an
+        enterprise derives from its waybill) differ from the plain day."""
+        plain = list(Simulation(400, 7, fault_rate=0.3).events())
+        sim = Simulation(400, 7, fault_rate=0.3, shared_waybill_rate=0.2)
+        shared = list(sim.events())
+        assert len(plain) == len(shared)
+        same = ("waybill_no", "event_id")
+        assert [{k: v for k, v in e.items() if k not in same} for e in plain] == \
+            [{k: v for k, v in e.items() if k not in same} for e in shared]
+        borrowed = [m for m in sim.manifest if m["kind"] == "shared_waybill"]
+        assert len(borrowed) > 20 and all(m["enterprise_id"] != m["owner"] for m in borrowed)
+        again = Simulation(400, 7, fault_rate=0.3, shared_waybill_rate=0.2)
+        assert list(again.lines()) == list(sim.lines()) and again.manifest == sim.manifest  # deterministic
+
+    def test_each_shared_waybill_has_two_enterprises(self) -> None:
+        sim = Simulation(400, 7, fault_rate=0.3, shared_waybill_rate=0.2)
+        owners: dict[str, set[str]] = {}
+        for e in sim.events():
+            if e["type"] != "registry":
+                owners.setdefault(e["waybill_no"], set()).add(e["enterprise_id"])
+        borrowed = {m["waybill_no"]: {m["enterprise_id"], m["owner"]} for m in sim.manifest
+                    if m["kind"] == "shared_waybill"}
+        assert borrowed and all(owners[w] == both for w, both in borrowed.items())
+        assert all(len(v) == 1 for w, v in owners.items() if w not in borrowed)
+
+    @pytest.mark.parametrize(("seed", "rate", "noise"), [(7, 0.3, 0.05), (2026, 0.6, 0.0)])
+    def test_verdict_equals_manifest_per_parcel(self, seed: int, rate: float, noise: float) -> None:
+        """``check`` finds exactly the injected faults, each on its own parcel ``(enterprise_id, waybill_no)``."""
+        from greenshield.rules.batch import BatchChecker
+        from greenshield.rules.pack import default_pack
+
+        sim = Simulation(1500, seed, fault_rate=rate, noise_rate=noise, shared_waybill_rate=0.15)
+        checker = BatchChecker(default_pack())
+        checker.feed(sim.shuffled_lines())
+        found = {(v.enterprise_id, v.waybill_no, v.rule_id) for v in checker.verdict()}
+        intended = {(m["enterprise_id"], m["waybill_no"], m["intended_rule"]) for m in sim.manifest
+                    if m["kind"] == "fault"}
+        assert found == intended
+        faulty_shared = {(m["enterprise_id"], m["waybill_no"]) for m in sim.manifest if m["kind"] == "shared_waybill"}
+        assert faulty_shared & {(e, w) for e, w, _ in intended}  # some shared parcels carry a fault
