@@ -85,6 +85,28 @@ class TestModes:
 
 
 class TestPersonalData:
+    def test_odd_keys_and_rejected_lines_leave_no_plain_value_in_any_response(self, world: World) -> None:
+        """Case/space-variant sender keys, extra fields and rejected lines carrying the ID number: every
+        response (ingest answer, traces, violations, stats) and every stored row holds it masked at most."""
+        odd = acceptance("odd-1", "WBAPI0000031")
+        odd["sender"] = {**odd["sender"], "Name": "陈强", "id_number ": ID_NUMBER, "phone": ID_NUMBER}
+        odd["note"] = f"陈强 {ID_NUMBER}"
+        odd["inspection"] = {"inspected_at": odd["occurred_at"], "result": "passed", "category": "docs",
+                             "remark": ID_NUMBER}
+        bad_site = {**ev("odd-2", waybill="WBAPI0000032"), "site_id": ID_NUMBER}
+        bad_weight = {**acceptance("odd-3", "WBAPI0000033"), "weight_g": ID_NUMBER, "remark": "陈强"}
+        r = post(world, [odd, bad_site, bad_weight], "proceed")
+        assert r.status_code == 200 and [x["status"] for x in r.json()["results"]] == ["accepted", "rejected",
+                                                                                        "rejected"]
+        texts = [r.text] + [world.get(path, who).text for path, who in (
+            ("/v1/parcels/WBAPI0000031/trace", "regulator"), ("/v1/parcels/WBAPI0000031/trace", "enterprise"),
+            ("/v1/parcels/WBAPI0000032/trace", "regulator"), ("/v1/violations?limit=500", "regulator"),
+            ("/v1/stats", "regulator"))]
+        assert "odd-1" in texts[1]  # the trace really shows the event
+        with world.store.read() as conn:
+            texts += [repr(conn.execute(sa.select(table)).all()) for table in t.metadata.sorted_tables]
+        assert [i for i, text in enumerate(texts) if ID_NUMBER in text or "陈强" in text] == []
+
     def test_verdicts_follow_at_once_and_the_sender_is_never_stored_plain(self, world: World) -> None:
         """An acceptance without inspection is IN-1 right after the POST; the ID number is stored only masked."""
         r = post(world, [acceptance("acc-1", "WBAPI0000009")])
