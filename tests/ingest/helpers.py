@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -217,67 +216,17 @@ def spawn_worker(settings: Settings, db_url: str, log: Path) -> Any:
                             cwd=Path(__file__).resolve().parents[2])
 
 
-class _RawName(str):
-    """A header name sent as exactly ``raw`` (kafka-python encodes names with ``str.encode``)."""
-
-    raw: bytes
-
-    def __new__(cls, raw: bytes) -> _RawName:
-        name = super().__new__(cls, raw.decode("utf-8", "replace"))
-        name.raw = raw
-        return name
-
-    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
-        return self.raw
-
-
-class _NullValue(bytes):
-    """Stands for a null header value until the record is built (the producer's check wants bytes)."""
-
-
-@contextmanager
-def _null_header_values() -> Iterator[None]:
-    """While active, the record builder writes :class:`_NullValue` header values as nulls (same size: 1 byte)."""
-    from kafka.record.default_records import DefaultRecordBatchBuilder
-
-    original = DefaultRecordBatchBuilder.append
-
-    def append(self: Any, offset: int, timestamp: Any, key: Any, value: Any, headers: Any, *args: Any) -> Any:
-        headers = [(n, None if isinstance(v, _NullValue) else v) for n, v in headers]
-        return original(self, offset, timestamp, key, value, headers, *args)
-
-    DefaultRecordBatchBuilder.append = append
-    try:
-        yield
-    finally:
-        DefaultRecordBatchBuilder.append = original
-
-
 Header = tuple[str | bytes, bytes | None]
 
 
 def send_records(settings: Settings, topic: str,
                  records: Iterable[tuple[bytes | None, bytes | None, list[Header], int | None]]) -> None:
-    """Send ``(key, value, headers, partition)`` exactly as given, bytes on the broker included.
+    """Send ``(key, value, headers, partition)`` exactly as given (non-UTF-8 header names, null header
+    values: see :mod:`tests.ingest.raw_producer`), lingering so consecutive records share a record batch."""
+    from .raw_producer import send_messages
 
-    Header names may be ``bytes`` that are not UTF-8 and header values ``None``:
-    kafka-python's producer refuses both, so names go as a ``str`` whose ``encode``
-    returns the raw bytes and nulls are put back after its check (the record format
-    carries both). Sent with ``linger_ms`` so consecutive records share a record batch.
-    """
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=200,
-                             max_request_size=8 * 1024 * 1024)
-    try:
-        with _null_header_values():
-            for key, value, headers, partition in records:
-                fixed = [(_RawName(n) if isinstance(n, bytes) else n, _NullValue() if v is None else v)
-                         for n, v in headers]
-                producer.send(topic, key=key, value=value, headers=fixed, partition=partition)
-            producer.flush(timeout=60)
-    finally:
-        producer.close()
+    send_messages(settings.kafka_bootstrap, [(topic, partition, key, value, list(headers))
+                                             for key, value, headers, partition in records], linger_ms=200)
 
 
 Parcelled = set[tuple[str, str, str, str, tuple[str, ...]]]

@@ -49,12 +49,13 @@ def wire_headers(headers: Iterable[tuple[Any, Any]]) -> list[tuple[str, bytes | 
 
 
 def send_messages(bootstrap: str, messages: Iterable[tuple[str, int | None, bytes | None, bytes | None,
-                                                            list[tuple[Any, Any]]]]) -> list[tuple[str, int, int]]:
+                                                            list[tuple[Any, Any]]]],
+                  linger_ms: int = 5) -> list[tuple[str, int, int]]:
     """Send ``(topic, partition, key, value, headers)`` as they are; wait for every ack; where each one went."""
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=8 * 1024 * 1024,
-                             linger_ms=5)
+                             linger_ms=linger_ms)
     futures = []
     try:
         with _unchecked_headers():
