@@ -2,7 +2,7 @@
 
 An entry is canonical JSON (UTF-8, keys sorted, no whitespace; orjson with
 ``OPT_SORT_KEYS``); its leaf hash is ``SHA-256(0x00 || entry)`` (RFC 6962). Hashes
-inside are lowercase hex SHA-256. The four kinds (``v`` is the entry format, 2 since
+inside are lowercase hex SHA-256. The kinds (``v`` is the entry format, 2 since
 schema version 2: events gained ``digest``, ``source`` and ``position``; rejects became leaves;
 a violation entry is ``v`` 2 since schema version 3: it names the parcel's enterprise, contract §8.1)::
 
@@ -15,6 +15,10 @@ a violation entry is ``v`` 2 since schema version 3: it names the parcel's enter
     {"content": H({"payload": public payload, "reason": reason}), "enterprise_id": E or null,
      "event_id": I or null, "kind": "reject", "position": P, "sender": C or null, "source": S,
      "stored_s": t, "v": 2}
+    {"content": H(doc), "kind": "grade" | "warning" | "sanction", "v": 1, <the row's key columns>}
+
+(the last three since schema version 4: credit grades, warnings and sanctions, whose key
+columns are listed in :data:`RECORD_KEYS`)
 
 * *public doc* - the stored (already redacted) event with the sender's personal
   fields (``name_masked``, ``id_number_masked``, ``id_hash``) taken out;
@@ -161,3 +165,17 @@ def violation_entry(enterprise_id: str, waybill_no: str, rule_id: str, seq: int,
 def query_entry(query: str, doc_text: str) -> bytes:
     return canonical({"v": 1, "kind": "query", "query": query, "content": _h(doc_text.encode())})
 
+
+
+#: the columns a grade, warning or sanction entry binds besides its doc's hash
+RECORD_KEYS: dict[str, tuple[str, ...]] = {
+    "grade": ("enterprise_id", "period", "seq", "grade"),
+    "warning": ("subject_kind", "subject_id", "at", "level", "enterprise_id"),
+    "sanction": ("enterprise_id", "decision_ref", "at_s", "points"),
+}
+
+
+def record_entry(kind: str, row: Mapping[str, Any]) -> bytes:
+    """The entry of a ``grades``, ``warnings`` or ``sanctions`` row (a mapping with its columns)."""
+    keys = {k: row[k] for k in RECORD_KEYS[kind]}
+    return canonical({"v": 1, "kind": kind, **keys, "content": _h(str(row["doc"]).encode())})

@@ -14,14 +14,15 @@ value would fail its whole batch. Version 2: those columns became ``Text``,
 rejects joined the log (``entry_id``, ``sender_commitment``), checkpoints are
 numbered by the sequencer (``id`` 1, 2, ... without gaps). Version 3 (contract §8.1): a
 parcel is ``(enterprise_id, waybill_no)``, so violations are keyed by
-``(enterprise_id, waybill_no, rule_id)`` and their changes carry the enterprise.
+``(enterprise_id, waybill_no, rule_id)`` and their changes carry the enterprise. Version 4: credit
+grades, warnings and the regulator's sanctions are leaves too (``grades``, ``warnings``, ``sanctions``).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 # a 64-bit key that is SQLite's rowid (INTEGER PRIMARY KEY): one B-tree per table, not two
@@ -161,6 +162,39 @@ rejects = sa.Table(
     sa.Column("sender_commitment", sa.String(64)),  # binds the payload's sender fields (purge erases them)
     sa.Column("purged", sa.Boolean, nullable=False),
     sa.UniqueConstraint("source", "position", name="uq_rejects_where"),
+)
+# --- risk and credit (greenshield.audit.credit_log): each row is a leaf of kind grade / warning / sanction
+grades = sa.Table(
+    "grades", metadata,  # an enterprise's credit grade for a period; a recomputation that differs is seq + 1
+    sa.Column("id", RowKey, primary_key=True, autoincrement=False),
+    sa.Column("enterprise_id", sa.String(8), nullable=False),
+    sa.Column("period", sa.String(7), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("grade", sa.String(1), nullable=False),
+    sa.Column("doc", sa.Text, nullable=False),  # canonical JSON: score, indexes, inputs, model, as_of
+    sa.UniqueConstraint("enterprise_id", "period", "seq", name="uq_grades"),
+)
+warnings = sa.Table(
+    "warnings", metadata,  # 预警: a source's level rose, or an enterprise's grade fell to C or D
+    sa.Column("id", RowKey, primary_key=True, autoincrement=False),
+    sa.Column("subject_kind", sa.String(16), nullable=False),  # a risk kind, or "credit"
+    sa.Column("subject_id", sa.String(64), nullable=False),    # a sender only as its keyed hash
+    sa.Column("at", sa.String(20), nullable=False),            # the as_of (UTC "Z") or the period
+    sa.Column("level", sa.String(8), nullable=False),          # blue..red, or the grade C / D
+    sa.Column("enterprise_id", sa.String(8)),                  # whose it is, when one enterprise's
+    sa.Column("doc", sa.Text, nullable=False),
+    sa.UniqueConstraint("subject_kind", "subject_id", "at", "level", name="uq_warnings"),
+    sa.Index("ix_warnings_enterprise", "enterprise_id"),
+)
+sanctions = sa.Table(
+    "sanctions", metadata,  # a sanction the regulator records (no free text: a reason code and a reference)
+    sa.Column("id", RowKey, primary_key=True, autoincrement=False),
+    sa.Column("enterprise_id", sa.String(8), nullable=False),
+    sa.Column("decision_ref", sa.String(32), nullable=False, unique=True),
+    sa.Column("at_s", sa.BigInteger, nullable=False),
+    sa.Column("points", sa.Integer, nullable=False),
+    sa.Column("doc", sa.Text, nullable=False),
+    sa.Index("ix_sanctions_enterprise", "enterprise_id", "at_s"),
 )
 run_state = sa.Table(  # the embedded pipeline's clock
     "run_state", metadata,

@@ -9,7 +9,8 @@ the key of the row, as ``table[column=value]``):
   the commitment with the personal fields and digest; ``rejects``: the commitment with
   the payload), and the entry re-derived from the row must equal the stored entry.
   ``events`` (every column, ``digest``, ``source`` and ``position`` included),
-  ``violation_changes``, ``queries`` and ``rejects`` are the leaves; no data row may
+  ``violation_changes``, ``queries``, ``rejects``, ``grades``, ``warnings`` and ``sanctions`` are the leaves
+  (the last three: their key columns must also be their doc's); no data row may
   lack an entry of its kind (an inserted row is found). ``purged`` is checked by what it
   implies (personal fields gone, the commitment kept); on a reject without a sender it
   has nothing to erase, so toggling it there changes nothing served and is not seen;
@@ -60,7 +61,7 @@ from sqlalchemy.engine import Connection
 
 from greenshield.audit import schema as t
 from greenshield.audit.checkpoint import Checkpoint, CheckpointError, check_consistent, verify_checkpoint
-from greenshield.audit.entries import loads, query_entry, reject_entry, violation_entry
+from greenshield.audit.entries import RECORD_KEYS, loads, query_entry, record_entry, reject_entry, violation_entry
 from greenshield.audit.log import NODE_LEVEL, Policy, checkpoint_of, prove_consistency, stored_runs
 from greenshield.audit.merkle import MerkleAccumulator, leaf_hash
 from greenshield.audit.proofs import ProofError
@@ -73,7 +74,9 @@ UNTRUSTED = ("no trusted checkpoint given: trust comes only from the store's own
              "with write access to the store can delete and re-create; pass --trusted FILE (a checkpoint kept "
              "outside the store) or set GREENSHIELD_TRUSTED_CHECKPOINT")
 _DATA = {"event": (t.events, t.events.c.entry_id), "violation": (t.violation_changes, t.violation_changes.c.id),
-         "query": (t.queries, t.queries.c.id), "reject": (t.rejects, t.rejects.c.entry_id)}
+         "query": (t.queries, t.queries.c.id), "reject": (t.rejects, t.rejects.c.entry_id),
+         "grade": (t.grades, t.grades.c.id), "warning": (t.warnings, t.warnings.c.id),
+         "sanction": (t.sanctions, t.sanctions.c.id)}
 _SENTINEL = -(1 << 62)
 _DIGITS = re.compile(r"[0-9]*")
 Runs = list[tuple[int, int, int]]
@@ -223,6 +226,8 @@ def _derive(kind: str, row: Any) -> tuple[bytes, list[str]]:
                                row["doc"]), _change_problems(row)
     if kind == "reject":
         return reject_entry(row), reject_problems(row)
+    if kind in RECORD_KEYS:
+        return record_entry(kind, row), _record_problems(kind, row)
     return query_entry(str(loads(row["doc"]).get("query")), row["doc"]), []
 
 
@@ -307,7 +312,16 @@ def _name(kind: str, row: Any) -> str:
         return f"{row['enterprise_id']}/{row['waybill_no']}/{row['rule_id']}#{row['seq']}"
     if kind == "reject":
         return f"{row['source']}:{row['position']}"
+    if kind in RECORD_KEYS:
+        return "/".join(str(row[k]) for k in RECORD_KEYS[kind][:3])
     return f"#{row['id']}"
+
+
+def _record_problems(kind: str, row: Any) -> list[str]:
+    """A grade's, warning's or sanction's key columns must be its doc's (the entry binds both)."""
+    doc = loads(row["doc"])
+    wrong = [k for k in RECORD_KEYS[kind] if k != "seq" and doc.get(k) != row[k]]
+    return [f"its {', '.join(wrong)} differ from its doc's (edited?)"] if wrong else []
 
 
 # --- checkpoints and the trusted one

@@ -1,0 +1,1 @@
+"""Risk sources and enterprise credit: the pure scoring core and its model file."""

@@ -1,0 +1,144 @@
+"""Enterprise credit: the index system, the score 0-100, the grade, and what a grade does to the rule pack.
+
+Pure. Each index is 1 with no violation and falls linearly to 0 at its tolerated
+rate (``[credit.tolerance]``); the score is the indexes weighted by ``[credit.weights]``
+(they sum to 100) less the points of the regulator's sanctions, within 0..100.
+Periods are calendar months (``2026-11``) or quarters (``2026Q4``) in China time (+08:00).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from greenshield.risk.model import GRADES, INDEXES, RiskModel
+from greenshield.rules.pack import SCOPES, SEVERITIES, RulePack
+
+CST = timezone(timedelta(hours=8))
+_PERIOD = re.compile(r"([0-9]{4})(?:-(0[1-9]|1[0-2])|Q([1-4]))")
+COMPLIANCE_SYSTEMS = ("RN", "IN", "XR")  # 实名收寄 · 收寄验视 · 过机安检
+TRACE_SYSTEMS = ("TR", "TK", "PR")       # 可追溯 · 可追踪 · 可倒查
+
+
+def period_bounds(period: str) -> tuple[int, int]:
+    """``[start, end)`` of a period in epoch seconds; ``ValueError`` for anything but YYYY-MM or YYYYQn."""
+    m = _PERIOD.fullmatch(period) if isinstance(period, str) else None
+    if m is None:
+        raise ValueError(f"period {period!r}: expected a month like 2026-11 or a quarter like 2026Q4")
+    year = int(m.group(1))
+    first = int(m.group(2)) if m.group(2) else (int(m.group(3)) - 1) * 3 + 1
+    months = 1 if m.group(2) else 3
+    start = datetime(year, first, 1, tzinfo=CST)
+    y2, m2 = divmod(first - 1 + months, 12)
+    end = datetime(year + y2, m2 + 1, 1, tzinfo=CST)
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def period_of(at_s: int, quarter: bool = False) -> str:
+    """The month (or quarter) holding an instant, in China time."""
+    dt = datetime.fromtimestamp(at_s, CST)
+    return f"{dt.year}Q{(dt.month - 1) // 3 + 1}" if quarter else f"{dt.year}-{dt.month:02d}"
+
+
+def previous_period(period: str) -> str:
+    start, _ = period_bounds(period)
+    return period_of(start - 1, quarter="Q" in period)
+
+
+@dataclass(frozen=True)
+class CreditInputs:
+    """What the store says about one enterprise in one period (parcels counted once each)."""
+
+    enterprise_id: str
+    parcels: int
+    system_parcels: Mapping[str, int]  # parcels with a violation of each system prefix (RN, IN, ...)
+    critical_parcels: int
+    prohibited_found: int              # parcels with a prohibited item found
+    late_interceptions: int            # parcels with PH-2 (not intercepted in time)
+    repeats: int                       # violations beyond the first of each (site, rule)
+    sanction_points: float
+    sanction_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Credit:
+    enterprise_id: str
+    score: float
+    grade: str
+    indexes: Mapping[str, float]
+
+
+def _falling(rate: float, tolerance: float) -> float:
+    return max(0.0, 1.0 - rate / tolerance)
+
+
+def indexes(inputs: CreditInputs, model: RiskModel) -> dict[str, float]:
+    """Each index in [0, 1] (docs/credit.md)."""
+    tol, n = model.credit_tolerance, max(inputs.parcels, 1)
+    systems = [_falling(inputs.system_parcels.get(s, 0) / n, tol["compliance"]) for s in COMPLIANCE_SYSTEMS]
+    trace = sum(inputs.system_parcels.get(s, 0) for s in TRACE_SYSTEMS)
+    late = inputs.late_interceptions / inputs.prohibited_found if inputs.prohibited_found else 0.0
+    return {
+        "compliance": sum(systems) / len(systems),
+        "critical": _falling(inputs.critical_parcels / n, tol["critical"]),
+        "interception": _falling(min(late, 1.0), tol["interception"]),
+        "trace": _falling(trace / n, tol["trace"]),
+        "repeat": _falling(inputs.repeats / n, tol["repeat"]),
+    }
+
+
+def grade_of(score: float, model: RiskModel) -> str:
+    for grade in GRADES[:3]:
+        if score >= model.grades[grade]:
+            return grade
+    return "D"
+
+
+def credit(inputs: CreditInputs, model: RiskModel) -> Credit:
+    """The score (one decimal, so a grade never hangs on float noise) and the grade."""
+    idx = indexes(inputs, model)
+    raw = sum(model.credit_weights[k] * idx[k] for k in INDEXES) - inputs.sanction_points
+    score = round(min(100.0, max(0.0, raw)), 1)
+    return Credit(inputs.enterprise_id, score, grade_of(score, model), {k: round(v, 4) for k, v in idx.items()})
+
+
+def grade_rank(grade: str | None) -> int:
+    """0 for A (or no grade) ... 3 for D."""
+    return GRADES.index(grade) if grade in GRADES else 0
+
+
+def grade_fell(previous: str | None, now: str) -> bool:
+    """A warning is due: the grade is C or D and worse than before (no grade before counts as A)."""
+    return now in ("C", "D") and grade_rank(now) > grade_rank(previous)
+
+
+def tightened(pack: RulePack, grade: str | None, model: RiskModel) -> RulePack:
+    """The rule pack for an enterprise of ``grade``: ``[credit.tighten.<grade>]`` applied, or ``pack`` itself.
+
+    A tightening may set ``xray_scope`` and raise severities (``severity = {"IN-1" = "critical"}``);
+    the pack's version gains ``+<grade>``, so every violation found under it says so.
+    """
+    spec = model.tighten.get(grade or "")
+    if not spec:
+        return pack
+    scope = spec.get("xray_scope", pack.xray_scope)
+    if scope not in SCOPES:
+        raise ValueError(f"credit.tighten.{grade}.xray_scope {scope!r} is not one of {', '.join(SCOPES)}")
+    severity = dict(pack.severity)
+    for rule_id, sev in dict(spec.get("severity", {})).items():
+        if rule_id not in severity or sev not in SEVERITIES:
+            raise ValueError(f"credit.tighten.{grade}.severity: {rule_id!r} = {sev!r} is not a rule and severity")
+        if SEVERITIES.index(sev) > SEVERITIES.index(severity[rule_id]):
+            severity[rule_id] = sev
+    unknown = set(spec) - {"xray_scope", "severity"}
+    if unknown:
+        raise ValueError(f"credit.tighten.{grade}: unknown keys {sorted(unknown)}")
+    return dataclasses.replace(pack, xray_scope=scope, severity=severity, version=f"{pack.version}+{grade}")
+
+
+def pack_for(enterprise_id: str, grades: Mapping[str, str], pack: RulePack, model: RiskModel) -> RulePack:
+    """The rule pack one enterprise's parcels are checked with, given the latest grades."""
+    return tightened(pack, grades.get(enterprise_id), model)
