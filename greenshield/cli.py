@@ -24,6 +24,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "trace",
     "violations",
+    "risk",
+    "credit",
     "audit",
     "serve",
     "tokens",

@@ -56,6 +56,7 @@ class Settings:
     registry_partitions: int = 1
     violations_partitions: int = 6
     rejects_partitions: int = 1
+    warnings_partitions: int = 1
     topic_replication: int = 1
     allowed_lateness_seconds: int = 600
     backstop_idle_seconds: int = 60
@@ -106,6 +107,10 @@ class Settings:
         return f"{self.topic_prefix}rejects.v1"
 
     @property
+    def warnings_topic(self) -> str:
+        return f"{self.topic_prefix}warnings.v1"
+
+    @property
     def kafka_dir(self) -> Path:
         return self.data_dir / "kafka"
 
@@ -139,6 +144,7 @@ class Settings:
             registry_partitions=_int(env, "GREENSHIELD_REGISTRY_PARTITIONS", d.registry_partitions),
             violations_partitions=_int(env, "GREENSHIELD_VIOLATIONS_PARTITIONS", d.violations_partitions),
             rejects_partitions=_int(env, "GREENSHIELD_REJECTS_PARTITIONS", d.rejects_partitions),
+            warnings_partitions=_int(env, "GREENSHIELD_WARNINGS_PARTITIONS", d.warnings_partitions),
             topic_replication=_int(env, "GREENSHIELD_TOPIC_REPLICATION", d.topic_replication),
             allowed_lateness_seconds=_int(env, "GREENSHIELD_ALLOWED_LATENESS_SECONDS", d.allowed_lateness_seconds),
             backstop_idle_seconds=_int(env, "GREENSHIELD_BACKSTOP_IDLE_SECONDS", d.backstop_idle_seconds),

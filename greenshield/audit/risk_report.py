@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greenshield.audit import schema as t
-from greenshield.audit.credit_log import sanctions_in
+from greenshield.audit.credit_log import sanctions_in, store_grades, store_warnings
 from greenshield.audit.risk_data import _findings, _violations, evidence_events, kind_data
+from greenshield.audit.store import Store
 from greenshield.risk.credit import CreditInputs, credit, grade_fell, period_bounds, previous_period
 from greenshield.risk.model import GRADE_NAMES, LEVEL_NAMES, RiskModel
 from greenshield.risk.score import SourceScore, interval, level_rank, score_kind
@@ -161,3 +162,25 @@ def grade_warnings(conn: Connection, period: str, docs: list[dict[str, Any]], mo
              "level_zh": GRADE_NAMES[d["grade"]], "previous_level": before.get(d["enterprise_id"]),
              "reason": "grade_fell", "score": d["score"], "enterprise_id": d["enterprise_id"], "model": model.label}
             for d in docs if grade_fell(before.get(d["enterprise_id"]), d["grade"])]
+
+
+# --- computing and recording (the CLI's and the API's one path)
+
+def record_credit(store: Store, period: str, model: RiskModel,
+                  as_of_s: int | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Compute a period's grades, store those that changed and the warnings due; return (grades, warnings)."""
+    with store.read() as conn:
+        docs = grade_docs(conn, period, model, as_of_s)
+        warnings = grade_warnings(conn, period, docs, model)
+    store_grades(store, period, docs)
+    store_warnings(store, warnings)
+    return docs, warnings
+
+
+def record_risk_warnings(store: Store, kind: str, as_of_s: int, model: RiskModel,
+                         window_s: int | None = None) -> list[dict[str, Any]]:
+    """Compute the level rises of ``kind`` at ``as_of_s`` and store those not stored yet; return them all."""
+    with store.read() as conn:
+        warnings = risk_warnings(conn, kind, as_of_s, model, window_s)
+    store_warnings(store, warnings)
+    return warnings

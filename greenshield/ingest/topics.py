@@ -59,6 +59,7 @@ def topic_specs(settings: Settings) -> tuple[TopicSpec, ...]:
                   {"cleanup.policy": "delete"}),
         TopicSpec("rejects", settings.rejects_topic, settings.rejects_partitions, "<topic>:<partition>",
                   {"cleanup.policy": "delete"}),
+        TopicSpec("warnings", settings.warnings_topic, settings.warnings_partitions, "<subject_kind>:<subject_id>"),
     )
 
 

@@ -59,7 +59,7 @@ def _first(evs: list[Ev], kind: str) -> Ev | None:
 def _outlet(parcels: dict[tuple[str, str], list[Ev]], rng: random.Random) -> str:
     """The busiest accepting site; 60 % of its acceptances lose their inspection."""
     sites = Counter(a["site_id"] for evs in parcels.values() if (a := _first(evs, "acceptance")) is not None)
-    outlet = sorted(sites.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+    outlet = str(sorted(sites.items(), key=lambda kv: (-kv[1], kv[0]))[0][0])
     for key in sorted(parcels):
         acc = _first(parcels[key], "acceptance")
         if acc is not None and acc["site_id"] == outlet and rng.random() < 0.6:

@@ -18,9 +18,9 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-day.jsonl"
 
 class TestTopicSpecs:
     def test_default_names_use_the_gs_prefix(self) -> None:
-        """The four topics are gs.events.v1, gs.registry.v1, gs.violations.v1 and gs.rejects.v1."""
+        """The topics are gs.events.v1, gs.registry.v1, gs.violations.v1, gs.rejects.v1 and gs.warnings.v1."""
         names = [s.name for s in topic_specs(Settings())]
-        assert names == ["gs.events.v1", "gs.registry.v1", "gs.violations.v1", "gs.rejects.v1"]
+        assert names == ["gs.events.v1", "gs.registry.v1", "gs.violations.v1", "gs.rejects.v1", "gs.warnings.v1"]
 
     def test_events_have_six_partitions_and_the_registry_is_compacted(self) -> None:
         """Defaults: 6 event partitions; the registry topic compacts instead of deleting."""
