@@ -50,6 +50,7 @@ class Settings:
     checkpoint_every_seconds: int = 60
     trusted_checkpoint_file: Path | None = None  # a checkpoint the auditor keeps outside the store
     log_level: str = "WARNING"
+    risk_model_file: Path | None = None  # the risk and credit model (TOML); None: the shipped one
 
     # stream pipeline (issue 5): topic layout, stream time, worker batching, metrics
     events_partitions: int = 6
@@ -175,6 +176,7 @@ class Settings:
             checkpoint_every_seconds=_int(env, "GREENSHIELD_CHECKPOINT_EVERY_SECONDS", d.checkpoint_every_seconds),
             trusted_checkpoint_file=Path(trusted) if (trusted := env.get("GREENSHIELD_TRUSTED_CHECKPOINT")) else None,
             log_level=env.get("GREENSHIELD_LOG_LEVEL", d.log_level).upper(),
+            risk_model_file=Path(model) if (model := env.get("GREENSHIELD_RISK_MODEL")) else None,
         )
 
 

@@ -29,10 +29,12 @@ WEB_HEADER = "x-greenshield-web"
 MAX_TOKEN_CHARS = 200
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "enterprise": frozenset({"violations", "stats", "trace", "ingest", "state_events", "checkpoints"}),
-    "regulator": frozenset({"violations", "stats", "trace", "checkpoints", "dashboard", "ingest", "state_registry"}),
+    "enterprise": frozenset({"violations", "stats", "trace", "ingest", "state_events", "checkpoints",
+                             "risk", "credit", "warnings"}),
+    "regulator": frozenset({"violations", "stats", "trace", "checkpoints", "dashboard", "ingest", "state_registry",
+                            "risk", "credit", "warnings", "sanctions"}),
     "registrar": frozenset({"ingest", "state_registry"}),
-    "auditor": frozenset({"trace", "sender", "proofs", "checkpoints", "auditor_page"}),
+    "auditor": frozenset({"trace", "sender", "proofs", "checkpoints", "auditor_page", "credit"}),
 }
 RECORDED_ROLES = frozenset({"auditor"})  # every request of these roles is written to the audit log
 

@@ -178,3 +178,85 @@ class IngestAnswer(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+class RiskSource(BaseModel):
+    """One ranked source: its score (weighted violations per 1,000 parcels, shrunk toward the regional rate)."""
+
+    model_config = ConfigDict(extra="allow")
+    rank: int
+    kind: str
+    source: str = Field(description="the source's id; a sender's is the keyed hash of its document (contract §6)")
+    enterprise_id: str | None = Field(description="the enterprise whose parcels these all are, else null")
+    score: float
+    interval: list[float] = Field(description="central credible interval, per 1,000 parcels")
+    level: Literal["blue", "yellow", "orange", "red"] | None
+    parcels: int
+    violations: dict[str, int] = Field(description="incidents by rule (PROHIBITED: a prohibited item found)")
+    trend: dict[str, Any] = Field(description="the previous window's score and level, and the direction")
+    violation_ids: list[str]
+
+
+class RiskReport(BaseModel):
+    kind: str
+    as_of: str
+    window: str
+    model: str
+    regional_rate: float = Field(description="the kind's rate over the region, per 1,000 parcels")
+    sources: int
+    results: list[RiskSource]
+
+
+class Grade(BaseModel):
+    """An enterprise's credit for a period (docs/credit.md), stored as an audit-log leaf."""
+
+    model_config = ConfigDict(extra="allow")
+    enterprise_id: str
+    period: str
+    as_of: str
+    score: float
+    grade: Literal["A", "B", "C", "D"]
+    indexes: dict[str, float]
+    inputs: dict[str, Any]
+    model: str
+    seq: int
+    audit_entry: int | None = Field(description="its leaf: prove it with /v1/audit/proof/{n}")
+
+
+class Grades(BaseModel):
+    period: str
+    grades: list[Grade]
+
+
+class Warning(BaseModel):
+    """预警: a source's level rose, or an enterprise's grade fell to C or D."""
+
+    model_config = ConfigDict(extra="allow")
+    subject_kind: str
+    subject_id: str
+    at: str = Field(description="the as_of of a risk warning, the period of a credit one")
+    level: str
+    previous_level: str | None
+    reason: Literal["level_rose", "grade_fell"]
+    enterprise_id: str | None
+    audit_entry: int | None
+
+
+class Warnings(BaseModel):
+    items: list[Warning]
+
+
+class SanctionIn(BaseModel):
+    """A sanction the regulator records: no free text (a reason code and its decision reference)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enterprise_id: str = Field(pattern=r"^E[0-9]{7}$")
+    decision_ref: str = Field(pattern=r"^[A-Za-z0-9-]{1,32}$", description="the regulator's decision reference")
+    occurred_at: str = Field(max_length=40, description="RFC 3339, with an offset")
+    points: int = Field(ge=1, le=100, description="points deducted from the period's credit score")
+    reason_code: str = Field(pattern=r"^[a-z0-9_.-]{1,40}$")
+
+
+class SanctionAnswer(BaseModel):
+    entry_id: int
+    created: bool

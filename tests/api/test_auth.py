@@ -20,6 +20,10 @@ ROUTES = {  # a request of each endpoint, and the roles that may make it
     ("POST", "/v1/senders/lookup"): {"auditor"},
     ("POST", "/v1/events"): {"enterprise", "regulator", "registrar"},  # what each may state: test_registry_authority
     ("GET", "/openapi.json"): {"regulator", "enterprise", "auditor", "registrar"},
+    ("GET", "/v1/risk/site"): {"regulator", "enterprise"},
+    ("GET", "/v1/credit"): {"regulator", "enterprise", "auditor"},
+    ("GET", "/v1/warnings"): {"regulator", "enterprise"},
+    ("POST", "/v1/sanctions"): {"regulator"},
 }
 SENDER = {"id_type": "passport", "id_number": "E12345678"}
 
@@ -46,7 +50,7 @@ class TestAuthentication:
         listed = {p.split("?")[0] for _, p in ROUTES}
         api = {p for p in app_paths if p.startswith("/v1") or p == "/openapi.json"}
         templated = {"/v1/parcels/{waybill}/trace", "/v1/vehicles/{vehicle_id}/trace", "/v1/staff/{staff_id}/trace",
-                     "/v1/machines/{machine_id}/trace", "/v1/audit/proof/{n}"}
+                     "/v1/machines/{machine_id}/trace", "/v1/audit/proof/{n}", "/v1/risk/{kind}"}
         assert api - templated <= listed
 
     def test_unknown_and_malformed_tokens_get_401_with_a_challenge(self, world: World) -> None:

@@ -1,0 +1,131 @@
+"""Risk sources, enterprise credit, warnings (预警) and the regulator's sanctions.
+
+An enterprise token sees only its own: the sources whose parcels are all its own
+(never senders or cities, which span enterprises), its own grade and the warnings
+about it or its sources. The regulator sees all and alone records sanctions; an
+auditor reads the grades, to prove one with ``/v1/audit/proof/{n}``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from greenshield.api.auth import Principal, require
+from greenshield.api.errors import ApiError, bad_request, forbidden, not_found
+from greenshield.api.models import Grades, RiskReport, SanctionAnswer, SanctionIn, Warnings
+from greenshield.api.params import BAD, ERRORS, NOT_FOUND, RFC3339, Json, instant
+from greenshield.api.service import Service, service_of
+from greenshield.audit.credit_log import list_warnings, store_sanction, stored_grades
+from greenshield.audit.risk_report import record_credit, risk_report
+from greenshield.audit.verdicts import latest_parcel_instant
+from greenshield.risk.credit import period_bounds, period_of
+from greenshield.risk.model import RiskModel, default_model, load_model, parse_span
+from greenshield.rules.timestamps import format_utc
+
+router = APIRouter(tags=["risk and credit"])
+Kind = Literal["enterprise", "site", "staff", "sender", "machine", "vehicle", "city"]
+CROSS_ENTERPRISE = ("sender", "city")
+AsOf = Annotated[str | None, Query(pattern=RFC3339, description="RFC 3339 (default: the latest parcel event)")]
+
+
+def model_of(service: Service) -> RiskModel:
+    path = service.settings.risk_model_file
+    return load_model(path) if path is not None else default_model()
+
+
+def _scope(principal: Principal) -> str | None:
+    return principal.enterprise_id if principal.role == "enterprise" else None
+
+
+@router.get("/v1/risk/{kind}", response_model=RiskReport, responses={**ERRORS, **BAD, **NOT_FOUND})
+async def risk(request: Request, principal: Annotated[Principal, Depends(require("risk"))],
+               kind: Annotated[Kind, Path()], as_of: AsOf = None,
+               window: Annotated[str | None, Query(pattern=r"^([0-9]{1,5}[dhm]){1,3}$")] = None,
+               top: Annotated[int, Query(ge=1, le=1000)] = 20) -> Json:
+    """The sources of ``kind`` ranked by score (docs/credit.md), with interval, level, trend and violation ids."""
+    if principal.role == "enterprise" and kind in CROSS_ENTERPRISE:
+        raise forbidden(f"{kind} risk spans enterprises: the regulator's")
+    service, at = service_of(request), instant("as_of", as_of)
+    span = parse_span(window, "window") if window else None
+
+    def read() -> dict[str, Any] | None:
+        with service.store.read() as conn:
+            cut = at if at is not None else latest_parcel_instant(conn)
+            if cut is None:
+                return None
+            return risk_report(conn, kind, cut[0], model_of(service), span, top, _scope(principal))
+
+    doc = await run_in_threadpool(read)
+    if doc is None:
+        raise not_found("the store holds no parcel events")
+    return Json(doc)
+
+
+def _period(period: str | None, at: tuple[int, str] | None, service: Service) -> str:
+    if period is not None:
+        try:
+            period_bounds(period)
+        except ValueError as err:
+            raise bad_request(str(err)) from None
+        return period
+    if at is not None:
+        return period_of(at[0])
+    with service.store.read() as conn:
+        latest = latest_parcel_instant(conn)
+    if latest is None:
+        raise not_found("the store holds no parcel events")
+    return period_of(latest[0])
+
+
+@router.get("/v1/credit", response_model=Grades, responses={**ERRORS, **BAD, **NOT_FOUND})
+async def credit(request: Request, principal: Annotated[Principal, Depends(require("credit"))],
+                 period: Annotated[str | None, Query(pattern=r"^[0-9]{4}(-[0-9]{2}|Q[1-4])$")] = None,
+                 as_of: Annotated[str | None, Query(pattern=RFC3339, description="default: the period's end")] = None
+                 ) -> Json:
+    """Each enterprise's credit score and grade for the period (an enterprise token: its own), as stored leaves.
+
+    Computing is idempotent: a grade is stored when it differs from the latest stored one.
+    """
+    service, at = service_of(request), instant("as_of", as_of)
+
+    def compute() -> dict[str, Any]:
+        chosen = _period(period, at, service)
+        record_credit(service.store, chosen, model_of(service), at[0] if at is not None else None)
+        service.sequencer.integrate(close=True)
+        with service.store.read() as conn:
+            return {"period": chosen, "grades": stored_grades(conn, chosen, _scope(principal))}
+
+    return Json(await run_in_threadpool(compute))
+
+
+@router.get("/v1/warnings", response_model=Warnings, responses=ERRORS)
+async def warnings(request: Request, principal: Annotated[Principal, Depends(require("warnings"))],
+                   kind: Annotated[str | None, Query(pattern=r"^[a-z]{1,16}$")] = None,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Json:
+    """Stored warnings, newest first (an enterprise token: those about it or its own sources)."""
+    service = service_of(request)
+
+    def read() -> list[dict[str, Any]]:
+        with service.store.read() as conn:
+            return list_warnings(conn, _scope(principal), kind, limit)
+
+    return Json({"items": await run_in_threadpool(read)})
+
+
+@router.post("/v1/sanctions", response_model=SanctionAnswer, status_code=201, responses={**ERRORS, **BAD})
+async def sanction(request: Request, _: Annotated[Principal, Depends(require("sanctions"))],
+                   body: SanctionIn) -> Json:
+    """Record a sanction (行政处罚 or the like) against an enterprise; it lowers the credit of its period."""
+    at = instant("occurred_at", body.occurred_at)
+    assert at is not None
+    doc = {"enterprise_id": body.enterprise_id, "decision_ref": body.decision_ref, "at_s": at[0],
+           "occurred_at": format_utc(at), "points": body.points, "reason_code": body.reason_code}
+    service = service_of(request)
+    try:
+        entry_id, created = await run_in_threadpool(store_sanction, service.store, doc)
+    except ValueError as err:
+        raise ApiError(409, str(err)) from None
+    return Json({"entry_id": entry_id, "created": created}, status_code=201 if created else 200)
