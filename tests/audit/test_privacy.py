@@ -17,7 +17,7 @@ from greenshield import cli
 from greenshield.audit import schema as t
 from greenshield.audit.testing import isolated_schema
 
-COMMANDS = ("check", "run", "trace", "violations", "audit")
+COMMANDS = ("check", "run", "trace", "violations", "risk", "credit", "audit")
 SAMPLE = Path(__file__).parent.parent / "data" / "sample-day.jsonl"
 
 
@@ -97,8 +97,14 @@ class TestNoPlainPersonalData:
                                   if '"sender"' in line and '"waybill_no"' in line))["waybill_no"]
         assert gs("trace", waybill, "--db", url, "--json") == 0
         assert gs("trace", waybill, "--db", url) == 0
+        for kind in ("sender", "staff", "site", "city"):  # risk sources: a sender only by its keyed hash
+            assert gs("risk", "--by", kind, "--db", url, "--json", "--warn", "--top", "1000") == 0
+            assert gs("risk", "--by", kind, "--db", url) == 0
+        assert gs("credit", "--db", url) == 0
+        assert gs("credit", "--db", url, "--json") == 0
         assert gs("audit", "verify", "--db", url) == 0
         out = capsys.readouterr()
+        assert '"kind":"sender"' in out.out
         files = [p for p in tmp_path.rglob("*") if p.is_file() and p != day]
         assert any(p.name == "audit.db-wal" for p in files) or db.exists()
         for path in files:
@@ -113,6 +119,8 @@ class TestNoPlainPersonalData:
         values = personal_values(day)
         with isolated_schema(pg_url) as url:
             assert gs("run", day, "--db", url) == 0
+            assert gs("risk", "--by", "sender", "--db", url, "--warn") == 0
+            assert gs("credit", "--db", url) == 0
             engine = sa.create_engine(url)
             with engine.connect() as conn:
                 blob = b"".join(repr(list(conn.execute(sa.select(table)))).encode() for table in t.metadata.sorted_tables)
