@@ -154,8 +154,24 @@ def _credit(doc: Mapping[str, Any], base: RiskModel | None, where: str) -> dict[
     for grade, spec in _table(credit, "tighten", w).items():
         if grade not in GRADES or not isinstance(spec, dict):
             raise ValueError(f"{w}.tighten.{grade}: a grade of {', '.join(GRADES)} with a table")
+        _tightening(spec, f"{w}.tighten.{grade}")
         tighten[grade] = dict(spec)
     return {"credit_weights": weights, "credit_tolerance": tolerance, "grades": grades, "tighten": tighten}
+
+
+def _tightening(spec: Mapping[str, Any], where: str) -> None:
+    """A tightening sets ``xray_scope`` and raises severities of known rules, nothing else."""
+    from greenshield.rules.pack import SCOPES, SEVERITIES, default_pack
+
+    unknown = set(spec) - {"xray_scope", "severity"}
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (known: xray_scope, severity)")
+    if "xray_scope" in spec and spec["xray_scope"] not in SCOPES:
+        raise ValueError(f"{where}.xray_scope: {spec['xray_scope']!r} is not one of {', '.join(SCOPES)}")
+    severity = spec.get("severity", {})
+    rules = default_pack().severity
+    if not isinstance(severity, dict) or any(r not in rules or v not in SEVERITIES for r, v in severity.items()):
+        raise ValueError(f"{where}.severity: a table of rule ids and severities ({', '.join(SEVERITIES)})")
 
 
 def build_model(doc: Mapping[str, Any], base: RiskModel | None = None, where: str = "risk model") -> RiskModel:

@@ -61,6 +61,10 @@ class TestModelFile:
         ({"credit": {"weights": {"compliance": 50}}}, "sum to 100"),
         ({"credit": {"grades": {"A": 50}}}, "A >= B >= C"),
         ({"credit": {"tolerance": {"trace": 0}}}, "above 0"),
+        ({"credit": {"tighten": {"D": {"xray_scope": "none"}}}}, "xray_scope"),
+        ({"credit": {"tighten": {"D": {"severity": {"XX-9": "critical"}}}}}, "severity"),
+        ({"credit": {"tighten": {"D": {"rules_off": ["XR-1"]}}}}, "unknown keys"),
+        ({"credit": {"tighten": {"E": {}}}}, "a grade of"),
     ])
     def test_bad_values_are_named(self, doc: dict[str, object], message: str) -> None:
         with pytest.raises(ValueError, match=message):
