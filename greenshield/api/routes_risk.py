@@ -96,7 +96,10 @@ async def credit(request: Request, principal: Annotated[Principal, Depends(requi
         record_credit(service.store, chosen, model_of(service), at[0] if at is not None else None)
         service.sequencer.integrate(close=True)
         with service.store.read() as conn:
-            return {"period": chosen, "grades": stored_grades(conn, chosen, _scope(principal))}
+            found = stored_grades(conn, chosen, _scope(principal))
+        if principal.recorded:
+            service.record("api.credit", {"period": chosen, "as_of": as_of, "asked_by": principal.who()}, len(found))
+        return {"period": chosen, "grades": found}
 
     return Json(await run_in_threadpool(compute))
 

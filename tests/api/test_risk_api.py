@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import json
 
+import sqlalchemy as sa
 from apiworld import ENTERPRISE, World, simulated_day
+
+from greenshield.audit import schema as t
 
 from greenshield.audit.proofs import check_proof_document
 from greenshield.audit.keys import public_key
@@ -67,6 +70,9 @@ class TestCredit:
         assert [g["enterprise_id"] for g in own] == [ENTERPRISE]
         audited = world.get("/v1/credit?period=2026-11", "auditor").json()["grades"]
         assert audited == every  # computing again stores and changes nothing
+        with world.store.read() as conn:
+            logged = [json.loads(d) for d in conn.execute(sa.select(t.queries.c.doc)).scalars()]
+        assert [q["params"]["asked_by"]["role"] for q in logged if q["query"] == "api.credit"] == ["auditor"]
         n = own[0]["audit_entry"]
         proof = world.get(f"/v1/audit/proof/{n}", "auditor").json()
         assert proof["entry"]["kind"] == "grade"

@@ -201,6 +201,16 @@ class TestGradesAreLeaves:
             with audit.store.write() as conn:
                 conn.execute(t.grades.update().where(t.grades.c.id == row.id).values(grade=row.grade))
         assert verify(audit.store, key).ok
+        with audit.store.write() as conn:  # a warning slipped in without its entry
+            (wid,) = audit.store.allocate_ids(conn, 1)
+            conn.execute(t.warnings.insert().values(id=wid, subject_kind="site", subject_id="S00000000",
+                                                    at="2026-11-11T00:00:00Z", level="red", doc="{}"))
+        try:
+            assert any(f"warnings[id={wid}] has no audit entry" in f.message
+                       for f in verify(audit.store, key).findings)
+        finally:
+            with audit.store.write() as conn:
+                conn.execute(t.warnings.delete().where(t.warnings.c.id == wid))
 
     def test_a_sanction_lowers_the_grade_and_raises_a_warning(self, audit: Audit) -> None:
         """60 sanction points in the period drop the enterprise to D: a new grade (seq + 1) and a warning."""
