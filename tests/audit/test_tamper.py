@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from greenshield import cli
 from greenshield.audit import schema as t
 from greenshield.audit.checkpoint import Checkpoint, load_checkpoint_file, load_public_key
+from greenshield.audit.credit_log import store_sanction, store_warnings
 from greenshield.audit.entries import loads
 from greenshield.audit.log import Policy, leaf_hashes, rebuild_nodes
 from greenshield.audit.merkle import MerkleAccumulator
@@ -33,7 +34,7 @@ from greenshield.audit.testing import isolated_schema
 from greenshield.audit.verify import Report, verify
 
 SAMPLE = Path(__file__).parent.parent / "data" / "sample-day.jsonl"
-COMMANDS = ("check", "run", "trace", "violations", "audit")
+COMMANDS = ("check", "run", "trace", "violations", "credit", "audit")
 TABLES = {table.name: table for table in t.metadata.sorted_tables}
 
 #: (table, column) that verify cannot check, and why (verify's docstring says the same)
@@ -45,7 +46,7 @@ NOT_CHECKED = {
 #: tables verify does not read: a store whose schema_version is edited, deleted or doubled is refused by
 #: Store.open (SchemaError) before verify runs, so these cases assert that refusal instead
 REFUSED_ON_OPEN = {"schema_version"}
-INSERTS = ("rejects", "violations", "events", "checkpoints")
+INSERTS = ("rejects", "violations", "events", "checkpoints", "grades", "warnings", "sanctions")
 
 
 @dataclass(frozen=True)
@@ -83,11 +84,26 @@ def _reject_lines() -> bytes:
             + json.dumps(conflict, ensure_ascii=False) + "\n").encode()
 
 
+def _credit_rows(url: str) -> None:
+    """A sanction, a warning and every enterprise's grade (two for one of them), sequenced by the next run."""
+    store = Store.open(url, create=False)
+    try:
+        store_sanction(store, {"enterprise_id": "E3100001", "decision_ref": "SH-T-1", "at_s": 1_794_355_200,
+                               "occurred_at": "2026-11-11T00:00:00Z", "points": 10, "reason_code": "test"})
+        store_warnings(store, [{"subject_kind": "site", "subject_id": "S00000001", "at": "2026-11-11T00:00:00Z",
+                                "level": "red", "enterprise_id": "E3100001", "reason": "level_rose"}])
+    finally:
+        store.close()
+    assert _gs("credit", "--db", url, "--period", "2026-11") == 0
+    assert _gs("credit", "--db", url, "--period", "2026-11", "--as-of", "2026-11-11T12:00:00+08:00") == 0
+
+
 def _build(url: str, var: Path, mp: pytest.MonkeyPatch) -> Base:
     _env(mp, var)
     assert _gs("run", SAMPLE, "--db", url) == 0
     waybill = next(json.loads(line)["waybill_no"] for line in SAMPLE.read_text().splitlines() if "waybill_no" in line)
     assert _gs("trace", waybill, "--db", url) == 0  # a query entry, sequenced by the next run
+    _credit_rows(url)
     rejects = var / "rejects.jsonl"
     rejects.write_bytes(_reject_lines())
     assert _gs("run", rejects, "--db", url) == 0
@@ -248,7 +264,9 @@ def _insert(url: str, table: sa.Table) -> str:
     else:
         key = table.primary_key.columns.values()[0].name
         row.update({key: 1_000_000_000})
-        row.update({"event_id": "forged-1"} if table.name == "events" else {"position": 999_999})
+        forged = {"events": {"event_id": "forged-1"}, "rejects": {"position": 999_999}, "grades": {"seq": 99},
+                  "warnings": {"level": "orange"}, "sanctions": {"decision_ref": "FORGED-1"}}
+        row.update(forged[table.name])
     _sql(url, table.insert().values(row))
     return _key(table, row)
 
@@ -287,7 +305,7 @@ def test_tampering_is_found_and_named(base: Base, store_url: str, table_name: st
 
 UNREADABLE = [("events", "doc", "{"), ("queries", "doc", "{"), ("rejects", "payload", "{"),
               ("violation_changes", "doc", "{"), ("violations", "doc", "{"), ("checkpoints", "key_id", "Z" * 64),
-              ("audit_log", "entry", b"")]
+              ("audit_log", "entry", b""), ("grades", "doc", "{"), ("warnings", "doc", "{"), ("sanctions", "doc", "{")]
 
 
 @pytest.mark.parametrize(("table_name", "column", "value"), UNREADABLE,
