@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -18,6 +19,7 @@ from greenshield.api.errors import ApiError, bad_request, forbidden, not_found
 from greenshield.api.models import Grades, RiskReport, SanctionAnswer, SanctionIn, Warnings
 from greenshield.api.params import BAD, ERRORS, NOT_FOUND, RFC3339, Json, instant
 from greenshield.api.service import Service, service_of
+from greenshield.audit import schema as t
 from greenshield.audit.credit_log import list_warnings, store_sanction, stored_grades
 from greenshield.audit.risk_report import record_credit, risk_report
 from greenshield.audit.verdicts import latest_parcel_instant
@@ -28,12 +30,21 @@ from greenshield.rules.timestamps import format_utc
 router = APIRouter(tags=["risk and credit"])
 Kind = Literal["enterprise", "site", "staff", "sender", "machine", "vehicle", "city"]
 CROSS_ENTERPRISE = ("sender", "city")
+CACHE_SIZE = 64
 AsOf = Annotated[str | None, Query(pattern=RFC3339, description="RFC 3339 (default: the latest parcel event)")]
 
 
 def model_of(service: Service) -> RiskModel:
     path = service.settings.risk_model_file
     return load_model(path) if path is not None else default_model()
+
+
+def _cache(request: Request) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Rankings computed per state of the store (its last entry id): polling dashboards cost one computation."""
+    cache: dict[tuple[Any, ...], dict[str, Any]] | None = getattr(request.app.state, "risk_cache", None)
+    if cache is None:
+        cache = request.app.state.risk_cache = {}
+    return cache
 
 
 def _scope(principal: Principal) -> str | None:
@@ -56,7 +67,14 @@ async def risk(request: Request, principal: Annotated[Principal, Depends(require
             cut = at if at is not None else latest_parcel_instant(conn)
             if cut is None:
                 return None
-            return risk_report(conn, kind, cut[0], model_of(service), span, top, _scope(principal))
+            version = conn.execute(sa.select(sa.func.max(t.audit_log.c.id))).scalar()
+            key = (kind, cut[0], span, top, _scope(principal), version)
+            cache = _cache(request)
+            if key not in cache:
+                if len(cache) >= CACHE_SIZE:
+                    cache.clear()
+                cache[key] = risk_report(conn, kind, cut[0], model_of(service), span, top, _scope(principal))
+            return cache[key]
 
     doc = await run_in_threadpool(read)
     if doc is None:

@@ -125,13 +125,16 @@ def _findings(conn: Connection, lo: int, hi: int) -> list[dict[str, Any]]:
 
 def evidence_events(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
     """``(enterprise_id, event_id)`` → the event's type, site, staff, inspector and device."""
-    e, wanted, out = t.events, sorted(set(keys)), {}
-    for i in range(0, len(wanted), _CHUNK):
-        chunk = wanted[i:i + _CHUNK]
-        rows = conn.execute(sa.select(e.c.enterprise_id, e.c.event_id, e.c.type, e.c.site_id, e.c.staff_id,
-                                      e.c.inspector_id, e.c.device_id)
-                            .where(sa.tuple_(e.c.enterprise_id, e.c.event_id).in_(chunk)))
-        out.update({(r.enterprise_id, r.event_id): r for r in rows})
+    e, out = t.events, {}
+    by_enterprise: dict[str, list[str]] = defaultdict(list)
+    for ent, event_id in sorted(set(keys)):
+        by_enterprise[ent].append(event_id)
+    query = sa.select(e.c.enterprise_id, e.c.event_id, e.c.type, e.c.site_id, e.c.staff_id, e.c.inspector_id,
+                      e.c.device_id)
+    for ent, wanted in sorted(by_enterprise.items()):  # (enterprise_id, event_id IN ...): the unique key's index
+        for i in range(0, len(wanted), _CHUNK):
+            rows = conn.execute(query.where(e.c.enterprise_id == ent, e.c.event_id.in_(wanted[i:i + _CHUNK])))
+            out.update({(r.enterprise_id, r.event_id): r for r in rows})
     return out
 
 

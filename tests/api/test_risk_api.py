@@ -111,3 +111,16 @@ class TestSanctionsAndWarnings:
         assert all(w["audit_entry"] is not None for w in every)
         assert world.get("/v1/warnings", "other").json()["items"] == [w for w in every if w["enterprise_id"]
                                                                        == "E3300001"]
+
+
+def test_a_ranking_is_computed_once_per_state_of_the_store(world: World) -> None:
+    """Polling the same ranking reuses it; any new entry in the log (here a sanction) computes it afresh."""
+    cache = world.client.app.state.risk_cache if hasattr(world.client.app.state, "risk_cache") else None  # type: ignore[attr-defined]
+    assert cache is None
+    first = world.get("/v1/risk/site", "regulator").json()
+    assert world.get("/v1/risk/site", "regulator").json() == first
+    cache = world.client.app.state.risk_cache  # type: ignore[attr-defined]
+    assert len(cache) == 1
+    world.client.post("/v1/sanctions", json=SANCTION, headers=world.auth("regulator"))
+    assert world.get("/v1/risk/site", "regulator").json() == first  # a sanction changes no ranking
+    assert len(cache) == 2
