@@ -99,7 +99,7 @@ def _acceptances(conn: Connection, lo: int, hi: int, city: bool) -> dict[Parcel,
     return out
 
 
-def _violations(conn: Connection, lo: int, hi: int) -> list[dict[str, Any]]:
+def violations_in(conn: Connection, lo: int, hi: int) -> list[dict[str, Any]]:
     v = t.violations
     rows = conn.execute(sa.select(v.c.doc).where(v.c.status == "open", v.c.occurred_at >= format_utc((lo, "")),
                                                  v.c.occurred_at <= format_utc((hi, "")))
@@ -107,7 +107,7 @@ def _violations(conn: Connection, lo: int, hi: int) -> list[dict[str, Any]]:
     return [loads(d) for d in rows.scalars()]
 
 
-def _findings(conn: Connection, lo: int, hi: int) -> list[dict[str, Any]]:
+def findings_in(conn: Connection, lo: int, hi: int) -> list[dict[str, Any]]:
     """The first prohibited finding of each parcel in the window, as a pseudo-violation."""
     e = t.events
     found = sa.or_(sa.and_(e.c.type.in_(("xray", "manual_check")), e.c.result == "prohibited"),
@@ -159,9 +159,9 @@ def kind_data(conn: Connection, kind: str, as_of_s: int, window_s: int, model: R
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
     lo, hi, data = as_of_s - window_s, as_of_s, KindData()
-    items = [v for v in _violations(conn, lo, hi) if model.counts(kind, v["rule_id"])]
+    items = [v for v in violations_in(conn, lo, hi) if model.counts(kind, v["rule_id"])]
     if model.counts(kind, PROHIBITED):
-        items += _findings(conn, lo, hi)
+        items += findings_in(conn, lo, hi)
     accepted: dict[Parcel, tuple[int, str | None]] = {}
     if kind in EVENT_KINDS or kind == "enterprise":
         _event_exposure(conn, kind, lo, hi, data)

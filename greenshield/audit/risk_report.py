@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from greenshield.audit import schema as t
 from greenshield.audit.credit_log import sanctions_in, store_grades, store_warnings
-from greenshield.audit.risk_data import _findings, _violations, evidence_events, kind_data
+from greenshield.audit.risk_data import evidence_events, findings_in, kind_data, violations_in
 from greenshield.audit.store import Store
 from greenshield.risk.credit import CreditInputs, credit, grade_fell, period_bounds, previous_period
 from greenshield.risk.model import GRADE_NAMES, LEVEL_NAMES, RiskModel
@@ -105,7 +105,7 @@ def _parcels(conn: Connection, lo: int, hi: int) -> dict[str, int]:
 def credit_inputs(conn: Connection, lo: int, hi: int) -> list[CreditInputs]:
     """Each enterprise's inputs for the events and open violations in ``[lo, hi]`` (seconds)."""
     parcels = _parcels(conn, lo, hi)
-    violations = _violations(conn, lo, hi)
+    violations = violations_in(conn, lo, hi)
     evidence = evidence_events(conn, ((v["enterprise_id"], v["evidence"][0]) for v in violations if v["evidence"]))
     systems: dict[str, dict[str, set[tuple[str, str]]]] = defaultdict(lambda: defaultdict(set))
     critical: dict[str, set[str]] = defaultdict(set)
@@ -121,7 +121,7 @@ def credit_inputs(conn: Connection, lo: int, hi: int) -> list[CreditInputs]:
         ev = evidence.get((ent, v["evidence"][0])) if v["evidence"] else None
         pairs[ent].append((ev.site_id if ev is not None else None, rule))
     found: dict[str, int] = defaultdict(int)
-    for f in _findings(conn, lo, hi):
+    for f in findings_in(conn, lo, hi):
         found[f["enterprise_id"]] += 1
     sanctions = sanctions_in(conn, lo, hi + 1)
     out = []
