@@ -85,6 +85,7 @@ from typing import Any
 
 from greenshield.audit import stream_sink as sink
 from greenshield.audit.pipeline import Audit
+from greenshield.ingest.sender import Verifier
 from greenshield.ingest.decode import (
     Candidate, Context, Control, Reject, decode_message, reject_message, violation_message)
 from greenshield.ingest.metrics import WorkerMetrics
@@ -242,8 +243,9 @@ class Worker:
         self.producer: Any = None
         self.registry: RegistryFeed | None = None
         self.parts = Partitions(settings, pack, audit.store, [])
+        sender = Verifier(settings.sender_key.reveal().encode()) if settings.sender_key else None
         self.ctx = Context(self.key, settings.registry_topic, settings.events_topic, self.control_key,
-                           settings.events_partitions)
+                           settings.events_partitions, sender)
         self._fed = False  # the rule cores took events of a transaction not yet committed
 
     # ----------------------------------------------------------------- lifecycle

@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from greenshield.demo.orchestrator import running
+from greenshield.ingest.testing import kafka_client
 
 ROOT = Path(__file__).resolve().parents[2]
 DURATION = "30s"
@@ -156,7 +157,7 @@ def test_kafka_demo(tmp_path: Path, kafka_bootstrap: str) -> None:
     assert state["broker"]["ours"] is False and "the demo leaves it running" in run.output
     probe(kafka_bootstrap, timeout=20.0)  # the broker the demo did not start still runs
     assert state["topic_prefix"]
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = KafkaAdminClient(**kafka_client(kafka_bootstrap))
     try:  # the run's topics are deleted (the broker may list them for a moment longer)
         deadline = time.monotonic() + 30
         while [t for t in admin.list_topics() if t.startswith(state["topic_prefix"])]:

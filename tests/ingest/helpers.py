@@ -16,11 +16,13 @@ from greenshield.audit.pipeline import Audit, open_audit
 from greenshield.ingest.control import send_advance
 from greenshield.ingest.metrics import WorkerMetrics
 from greenshield.ingest.producer import GreenShieldProducer
+from greenshield.ingest.sender import signer_for
 from greenshield.ingest.worker import Worker
 from greenshield.rules.batch import BatchChecker
 from greenshield.rules.pack import default_pack
 from greenshield.rules.timestamps import parse_instant
 from greenshield.settings import Settings
+from greenshield.ingest.testing import kafka_client
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-day.jsonl"
 SAMPLE_AS_OF = "2026-11-13T00:00:00+08:00"
@@ -36,7 +38,8 @@ def send_valid(settings: Settings, lines: Iterable[bytes]) -> int:
 
     sent = 0
     producer = GreenShieldProducer(settings.kafka_bootstrap, None, events_topic=settings.events_topic,
-                                   registry_topic=settings.registry_topic)
+                                   registry_topic=settings.registry_topic, security=settings.kafka_security,
+                                   signer=signer_for(settings))
     try:
         for line in lines:
             try:
@@ -53,7 +56,7 @@ def send_raw(settings: Settings, topic: str, messages: Iterable[tuple[bytes | No
     """Send ``(key, value)`` pairs as they are, past the SDK's validation (as a careless client would)."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+    producer = KafkaProducer(**kafka_client(settings.kafka_bootstrap), acks="all",
                              max_request_size=2 * 1024 * 1024)
     try:
         for key, value in messages:
@@ -67,7 +70,7 @@ def advance(settings: Settings, as_of: str = SAMPLE_AS_OF) -> None:
     """The replay control message to every events partition."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_client(settings.kafka_bootstrap), acks="all")
     try:
         send_advance(producer, settings.events_topic, settings.events_partitions,
                      settings.control_key.reveal().encode(), as_of, "2026-11-29T00:00:00Z")
@@ -194,11 +197,12 @@ def worker_env(settings: Settings) -> dict[str, str]:
     """The environment that makes ``greenshield worker`` use these settings."""
     import os
 
-    from .conftest import CONTROL_KEY, HMAC_KEY
+    from .conftest import CONTROL_KEY, HMAC_KEY, SENDER_KEY
 
     return {**os.environ, "GREENSHIELD_KAFKA_HOST": settings.kafka_host,
             "GREENSHIELD_KAFKA_PORT": str(settings.kafka_port), "GREENSHIELD_TOPIC_PREFIX": settings.topic_prefix,
             "GREENSHIELD_CONTROL_KEY": CONTROL_KEY, "GREENSHIELD_HMAC_KEY": HMAC_KEY,
+            "GREENSHIELD_SENDER_KEY": SENDER_KEY,
             "GREENSHIELD_DATA_DIR": str(settings.data_dir), "GREENSHIELD_WORKER_GROUP": settings.worker_group,
             "GREENSHIELD_BACKSTOP_IDLE_SECONDS": str(settings.backstop_idle_seconds),
             "GREENSHIELD_WORKER_BATCH_SIZE": str(settings.worker_batch_size),

@@ -17,6 +17,8 @@ from unittest import mock
 import kafka.producer.kafka as _producer_module
 import kafka.producer.producer_batch as _batch_module
 
+from greenshield.ingest.testing import kafka_client
+
 
 class RawHeaderKey(str):
     """A header key whose wire bytes are ``raw`` (which need not be UTF-8)."""
@@ -54,7 +56,7 @@ def send_messages(bootstrap: str, messages: Iterable[tuple[str, int | None, byte
     """Send ``(topic, partition, key, value, headers)`` as they are; wait for every ack; where each one went."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=8 * 1024 * 1024,
+    producer = KafkaProducer(**kafka_client(bootstrap), acks="all", max_request_size=8 * 1024 * 1024,
                              linger_ms=linger_ms)
     futures = []
     try:

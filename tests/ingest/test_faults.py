@@ -24,6 +24,7 @@ from greenshield.settings import Settings
 
 from .conftest import consume_all, unique_settings
 from .helpers import (
+from greenshield.ingest.testing import kafka_client
     WorkerThread, advance, batch_verdict, count_rows, duplicate_keys, multiplied_day, open_violations,
     sample_lines, send_raw, send_valid, spawn_worker, stored_events, wait_until)
 
@@ -108,7 +109,7 @@ class _Outage:
 def _committed(settings: Settings) -> dict[int, int | None]:
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.worker_group,
+    consumer = KafkaConsumer(**kafka_client(settings.kafka_bootstrap), group_id=settings.worker_group,
                              enable_auto_commit=False)
     try:
         return {p: consumer.committed(TopicPartition(settings.events_topic, p))

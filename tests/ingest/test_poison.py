@@ -19,6 +19,7 @@ from greenshield.settings import Settings
 
 from .conftest import CONTROL_KEY, consume_all
 from .helpers import (
+from greenshield.ingest.testing import kafka_client
     WorkerThread, advance, batch_verdict, count_rows, duplicate_keys, open_violations, sample_lines, send_records,
     send_valid, stored_events, wait_until)
 
@@ -51,7 +52,7 @@ def _reasons(db: str) -> list[str]:
 def _committed_to_end(settings: Settings) -> bool:
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.worker_group,
+    consumer = KafkaConsumer(**kafka_client(settings.kafka_bootstrap), group_id=settings.worker_group,
                              enable_auto_commit=False)
     try:
         parts = [TopicPartition(settings.events_topic, p) for p in range(settings.events_partitions)]

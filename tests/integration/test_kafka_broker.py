@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from greenshield.ingest.testing import kafka_client
+
 pytestmark = pytest.mark.kafka
 
 
@@ -18,7 +20,7 @@ def _topic(admin_bootstrap: str, partitions: int) -> str:
     from kafka import KafkaAdminClient
 
     name = f"gs.test.{uuid.uuid4().hex[:10]}"
-    admin = KafkaAdminClient(bootstrap_servers=admin_bootstrap, client_id="gs-test-admin")
+    admin = KafkaAdminClient(**kafka_client(admin_bootstrap), client_id="gs-test-admin")
     try:
         admin.create_topics(
             {name: {"num_partitions": partitions, "replication_factor": 1}}, wait_for_metadata=True
@@ -31,7 +33,7 @@ def _topic(admin_bootstrap: str, partitions: int) -> str:
 def _delete_topic(bootstrap: str, name: str) -> None:
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="gs-test-admin")
+    admin = KafkaAdminClient(**kafka_client(bootstrap), client_id="gs-test-admin")
     try:
         admin.delete_topics([name])
     finally:
@@ -45,7 +47,7 @@ def test_keyed_messages_arrive_complete_and_in_order_per_key(kafka_bootstrap: st
     topic = _topic(kafka_bootstrap, partitions=3)
     try:
         producer = KafkaProducer(
-            bootstrap_servers=kafka_bootstrap,
+            **kafka_client(kafka_bootstrap),
             acks="all",
             linger_ms=5,
         )
@@ -61,7 +63,7 @@ def test_keyed_messages_arrive_complete_and_in_order_per_key(kafka_bootstrap: st
         producer.close()
 
         consumer = KafkaConsumer(
-            bootstrap_servers=kafka_bootstrap,
+            **kafka_client(kafka_bootstrap),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -108,7 +110,7 @@ def test_consumer_group_members_share_partitions(kafka_bootstrap: str) -> None:
     def member(name: str) -> None:
         try:
             c = KafkaConsumer(
-                bootstrap_servers=kafka_bootstrap,
+                **kafka_client(kafka_bootstrap),
                 group_id=group,
                 client_id=f"member-{name}",
                 auto_offset_reset="earliest",
@@ -150,7 +152,7 @@ def test_consumer_group_members_share_partitions(kafka_bootstrap: str) -> None:
         with lock:
             final = {k: set(v) for k, v in assignment.items()}
 
-        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        producer = KafkaProducer(**kafka_client(kafka_bootstrap), acks="all")
         for i in range(n):
             producer.send(topic, key=f"k{i}".encode(), value=f"m{i}".encode())
         producer.flush(timeout=60)
