@@ -173,14 +173,15 @@ def not_its_sender(c: Candidate, value: bytes, headers: Any, sender: Verifier) -
 
     It takes no idempotency key (only stored events do), so the real owner's event
     with the same ``event_id`` is still accepted later. The reject is labelled with the
-    sender the signature proves, or ``unknown``: never with the enterprise the event
-    claims, whose rejects it is not.
+    sender the signature proves (who then sees it among its own rejects), or with nobody
+    (the regulator's): never with the enterprise the event claims, whose rejects it is not.
     """
     assert isinstance(c.item, Event)
     reason, who = sender.check(headers, value, c.item.enterprise_id)
     if reason is None:
         return None
-    return Reject(c.topic, c.partition, c.offset, Rejection(reason, None, c.key), len(value), None,
+    key = (who, c.item.event_id) if who != "unknown" else None  # the reject is the proven sender's, or nobody's
+    return Reject(c.topic, c.partition, c.offset, Rejection(reason, None, key), len(value), None,
                   c.item.type, who)
 
 

@@ -231,6 +231,9 @@ class GreenShieldProducer:
             item = validate(obj)
         if isinstance(item, Rejection):
             raise InvalidEvent(item.reason, _event_id(item))
+        if isinstance(item, RegistryRecord) and self.signer is not None and self.signer.enterprise_id is not None:
+            raise InvalidEvent("a registry record: only the registry feed states those (an enterprise's "
+                               "credentials may not write the registry topic)", item.event_id)
         if self.enterprise_id is not None and item.enterprise_id != self.enterprise_id:
             raise InvalidEvent(f"enterprise_mismatch: enterprise_id {item.enterprise_id} is not this producer's "
                                f"{self.enterprise_id}", item.event_id)

@@ -21,10 +21,10 @@ import sqlalchemy as sa
 from greenshield.audit import schema as t
 from greenshield.demo.orchestrator import stop_child
 from greenshield.settings import Settings
+from greenshield.ingest.testing import kafka_client
 
 from .conftest import consume_all, unique_settings
 from .helpers import (
-from greenshield.ingest.testing import kafka_client
     WorkerThread, advance, batch_verdict, count_rows, duplicate_keys, multiplied_day, open_violations,
     sample_lines, send_raw, send_valid, spawn_worker, stored_events, wait_until)
 

@@ -16,10 +16,10 @@ from greenshield.ingest.control import encode_advance
 from greenshield.ingest.decode import MAX_REJECT_MESSAGE
 from greenshield.ingest.state import partition_of
 from greenshield.settings import Settings
+from greenshield.ingest.testing import kafka_client
 
 from .conftest import CONTROL_KEY, consume_all
 from .helpers import (
-from greenshield.ingest.testing import kafka_client
     WorkerThread, advance, batch_verdict, count_rows, duplicate_keys, open_violations, sample_lines, send_records,
     send_valid, stored_events, wait_until)
 
