@@ -137,7 +137,8 @@ def _system_principals(settings: Any, cfg: Any, enterprises: list[str] | None = 
     wanted = [principals.system(role) for role in principals.SYSTEM_ROLES] if system else []
     wanted += [principals.enterprise(e) for e in enterprises or []]
     master = sender_key(settings) if enterprises else b""
-    security = dict(settings.kafka_security) or cfg.client_security()
+    # the local secure broker's own super user, unless another broker is named (then the configured login)
+    security = cfg.client_security() if cfg.secure and bootstrap is None else dict(settings.kafka_security)
     admin = admin_client(dataclasses.replace(settings, kafka_security=security), bootstrap or cfg.bootstrap,
                          "greenshield-acl")
     try:

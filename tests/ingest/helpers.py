@@ -60,7 +60,7 @@ def send_raw(settings: Settings, topic: str, messages: Iterable[tuple[bytes | No
                              max_request_size=2 * 1024 * 1024)
     try:
         for key, value in messages:
-            producer.send(topic, key=key, value=value)
+            producer.send(topic, key=key, value=value, headers=signed(settings, topic, value, []))
         producer.flush(timeout=60)
     finally:
         producer.close()
@@ -226,11 +226,30 @@ Header = tuple[str | bytes, bytes | None]
 def send_records(settings: Settings, topic: str,
                  records: Iterable[tuple[bytes | None, bytes | None, list[Header], int | None]]) -> None:
     """Send ``(key, value, headers, partition)`` exactly as given (non-UTF-8 header names, null header
-    values: see :mod:`tests.ingest.raw_producer`), lingering so consecutive records share a record batch."""
+    values: see :mod:`tests.ingest.raw_producer`), lingering so consecutive records share a record batch.
+
+    A valid parcel event on the events topic without a ``gs-sender`` header is signed as its own
+    enterprise (what every real producer does), so it is judged on what else it carries.
+    """
     from .raw_producer import send_messages
 
-    send_messages(settings.kafka_bootstrap, [(topic, partition, key, value, list(headers))
+    send_messages(settings.kafka_bootstrap, [(topic, partition, key, value, signed(settings, topic, value, headers))
                                              for key, value, headers, partition in records], linger_ms=200)
+
+
+def signed(settings: Settings, topic: str, value: bytes | None, headers: Iterable[Header]) -> list[Header]:
+    """``headers`` plus the sender headers of ``value`` when it is a valid parcel event not yet signed."""
+    from greenshield.ingest.sender import Signer
+    from greenshield.rules.model import Event
+    from greenshield.rules.parse import parse_line_plain
+
+    headers = list(headers)
+    if topic != settings.events_topic or value is None or any(k == "gs-sender" for k, _ in headers):
+        return headers
+    _, item, _ = parse_line_plain(value)
+    if not isinstance(item, Event):
+        return headers
+    return headers + Signer.system(settings.sender_key.reveal().encode()).headers(item.enterprise_id, value)
 
 
 Parcelled = set[tuple[str, str, str, str, tuple[str, ...]]]

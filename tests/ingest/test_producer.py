@@ -234,7 +234,7 @@ class TestOnTheBroker:
         """432 parcel events and 204 registry records, acks=all, keys per contract, one partition per waybill."""
         settings = make_topics()
         with GreenShieldProducer(settings.kafka_bootstrap, None, events_topic=settings.events_topic,
-                                 registry_topic=settings.registry_topic) as producer:
+                                 registry_topic=settings.registry_topic, security=settings.kafka_security) as producer:
             config = producer._producer.config
             assert config["acks"] == -1 or config["acks"] == "all"
             assert config["enable_idempotence"] is True
@@ -270,7 +270,7 @@ class TestOnTheBroker:
             admin.close()
         big = {**XRAY, "event_id": "big-1", "note": "x" * 8000}  # an extra field: valid, but 8 KB
         with GreenShieldProducer(settings.kafka_bootstrap, None, events_topic=small,
-                                 registry_topic=settings.registry_topic) as producer:
+                                 registry_topic=settings.registry_topic, security=settings.kafka_security) as producer:
             producer.send(big)
             with pytest.raises(DeliveryError, match="1 of 1") as caught:
                 producer.flush(timeout=60)

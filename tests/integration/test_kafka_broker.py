@@ -237,3 +237,61 @@ def test_up_twice_is_harmless_and_down_leaves_no_process(
     assert _kafka_cli("status", *flags) == 1
     assert capsys.readouterr().out.startswith("stopped")
     assert _kafka_cli("down", *flags) == 0  # nothing to stop is fine
+
+
+def test_a_secure_broker_makes_its_principals_and_refuses_to_start_plain(
+    tmp_path: Path, free_ports: tuple[int, int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kafka up --secure`: the super user's and the system principals' files; `kafka acl --enterprise` adds one;
+    `status` and a later `up` find the mode in the data dir; a data dir made open is not turned secure."""
+    import json
+    import stat
+
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    from greenshield.ingest import broker
+    from greenshield.ingest.clients import security_options
+    from greenshield.settings import Settings, read_credentials
+
+    monkeypatch.setenv("GREENSHIELD_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("GREENSHIELD_KAFKA_CREDENTIALS", raising=False)
+    port, cport = free_ports
+    data = tmp_path / "kafka"
+    flags = ["--data-dir", str(data), "--port", str(port), "--controller-port", str(cport)]
+    cfg = broker.BrokerConfig(data_dir=data, cache_dir=Settings.from_env().kafka_cache_dir, port=port,
+                              controller_port=cport, secure=True)
+    try:
+        assert _kafka_cli("up", "--secure", *flags) == 0
+        err = capsys.readouterr().err
+        assert f"super user {data / 'credentials' / 'admin.json'}" in err
+        made = sorted(p.name for p in (data / "credentials").iterdir())
+        assert made == ["admin.json", "gs-api.json", "gs-registry-feed.json", "gs-tools.json", "gs-worker.json"]
+        assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in (data / "credentials").iterdir())
+        assert _kafka_cli("acl", "--no-system", "--enterprise", "E3100001", *flags) == 0
+        path = Path(capsys.readouterr().out.strip())
+        assert json.loads(path.read_text())["enterprise_id"] == "E3100001"
+        assert _kafka_cli("status", *flags) == 0  # no --secure: the data dir says so
+        capsys.readouterr()
+        login = security_options(read_credentials(path)[0])
+        with pytest.raises(KafkaError):  # logged in, but no ACL lets it create a topic's metadata write
+            p = KafkaProducer(bootstrap_servers=cfg.bootstrap, max_block_ms=5_000, **login)
+            try:
+                p.send("not-a-topic-of-ours", b"x").get(timeout=10)
+            finally:
+                p.close(timeout=5)
+        with pytest.raises(KafkaError):  # and nobody gets in without a login
+            p = KafkaProducer(bootstrap_servers=cfg.bootstrap, max_block_ms=5_000)
+            try:
+                p.send("gs.events.v1", b"x").get(timeout=10)
+            finally:
+                p.close(timeout=5)
+    finally:
+        assert _kafka_cli("down", *flags) == 0
+    open_dir = tmp_path / "open"
+    (open_dir / "kraft").mkdir(parents=True)
+    (open_dir / "kraft" / "meta.properties").write_text("formatted without --secure\n")
+    capsys.readouterr()
+    assert _kafka_cli("up", "--secure", "--data-dir", str(open_dir), "--port", str(port),
+                      "--controller-port", str(cport)) == 1
+    assert "was made without --secure" in capsys.readouterr().err
