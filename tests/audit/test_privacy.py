@@ -130,7 +130,7 @@ def _resident_id(body17: str) -> str:
 
 
 PLANTED_NAME = "欧阳娜娜"
-PLANTED_IDS = [_resident_id(f"1101011985010{n}77") for n in range(1, 8)]
+PLANTED_IDS = [_resident_id(f"1101011985010{n}771") for n in range(1, 8)]  # well-formed: a person must be
 BASE_EVENT = {"v": 1, "enterprise_id": "E1000001", "occurred_at": "2026-11-11T08:00:00+08:00",
               "waybill_no": "YT0000000001", "site_id": "S31000001", "staff_id": "P10000001"}
 
