@@ -22,7 +22,7 @@ def _latest(versions: list[Version] | None, at: Instant) -> Version | None:
     """The version in force at ``at``: the latest ``occurred_at <= at``, the later arrival on a tie."""
     if not versions:
         return None
-    i = bisect.bisect_right(versions, (at, _AFTER, "", None))  # type: ignore[arg-type]
+    i = bisect.bisect_right(versions, (at, _AFTER, "", None))
     return versions[i - 1] if i else None
 
 
