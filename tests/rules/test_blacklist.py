@@ -200,3 +200,12 @@ class TestPersonInvalid:
         assert isinstance(item, RegistryRecord)
         assert item.person is not None and len(item.person) == 64 and PERSON_ID not in repr(item)
         assert item.person_masked == PERSON_ID[:3] + "*" * 13 + PERSON_ID[-2:]
+
+    def test_a_rejected_person_records_id_is_masked_in_its_payload(self) -> None:
+        """Reading: a person id is any 1-32 of [A-Za-z0-9-], so a document number would pass it; in a reject
+        payload it is masked (the fixed formats of the other entities stay plain)."""
+        _, item = parse_line(orjson.dumps(registry("person", PERSON_ID, "suspended", event_id="d-2", person=person())))
+        assert isinstance(item, Rejection) and item.payload is not None
+        assert PERSON_ID not in orjson.dumps(item.payload).decode()
+        _, site = parse_line(orjson.dumps(registry("site", "S31000001", "paused", event_id="d-3")))
+        assert isinstance(site, Rejection) and site.payload is not None and site.payload["id"] == "S31000001"
