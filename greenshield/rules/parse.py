@@ -1,7 +1,8 @@
 """Decoding and validation at the edge (contract §1, §2, §7): a line becomes a typed value or a Rejection.
 
 The sender's personal data stops here: :func:`validate` reduces ``sender`` to the
-two facts the rules need (complete? document well-formed?) and keeps nothing else.
+two facts the rules need (complete? document well-formed?) and keeps nothing else,
+and a registry record's ``person`` (revision 2 §8.2) to its keyed hash and masked number.
 Total: any bytes give an accepted value or a Rejection, never a raise; a reason
 names the field and the fault, never echoes a string value, and is at most
 :data:`MAX_REASON` characters; a rejected line's payload is masked
