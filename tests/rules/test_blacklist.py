@@ -209,3 +209,31 @@ class TestPersonInvalid:
         assert PERSON_ID not in orjson.dumps(item.payload).decode()
         _, site = parse_line(orjson.dumps(registry("site", "S31000001", "paused", event_id="d-3")))
         assert isinstance(site, Rejection) and site.payload is not None and site.payload["id"] == "S31000001"
+
+
+class TestAnyArrivalOrder:
+    @pytest.mark.parametrize("seed", range(8))
+    def test_records_and_events_in_any_order_end_at_the_batch_verdict(self, seed: int) -> None:
+        """Shuffled one at a time into the incremental core (advancing in between): check's verdict."""
+        import random
+
+        lines = [*reregistered([decision("active", at(2), ref="LIFT")]), holder("P30000003", at(-30)),
+                 decision("blacklisted", at(-20), ref="BL-2", number=OTHER_ID), holder("P30000003", at(-10),
+                                                                                      number=OTHER_ID),
+                 scan_by(NEW_STAFF, "s1", h=1), scan_by(NEW_STAFF, "s2", h=3),
+                 sort_scan("s3", at(1), staff="P30000003", waybill="YT0000000002"),
+                 acceptance("acc", at(0.5), waybill="YT0000000003", inspection=inspection(at(0.5), inspector=NEW_STAFF))]
+        as_of = at(6)
+        want = {(v.enterprise_id, v.waybill_no, v.rule_id, v.at) for v in check(lines, as_of=as_of).violations}
+        assert {r for _, _, r, _ in want} >= {"PR-3"}
+        from builders import standard_registry
+
+        shuffled = standard_registry() + lines
+        random.Random(seed).shuffle(shuffled)
+        core = RuleCore(default_pack())
+        for i, obj in enumerate(shuffled):
+            TestLateRecords._feed(core, obj)
+            if i % 3 == 0:
+                core.advance(parse_instant(at(-100 + i)), finalise=False)
+        core.advance(parse_instant(as_of), finalise=False)
+        assert {(v.enterprise_id, v.waybill_no, v.rule_id, v.at) for v in core.open_violations()} == want
