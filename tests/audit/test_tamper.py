@@ -83,13 +83,24 @@ def _reject_lines() -> bytes:
             + json.dumps(conflict, ensure_ascii=False) + "\n").encode()
 
 
+def _person_lines() -> bytes:
+    """Revision 2 §8.2: a staff record naming its person and a person record (rows with a person_id_hash)."""
+    person = {"id_type": "passport", "id_number": "E12345678"}
+    base = {"v": 1, "type": "registry", "enterprise_id": "E3100001", "occurred_at": "2026-11-10T08:00:00+08:00"}
+    lines = [{**base, "event_id": "tamper-person-1", "entity": "staff", "id": "P99000001", "status": "active",
+              "person": person},
+             {**base, "event_id": "tamper-person-2", "entity": "person", "id": "BL-TAMPER-1",
+              "status": "blacklisted", "person": person}]
+    return b"".join(json.dumps(x).encode() + b"\n" for x in lines)
+
+
 def _build(url: str, var: Path, mp: pytest.MonkeyPatch) -> Base:
     _env(mp, var)
     assert _gs("run", SAMPLE, "--db", url) == 0
     waybill = next(json.loads(line)["waybill_no"] for line in SAMPLE.read_text().splitlines() if "waybill_no" in line)
     assert _gs("trace", waybill, "--db", url) == 0  # a query entry, sequenced by the next run
     rejects = var / "rejects.jsonl"
-    rejects.write_bytes(_reject_lines())
+    rejects.write_bytes(_reject_lines() + _person_lines())
     assert _gs("run", rejects, "--db", url) == 0
     note, doc = var / "trusted.note", var / "trusted.json"
     assert _gs("audit", "checkpoint", "--db", url, "--out", note) == 0
