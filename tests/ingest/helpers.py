@@ -22,7 +22,6 @@ from greenshield.rules.batch import BatchChecker
 from greenshield.rules.pack import default_pack
 from greenshield.rules.timestamps import parse_instant
 from greenshield.settings import Settings
-from greenshield.ingest.testing import kafka_client
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-day.jsonl"
 SAMPLE_AS_OF = "2026-11-13T00:00:00+08:00"
@@ -52,11 +51,18 @@ def send_valid(settings: Settings, lines: Iterable[bytes]) -> int:
     return sent
 
 
+def _client(settings: Settings) -> dict[str, Any]:
+    """A raw client's options for the settings' broker and login."""
+    from greenshield.ingest.clients import security_options
+
+    return {"bootstrap_servers": settings.kafka_bootstrap, **security_options(settings.kafka_security)}
+
+
 def send_raw(settings: Settings, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> None:
     """Send ``(key, value)`` pairs as they are, past the SDK's validation (as a careless client would)."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(**kafka_client(settings.kafka_bootstrap), acks="all",
+    producer = KafkaProducer(**_client(settings), acks="all",
                              max_request_size=2 * 1024 * 1024)
     try:
         for key, value in messages:
@@ -70,7 +76,7 @@ def advance(settings: Settings, as_of: str = SAMPLE_AS_OF) -> None:
     """The replay control message to every events partition."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(**kafka_client(settings.kafka_bootstrap), acks="all")
+    producer = KafkaProducer(**_client(settings), acks="all")
     try:
         send_advance(producer, settings.events_topic, settings.events_partitions,
                      settings.control_key.reveal().encode(), as_of, "2026-11-29T00:00:00Z")
@@ -233,8 +239,9 @@ def send_records(settings: Settings, topic: str,
     """
     from .raw_producer import send_messages
 
-    send_messages(settings.kafka_bootstrap, [(topic, partition, key, value, signed(settings, topic, value, headers))
-                                             for key, value, headers, partition in records], linger_ms=200)
+    messages = [(topic, partition, key, value, signed(settings, topic, value, headers))
+                for key, value, headers, partition in records]
+    send_messages(settings.kafka_bootstrap, messages, linger_ms=200, security=dict(settings.kafka_security))
 
 
 def signed(settings: Settings, topic: str, value: bytes | None, headers: Iterable[Header]) -> list[Header]:
