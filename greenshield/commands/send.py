@@ -124,7 +124,8 @@ def make_producer(args: argparse.Namespace, settings: Any) -> Any:
     from greenshield.ingest.sender import signer_for
     from greenshield.ingest.topics import ensure_topics
 
-    ensure_topics(settings, ("events", "registry"), args.bootstrap)
+    # an enterprise's login may see only the events topic (it never writes the registry)
+    ensure_topics(settings, ("events",) if settings.enterprise_id else ("events", "registry"), args.bootstrap)
     return GreenShieldProducer(
         args.bootstrap or settings.kafka_bootstrap, args.enterprise,
         events_topic=settings.events_topic, registry_topic=settings.registry_topic,

@@ -215,6 +215,32 @@ class TestEnterprise:
             mine.close()
 
 
+    def test_send_with_its_credentials_file_speaks_for_it_alone(self, world: World, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+        """`greenshield send` from the enterprise's credentials file: its events are signed and accepted; a line
+        of another enterprise is not sent (exit 1, named), and nothing reaches the store as anyone else's."""
+        import argparse
+
+        from greenshield.commands import send
+
+        s = world.settings
+        mine = [_event(B, f"b-{i}", f"WB000000010{i}") for i in range(3)]
+        day = tmp_path / "day.jsonl"
+        day.write_bytes(b"\n".join([*mine, _event(A, "a-9", "WB0000000199")]) + b"\n")
+        monkeypatch.setenv("GREENSHIELD_KAFKA_CREDENTIALS", str(world.files[B]))
+        for name, value in {"GREENSHIELD_KAFKA_HOST": s.kafka_host, "GREENSHIELD_KAFKA_PORT": str(s.kafka_port),
+                            "GREENSHIELD_TOPIC_PREFIX": s.topic_prefix, "GREENSHIELD_DATA_DIR": str(tmp_path / "b")
+                            }.items():
+            monkeypatch.setenv(name, value)
+        parser = argparse.ArgumentParser()
+        send.register(parser.add_subparsers())
+        assert send.run(parser.parse_args(["send", str(day), "--no-progress"])) == 1  # one line not sent
+        with WorkerThread(world.as_("worker"), world.db) as w:
+            assert wait_until(lambda: stored_events(world.db) >= 3), w.error
+        assert sorted(_stored(world.db)) == [(B, f"b-{i}", "P31000001") for i in range(3)]
+        assert _rejects(world.db) == []
+
+
 class TestRegistry:
     """Row "the registry": only the regulator's feed (and the service, for registrar tokens) writes it."""
 
