@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "replay",
     "run",
     "trace",
+    "staff_record",
     "violations",
     "risk",
     "credit",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,12 @@ class Settings:
     kafka_cache_dir: Path = Path.home() / ".cache" / "greenshield" / "kafka"
     # SASL/TLS client settings may hold passwords: kept out of repr
     kafka_security: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # a principal's credentials file (`greenshield kafka acl` writes them): its SASL login, and
+    # for an enterprise its id and sender key (the SDK and `send` sign as that enterprise)
+    kafka_credentials: Path | None = None
+    enterprise_id: str = ""
+    enterprise_key: Secret = field(default_factory=lambda: Secret(""))
+    sender_key: Secret = field(default_factory=lambda: Secret(""))  # the master sender key (workers, system tools)
     topic_prefix: str = "gs."
     db_url: str = ""
     hmac_key: Secret = field(default_factory=lambda: Secret(""))
@@ -127,6 +134,9 @@ class Settings:
             if k.startswith("GREENSHIELD_KAFKA_SECURITY_")
         }
         key_file = env.get("GREENSHIELD_SIGNING_KEY_FILE")
+        creds_file = env.get("GREENSHIELD_KAFKA_CREDENTIALS")
+        login, enterprise_id, enterprise_key = read_credentials(Path(creds_file)) if creds_file else ({}, "", "")
+        security = {**login, **security}
         return cls(
             data_dir=data_dir,
             production=_bool(env, "GREENSHIELD_PRODUCTION", False),
@@ -136,6 +146,10 @@ class Settings:
             kafka_version=env.get("GREENSHIELD_KAFKA_VERSION", d.kafka_version),
             kafka_cache_dir=Path(env.get("GREENSHIELD_KAFKA_CACHE", str(d.kafka_cache_dir))),
             kafka_security=security,
+            kafka_credentials=Path(creds_file) if creds_file else None,
+            enterprise_id=enterprise_id,
+            enterprise_key=Secret(enterprise_key),
+            sender_key=Secret(env.get("GREENSHIELD_SENDER_KEY", "")),
             topic_prefix=env.get("GREENSHIELD_TOPIC_PREFIX", d.topic_prefix),
             db_url=env.get("GREENSHIELD_DB_URL", f"sqlite:///{data_dir / 'greenshield.db'}"),
             hmac_key=Secret(env.get("GREENSHIELD_HMAC_KEY", "")),
@@ -178,6 +192,25 @@ class Settings:
             log_level=env.get("GREENSHIELD_LOG_LEVEL", d.log_level).upper(),
             risk_model_file=Path(model) if (model := env.get("GREENSHIELD_RISK_MODEL")) else None,
         )
+
+
+def read_credentials(path: Path) -> tuple[dict[str, str], str, str]:
+    """``(security options, enterprise id, sender key)`` of a credentials file (the last two "" for a system principal).
+
+    The file: ``{"principal", "security": {kafka-python SASL options}, ["enterprise_id", "sender_key"]}``.
+    """
+    where = f"GREENSHIELD_KAFKA_CREDENTIALS={path}"
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{where}: cannot read the credentials file ({type(err).__name__}: {err})") from None
+    security = doc.get("security") if isinstance(doc, dict) else None
+    if not isinstance(security, dict) or not all(isinstance(v, str) for v in security.values()):
+        raise ValueError(f"{where}: not a credentials file (no \"security\" object of strings)")
+    enterprise_id, key = doc.get("enterprise_id", ""), doc.get("sender_key", "")
+    if not isinstance(enterprise_id, str) or not isinstance(key, str) or bool(enterprise_id) != bool(key):
+        raise ValueError(f"{where}: an enterprise's credentials need both enterprise_id and sender_key (strings)")
+    return dict(security), enterprise_id, key
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -3,9 +3,12 @@
 #
 #   scripts/test.sh [pytest args...]        (what `make test` runs)
 #
-# Kafka: GREENSHIELD_TEST_KAFKA if set; else a fresh broker via `greenshield kafka up`
-#   on 127.0.0.1:19092 (another free port pair if 19092 is taken), data in a new
-#   var/test-kafka.* dir that is deleted afterwards.
+# Kafka: GREENSHIELD_TEST_KAFKA if set (with GREENSHIELD_TEST_KAFKA_CREDENTIALS, its
+#   super user's credentials file, when it is a secure broker); else a fresh secure broker
+#   via `greenshield kafka up --secure` (SASL/SCRAM, the StandardAuthorizer, ACLs) on
+#   127.0.0.1:19092 (another free port pair if 19092 is taken), data in a new
+#   var/test-kafka.* dir that is deleted afterwards. The tests log in as its super user
+#   and make their own principals for the authority tests.
 # PostgreSQL: GREENSHIELD_TEST_PG_URL if set; else a fresh server via scripts/pg.sh
 #   on 127.0.0.1:15432 (another free port if taken), installing the `postgresql`
 #   package first when running as root and it is absent.
@@ -85,9 +88,9 @@ else
     [ "$kport" = 19092 ] || say "127.0.0.1:19092 is taken; the test broker uses port $kport"
     mkdir -p var
     kafka_dir=$(mktemp -d "$PWD/var/test-kafka.XXXXXX")
-    if addr=$($GS kafka up --fresh --data-dir "$kafka_dir" --port "$kport" --controller-port "$cport"); then
+    if addr=$($GS kafka up --secure --fresh --data-dir "$kafka_dir" --port "$kport" --controller-port "$cport"); then
         kafka_started=1
-        export GREENSHIELD_TEST_KAFKA="$addr"
+        export GREENSHIELD_TEST_KAFKA="$addr" GREENSHIELD_TEST_KAFKA_CREDENTIALS="$kafka_dir/credentials/admin.json"
     else
         unavailable "could not start the local Kafka broker"
     fi

@@ -3,6 +3,10 @@
 Servers come from the environment (``make test`` / ``scripts/test.sh`` start them):
 
 * ``GREENSHIELD_TEST_KAFKA``  -- bootstrap address of a real Kafka broker
+* ``GREENSHIELD_TEST_KAFKA_CREDENTIALS`` -- its super user's credentials file, when it
+  is a secure broker (``greenshield kafka up --secure``, what ``make test`` starts): every
+  test client then logs in with SASL/SCRAM, and child processes get it as
+  ``GREENSHIELD_KAFKA_CREDENTIALS``
 * ``GREENSHIELD_TEST_PG_URL`` -- SQLAlchemy URL of a PostgreSQL database
 
 Locally a missing server skips the tests that need it, with the reason shown.
@@ -19,6 +23,14 @@ from pathlib import Path
 import pytest
 
 SERVER_MARKERS = ("kafka", "postgres")
+
+
+from greenshield.ingest.testing import kafka_security  # noqa: E402
+
+
+if os.environ.get("GREENSHIELD_TEST_KAFKA_CREDENTIALS", "").strip():
+    # commands the tests start as child processes log in as the test broker's super user too
+    os.environ.setdefault("GREENSHIELD_KAFKA_CREDENTIALS", os.environ["GREENSHIELD_TEST_KAFKA_CREDENTIALS"])
 
 
 def in_ci() -> bool:
@@ -43,7 +55,7 @@ def kafka_bootstrap() -> str:
     from greenshield.ingest.broker import ProbeError, probe
 
     try:
-        probe(addr, timeout=20.0)
+        probe(addr, timeout=20.0, security=kafka_security())
     except ProbeError as e:
         _unavailable(f"Kafka at GREENSHIELD_TEST_KAFKA={addr} does not answer: {e}")
     return addr

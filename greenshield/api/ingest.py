@@ -142,7 +142,7 @@ def classify(lines: list[bytes], enterprise: str | None, key: bytes) -> tuple[li
         outcome.event_id, outcome.enterprise_id = item.event_id, item.enterprise_id
         ident = (item.enterprise_id, item.event_id)
         if enterprise is not None and item.enterprise_id != enterprise:
-            reason = "enterprise_id is not this token's enterprise"
+            reason = "enterprise_mismatch: enterprise_id is not this token's enterprise"
             _reject(outcome, Rejection(reason, redact_rejected(obj, key), ident))
             continue
         try:

@@ -91,11 +91,13 @@ class Service:
 
     def _connect(self) -> Any:
         from greenshield.ingest.producer import GreenShieldProducer
+        from greenshield.ingest.sender import signer_for
 
         s = self.settings
+        # the service vouches for the enterprise of each token (checked before this): it signs as the system
         return GreenShieldProducer(s.kafka_bootstrap, None, events_topic=s.events_topic,
                                    registry_topic=s.registry_topic, security=s.kafka_security,
-                                   client_id="greenshield-api")
+                                   client_id="greenshield-api", signer=signer_for(s))
 
     def lookup_token(self, token: str) -> tokens.Token | None:
         with self.store.read() as conn:

@@ -17,7 +17,7 @@ a violation entry is ``v`` 2 since schema version 3: it names the parcel's enter
      "stored_s": t, "v": 2}
     {"content": H(doc), "kind": "grade" | "warning" | "sanction", "v": 1, <the row's key columns>}
 
-(the last three since schema version 4: credit grades, warnings and sanctions, whose key
+(the last three since schema version 5: credit grades, warnings and sanctions, whose key
 columns are listed in :data:`RECORD_KEYS`)
 
 * *public doc* - the stored (already redacted) event with the sender's personal

@@ -1,4 +1,4 @@
-"""The system's secrets: the checkpoint signing key, the HMAC key of contract §6, the control key.
+"""The system's secrets: the checkpoint signing key, the HMAC key of contract §6, the control and sender keys.
 
 Each comes from configuration (``GREENSHIELD_SIGNING_KEY_FILE``,
 ``GREENSHIELD_HMAC_KEY``, ``GREENSHIELD_CONTROL_KEY``). In development a missing one
@@ -6,7 +6,9 @@ is generated on first use and kept in the data directory (mode 0600; the public 
 beside the signing key), and its path is logged once, when it is made; in
 production mode a missing one is an error, raised before anything starts. The
 control key signs replay's clock messages (:mod:`greenshield.ingest.control`):
-``replay`` and the workers find the same one in the same data directory.
+``replay`` and the workers find the same one in the same data directory. The master
+sender key (:mod:`greenshield.ingest.sender`) derives each enterprise's key for signing
+its events; the workers check with it and the system's tools sign with it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ DEV_SIGNING_KEY = "audit-signing-key.pem"
 DEV_PUBLIC_KEY = "audit-signing-key.pub.pem"
 DEV_HMAC_KEY = "hmac.key"
 DEV_CONTROL_KEY = "control.key"
+DEV_SENDER_KEY = "sender.key"
 log = logging.getLogger("greenshield.keys")
 
 
@@ -92,6 +95,24 @@ def with_control_key(settings: Settings) -> Settings:
     if settings.control_key:
         return settings
     return dataclasses.replace(settings, control_key=Secret(control_key(settings).decode()))
+
+
+def sender_key(settings: Settings) -> bytes:
+    """The master sender key; in development, the data directory's (made on first use)."""
+    if settings.sender_key:
+        return settings.sender_key.reveal().encode()
+    if settings.production:
+        raise KeyConfigError("production mode needs the master sender key: set GREENSHIELD_SENDER_KEY (held by the "
+                             "workers and the system's tools; enterprises get only their own derived key)")
+    return _dev_secret(settings, DEV_SENDER_KEY, "sender")
+
+
+def with_system_keys(settings: Settings) -> Settings:
+    """``settings`` with the control and master sender keys filled in (workers, replay, the system's tools)."""
+    filled = with_control_key(settings)
+    if filled.sender_key:
+        return filled
+    return dataclasses.replace(filled, sender_key=Secret(sender_key(filled).decode()))
 
 
 def _dev_secret(settings: Settings, name: str, kind: str) -> bytes:

@@ -39,6 +39,15 @@ def columns(item: Event | RegistryRecord) -> dict[str, Any]:
             "entity": None, "entity_id": None, "status": None}
 
 
+def person_hash(item: Event | RegistryRecord, doc: dict[str, Any]) -> str | None:
+    """A staff or person record's person hash as the stored doc has it (the configured key's, §8.2)."""
+    if not isinstance(item, RegistryRecord) or item.person is None:
+        return None
+    person = doc.get("person")
+    found = person.get("id_hash") if isinstance(person, dict) else None
+    return found if isinstance(found, str) else None
+
+
 def event_row(item: Event | RegistryRecord, doc: dict[str, Any], digest: bytes | None,
               source: str, position: int) -> dict[str, Any]:
     """A full ``events`` row (without ``entry_id``) for a redacted doc."""
@@ -53,7 +62,8 @@ def event_row_entry(item: Event | RegistryRecord, doc: dict[str, Any], digest: b
     cols = columns(item)
     row = {**cols, "doc": canonical(doc).decode(), "digest": digest, "purged": False,
            "sender_id_hash": personal.get("id_hash") if personal else None,
-           "sender_commitment": commitment, "source": source, "position": position}
+           "sender_commitment": commitment, "person_id_hash": person_hash(item, doc), "source": source,
+           "position": position}
     entry = event_entry(item.enterprise_id, item.event_id, cols["type"], public, commitment,
                         (cols["sender_complete"], cols["sender_document_ok"]), digest=digest, source=source,
                         position=position)
@@ -86,6 +96,8 @@ def row_problems(row: Any) -> list[str]:
         return [f"its doc does not validate ({err})"]
     bad = [name for name, value in columns(item).items()
            if name not in ("sender_complete", "sender_document_ok") and row[name] != value]
+    if row["person_id_hash"] != person_hash(item, doc):
+        bad.append("person_id_hash")
     _, personal = split_sender(doc)
     if not row["purged"]:
         expected = event_commitment(row["enterprise_id"], row["event_id"], personal, _digest(row))

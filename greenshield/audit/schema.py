@@ -14,15 +14,18 @@ value would fail its whole batch. Version 2: those columns became ``Text``,
 rejects joined the log (``entry_id``, ``sender_commitment``), checkpoints are
 numbered by the sequencer (``id`` 1, 2, ... without gaps). Version 3 (contract §8.1): a
 parcel is ``(enterprise_id, waybill_no)``, so violations are keyed by
-``(enterprise_id, waybill_no, rule_id)`` and their changes carry the enterprise. Version 4: credit
-grades, warnings and the regulator's sanctions are leaves too (``grades``, ``warnings``, ``sanctions``).
+``(enterprise_id, waybill_no, rule_id)`` and their changes carry the enterprise. Version 4
+(revision 2 §8.2): registry records of staff and persons keep their person's keyed hash
+(``person_id_hash``), and ``entity_id`` holds a person record's decision reference (32 chars).
+Version 5: credit grades, warnings and the regulator's sanctions are leaves too (``grades``,
+``warnings``, ``sanctions``).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = sa.MetaData()
 # a 64-bit key that is SQLite's rowid (INTEGER PRIMARY KEY): one B-tree per table, not two
@@ -98,12 +101,13 @@ events = sa.Table(
     sa.Column("result", sa.String(16)),
     sa.Column("customer_id", sa.String(9)),     # contract_customer_id of an acceptance
     sa.Column("entity", sa.String(20)),         # registry records
-    sa.Column("entity_id", sa.String(9)),
+    sa.Column("entity_id", sa.String(32)),      # a person record's decision reference is up to 32 chars
     sa.Column("status", sa.String(12)),
     sa.Column("sender_complete", sa.Boolean, nullable=False),
     sa.Column("sender_document_ok", sa.Boolean, nullable=False),
     sa.Column("sender_id_hash", sa.String(64)),  # HMAC of contract §6, for lookups
     sa.Column("sender_commitment", sa.String(64)),
+    sa.Column("person_id_hash", sa.String(64)),  # a staff or person record's person, the HMAC of §6 (§8.2)
     sa.Column("digest", sa.LargeBinary(16)),     # keyed digest of the original content (duplicates)
     sa.Column("doc", sa.Text, nullable=False),   # the redacted event, canonical JSON
     sa.Column("purged", sa.Boolean, nullable=False),
@@ -115,6 +119,7 @@ events = sa.Table(
     sa.Index("ix_events_inspector", "inspector_id"),
     sa.Index("ix_events_device", "device_id", "at_s"),
     sa.Index("ix_events_sender", "sender_id_hash"),
+    sa.Index("ix_events_person", "person_id_hash"),
     sa.Index("ix_events_customer", "customer_id"),
     sa.Index("ix_events_entity", "entity", "entity_id"),
     sa.Index("ix_events_at", "at_s"),

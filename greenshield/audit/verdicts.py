@@ -4,6 +4,7 @@ The parcels, ``(enterprise_id, waybill_no)`` (contract §8.1), to look at after 
 
     parcels of events stored since the last evaluation (entry_id > run_state.events_seen)
     ∪ parcels naming an entity (staff, inspector, machine, vehicle, customer) of a new registry record
+      (of a new ``person`` record: every staff id a staff record gave that person, revision 2 §8.2)
     ∪ parcels with an event in [min(prev, as_of) - longest deadline, max(prev, as_of)]
       (a deadline passed, or events came inside / fell outside the cut, since the last as_of)
 
@@ -78,7 +79,8 @@ def affected(conn: Connection, since: Clock, as_of: Instant, longest: int) -> tu
     seen = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(e.c.entry_id), 0))).scalar_one())
     new = e.c.entry_id.between(since.events_seen + 1, seen)
     out = _pairs(conn.execute(sa.select(*parcel).where(new, e.c.waybill_no.is_not(None)).distinct()))
-    entities = conn.execute(sa.select(e.c.entity, e.c.entity_id).where(new, e.c.type == "registry").distinct())
+    entities = list(conn.execute(sa.select(e.c.entity, e.c.entity_id).where(new, e.c.type == "registry")
+                                 .distinct())) + _holders(conn, new)
     prev = since.as_of
     by_column: dict[str, set[str]] = {}
     for entity, ident in entities:
@@ -96,6 +98,14 @@ def affected(conn: Connection, since: Clock, as_of: Instant, longest: int) -> tu
     return out, seen
 
 
+def _holders(conn: Connection, new: Any) -> list[tuple[str, str]]:
+    """``("staff", id)`` of every staff id held by the person of a new ``person`` record."""
+    e = t.events
+    persons = sa.select(e.c.person_id_hash).where(new, e.c.entity == "person", e.c.person_id_hash.is_not(None))
+    query = sa.select(e.c.entity_id).where(e.c.entity == "staff", e.c.person_id_hash.in_(persons)).distinct()
+    return [("staff", str(ident)) for (ident,) in conn.execute(query)]
+
+
 def _pairs(rows: Iterable[Any]) -> set[ParcelKey]:
     return {(str(r[0]), str(r[1])) for r in rows}
 
@@ -104,10 +114,10 @@ def _registry(conn: Connection) -> list[RegistryRecord]:
     """Every registry record in arrival order (entry id), the tie-break of same-instant records."""
     e = t.events
     rows = sorted(conn.execute(sa.select(e.c.entry_id, e.c.enterprise_id, e.c.event_id, e.c.at_s, e.c.at_frac,
-                                         e.c.occurred_at, e.c.entity, e.c.entity_id, e.c.status)
+                                         e.c.occurred_at, e.c.entity, e.c.entity_id, e.c.status, e.c.person_id_hash)
                                .where(e.c.entity.is_not(None))),  # by ix_events_entity
                   key=lambda r: int(r[0]))
-    return [RegistryRecord(r[1], r[2], (int(r[3]), r[4]), r[5], r[6], r[7], r[8]) for r in rows]
+    return [RegistryRecord(r[1], r[2], (int(r[3]), r[4]), r[5], r[6], r[7], r[8], person=r[9]) for r in rows]
 
 
 class Evaluator:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,7 +24,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up = actions.add_parser("up", help="start the broker (no-op when a healthy one runs) and print its address")
     down = actions.add_parser("down", help="stop the broker this data dir's pid file names")
     status = actions.add_parser("status", help="report running/unhealthy/stopped; exit 0 only when healthy")
-    for p in (up, down, status):
+    acl = actions.add_parser(
+        "acl", help="make the pipeline's principals (SCRAM users) and their ACLs on a secure broker",
+        description="Create or update the SCRAM users and ACLs of the system principals (worker, registry-feed, "
+                    "api, tools) and of each --enterprise, and write one credentials file per principal "
+                    "(mode 0600). Re-running keeps existing passwords. Needs the super user: the local secure "
+                    "broker's credentials/admin.json, or GREENSHIELD_KAFKA_CREDENTIALS for another broker.")
+    acl.add_argument("--enterprise", action="append", default=[], metavar="E1234567",
+                     help="an enterprise to admit (repeatable): it may write its own events, nothing else")
+    acl.add_argument("--no-system", action="store_true", help="leave the system principals alone")
+    acl.add_argument("--credentials-dir", type=Path,
+                     help="where the credentials files go (default: the broker data dir's credentials/)")
+    acl.add_argument("--bootstrap", help="broker address (default: the local broker's)")
+    for p in (up, down, status, acl):
         p.add_argument("--host", help="listen/advertise address (default: GREENSHIELD_KAFKA_HOST or 127.0.0.1)")
         p.add_argument("--port", type=int, help="client port (default: GREENSHIELD_KAFKA_PORT or 19092)")
         p.add_argument(
@@ -36,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             help="the broker's data directory (default: $GREENSHIELD_DATA_DIR/kafka, i.e. var/kafka)",
         )
     up.add_argument("--fresh", action="store_true", help="wipe the data dir first (topics and offsets are lost)")
+    up.add_argument("--secure", action="store_true",
+                    help="SASL/SCRAM logins, the StandardAuthorizer and the pipeline's ACLs; credentials files "
+                         "are made in the data dir's credentials/ (see `greenshield kafka acl`)")
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness (default 120)")
     down.add_argument("--timeout", type=float, default=60.0, help="seconds before SIGTERM becomes SIGKILL (default 60)")
     status.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer (default 10)")
@@ -58,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             controller_port=args.controller_port,
             data_dir=args.data_dir,
+            secure=True if getattr(args, "secure", False) else None,
         )
     except ValueError as e:
         _err(f"error: {e}")
@@ -67,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     action: str = args.kafka_action
+    if action == "acl":
+        return _acl(args, settings, cfg)
     try:
         if action == "up":
             res = broker.up(cfg, fresh=args.fresh, ready_timeout=args.timeout, log=_err)
@@ -79,6 +99,11 @@ def run(args: argparse.Namespace) -> int:
                     f"Kafka {cfg.version} broker ready at {res.bootstrap} "
                     f"(pid {res.pid}, started in {res.startup_seconds or 0:.1f}s; log {cfg.log_file})"
                 )
+            if cfg.secure:
+                files = _system_principals(settings, cfg)
+                _err(f"secure broker: super user {cfg.admin_credentials}; principals' credentials in "
+                     f"{cfg.credentials_dir} ({len(files)} system files; add enterprises with "
+                     "`greenshield kafka acl --enterprise E1234567`)")
             print(res.bootstrap, flush=True)
             return 0
         if action == "down":
@@ -101,6 +126,49 @@ def run(args: argparse.Namespace) -> int:
     except broker.BrokerError as e:
         _err(f"error: {e}")
         return e.exit_code
+
+
+def _system_principals(settings: Any, cfg: Any, enterprises: list[str] | None = None, system: bool = True,
+                       directory: Path | None = None, bootstrap: str | None = None) -> list[Path]:
+    from greenshield.audit.keys import sender_key
+    from greenshield.ingest import principals
+    from greenshield.ingest.topics import admin_client
+
+    wanted = [principals.system(role) for role in principals.SYSTEM_ROLES] if system else []
+    wanted += [principals.enterprise(e) for e in enterprises or []]
+    master = sender_key(settings) if enterprises else b""
+    # the local secure broker's own super user, unless another broker is named (then the configured login)
+    security = cfg.client_security() if cfg.secure and bootstrap is None else dict(settings.kafka_security)
+    admin = admin_client(dataclasses.replace(settings, kafka_security=security), bootstrap or cfg.bootstrap,
+                         "greenshield-acl")
+    try:
+        return principals.apply(admin, wanted, settings, directory or cfg.credentials_dir, master)
+    finally:
+        admin.close()
+
+
+def _acl(args: argparse.Namespace, settings: Any, cfg: Any) -> int:
+    from kafka.errors import KafkaError
+
+    from greenshield.audit.keys import KeyConfigError
+    from greenshield.ingest import broker, principals
+
+    if not settings.kafka_security and not cfg.secure:
+        _err(f"error: {cfg.data_dir} holds no secure broker (start one with `greenshield kafka up --secure`), "
+             "and GREENSHIELD_KAFKA_CREDENTIALS names no super user for another one")
+        return 2
+    try:
+        files = _system_principals(settings, cfg, args.enterprise, not args.no_system, args.credentials_dir,
+                                   args.bootstrap)
+    except (principals.PrincipalError, KeyConfigError, broker.BrokerError, ValueError, OSError) as e:
+        _err(f"error: {e}")
+        return 2
+    except KafkaError as e:
+        _err(f"error: the broker refused: {e!r}")
+        return 1
+    for path in files:
+        print(path, flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

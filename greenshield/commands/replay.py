@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    from greenshield.audit.keys import KeyConfigError, with_control_key
+    from greenshield.audit.keys import KeyConfigError, with_system_keys
     from greenshield.commands.run import setup_logging
     from greenshield.commands.send import make_producer, send_all
     from greenshield.ingest.clients import RELIABLE_PRODUCER, common
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         settings = Settings.from_env()
         setup_logging(settings.log_level)
         parse_instant(args.as_of)
-        settings = with_control_key(settings)
+        settings = with_system_keys(settings)
         producer = make_producer(args, settings)
     except (ValueError, TimestampError, KafkaError, TopicsError, KeyConfigError, OSError) as err:
         print(f"greenshield replay: {err}", file=sys.stderr)

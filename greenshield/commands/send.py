@@ -121,13 +121,15 @@ def make_producer(args: argparse.Namespace, settings: Any) -> Any:
     """The SDK producer of ``send``/``replay``, once the events and registry topics are known to exist
     (raises :class:`~greenshield.ingest.topics.TopicsError` naming the missing ones and the fix)."""
     from greenshield.ingest.producer import GreenShieldProducer
+    from greenshield.ingest.sender import signer_for
     from greenshield.ingest.topics import ensure_topics
 
-    ensure_topics(settings, ("events", "registry"), args.bootstrap)
+    # an enterprise's login may see only the events topic (it never writes the registry)
+    ensure_topics(settings, ("events",) if settings.enterprise_id else ("events", "registry"), args.bootstrap)
     return GreenShieldProducer(
         args.bootstrap or settings.kafka_bootstrap, args.enterprise,
         events_topic=settings.events_topic, registry_topic=settings.registry_topic,
-        security=settings.kafka_security)
+        security=settings.kafka_security, signer=signer_for(settings))
 
 
 def send_all(command: str, producer: Any, args: argparse.Namespace) -> SendStats | int:
@@ -160,13 +162,14 @@ def send_all(command: str, producer: Any, args: argparse.Namespace) -> SendStats
 def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
+    from greenshield.audit.keys import KeyConfigError
     from greenshield.ingest.topics import TopicsError
     from greenshield.settings import Settings
 
     try:
         settings = Settings.from_env()
         producer = make_producer(args, settings)
-    except (ValueError, KafkaError, TopicsError) as err:
+    except (ValueError, KafkaError, TopicsError, KeyConfigError, OSError) as err:
         print(f"greenshield send: {err}", file=sys.stderr)
         return 2
     stats = send_all("send", producer, args)

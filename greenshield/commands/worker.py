@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenshield.audit.keys import KeyConfigError, with_control_key
+    from greenshield.audit.keys import KeyConfigError, with_system_keys
     from greenshield.audit.pipeline import open_audit
     from greenshield.audit.store import SchemaError
     from greenshield.commands.run import setup_logging
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
         setup_logging(settings.log_level)
-        settings = with_control_key(settings)  # replay's key: configured, or the data directory's in development
+        settings = with_system_keys(settings)  # replay's control key and the sender key: configured, or the data directory's in development
         pack = load_pack(args.rules) if args.rules else default_pack()
         audit = open_audit(settings, args.db)
     except (ValueError, OSError, KeyConfigError, SchemaError) as err:

@@ -349,7 +349,7 @@ def ensure_broker(settings: Any, env: Mapping[str, str], stop: Callable[[], bool
 
     cfg = broker.BrokerConfig.from_settings(settings)  # data dir: settings.kafka_dir, the demo's own
     try:
-        broker.probe(cfg.bootstrap, timeout=3.0)
+        broker.probe(cfg.bootstrap, timeout=3.0, security=settings.kafka_security)
     except broker.ProbeError:
         pass
     else:

@@ -167,7 +167,7 @@ class Demo:
         return status
 
     def _settings(self) -> None:
-        from greenshield.audit.keys import KeyConfigError, control_key
+        from greenshield.audit.keys import KeyConfigError, control_key, sender_key
         from greenshield.settings import Secret, Settings
 
         o = self.o
@@ -175,15 +175,17 @@ class Demo:
             base = Settings.from_env()
             # the data directory's (or the configured) key: a later `replay` on the demo's data agrees with it
             control = control_key(dataclasses.replace(base, data_dir=self.abs_dir)).decode()
+            sender = sender_key(dataclasses.replace(base, data_dir=self.abs_dir)).decode()
         except (ValueError, KeyConfigError, OSError) as err:
             raise DemoError(str(err)) from None
         changes: dict[str, Any] = {
             "data_dir": self.abs_dir, "db_url": self.db_url, "topic_prefix": f"gs.demo-{self.run_id}.",
             "worker_group": f"greenshield-demo-{self.run_id}", "control_key": Secret(control),
-            "backstop_idle_seconds": 0}
+            "sender_key": Secret(sender), "backstop_idle_seconds": 0}
         env = {"GREENSHIELD_DATA_DIR": str(self.abs_dir), "GREENSHIELD_DB_URL": self.db_url,
                "GREENSHIELD_TOPIC_PREFIX": changes["topic_prefix"], "GREENSHIELD_WORKER_GROUP": changes["worker_group"],
-               "GREENSHIELD_CONTROL_KEY": control, "GREENSHIELD_BACKSTOP_IDLE_SECONDS": "0"}
+               "GREENSHIELD_CONTROL_KEY": control, "GREENSHIELD_SENDER_KEY": sender,
+               "GREENSHIELD_BACKSTOP_IDLE_SECONDS": "0"}
         if o.bootstrap:
             host, _, port = o.bootstrap.split(",")[0].rpartition(":")
             if not host or not port.isdigit():

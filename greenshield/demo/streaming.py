@@ -108,13 +108,15 @@ class KafkaSink:
 
     def __init__(self, settings: Any, bootstrap: str, counters: Counters) -> None:
         from greenshield.ingest.producer import GreenShieldProducer
+        from greenshield.ingest.sender import signer_for
 
         self.settings = settings
         self.bootstrap = bootstrap
         self.counters = counters
         self.producer = GreenShieldProducer(bootstrap, None, events_topic=settings.events_topic,
                                             registry_topic=settings.registry_topic,
-                                            security=settings.kafka_security, client_id="greenshield-demo")
+                                            security=settings.kafka_security, client_id="greenshield-demo",
+                                            signer=signer_for(settings))
         self.lag: int | None = None
 
     def feed(self, lines: list[bytes]) -> None:

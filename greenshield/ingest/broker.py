@@ -24,9 +24,11 @@ import base64
 import contextlib
 import errno
 import fcntl
+import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -121,6 +123,7 @@ class BrokerConfig:
     version: str = "4.0.2"
     node_id: int = 1
     offsets_partitions: int = 3
+    secure: bool = False  # SASL/SCRAM on the client listener, the StandardAuthorizer, ACLs (see principals)
 
     def __post_init__(self) -> None:
         if self.host in _WILDCARD_HOSTS:
@@ -147,12 +150,17 @@ class BrokerConfig:
         port: int | None = None,
         controller_port: int | None = None,
         data_dir: Path | None = None,
+        secure: bool | None = None,
     ) -> BrokerConfig:
         """Settings plus CLI overrides. A port given without a controller port gets port + 1."""
         if controller_port is None:
             controller_port = port + 1 if port is not None else settings.kafka_controller_port
+        where = data_dir if data_dir is not None else settings.kafka_dir
+        if secure is None:  # down/status: whatever mode the data dir was made in
+            secure = (where / SECURE_MARKER).exists()
         return cls(
-            data_dir=data_dir if data_dir is not None else settings.kafka_dir,
+            secure=secure,
+            data_dir=where,
             cache_dir=settings.kafka_cache_dir,
             host=host if host is not None else settings.kafka_host,
             port=port if port is not None else settings.kafka_port,
@@ -205,20 +213,67 @@ class BrokerConfig:
     def lock_file(self) -> Path:
         return self.data_dir / "greenshield.lock"
 
+    @property
+    def credentials_dir(self) -> Path:
+        """Where ``--secure`` keeps the super user's and the principals' credentials files (mode 0600)."""
+        return self.data_dir / "credentials"
 
-def render_server_properties(cfg: BrokerConfig) -> str:
-    """The broker config: one node that is broker and controller, loopback only."""
+    @property
+    def admin_credentials(self) -> Path:
+        return self.credentials_dir / "admin.json"
+
+    def client_security(self) -> dict[str, str]:
+        """The super user's client options on a secure broker (``{}`` on a plaintext one)."""
+        if not self.secure:
+            return {}
+        from greenshield.settings import read_credentials
+
+        try:
+            return read_credentials(self.admin_credentials)[0]
+        except ValueError as err:
+            raise BrokerError(f"secure broker without its super user's credentials: {err}") from None
+
+
+SECURE_MARKER = "secure.mode"
+ADMIN_USER = "admin"
+
+
+def admin_password(cfg: BrokerConfig) -> str:
+    """The super user's password, made (with its credentials file) on the first secure start."""
+    from greenshield.ingest.principals import write_private
+
+    path = cfg.admin_credentials
+    if not path.exists():
+        cfg.credentials_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(cfg.credentials_dir, 0o700)
+        doc = {"v": 1, "principal": ADMIN_USER, "role": "admin", "bootstrap": cfg.bootstrap,
+               "security": {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
+                            "sasl_plain_username": ADMIN_USER, "sasl_plain_password": secrets.token_urlsafe(24)}}
+        write_private(path, json.dumps(doc, indent=2) + "\n")
+    return cfg.client_security()["sasl_plain_password"]
+
+
+def render_server_properties(cfg: BrokerConfig, password: str = "") -> str:
+    """The broker config: one node that is broker and controller, loopback only.
+
+    ``secure`` (with the super user's ``password``): clients log in with SCRAM-SHA-512
+    on the client listener, the controller listener takes only the super user (PLAIN:
+    the controller cannot read SCRAM credentials before its own metadata), and the
+    StandardAuthorizer denies whatever no ACL allows.
+    """
     host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
+    client = "SASL_PLAINTEXT" if cfg.secure else "PLAINTEXT"
     lines = [
         "# written by `greenshield kafka up`; edits are overwritten on the next start",
         "process.roles=broker,controller",
         f"node.id={cfg.node_id}",
         f"controller.quorum.voters={cfg.node_id}@{host}:{cfg.controller_port}",
-        f"listeners=PLAINTEXT://{host}:{cfg.port},CONTROLLER://{host}:{cfg.controller_port}",
-        f"advertised.listeners=PLAINTEXT://{host}:{cfg.port},CONTROLLER://{host}:{cfg.controller_port}",
-        "inter.broker.listener.name=PLAINTEXT",
+        f"listeners={client}://{host}:{cfg.port},CONTROLLER://{host}:{cfg.controller_port}",
+        f"advertised.listeners={client}://{host}:{cfg.port},CONTROLLER://{host}:{cfg.controller_port}",
+        f"inter.broker.listener.name={client}",
         "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        f"listener.security.protocol.map=CONTROLLER:{client},{client}:{client}",
+        *(_secure_lines(password) if cfg.secure else []),
         f"log.dirs={cfg.storage_dir}",
         "num.partitions=1",
         "default.replication.factor=1",
@@ -242,6 +297,26 @@ def render_server_properties(cfg: BrokerConfig) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _secure_lines(password: str) -> list[str]:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,}", password):
+        raise BrokerError("the super user's password must be 16+ URL-safe characters")
+    jaas_plain = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
+                  f'username="{ADMIN_USER}" password="{password}" user_{ADMIN_USER}="{password}";')
+    jaas_scram = ("org.apache.kafka.common.security.scram.ScramLoginModule required "
+                  f'username="{ADMIN_USER}" password="{password}";')
+    return [
+        "sasl.enabled.mechanisms=SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+        "sasl.mechanism.controller.protocol=PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+        f"listener.name.controller.plain.sasl.jaas.config={jaas_plain}",
+        f"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={jaas_scram}",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        f"super.users=User:{ADMIN_USER}",
+        "allow.everyone.if.no.acl.found=false",
+    ]
 
 
 def render_log4j2(cfg: BrokerConfig) -> str:
@@ -287,8 +362,12 @@ def java_command(cfg: BrokerConfig, java: str = "java") -> list[str]:
     ]
 
 
-def format_command(cfg: BrokerConfig, cluster_id: str, java: str = "java") -> list[str]:
-    """Format KRaft storage; ``-g`` leaves an already formatted directory alone."""
+def format_command(cfg: BrokerConfig, cluster_id: str, java: str = "java", password: str = "") -> list[str]:
+    """Format KRaft storage; ``-g`` leaves an already formatted directory alone.
+
+    A secure broker's super user gets its SCRAM credential here, in the first metadata (KIP-900).
+    """
+    scram = ["--add-scram", f"SCRAM-SHA-512=[name={ADMIN_USER},password={password}]"] if cfg.secure else []
     return [
         java,
         "-Xmx512m",
@@ -302,6 +381,7 @@ def format_command(cfg: BrokerConfig, cluster_id: str, java: str = "java") -> li
         "-c",
         str(cfg.server_properties),
         "-g",
+        *scram,
     ]
 
 
@@ -593,7 +673,8 @@ def _kafka_logs_silenced() -> Iterator[None]:
         logger.setLevel(old)
 
 
-def probe(bootstrap: str, *, timeout: float = 10.0, roundtrip: bool = False, group: bool = False) -> None:
+def probe(bootstrap: str, *, timeout: float = 10.0, roundtrip: bool = False, group: bool = False,
+          security: Mapping[str, str] | None = None) -> None:
     """Ask the broker at ``bootstrap`` for cluster metadata; raise :class:`ProbeError` if it fails.
 
     ``roundtrip`` also creates and deletes a throw-away topic (the controller
@@ -613,7 +694,10 @@ def probe(bootstrap: str, *, timeout: float = 10.0, roundtrip: bool = False, gro
     ms = max(1000, int(timeout * 1000))
     with _kafka_logs_silenced():
         try:
+            from greenshield.ingest.clients import security_options
+
             admin = KafkaAdminClient(
+                **security_options(security or {}),
                 bootstrap_servers=bootstrap,
                 client_id="greenshield-probe",
                 request_timeout_ms=ms,
@@ -685,7 +769,7 @@ def status(cfg: BrokerConfig, *, timeout: float = 10.0) -> BrokerStatus:
             "stopped", None, cfg.bootstrap, f"stale pid file {cfg.pid_file}: pid {pid} is not this broker"
         )
     try:
-        probe(cfg.bootstrap, timeout=timeout)
+        probe(cfg.bootstrap, timeout=timeout, security=cfg.client_security())
     except ProbeError as e:
         return BrokerStatus("unhealthy", pid, cfg.bootstrap, f"{e}; log: {cfg.log_file}")
     return BrokerStatus("running", pid, cfg.bootstrap)
@@ -762,7 +846,14 @@ def up(
         if need_mvn:
             download_seconds = ensure_jars(cfg, mvn=tools["mvn"], pom=pom, env=env, log=log)
 
-        cfg.server_properties.write_text(render_server_properties(cfg))
+        formatted = (cfg.storage_dir / "meta.properties").exists()
+        was_secure = (cfg.data_dir / SECURE_MARKER).exists()
+        if formatted and was_secure != cfg.secure:
+            made, asked = ("with", "without") if was_secure else ("without", "with")
+            raise BrokerError(f"{cfg.data_dir} was made {made} --secure; it cannot start {asked} it. "
+                              "Start it as it was made, or wipe it with --fresh (topics and offsets are lost)")
+        password = admin_password(cfg) if cfg.secure else ""
+        _write_private_text(cfg.server_properties, render_server_properties(cfg, password))
         cfg.log4j_config.write_text(render_log4j2(cfg))
         if cfg.cluster_id_file.exists():
             cluster_id = cfg.cluster_id_file.read_text().strip()
@@ -774,7 +865,7 @@ def up(
         if not (cfg.storage_dir / "meta.properties").exists():
             log(f"formatting KRaft storage in {cfg.storage_dir}")
         fmt = subprocess.run(
-            format_command(cfg, cluster_id, tools["java"]),
+            format_command(cfg, cluster_id, tools["java"], password),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -788,6 +879,8 @@ def up(
                 f"formatting KRaft storage failed (exit {fmt.returncode}):\n"
                 f"{_tail_text(fmt.stdout + fmt.stderr, 30)}\n{log_tail(cfg, 20)}"
             )
+        if cfg.secure:
+            (cfg.data_dir / SECURE_MARKER).write_text("SASL/SCRAM + StandardAuthorizer\n")
 
         with open(cfg.stdout_file, "ab") as out:
             proc = subprocess.Popen(
@@ -820,6 +913,14 @@ def up(
         return UpResult(pid, cfg.bootstrap, False, download_seconds, startup)
 
 
+def _write_private_text(path: Path, text: str) -> None:
+    """Write a file only its owner can read (a secure broker's properties hold the super user's password)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
 def _wait_until_ready(
     cfg: BrokerConfig, proc: subprocess.Popen[bytes] | None, timeout: float, *, roundtrip: bool
 ) -> None:
@@ -832,7 +933,8 @@ def _wait_until_ready(
             )
         remaining = deadline - time.monotonic()
         try:
-            probe(cfg.bootstrap, timeout=max(1.0, min(remaining, 15.0)), roundtrip=roundtrip, group=roundtrip)
+            probe(cfg.bootstrap, timeout=max(1.0, min(remaining, 15.0)), roundtrip=roundtrip, group=roundtrip,
+                  security=cfg.client_security())
             return
         except ProbeError as e:
             last = str(e)

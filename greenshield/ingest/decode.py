@@ -28,6 +28,7 @@ from greenshield.audit.entries import canonical
 from greenshield.audit.stream_sink import keyed_digester
 from greenshield.ingest.control import Advance, ControlError, decode_advance, is_control
 from greenshield.ingest.kafka_records import UndecodableKey
+from greenshield.ingest.sender import Verifier
 from greenshield.ingest.state import partition_of
 from greenshield.privacy import redact_counting, redact_rejected
 from greenshield.rules.dedup import CanonicalError
@@ -102,6 +103,7 @@ class Context:
     events_topic: str = ""
     control_key: bytes = b""
     events_partitions: int = 0  # > 0: a parcel event must be on its waybill's partition (see misrouted)
+    sender: Verifier | None = None  # set: a parcel event must be signed by its own enterprise (see unsigned)
 
 
 def bounded(rejection: Rejection) -> Rejection:
@@ -154,9 +156,33 @@ def _decode_message(topic: str, partition: int, offset: int, value: Any, headers
         if topic == ctx.events_topic and is_control(headers):
             return _control(topic, partition, offset, value, headers, ctx)
     got = decode(topic, partition, offset, value, ctx.hmac_key, ctx.registry_topic)
-    if ctx.events_partitions and isinstance(got, Candidate) and isinstance(got.item, Event):
+    if not isinstance(got, Candidate) or not isinstance(got.item, Event):
+        return got
+    if ctx.sender is not None:
+        assert value is not None  # a candidate has a value
+        unsigned = not_its_sender(got, value, headers, ctx.sender)
+        if unsigned is not None:
+            return unsigned
+    if ctx.events_partitions:
         return misrouted(got, ctx.events_partitions) or got
     return got
+
+
+def not_its_sender(c: Candidate, value: bytes, headers: Any, sender: Verifier) -> Reject | None:
+    """A parcel event not signed by its own enterprise: one reject ``enterprise_mismatch``, nothing else changes.
+
+    It takes no idempotency key (only stored events do), so the real owner's event
+    with the same ``event_id`` is still accepted later. The reject is labelled with the
+    sender the signature proves (who then sees it among its own rejects), or with nobody
+    (the regulator's): never with the enterprise the event claims, whose rejects it is not.
+    """
+    assert isinstance(c.item, Event)
+    reason, who = sender.check(headers, value, c.item.enterprise_id)
+    if reason is None:
+        return None
+    key = (who, c.item.event_id) if who != "unknown" else None  # the reject is the proven sender's, or nobody's
+    return Reject(c.topic, c.partition, c.offset, Rejection(reason, None, key), len(value), None,
+                  c.item.type, who)
 
 
 def misrouted(c: Candidate, partitions: int) -> Reject | None:

@@ -76,11 +76,14 @@ class Partitions:
         """
         records = list(self.late)
         wanted: dict[ParcelKey, PartitionState] = {}
+        registry = next(iter(self.states.values())).core.registry if self.states else None
         for record in records:
-            for k in sink.parcels_referencing(conn, record.entity, record.id, record.at[0]):
-                state = self.states.get(partition_of(k[1], self.count))
-                if state is not None and not state.knows(k):
-                    wanted[k] = state
+            reach = registry.reach(record) if registry is not None else [(record.entity, record.id)]
+            for entity, ident in reach:  # a person record reaches every staff id of that person (§8.2)
+                for k in sink.parcels_referencing(conn, entity, ident, record.at[0]):
+                    state = self.states.get(partition_of(k[1], self.count))
+                    if state is not None and not state.knows(k):
+                        wanted[k] = state
         self.reload(conn, wanted)
         return len(records)
 

@@ -2,10 +2,14 @@
 
     from greenshield.ingest.producer import GreenShieldProducer
 
-    with GreenShieldProducer("kafka.example:9092", "E1000001") as gs:
+    with GreenShieldProducer.from_credentials("kafka.example:9092", "E1000001.json") as gs:
         gs.send({"v": 1, "type": "acceptance", "event_id": "a-1", ...})
-        gs.send_registry({"v": 1, "type": "registry", "entity": "staff", ...})
     # leaving the block flushes: every event is acknowledged by all in-sync replicas
+
+The credentials file (``greenshield kafka acl`` writes one per enterprise) holds the
+enterprise's Kafka login and its sender key: each parcel event is signed as that
+enterprise (:mod:`greenshield.ingest.sender`), and an event naming another
+``enterprise_id`` is refused here, before it is sent.
 
 Each event is checked with the same validation the stream worker applies
 (:func:`greenshield.rules.parse.validate`), so an enterprise sees its errors as an
@@ -22,11 +26,13 @@ import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import orjson
 
+from greenshield.ingest.sender import Signer, SenderError
 from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.parse import is_blank, parse_line, validate
 from greenshield.rules.timestamps import format_utc_exact
@@ -103,8 +109,14 @@ class GreenShieldProducer:
         compression_type: str | None = None,
         client_id: str | None = None,
         producer: Any = None,
+        signer: Signer | None = None,
     ) -> None:
+        if signer is not None and signer.enterprise_id is not None:
+            if enterprise_id not in (None, signer.enterprise_id):
+                raise ValueError(f"the sender key is {signer.enterprise_id}'s, not {enterprise_id}'s")
+            enterprise_id = signer.enterprise_id
         self.enterprise_id = enterprise_id
+        self.signer = signer
         self.events_topic = events_topic
         self.registry_topic = registry_topic
         self.sent = 0
@@ -119,6 +131,17 @@ class GreenShieldProducer:
                       client_id or f"greenshield-sdk-{enterprise_id or 'system'}")
         self._connection: tuple[Any, ...] | None = None if producer is not None else connection
         self._producer = producer if producer is not None else self._connect(*connection)
+
+    @classmethod
+    def from_credentials(cls, bootstrap: str, path: str | Path, **options: Any) -> GreenShieldProducer:
+        """The producer of the enterprise whose credentials file is ``path``: its login, its id, its signature."""
+        from greenshield.settings import read_credentials
+
+        security, enterprise_id, key = read_credentials(Path(path))
+        if not enterprise_id:
+            raise ValueError(f"{path}: not an enterprise's credentials (no enterprise_id)")
+        return cls(bootstrap, enterprise_id, security={**security, **options.pop("security", {})},
+                   signer=Signer.for_enterprise(enterprise_id, bytes.fromhex(key)), **options)
 
     @staticmethod
     def _connect(bootstrap: str, security: Mapping[str, str] | None, linger_ms: int, batch_size: int,
@@ -143,7 +166,7 @@ class GreenShieldProducer:
         item, value = self._accept(event)
         if not isinstance(item, Event):
             raise InvalidEvent("a registry record: send it with send_registry()", item.event_id)
-        return self._send(self.events_topic, item.waybill_no, value, item.event_id)
+        return self._send(self.events_topic, item.waybill_no, value, item.event_id, headers=self._sign(item, value))
 
     def send_registry(self, record: Mapping[str, Any] | bytes | str) -> Any:
         """Validate and send one registry record (compacted topic, key per §1.3)."""
@@ -157,7 +180,7 @@ class GreenShieldProducer:
         if is_blank(line):
             return None
         item, value = self._accept(line)
-        return self._send(self._topic(item), message_key(item), value, item.event_id)
+        return self._send(self._topic(item), message_key(item), value, item.event_id, headers=self._sign(item, value))
 
     def deliver(self, lines: list[bytes], timeout: float | None = None,
                 extra: Sequence[tuple[str, bytes, bytes]] = ()) -> None:
@@ -175,7 +198,8 @@ class GreenShieldProducer:
         sent: list[tuple[str, str | None, Any]] = []
         for item, value in items:
             key = message_key(item)
-            future = self._send(self._topic(item), key, value, item.event_id, mine=False, producer=producer)
+            future = self._send(self._topic(item), key, value, item.event_id, mine=False, producer=producer,
+                                headers=self._sign(item, value))
             sent.append((key, item.event_id, future))
         for topic, raw_key, value in extra:
             future = self._send_raw(producer, topic, raw_key, value)
@@ -207,15 +231,27 @@ class GreenShieldProducer:
             item = validate(obj)
         if isinstance(item, Rejection):
             raise InvalidEvent(item.reason, _event_id(item))
+        if isinstance(item, RegistryRecord) and self.signer is not None and self.signer.enterprise_id is not None:
+            raise InvalidEvent("a registry record: only the registry feed states those (an enterprise's "
+                               "credentials may not write the registry topic)", item.event_id)
         if self.enterprise_id is not None and item.enterprise_id != self.enterprise_id:
-            raise InvalidEvent(f"enterprise_id {item.enterprise_id} is not this producer's "
+            raise InvalidEvent(f"enterprise_mismatch: enterprise_id {item.enterprise_id} is not this producer's "
                                f"{self.enterprise_id}", item.event_id)
         return item, value
 
+    def _sign(self, item: Event | RegistryRecord, value: bytes) -> list[tuple[str, bytes]] | None:
+        """The sender headers of a parcel event (registry records are the registry feed's, authorised by the broker)."""
+        if self.signer is None or not isinstance(item, Event):
+            return None
+        try:
+            return self.signer.headers(item.enterprise_id, value)
+        except SenderError as err:
+            raise InvalidEvent(str(err), item.event_id) from None
+
     def _send(self, topic: str, key: str, value: bytes, event_id: str | None, mine: bool = True,
-              producer: Any = None) -> Any:
+              producer: Any = None, headers: list[tuple[str, bytes]] | None = None) -> Any:
         """Send one message; ``mine``: its failure is reported by the next :meth:`flush`."""
-        future = (producer or self._producer).send(topic, key=key.encode(), value=value)
+        future = (producer or self._producer).send(topic, key=key.encode(), value=value, headers=headers)
         with self._lock:
             self.sent += 1
             self._window += mine

@@ -7,11 +7,29 @@ create its topics with :func:`create_test_topics` and drop them afterwards with
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
+from greenshield.ingest.clients import security_options
 from greenshield.ingest.topics import admin_client, create_topics, topic_specs
-from greenshield.settings import Settings
+from greenshield.settings import Settings, read_credentials
+
+
+def kafka_security() -> dict[str, str]:
+    """The test broker's super-user login from ``GREENSHIELD_TEST_KAFKA_CREDENTIALS`` (``{}``: plaintext broker).
+
+    Test support only (``make test`` starts a secure broker and sets it); the pipeline
+    itself reads its login from :class:`~greenshield.settings.Settings`.
+    """
+    path = os.environ.get("GREENSHIELD_TEST_KAFKA_CREDENTIALS", "").strip()
+    return read_credentials(Path(path))[0] if path else {}
+
+
+def kafka_client(bootstrap: str) -> dict[str, Any]:
+    """kafka-python options of a raw test client of the test broker: its address and the super user's login."""
+    return {"bootstrap_servers": bootstrap, **security_options(kafka_security())}
 
 
 def create_test_topics(settings: Settings) -> None:
@@ -34,12 +52,17 @@ def delete_test_topics(settings: Settings) -> None:
         admin.close()
 
 
-def consume_all(bootstrap: str, topic: str, partitions: int, expected: int, timeout: float = 60.0) -> list[Any]:
-    """Read a topic from the beginning until ``expected`` messages are in (or the timeout passes)."""
+def consume_all(bootstrap: str, topic: str, partitions: int, expected: int, timeout: float = 60.0,
+                security: dict[str, str] | None = None) -> list[Any]:
+    """Read a topic from the beginning until ``expected`` messages are in (or the timeout passes).
+
+    ``security``: the login (default: the test broker's super user, :func:`kafka_security`).
+    """
     from kafka import KafkaConsumer, TopicPartition
 
+    login = security_options(kafka_security() if security is None else security)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, group_id=None)
+                             enable_auto_commit=False, group_id=None, **login)
     try:
         consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
         out: list[Any] = []

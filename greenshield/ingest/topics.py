@@ -1,4 +1,4 @@
-"""The pipeline's four topics: their layout, creating them, and checking them before use.
+"""The pipeline's five topics: their layout, creating them, and checking them before use.
 
 =================  =====================================  ==========  ===========
 topic (default)    key                                    partitions  cleanup
@@ -7,6 +7,7 @@ gs.events.v1       ``waybill_no``                         6           delete
 gs.registry.v1     ``<entity>:<id>@<UTC instant>`` (§1.3)  1           compact
 gs.violations.v1   ``waybill_no``                         6           delete
 gs.rejects.v1      source ``<topic>:<partition>``         1           delete
+gs.warnings.v1     ``<subject_kind>:<subject_id>``         1           delete
 =================  =====================================  ==========  ===========
 
 Names come from ``Settings.topic_prefix``; partition counts from settings too.

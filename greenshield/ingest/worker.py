@@ -85,6 +85,7 @@ from typing import Any
 
 from greenshield.audit import stream_sink as sink
 from greenshield.audit.pipeline import Audit
+from greenshield.ingest.sender import Verifier
 from greenshield.ingest.decode import (
     Candidate, Context, Control, Reject, decode_message, reject_message, violation_message)
 from greenshield.ingest.metrics import WorkerMetrics
@@ -221,6 +222,9 @@ def _rebalance_listener() -> Any:
     return Rebalance()
 
 
+WORKER_TOPICS = ("events", "registry", "violations", "rejects")  # it reads two and writes two; nothing else
+
+
 class Worker:
     """Consumes the events and registry topics into the audit store; see the module docstring."""
 
@@ -242,8 +246,9 @@ class Worker:
         self.producer: Any = None
         self.registry: RegistryFeed | None = None
         self.parts = Partitions(settings, pack, audit.store, [])
+        sender = Verifier(settings.sender_key.reveal().encode()) if settings.sender_key else None
         self.ctx = Context(self.key, settings.registry_topic, settings.events_topic, self.control_key,
-                           settings.events_partitions)
+                           settings.events_partitions, sender)
         self._fed = False  # the rule cores took events of a transaction not yet committed
 
     # ----------------------------------------------------------------- lifecycle
@@ -260,7 +265,7 @@ class Worker:
         s = self.settings
         admin = admin_client(s, self.bootstrap, "greenshield-worker-admin")
         try:
-            require_topics(admin, topic_specs(s))
+            require_topics(admin, [t for t in topic_specs(s) if t.role in WORKER_TOPICS])
         finally:
             admin.close()
         base = common(self.bootstrap, "greenshield-worker", s.kafka_security)

@@ -22,6 +22,7 @@ RULES: dict[str, Rule] = {
     "TK-2": tracking.tk2_path_breaks,
     "PR-1": responsibility.pr1_unknown_person,
     "PR-2": responsibility.pr2_inactive_person,
+    "PR-3": responsibility.pr3_blacklisted_person,
 }
 
 # the safety system (or traceability goal) each rule belongs to, for dashboards

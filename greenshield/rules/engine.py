@@ -113,9 +113,11 @@ class RuleCore:
         return True
 
     def add_record(self, record: RegistryRecord) -> None:
-        """Take a registry version; the open parcels that name its entity are re-evaluated."""
-        key = self.registry.add(record)
-        self._dirty.update(self._refs.get(key, ()))
+        """Take a registry version; the open parcels that name its entity are re-evaluated
+        (for a ``person`` record: those naming any staff id that person held)."""
+        self.registry.add(record)
+        for key in self.registry.reach(record):
+            self._dirty.update(self._refs.get(key, ()))
 
     def evaluate(self, key: ParcelKey, as_of: Instant) -> dict[str, Violation]:
         """The parcel's violations once every event up to ``as_of`` is known."""

@@ -23,9 +23,12 @@ FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
     "xray_machine": (re.compile(r"X[0-9]{8}"), "X + 8 digits"),
     "vehicle": (re.compile(r"V[0-9]{8}"), "V + 8 digits"),
     "contract_customer": (re.compile(r"C[0-9]{8}"), "C + 8 digits"),
+    # revision 2 §8.2: a person record's id is the regulator's decision reference, never a document number
+    "person": (re.compile(r"[A-Za-z0-9-]{1,32}"), "1-32 chars of [A-Za-z0-9-]"),
 }
 ENTITIES = frozenset(FORMATS) - {"enterprise"}
 STATUSES = frozenset({"active", "suspended", "revoked", "blacklisted"})
+PERSON_STATUSES = ("active", "blacklisted")  # revision 2 §8.2: blacklisted, or active (lifted)
 VERIFIED_BY = frozenset({"id_reader", "face_match", "e_id", "manual"})
 SENDER_FIELDS = ("name", "id_type", "id_number", "verified_by")
 INSPECTION_FIELDS = ("inspector_id", "inspected_at", "result", "category")
@@ -67,7 +70,9 @@ def _pattern(p: re.Pattern[str]) -> Callable[[str], bool]:
 
 
 def _registry_id_ok(value: str) -> bool:
-    return any(p.fullmatch(value) for k, (p, _) in FORMATS.items() if k in ENTITIES)
+    """A registry ``id`` plain in a reject payload: one of the fixed formats only. A person's decision
+    reference (any 1-32 of ``[A-Za-z0-9-]``) is masked there, since a document number would pass it."""
+    return any(p.fullmatch(value) for k, (p, _) in FORMATS.items() if k in ENTITIES and k != "person")
 
 
 _ID = {kind: _pattern(p) for kind, (p, _) in FORMATS.items()}

@@ -94,7 +94,12 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class RegistryRecord:
-    """A registry record (contract §1.3); ``seq`` is its arrival position, the tie-break."""
+    """A registry record (contract §1.3); ``seq`` is its arrival position, the tie-break.
+
+    ``person`` (revision 2 §8.2, ``staff`` and ``person`` records) is the keyed hash of the
+    person's normalised ID number, ``person_masked`` its masked form; the plain number is
+    never kept.
+    """
 
     enterprise_id: str
     event_id: str
@@ -104,6 +109,8 @@ class RegistryRecord:
     id: str
     status: str
     seq: int = 0
+    person: str | None = None
+    person_masked: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

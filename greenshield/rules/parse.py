@@ -1,7 +1,8 @@
 """Decoding and validation at the edge (contract §1, §2, §7): a line becomes a typed value or a Rejection.
 
 The sender's personal data stops here: :func:`validate` reduces ``sender`` to the
-two facts the rules need (complete? document well-formed?) and keeps nothing else.
+two facts the rules need (complete? document well-formed?) and keeps nothing else,
+and a registry record's ``person`` (revision 2 §8.2) to its keyed hash and masked number.
 Total: any bytes give an accepted value or a Rejection, never a raise; a reason
 names the field and the fault, never echoes a string value, and is at most
 :data:`MAX_REASON` characters; a rejected line's payload is masked
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import sys
 from collections.abc import Callable
 from decimal import Decimal
@@ -21,11 +23,11 @@ from typing import Any, cast
 
 import orjson
 
-from greenshield.privacy import redact_rejected
-from greenshield.rules.documents import document_well_formed, trim
+from greenshield.privacy import id_hash, mask_id_number, redact_rejected
+from greenshield.rules.documents import DOCUMENTS, document_well_formed, trim
 from greenshield.rules.formats import (
-    ENTITIES, EVENT_ID as _EVENT_ID, FORMATS, REGION as _REGION, SENDER_FIELDS, STATUSES, VERIFIED_BY,
-    WAYBILL as _WAYBILL,
+    ENTITIES, EVENT_ID as _EVENT_ID, FORMATS, PERSON_STATUSES, REGION as _REGION, SENDER_FIELDS, STATUSES,
+    VERIFIED_BY, WAYBILL as _WAYBILL,
 )
 from greenshield.rules.model import TYPE_RANK, Acceptance, Event, RegistryRecord, Rejection
 from greenshield.rules.timestamps import Instant, TimestampError, local_date, parse_instant
@@ -460,13 +462,57 @@ PARCEL_TYPES: dict[str, Callable[[dict[str, Any], Base], Event]] = {
 assert set(PARCEL_TYPES) == set(TYPE_RANK)
 
 
-def _registry(obj: dict[str, Any], enterprise: str, event_id: str, at: Any, text: str) -> RegistryRecord:
+#: the key of the rule core's person hashes when the caller has none (``check``, the worker's registry
+#: feed): they are only compared with each other, never written; the store keeps the configured key's
+PROCESS_KEY = secrets.token_bytes(32)
+_PERSON_INVALID = "person_invalid"
+
+
+def _person_string(person: dict[str, Any], name: str) -> str:
+    value = person.get(name)
+    if type(value) is not str or not trim(value):
+        got = _describe(value) if type(value) is str else _type_name(value)
+        raise Invalid(f"{_PERSON_INVALID}: field 'person.{name}': expected a non-empty string, got {got}")
+    return value
+
+
+def _person(obj: dict[str, Any], text: str, stored: bool) -> tuple[str | None, str | None] | None:
+    """A record's ``person`` (revision 2 §8.2) as (keyed hash, masked number); None when it has none.
+
+    From input it must be a well-formed document (RN-2's test, on the record's date), else
+    ``person_invalid``; a stored (redacted) person gives back the hash kept at intake.
+    """
+    person = obj.get("person")
+    if person is None:
+        return None
+    if type(person) is not dict:
+        raise Invalid(f"{_PERSON_INVALID}: field 'person': expected an object, got {_type_name(person)}")
+    if stored:
+        h, masked = person.get("id_hash"), person.get("id_number_masked")
+        return (h if type(h) is str else None), (masked if type(masked) is str else None)
+    kind, number = _person_string(person, "id_type"), _person_string(person, "id_number")
+    if trim(kind) not in DOCUMENTS:
+        raise Invalid(f"{_PERSON_INVALID}: field 'person.id_type': {_describe(kind)} is not a known document type")
+    if not document_well_formed(kind, number, local_date(text)):
+        raise Invalid(f"{_PERSON_INVALID}: field 'person.id_number': {_describe(number)} is not well-formed "
+                      "for its id_type")
+    return id_hash(PROCESS_KEY, kind, number), mask_id_number(trim(number))
+
+
+def _registry(obj: dict[str, Any], enterprise: str, event_id: str, at: Any, text: str,
+              stored: bool = False) -> RegistryRecord:
     entity = _string(obj, "entity")
     if entity not in ENTITIES:
         raise Invalid(f"field 'entity': {_describe(entity)} is not one of {', '.join(sorted(ENTITIES))}")
     ident = _formatted(obj, "id", entity)
-    status = _choice(obj, "status", tuple(sorted(STATUSES)))
-    return RegistryRecord(enterprise, event_id, at, text, entity, ident, status)  # type: ignore[arg-type]
+    status = _choice(obj, "status", PERSON_STATUSES if entity == "person" else tuple(sorted(STATUSES)))
+    # a person on another entity's record is an extra field: kept redacted, ignored
+    person = _person(obj, text, stored) if entity in ("staff", "person") else None
+    if entity == "person" and person is None:
+        raise Invalid(f"{_PERSON_INVALID}: missing required field 'person'")
+    hashed, masked = person if person is not None else (None, None)
+    return RegistryRecord(enterprise, event_id, at, text, entity, ident, status,  # type: ignore[arg-type]
+                          person=hashed, person_masked=masked)
 
 
 def _validate(obj: Any, facts: tuple[bool, bool] | None = None) -> Event | RegistryRecord:
@@ -484,7 +530,7 @@ def _validate(obj: Any, facts: tuple[bool, bool] | None = None) -> Event | Regis
     enterprise = cast(str, _formatted(obj, "enterprise_id", "enterprise"))
     at, text = _timestamp(obj, "occurred_at")
     if kind == "registry":
-        return _registry(obj, enterprise, event_id, at, text)
+        return _registry(obj, enterprise, event_id, at, text, stored=facts is not None)
     build = PARCEL_TYPES.get(kind)
     if build is None:
         raise Invalid(f"field 'type': unknown type ({_describe(kind)})")

@@ -1,4 +1,8 @@
-"""The time-versioned registry (contract §1.3): the status of an entity at any instant."""
+"""The time-versioned registry (contract §1.3): the status of an entity at any instant.
+
+Persons (revision 2 §8.2) are versioned by their keyed hash, not by a record's id:
+the status of a person at ``t`` is that of the latest ``person`` record with that hash.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,18 @@ from greenshield.rules.model import RegistryRecord
 from greenshield.rules.timestamps import Instant
 
 UNREGISTERED = "unregistered"
+_AFTER = 1 << 62  # a seq above every arrival: bisect past every version of one instant
+
+# (occurred_at, arrival, status, person hash or decision reference)
+Version = tuple[Instant, int, str, "str | None"]
+
+
+def _latest(versions: list[Version] | None, at: Instant) -> Version | None:
+    """The version in force at ``at``: the latest ``occurred_at <= at``, the later arrival on a tie."""
+    if not versions:
+        return None
+    i = bisect.bisect_right(versions, (at, _AFTER, "", None))
+    return versions[i - 1] if i else None
 
 
 class Registry:
@@ -18,7 +34,9 @@ class Registry:
     """
 
     def __init__(self) -> None:
-        self._versions: dict[tuple[str, str], list[tuple[Instant, int, str]]] = {}
+        self._versions: dict[tuple[str, str], list[Version]] = {}
+        self._persons: dict[str, list[Version]] = {}  # person hash -> its person records (decision refs)
+        self._holders: dict[str, set[str]] = {}       # person hash -> staff ids any staff record gave it
         self._seq = 0
 
     def __len__(self) -> int:
@@ -28,17 +46,39 @@ class Registry:
         """Insert a version; returns the ``(entity, id)`` it touched."""
         self._seq += 1
         key = (record.entity, record.id)
-        versions = self._versions.setdefault(key, [])
-        bisect.insort(versions, (record.at, self._seq, record.status))
+        bisect.insort(self._versions.setdefault(key, []), (record.at, self._seq, record.status, record.person))
+        if record.person is not None:
+            if record.entity == "person":
+                bisect.insort(self._persons.setdefault(record.person, []),
+                              (record.at, self._seq, record.status, record.id))
+            elif record.entity == "staff":
+                self._holders.setdefault(record.person, set()).add(record.id)
         return key
+
+    def reach(self, record: RegistryRecord) -> list[tuple[str, str]]:
+        """The entities whose verdicts a record may change: its own, and for a person every staff id it held."""
+        if record.entity == "person" and record.person is not None:
+            return [("staff", staff) for staff in sorted(self._holders.get(record.person, ()))]
+        return [(record.entity, record.id)]
 
     def status(self, entity: str, ident: str | None, at: Instant) -> str:
         """``active``, ``suspended``, ``revoked``, ``blacklisted`` or ``unregistered``."""
-        versions = self._versions.get((entity, ident)) if ident is not None else None
-        if not versions:
-            return UNREGISTERED
-        i = bisect.bisect_right(versions, (at, 1 << 62, ""))
-        return versions[i - 1][2] if i else UNREGISTERED
+        found = _latest(self._versions.get((entity, ident)), at) if ident is not None else None
+        return found[2] if found is not None else UNREGISTERED
 
     def is_active(self, entity: str, ident: str | None, at: Instant) -> bool:
         return self.status(entity, ident, at) == "active"
+
+    def person_of(self, staff: str, at: Instant) -> str | None:
+        """The person hash of the staff id's latest staff record at ``at`` (None: that record names none)."""
+        found = _latest(self._versions.get(("staff", staff)), at)
+        return found[3] if found is not None else None
+
+    def blacklisting(self, person: str, at: Instant) -> str | None:
+        """The decision reference of the person record that has ``person`` blacklisted at ``at``, if any."""
+        found = _latest(self._persons.get(person), at)
+        return found[3] if found is not None and found[2] == "blacklisted" else None
+
+    def holders(self, person: str) -> list[str]:
+        """Every staff id whose staff records named this person, sorted."""
+        return sorted(self._holders.get(person, ()))

@@ -1,4 +1,4 @@
-"""可倒查 responsibility traceable back: rules PR-1 and PR-2."""
+"""可倒查 responsibility traceable back: rules PR-1, PR-2 and PR-3."""
 
 from __future__ import annotations
 
@@ -43,4 +43,23 @@ def pr2_inactive_person(view: ParcelView) -> Hit | None:
             status = view.staff_status(staff, e.at)
             if status != UNREGISTERED and status != "active":
                 return Hit(e.at, (e.event_id,), f"{role} {staff} is {status}")
+    return None
+
+
+def pr3_blacklisted_person(view: ParcelView) -> Hit | None:
+    """PR-3: an active staff id (or inspector) held by a person blacklisted at the event's time.
+
+    Revision 2 §8.2 (regional blacklist): the person of the staff id's latest staff record
+    is blacklisted, under whatever staff id or enterprise it was decided. A staff id that is
+    itself not active is PR-1/PR-2's, never also PR-3's.
+    """
+    registry = view.registry
+    for e in view.events:
+        for role, staff in _responsible(e):
+            if staff is None or view.staff_status(staff, e.at) != "active":
+                continue
+            person = registry.person_of(staff, e.at)
+            decision = registry.blacklisting(person, e.at) if person is not None else None
+            if decision is not None:
+                return Hit(e.at, (e.event_id,), f"{role} {staff} is held by a blacklisted person ({decision})")
     return None

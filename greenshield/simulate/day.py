@@ -645,6 +645,7 @@ def _registry_event(rec: RegistryRecord, n: int) -> dict[str, Any]:
         "entity": rec.entity,
         "id": rec.id,
         "status": rec.status,
+        **({"person": dict(rec.person)} if rec.person is not None else {}),
     }
 
 

@@ -23,7 +23,7 @@ RULES: tuple[str, ...] = (
     "PH-1", "PH-2",
     "TR-1",
     "TK-1", "TK-2",
-    "PR-1", "PR-2",
+    "PR-1", "PR-2", "PR-3",
 )
 
 # faults the journey builder makes itself
@@ -221,6 +221,27 @@ def _pr2(c: FaultContext) -> str:
     return f"{variant}:{ev.type}"
 
 
+def _pr3(c: FaultContext) -> str:
+    """An active staff id held by a blacklisted person: re-registered after a blacklisting elsewhere
+    (revision 2 §8.2), or blacklisted during the day before the event."""
+    rng = c.rng
+    acc = _acceptance(c)
+    inspection = acc.extra.get("inspection")
+    use_inspector = isinstance(inspection, dict) and rng.random() < 0.2
+    ev = acc if use_inspector else rng.choice(c.evs)
+    midday = [p for p, at in c.ent.blacklisted_midday if at <= ev.t]
+    if midday and rng.random() < 0.5:
+        pid, variant = rng.choice(midday), "blacklisted_midday"
+    else:
+        pid, variant = rng.choice(c.ent.reregistered), "reregistered_elsewhere"
+    if use_inspector:
+        assert isinstance(inspection, dict)
+        inspection["inspector_id"] = pid
+        return f"inspector:{variant}"
+    ev.staff = pid
+    return f"{variant}:{ev.type}"
+
+
 POST_HOC: dict[str, Callable[[FaultContext], str]] = {
     "RN-1": _rn1,
     "RN-2": _rn2,
@@ -231,6 +252,7 @@ POST_HOC: dict[str, Callable[[FaultContext], str]] = {
     "TK-2": _tk2,
     "PR-1": _pr1,
     "PR-2": _pr2,
+    "PR-3": _pr3,
 }
 
 

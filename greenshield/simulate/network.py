@@ -12,6 +12,9 @@ import math
 import random
 from dataclasses import dataclass, field
 
+from greenshield.simulate import ids
+from greenshield.simulate.model import local_date
+
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 MINUTE_MS = 60_000
@@ -177,6 +180,10 @@ class Enterprise:
     changing_machines: list[str] = field(default_factory=list)
     changing_vehicles: list[str] = field(default_factory=list)
     changing_customers: list[str] = field(default_factory=list)
+    # revision 2 §8.2: staff ids held by a person blacklisted under another enterprise's staff id (before
+    # the day), and (staff id, instant) of holders blacklisted during the day
+    reregistered: list[str] = field(default_factory=list)
+    blacklisted_midday: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +193,7 @@ class RegistryRecord:
     entity: str
     id: str
     status: str
+    person: dict[str, str] | None = None  # revision 2 §8.2: the holder of a staff id, the subject of a person
 
 
 class Network:
@@ -210,6 +218,7 @@ class Network:
             self.enterprises.append(self._build(spec, parcels))
             acc += spec.share
             self.enterprise_cum.append(acc)
+        self._plan_blacklist()
         self.records.sort(key=lambda r: r.at_ms)
 
     # -- identifiers --------------------------------------------------------
@@ -463,6 +472,37 @@ class Network:
             self._history(ent, "contract_customer", cid, [(self._past(200, 900), "active"), (self._past(5, 120), status)])
             e.former_customers.append(cid)
         e.unregistered_customers = [self.new_id("C")]
+
+    def _plan_blacklist(self) -> None:
+        """The regional blacklist (revision 2 §8.2): for each enterprise B, a person blacklisted as staff
+        of the next enterprise A and re-registered at B under a new staff id; and a holder of a B staff
+        id blacklisted during the day. Only PR-3 faults use these staff ids."""
+        rng, born = self._rng, local_date(self.start_ms)
+        ents = self.enterprises
+        for i, b in enumerate(ents):
+            a = ents[(i + 1) % len(ents)]
+            sites = [*b.hubs.values(), *b.outlets, *b.stations]
+            person = {"id_type": "resident_id", "id_number": ids.resident_id(rng, born)}
+            old, new, banned = self.new_id("P"), self.new_id("P"), self._past(30, 200)
+            self.timeline[old] = [(self._past(400, 1500), "active"), (banned, "blacklisted")]
+            for at, status in self.timeline[old]:
+                self.records.append(RegistryRecord(at, a.spec.id, "staff", old, status, person))
+            self.records.append(RegistryRecord(banned, a.spec.id, "person", f"BL-{a.spec.id}-{i + 1}",
+                                               "blacklisted", person))
+            self._holder(b, new, self._past(2, 25), person, rng.choice(sites))
+            b.reregistered.append(new)
+            other = {"id_type": "resident_id", "id_number": ids.resident_id(rng, born)}
+            held, at = self.new_id("P"), self._midday(4.0, 16.0)
+            self._holder(b, held, self._past(30, 400), other, rng.choice(sites))
+            self.records.append(RegistryRecord(at, b.spec.id, "person", f"BL-{b.spec.id}-D{i + 1}",
+                                               "blacklisted", other))
+            b.blacklisted_midday.append((held, at))
+
+    def _holder(self, e: Enterprise, staff: str, since: int, person: dict[str, str], site: Site) -> None:
+        """An active staff id of ``e`` held by ``person`` from ``since`` (never in a site's regular pool)."""
+        self.records.append(RegistryRecord(since, e.spec.id, "staff", staff, "active", person))
+        self.timeline[staff] = [(since, "active")]
+        self.site_of_staff[staff] = site
 
     # -- choice helpers -----------------------------------------------------------
 

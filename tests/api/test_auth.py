@@ -12,6 +12,7 @@ ROUTES = {  # a request of each endpoint, and the roles that may make it
     ("GET", "/v1/stats"): {"regulator", "enterprise"},
     ("GET", "/v1/vehicles/V00000001/trace"): {"regulator", "enterprise", "auditor"},
     ("GET", "/v1/staff/P00000001/trace"): {"regulator", "enterprise", "auditor"},
+    ("GET", "/v1/staff/P00000001/record"): {"regulator", "enterprise", "auditor"},  # revision 2 §8.2
     ("GET", "/v1/machines/X00000001/trace"): {"regulator", "enterprise", "auditor"},
     ("GET", "/v1/audit/checkpoints"): {"regulator", "enterprise", "auditor"},
     ("GET", "/v1/audit/public-key"): {"regulator", "enterprise", "auditor"},
@@ -50,7 +51,8 @@ class TestAuthentication:
         listed = {p.split("?")[0] for _, p in ROUTES}
         api = {p for p in app_paths if p.startswith("/v1") or p == "/openapi.json"}
         templated = {"/v1/parcels/{waybill}/trace", "/v1/vehicles/{vehicle_id}/trace", "/v1/staff/{staff_id}/trace",
-                     "/v1/machines/{machine_id}/trace", "/v1/audit/proof/{n}", "/v1/risk/{kind}"}
+                     "/v1/staff/{staff_id}/record", "/v1/machines/{machine_id}/trace", "/v1/audit/proof/{n}",
+                     "/v1/risk/{kind}"}
         assert api - templated <= listed
 
     def test_unknown_and_malformed_tokens_get_401_with_a_challenge(self, world: World) -> None:

@@ -107,6 +107,32 @@ class TestPersonalData:
             texts += [repr(conn.execute(sa.select(table)).all()) for table in t.metadata.sorted_tables]
         assert [i for i, text in enumerate(texts) if ID_NUMBER in text or "陈强" in text] == []
 
+    def test_persons_of_registry_records_leave_no_plain_value_in_any_response(self, world: World) -> None:
+        """Revision 2 §8.2: a staff record's person and a person record carrying the ID number (and a malformed
+        one, ``person_invalid``): the ingest answers, the staff record, the traces and every stored row hold
+        it masked at most; the re-registered person's parcel is PR-3 at once."""
+        def record(event_id: str, entity: str, ident: str, status: str, at: str, person: Any) -> dict[str, Any]:
+            return {"v": 1, "type": "registry", "event_id": event_id, "enterprise_id": ENTERPRISE, "occurred_at": at,
+                    "entity": entity, "id": ident, "status": status, "person": person}
+        person = {"id_type": "resident_id", "id_number": ID_NUMBER, "name": "陈强"}
+        records = [record("p-1", "staff", "P10000001", "active", "2026-11-01T00:00:00+08:00", person),
+                   record("p-2", "person", "BL-API-1", "blacklisted", "2026-11-05T00:00:00+08:00", person),
+                   record("p-3", "person", "BL-API-2", "blacklisted", "2026-11-05T00:00:00+08:00",
+                          {"id_type": "resident_id", "id_number": ID_NUMBER[:-1] + "0", "note": "陈强"})]
+        r = post(world, records, "proceed", who="registrar")
+        assert [x["status"] for x in r.json()["results"]] == ["accepted", "accepted", "rejected"]
+        assert r.json()["results"][2]["reason"].startswith("person_invalid")
+        answer = post(world, [ev("p-scan", waybill="WBAPI0000041")])
+        texts = [r.text, answer.text] + [world.get(path, who).text for path, who in (
+            ("/v1/staff/P10000001/record", "regulator"), ("/v1/staff/P10000001/record", "enterprise"),
+            ("/v1/staff/P10000001/trace", "auditor"), ("/v1/parcels/WBAPI0000041/trace", "regulator"),
+            ("/v1/violations?limit=500", "regulator"))]
+        assert "PR-3" in texts[5] and "p-scan" in texts[2]
+        with world.store.read() as conn:
+            texts += [repr(conn.execute(sa.select(table)).all()) for table in t.metadata.sorted_tables]
+        assert [i for i, text in enumerate(texts) if ID_NUMBER in text or ID_NUMBER[:-1] + "0" in text
+                or "陈强" in text] == []
+
     def test_verdicts_follow_at_once_and_the_sender_is_never_stored_plain(self, world: World) -> None:
         """An acceptance without inspection is IN-1 right after the POST; the ID number is stored only masked."""
         r = post(world, [acceptance("acc-1", "WBAPI0000009")])

@@ -12,8 +12,10 @@ from apiworld import ENTERPRISE, copy_store, make_tokens
 from fastapi.testclient import TestClient
 
 from greenshield.api.app import create_app
+from greenshield.audit.keys import sender_key
 from greenshield.audit.store import Store
-from greenshield.ingest.testing import consume_all, create_test_topics, delete_test_topics
+from greenshield.ingest.sender import Verifier
+from greenshield.ingest.testing import consume_all, create_test_topics, delete_test_topics, kafka_security
 
 pytestmark = pytest.mark.kafka
 
@@ -23,7 +25,7 @@ def test_streaming_mode_publishes_to_kafka(kafka_bootstrap: str, seeded: Path, t
     topic; an enterprise's registry record is 403 and reaches no topic (exactly one message on each)."""
     host, _, port = kafka_bootstrap.rpartition(":")
     settings = dataclasses.replace(copy_store(seeded, tmp_path), api_ingest_mode="streaming", kafka_host=host,
-                                   kafka_port=int(port), topic_prefix=f"gs.api{uuid.uuid4().hex[:8]}.")
+                                   kafka_port=int(port), kafka_security=kafka_security(), topic_prefix=f"gs.api{uuid.uuid4().hex[:8]}.")
     create_test_topics(settings)
     store = Store.open(settings.db_url)
     try:
@@ -46,6 +48,9 @@ def test_streaming_mode_publishes_to_kafka(kafka_bootstrap: str, seeded: Path, t
         events = consume_all(kafka_bootstrap, settings.events_topic, settings.events_partitions, 1)
         registry = consume_all(kafka_bootstrap, settings.registry_topic, settings.registry_partitions, 1)
         assert [json.loads(m.value)["event_id"] for m in events] == ["k-1"] and events[0].key == b"KAFKA0000001"
+        # signed as the token's enterprise, so the worker accepts it as that enterprise's own
+        check = Verifier(sender_key(settings)).check(events[0].headers, events[0].value, ENTERPRISE)
+        assert check == (None, ENTERPRISE)
         assert [json.loads(m.value)["event_id"] for m in registry] == ["k-2"]
         assert registry[0].key.decode().startswith("staff:P10000001@")
     finally:
@@ -58,7 +63,7 @@ def test_streaming_proceed_publishes_its_rejects_masked(kafka_bootstrap: str, se
     topic, in the worker's message shape, with the payload masked (no plain ID number); the valid event is sent."""
     host, _, port = kafka_bootstrap.rpartition(":")
     settings = dataclasses.replace(copy_store(seeded, tmp_path), api_ingest_mode="streaming", kafka_host=host,
-                                   kafka_port=int(port), topic_prefix=f"gs.api{uuid.uuid4().hex[:8]}.")
+                                   kafka_port=int(port), kafka_security=kafka_security(), topic_prefix=f"gs.api{uuid.uuid4().hex[:8]}.")
     create_test_topics(settings)
     store = Store.open(settings.db_url)
     number = "330200195302199992"
@@ -99,7 +104,7 @@ def test_streaming_ingest_recovers_after_a_refused_batch(kafka_bootstrap: str, s
 
     host, _, port = kafka_bootstrap.rpartition(":")
     settings = dataclasses.replace(copy_store(seeded, tmp_path), api_ingest_mode="streaming", kafka_host=host,
-                                   kafka_port=int(port), topic_prefix=f"gs.api{uuid.uuid4().hex[:8]}.")
+                                   kafka_port=int(port), kafka_security=kafka_security(), topic_prefix=f"gs.api{uuid.uuid4().hex[:8]}.")
     create_test_topics(settings)
     admin = admin_client(settings)
     try:

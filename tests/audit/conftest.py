@@ -11,7 +11,7 @@ import pytest
 from greenshield import cli
 from greenshield.audit.testing import isolated_schema
 
-COMMANDS = ("check", "run", "trace", "violations", "audit")
+COMMANDS = ("check", "run", "trace", "staff_record", "violations", "audit")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

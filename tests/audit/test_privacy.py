@@ -17,7 +17,7 @@ from greenshield import cli
 from greenshield.audit import schema as t
 from greenshield.audit.testing import isolated_schema
 
-COMMANDS = ("check", "run", "trace", "violations", "risk", "credit", "audit")
+COMMANDS = ("check", "run", "trace", "staff_record", "violations", "risk", "credit", "audit")
 SAMPLE = Path(__file__).parent.parent / "data" / "sample-day.jsonl"
 
 
@@ -138,7 +138,7 @@ def _resident_id(body17: str) -> str:
 
 
 PLANTED_NAME = "欧阳娜娜"
-PLANTED_IDS = [_resident_id(f"1101011985010{n}77") for n in range(1, 8)]
+PLANTED_IDS = [_resident_id(f"1101011985010{n}771") for n in range(1, 8)]  # well-formed: a person must be
 BASE_EVENT = {"v": 1, "enterprise_id": "E1000001", "occurred_at": "2026-11-11T08:00:00+08:00",
               "waybill_no": "YT0000000001", "site_id": "S31000001", "staff_id": "P10000001"}
 
@@ -162,6 +162,10 @@ def hostile_day() -> list[bytes]:
         {"v": 1, "type": "registry", "event_id": "reg-1", "enterprise_id": "E1000001",
          "occurred_at": "2026-01-01T00:00:00+08:00", "entity": "staff", "id": "P10000001", "status": "active",
          "person": {"id_type": "resident_id", "id_number": e, "name": PLANTED_NAME}},
+        # revision 2 §8.2: the same person blacklisted (its hash, never its number, goes everywhere)
+        {"v": 1, "type": "registry", "event_id": "reg-3", "enterprise_id": "E1000001",
+         "occurred_at": "2026-01-02T00:00:00+08:00", "entity": "person", "id": "BL-PRIVACY-1", "status": "blacklisted",
+         "person": {"id_type": "resident_id", "id_number": f" {e}\u3000", "Name": PLANTED_NAME}},
     ]
     rejected = [
         _event("sort_scan", "bad-1", site_id=a),
@@ -195,7 +199,7 @@ class TestOddKeysAndRejects:
         rejects = tmp_path / "rejects.jsonl"
         assert gs("check", day, "--rejects", rejects) == 0
         out = capsys.readouterr()
-        assert "accepted=3" in out.err and "rejected=10" in out.err, out.err
+        assert "accepted=4" in out.err and "rejected=10" in out.err, out.err
         records = [json.loads(x) for x in rejects.read_bytes().splitlines()]
         assert len(records) == 10 and all(len(r["reason"]) <= 300 for r in records)
         assert leaks(rejects.read_bytes(), PLANTED) == []
@@ -210,7 +214,9 @@ class TestOddKeysAndRejects:
         assert gs("run", day, "--db", url) == 0
         assert gs("trace", "YT0000000001", "--db", url, "--json") == 0
         assert gs("violations", "--db", url, "--json") == 0
+        assert gs("staff-record", "P10000001", "--db", url, "--json") == 0
         out = capsys.readouterr()
+        assert '"BL-PRIVACY-1"' in out.out and "PR-3" in out.out  # the staff record really shows the person
         files = [p for p in tmp_path.rglob("*") if p.is_file() and p != day]
         assert any(p.name.startswith("audit.db") for p in files)
         for path in files:

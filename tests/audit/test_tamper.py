@@ -96,6 +96,15 @@ def _credit_rows(url: str) -> None:
         store.close()
     assert _gs("credit", "--db", url, "--period", "2026-11") == 0
     assert _gs("credit", "--db", url, "--period", "2026-11", "--as-of", "2026-11-11T12:00:00+08:00") == 0
+def _person_lines() -> bytes:
+    """Revision 2 §8.2: a staff record naming its person and a person record (rows with a person_id_hash)."""
+    person = {"id_type": "passport", "id_number": "E12345678"}
+    base = {"v": 1, "type": "registry", "enterprise_id": "E3100001", "occurred_at": "2026-11-10T08:00:00+08:00"}
+    lines = [{**base, "event_id": "tamper-person-1", "entity": "staff", "id": "P99000001", "status": "active",
+              "person": person},
+             {**base, "event_id": "tamper-person-2", "entity": "person", "id": "BL-TAMPER-1",
+              "status": "blacklisted", "person": person}]
+    return b"".join(json.dumps(x).encode() + b"\n" for x in lines)
 
 
 def _build(url: str, var: Path, mp: pytest.MonkeyPatch) -> Base:
@@ -105,7 +114,7 @@ def _build(url: str, var: Path, mp: pytest.MonkeyPatch) -> Base:
     assert _gs("trace", waybill, "--db", url) == 0  # a query entry, sequenced by the next run
     _credit_rows(url)
     rejects = var / "rejects.jsonl"
-    rejects.write_bytes(_reject_lines())
+    rejects.write_bytes(_reject_lines() + _person_lines())
     assert _gs("run", rejects, "--db", url) == 0
     note, doc = var / "trusted.note", var / "trusted.json"
     assert _gs("audit", "checkpoint", "--db", url, "--out", note) == 0

@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from greenshield.demo.orchestrator import running
+from greenshield.ingest.testing import kafka_client, kafka_security
 
 ROOT = Path(__file__).resolve().parents[2]
 DURATION = "30s"
@@ -39,6 +40,9 @@ class DemoRun:
     def __init__(self, data_dir: Path, *extra: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GREENSHIELD_")}
         env["GREENSHIELD_LOG_LEVEL"] = "WARNING"
+        if "--bootstrap" in extra and os.environ.get("GREENSHIELD_KAFKA_CREDENTIALS"):
+            # the test broker is secure: the demo logs in to it as its super user
+            env["GREENSHIELD_KAFKA_CREDENTIALS"] = os.environ["GREENSHIELD_KAFKA_CREDENTIALS"]
         self.data_dir = data_dir
         self.proc = subprocess.Popen([sys.executable, "-m", "greenshield.cli", "demo", *ARGS,
                                       "--data-dir", str(data_dir), *extra],
@@ -154,9 +158,9 @@ def test_kafka_demo(tmp_path: Path, kafka_bootstrap: str) -> None:
         run.stop()
     state = _check_after(run, {"worker", "service"})
     assert state["broker"]["ours"] is False and "the demo leaves it running" in run.output
-    probe(kafka_bootstrap, timeout=20.0)  # the broker the demo did not start still runs
+    probe(kafka_bootstrap, timeout=20.0, security=kafka_security())  # the broker the demo did not start still runs
     assert state["topic_prefix"]
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = KafkaAdminClient(**kafka_client(kafka_bootstrap))
     try:  # the run's topics are deleted (the broker may list them for a moment longer)
         deadline = time.monotonic() + 30
         while [t for t in admin.list_topics() if t.startswith(state["topic_prefix"])]:

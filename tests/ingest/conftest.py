@@ -13,11 +13,12 @@ import pytest
 
 from greenshield.ingest.testing import consume_all as consume_all  # noqa: F401  (re-exported: tests import it from here)
 from greenshield.audit.testing import isolated_schema
-from greenshield.ingest.testing import create_test_topics, delete_test_topics
+from greenshield.ingest.testing import create_test_topics, delete_test_topics, kafka_security
 from greenshield.settings import Secret, Settings
 
 CONTROL_KEY = "test-control-key-0123456789"
 HMAC_KEY = "test-hmac-key-0123456789"
+SENDER_KEY = "test-sender-key-0123456789"
 
 
 def unique_settings(bootstrap: str, **overrides: Any) -> Settings:
@@ -30,7 +31,9 @@ def unique_settings(bootstrap: str, **overrides: Any) -> Settings:
         "topic_prefix": f"gs.t{uuid.uuid4().hex[:10]}.",
         "control_key": Secret(CONTROL_KEY),
         "hmac_key": Secret(HMAC_KEY),
+        "sender_key": Secret(SENDER_KEY),
         "worker_group": f"gs-test-{uuid.uuid4().hex[:10]}",
+        "kafka_security": kafka_security(),
     }
     values.update(overrides)
     return dataclasses.replace(base, **values)

@@ -16,6 +16,7 @@ from greenshield.audit.pipeline import Audit, open_audit
 from greenshield.ingest.control import send_advance
 from greenshield.ingest.metrics import WorkerMetrics
 from greenshield.ingest.producer import GreenShieldProducer
+from greenshield.ingest.sender import signer_for
 from greenshield.ingest.worker import Worker
 from greenshield.rules.batch import BatchChecker
 from greenshield.rules.pack import default_pack
@@ -36,7 +37,8 @@ def send_valid(settings: Settings, lines: Iterable[bytes]) -> int:
 
     sent = 0
     producer = GreenShieldProducer(settings.kafka_bootstrap, None, events_topic=settings.events_topic,
-                                   registry_topic=settings.registry_topic)
+                                   registry_topic=settings.registry_topic, security=settings.kafka_security,
+                                   signer=signer_for(settings))
     try:
         for line in lines:
             try:
@@ -49,15 +51,22 @@ def send_valid(settings: Settings, lines: Iterable[bytes]) -> int:
     return sent
 
 
+def _client(settings: Settings) -> dict[str, Any]:
+    """A raw client's options for the settings' broker and login."""
+    from greenshield.ingest.clients import security_options
+
+    return {"bootstrap_servers": settings.kafka_bootstrap, **security_options(settings.kafka_security)}
+
+
 def send_raw(settings: Settings, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> None:
     """Send ``(key, value)`` pairs as they are, past the SDK's validation (as a careless client would)."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+    producer = KafkaProducer(**_client(settings), acks="all",
                              max_request_size=2 * 1024 * 1024)
     try:
         for key, value in messages:
-            producer.send(topic, key=key, value=value)
+            producer.send(topic, key=key, value=value, headers=signed(settings, topic, value, []))
         producer.flush(timeout=60)
     finally:
         producer.close()
@@ -67,7 +76,7 @@ def advance(settings: Settings, as_of: str = SAMPLE_AS_OF) -> None:
     """The replay control message to every events partition."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**_client(settings), acks="all")
     try:
         send_advance(producer, settings.events_topic, settings.events_partitions,
                      settings.control_key.reveal().encode(), as_of, "2026-11-29T00:00:00Z")
@@ -194,11 +203,12 @@ def worker_env(settings: Settings) -> dict[str, str]:
     """The environment that makes ``greenshield worker`` use these settings."""
     import os
 
-    from .conftest import CONTROL_KEY, HMAC_KEY
+    from .conftest import CONTROL_KEY, HMAC_KEY, SENDER_KEY
 
     return {**os.environ, "GREENSHIELD_KAFKA_HOST": settings.kafka_host,
             "GREENSHIELD_KAFKA_PORT": str(settings.kafka_port), "GREENSHIELD_TOPIC_PREFIX": settings.topic_prefix,
             "GREENSHIELD_CONTROL_KEY": CONTROL_KEY, "GREENSHIELD_HMAC_KEY": HMAC_KEY,
+            "GREENSHIELD_SENDER_KEY": SENDER_KEY,
             "GREENSHIELD_DATA_DIR": str(settings.data_dir), "GREENSHIELD_WORKER_GROUP": settings.worker_group,
             "GREENSHIELD_BACKSTOP_IDLE_SECONDS": str(settings.backstop_idle_seconds),
             "GREENSHIELD_WORKER_BATCH_SIZE": str(settings.worker_batch_size),
@@ -222,11 +232,31 @@ Header = tuple[str | bytes, bytes | None]
 def send_records(settings: Settings, topic: str,
                  records: Iterable[tuple[bytes | None, bytes | None, list[Header], int | None]]) -> None:
     """Send ``(key, value, headers, partition)`` exactly as given (non-UTF-8 header names, null header
-    values: see :mod:`tests.ingest.raw_producer`), lingering so consecutive records share a record batch."""
+    values: see :mod:`tests.ingest.raw_producer`), lingering so consecutive records share a record batch.
+
+    A valid parcel event on the events topic without a ``gs-sender`` header is signed as its own
+    enterprise (what every real producer does), so it is judged on what else it carries.
+    """
     from .raw_producer import send_messages
 
-    send_messages(settings.kafka_bootstrap, [(topic, partition, key, value, list(headers))
-                                             for key, value, headers, partition in records], linger_ms=200)
+    messages = [(topic, partition, key, value, signed(settings, topic, value, headers))
+                for key, value, headers, partition in records]
+    send_messages(settings.kafka_bootstrap, messages, linger_ms=200, security=dict(settings.kafka_security))
+
+
+def signed(settings: Settings, topic: str, value: bytes | None, headers: Iterable[Header]) -> list[Header]:
+    """``headers`` plus the sender headers of ``value`` when it is a valid parcel event not yet signed."""
+    from greenshield.ingest.sender import Signer
+    from greenshield.rules.model import Event
+    from greenshield.rules.parse import parse_line_plain
+
+    headers = list(headers)
+    if topic != settings.events_topic or value is None or any(k == "gs-sender" for k, _ in headers):
+        return headers
+    _, item, _ = parse_line_plain(value)
+    if not isinstance(item, Event):
+        return headers
+    return headers + Signer.system(settings.sender_key.reveal().encode()).headers(item.enterprise_id, value)
 
 
 Parcelled = set[tuple[str, str, str, str, tuple[str, ...]]]

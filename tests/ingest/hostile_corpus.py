@@ -33,6 +33,9 @@ class Hostile:
     headers: list[tuple[Any, Any]] = field(default_factory=list)
     registry: bool = False  # sent to the registry topic instead of the events topic
     misroute: bool = False  # sent to another partition than its waybill's
+    # who signs a valid parcel event (ingest.sender): "self" its own enterprise, "none" nobody,
+    # "given" only the headers above, or another enterprise's id (that one's key and name)
+    sender: str = "self"
 
 
 _ids = itertools.count(1)
@@ -243,6 +246,19 @@ def headers() -> Iterator[Hostile]:
     del good
 
 
+def senders() -> Iterator[Hostile]:
+    """Valid parcel events not signed by their own enterprise: each one reject ``enterprise_mismatch``."""
+    yield Hostile("event not signed by its enterprise", _json(acceptance()), sender="none")
+    yield Hostile("event not signed by its enterprise", _json(acceptance()), sender="E3999998")
+    yield Hostile("event not signed by its enterprise", _json(acceptance()), sender="given",
+                  headers=[("gs-sender", ENTERPRISE.encode()), ("gs-sender-sig", b"00" * 32)])
+    yield Hostile("event not signed by its enterprise", _json(acceptance()), sender="given",
+                  headers=[("gs-sender", ENTERPRISE.encode()), ("gs-sender", ENTERPRISE.encode()),
+                           ("gs-sender-sig", b"00" * 32)])
+    yield Hostile("event not signed by its enterprise", _json(acceptance()), sender="given",
+                  headers=[("gs-sender", b"\xff" * 8), ("gs-sender-sig", None)])
+
+
 def control_messages(partition: int) -> Iterator[Hostile]:
     """Forged and truncated control messages (rejected); their signatures never verify."""
     value = _json({"v": 1, "action": "advance", "as_of": "2030-01-01T00:00:00Z", "partition": partition,
@@ -276,7 +292,7 @@ def corpus(partitions: int) -> list[Hostile]:
     """Every class, in a fixed order."""
     out: list[Hostile] = []
     for make in (not_json, invalid_utf8, numbers, timestamps, nesting, big_values, personal_data_in_odd_places,
-                 keys_and_values, headers, misrouted, wrong_types):
+                 keys_and_values, headers, misrouted, wrong_types, senders):
         out.extend(make())
     out.extend(_raw_string_everywhere("lone surrogate in a string", "\\ud800"))
     out.extend(_raw_string_everywhere("lone surrogate in a string", "\\udfff"))

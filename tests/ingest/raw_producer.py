@@ -17,6 +17,8 @@ from unittest import mock
 import kafka.producer.kafka as _producer_module
 import kafka.producer.producer_batch as _batch_module
 
+from greenshield.ingest.testing import kafka_client
+
 
 class RawHeaderKey(str):
     """A header key whose wire bytes are ``raw`` (which need not be UTF-8)."""
@@ -50,11 +52,15 @@ def wire_headers(headers: Iterable[tuple[Any, Any]]) -> list[tuple[str, bytes | 
 
 def send_messages(bootstrap: str, messages: Iterable[tuple[str, int | None, bytes | None, bytes | None,
                                                             list[tuple[Any, Any]]]],
-                  linger_ms: int = 5) -> list[tuple[str, int, int]]:
+                  linger_ms: int = 5, security: dict[str, str] | None = None) -> list[tuple[str, int, int]]:
     """Send ``(topic, partition, key, value, headers)`` as they are; wait for every ack; where each one went."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=8 * 1024 * 1024,
+    from greenshield.ingest.clients import security_options
+
+    login = {"bootstrap_servers": bootstrap, **security_options(security)} if security is not None \
+        else kafka_client(bootstrap)
+    producer = KafkaProducer(**login, acks="all", max_request_size=8 * 1024 * 1024,
                              linger_ms=linger_ms)
     futures = []
     try:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from greenshield.audit import schema as t
 from greenshield.demo.orchestrator import stop_child
 from greenshield.settings import Settings
+from greenshield.ingest.testing import kafka_client
 
 from .conftest import consume_all, unique_settings
 from .helpers import (
@@ -108,7 +109,7 @@ class _Outage:
 def _committed(settings: Settings) -> dict[int, int | None]:
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.worker_group,
+    consumer = KafkaConsumer(**kafka_client(settings.kafka_bootstrap), group_id=settings.worker_group,
                              enable_auto_commit=False)
     try:
         return {p: consumer.committed(TopicPartition(settings.events_topic, p))
@@ -173,11 +174,11 @@ def test_two_workers_share_six_partitions_and_one_takes_over_when_the_other_stop
 
 @pytest.fixture
 def own_broker(kafka_bootstrap: str, tmp_path: Path, free_ports: tuple[int, int]) -> Iterator[Any]:
-    """A broker of this test's own (ports, data dir), which the test may stop and start."""
+    """A broker of this test's own (ports, data dir), which the test may stop and start; secure like the suite's."""
     from greenshield.ingest import broker
 
     cfg = broker.BrokerConfig(data_dir=tmp_path / "kafka", cache_dir=Settings().kafka_cache_dir,
-                              port=free_ports[0], controller_port=free_ports[1])
+                              port=free_ports[0], controller_port=free_ports[1], secure=True)
     broker.up(cfg, ready_timeout=180)
     try:
         yield cfg
@@ -190,7 +191,8 @@ def test_the_worker_resumes_on_its_own_after_the_broker_restarts(own_broker: Any
     from greenshield.ingest import broker
     from greenshield.ingest.topics import admin_client, create_topics, topic_specs
 
-    settings = unique_settings(own_broker.bootstrap, data_dir=tmp_path / "data", backstop_idle_seconds=0)
+    settings = unique_settings(own_broker.bootstrap, data_dir=tmp_path / "data", backstop_idle_seconds=0,
+                               kafka_security=own_broker.client_security())
     admin = admin_client(settings)
     try:
         create_topics(admin, topic_specs(settings))

@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from greenshield.audit import schema as t
+from greenshield.ingest.sender import Signer
 from greenshield.ingest.state import partition_of
 from greenshield.rules.batch import BatchChecker
 from greenshield.rules.model import Event, Rejection
@@ -70,6 +71,8 @@ def _worker_only_reject(h: hc.Hostile) -> bool:
     _, item, _ = parse_line_plain(h.value)
     if isinstance(item, Rejection):
         return False
+    if not h.registry and isinstance(item, Event) and h.sender != "self":
+        return True  # valid, but not signed by its own enterprise: enterprise_mismatch
     return h.registry == isinstance(item, Event)  # a parcel event on the registry topic, or the other way round
 
 
@@ -113,8 +116,22 @@ def _messages(settings: Settings, hostile: list[hc.Hostile]) -> list[tuple[str, 
             out.append((settings.registry_topic, 0, h.key or b"junk", h.value, h.headers))
         else:
             partition = _partition(h, i, settings.events_partitions)
-            out.append((settings.events_topic, partition, h.key, h.value, h.headers))
+            out.append((settings.events_topic, partition, h.key, h.value, h.headers + _signature(settings, h)))
     return out
+
+
+def _signature(settings: Settings, h: hc.Hostile) -> list[tuple[str, bytes]]:
+    """The sender headers ``h.sender`` asks for (a value that is no valid parcel event gets none)."""
+    if h.sender in ("none", "given") or h.value is None:
+        return []
+    _, item, _ = parse_line_plain(h.value)
+    if not isinstance(item, Event):
+        return []
+    signer = Signer.system(settings.sender_key.reveal().encode())
+    if h.sender == "self":
+        return signer.headers(item.enterprise_id, h.value)
+    forged = signer.headers(h.sender, h.value)  # another enterprise's name and key on this event
+    return forged
 
 
 def _unrejected(db: str, hostile: list[hc.Hostile], sent: list[tuple[str, int, int]]) -> list[str]:
@@ -174,6 +191,8 @@ class TestHostileInput:
                        timeout=240)
             assert _unrejected(db, hostile, sent) == []
             assert count_rows(db, t.rejects) == want_rejects and stored_events(db) == stored_first
+            assert count_rows(db, t.rejects, t.rejects.c.reason.like("enterprise_mismatch:%")) \
+                == exp.rejects["event not signed by its enterprise"] == 5
             assert one.thread.is_alive(), "the worker stopped"
             enterprises = _label_values(one, "enterprise")
             types = _label_values(one, "type")

@@ -16,6 +16,7 @@ from greenshield.ingest.control import encode_advance
 from greenshield.ingest.decode import MAX_REJECT_MESSAGE
 from greenshield.ingest.state import partition_of
 from greenshield.settings import Settings
+from greenshield.ingest.testing import kafka_client
 
 from .conftest import CONTROL_KEY, consume_all
 from .helpers import (
@@ -51,7 +52,7 @@ def _reasons(db: str) -> list[str]:
 def _committed_to_end(settings: Settings) -> bool:
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.worker_group,
+    consumer = KafkaConsumer(**kafka_client(settings.kafka_bootstrap), group_id=settings.worker_group,
                              enable_auto_commit=False)
     try:
         parts = [TopicPartition(settings.events_topic, p) for p in range(settings.events_partitions)]

@@ -50,11 +50,13 @@ class FakeKafka:
 
     def __init__(self, error: BaseException | None = None) -> None:
         self.sent: list[tuple[str, bytes, bytes]] = []
+        self.headers: list[list[tuple[str, bytes]] | None] = []
         self.error = error
         self.closed = False
 
-    def send(self, topic: str, key: bytes, value: bytes) -> _Future:
+    def send(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> _Future:
         self.sent.append((topic, key, value))
+        self.headers.append(headers)
         return _Future(self.error)
 
     def flush(self, timeout: float | None = None) -> None:
@@ -126,6 +128,36 @@ class TestValidation:
         """send() takes parcel events; registry records go through send_registry()."""
         with pytest.raises(InvalidEvent, match="send_registry"):
             sdk(FakeKafka()).send(STAFF)
+
+    def test_an_enterprise_producer_signs_as_itself_and_the_worker_agrees(self, tmp_path: Path) -> None:
+        """From the credentials file alone: the login, the enterprise id, and a signature the master verifies."""
+        from greenshield.ingest import principals
+        from greenshield.ingest.sender import Verifier
+
+        path, _, _ = principals.write_credentials(tmp_path, principals.enterprise("E1000001"), Settings(), b"master")
+        fake = FakeKafka()
+        producer = GreenShieldProducer.from_credentials("unused:9092", path, producer=fake)
+        assert producer.enterprise_id == "E1000001"
+        producer.send(XRAY)
+        (_, _, value), headers = fake.sent[0], fake.headers[0]
+        assert Verifier(b"master").check(headers, value, "E1000001") == (None, "E1000001")
+        with pytest.raises(InvalidEvent, match="enterprise_mismatch"):
+            producer.send({**XRAY, "enterprise_id": "E2000002"})
+        with pytest.raises(InvalidEvent, match="only the registry feed"):
+            producer.send_line(orjson.dumps(STAFF))
+        assert len(fake.sent) == 1
+
+    def test_the_systems_producer_signs_each_event_as_its_enterprise(self) -> None:
+        from greenshield.ingest.sender import Signer, Verifier
+
+        fake = FakeKafka()
+        producer = GreenShieldProducer("unused:9092", None, producer=fake, signer=Signer.system(b"master"))
+        producer.send(XRAY)
+        producer.send({**XRAY, "event_id": "x-2", "enterprise_id": "E2000002"})
+        producer.send_registry(STAFF)  # the registry topic's writer is the broker's ACL, not a signature
+        checks = [Verifier(b"master").check(h, v, e) for (_, _, v), h, e in
+                  zip(fake.sent[:2], fake.headers[:2], ("E1000001", "E2000002"))]
+        assert checks == [(None, "E1000001"), (None, "E2000002")] and fake.headers[2] is None
 
     def test_a_failed_delivery_surfaces_at_flush(self) -> None:
         """A message the broker never acknowledged makes flush() raise DeliveryError."""
@@ -202,7 +234,7 @@ class TestOnTheBroker:
         """432 parcel events and 204 registry records, acks=all, keys per contract, one partition per waybill."""
         settings = make_topics()
         with GreenShieldProducer(settings.kafka_bootstrap, None, events_topic=settings.events_topic,
-                                 registry_topic=settings.registry_topic) as producer:
+                                 registry_topic=settings.registry_topic, security=settings.kafka_security) as producer:
             config = producer._producer.config
             assert config["acks"] == -1 or config["acks"] == "all"
             assert config["enable_idempotence"] is True
@@ -238,7 +270,7 @@ class TestOnTheBroker:
             admin.close()
         big = {**XRAY, "event_id": "big-1", "note": "x" * 8000}  # an extra field: valid, but 8 KB
         with GreenShieldProducer(settings.kafka_bootstrap, None, events_topic=small,
-                                 registry_topic=settings.registry_topic) as producer:
+                                 registry_topic=settings.registry_topic, security=settings.kafka_security) as producer:
             producer.send(big)
             with pytest.raises(DeliveryError, match="1 of 1") as caught:
                 producer.flush(timeout=60)

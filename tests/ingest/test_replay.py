@@ -13,7 +13,7 @@ import pytest
 from greenshield.commands import check, replay, violations
 from greenshield.settings import Settings
 
-from .conftest import CONTROL_KEY, HMAC_KEY
+from .conftest import CONTROL_KEY, HMAC_KEY, SENDER_KEY
 from .helpers import SAMPLE_AS_OF, WorkerThread, open_violations, sample_lines, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -46,6 +46,7 @@ def test_open_violations_after_a_replay_equal_check_as_of(
                         "GREENSHIELD_KAFKA_PORT": str(settings.kafka_port),
                         "GREENSHIELD_TOPIC_PREFIX": settings.topic_prefix,
                         "GREENSHIELD_CONTROL_KEY": CONTROL_KEY, "GREENSHIELD_HMAC_KEY": HMAC_KEY,
+                        "GREENSHIELD_SENDER_KEY": SENDER_KEY,
                         "GREENSHIELD_DATA_DIR": str(settings.data_dir)}.items():
         monkeypatch.setenv(name, value)
     data = tmp_path / "history.jsonl"
@@ -97,7 +98,8 @@ def test_a_production_worker_without_a_control_key_does_not_start(tmp_path: Path
 def test_replay_then_a_worker_agree_on_the_key_with_no_configuration(
         pipeline: Callable[..., tuple[Settings, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    """Development, no GREENSHIELD_CONTROL_KEY anywhere: replay makes var/control.key (0600) and says where; a
+    """Development, no GREENSHIELD_CONTROL_KEY (nor GREENSHIELD_SENDER_KEY) anywhere: replay makes
+    var/control.key and var/sender.key (0600) and says where; a
     `greenshield worker` started afterwards on the same data directory verifies replay's control messages (no
     control reject) and advances its clock, so its open violations are check's verdict at --as-of, which the
     events alone (clock at the last event) do not reach."""
@@ -118,6 +120,7 @@ def test_replay_then_a_worker_agree_on_the_key_with_no_configuration(
     want = batch_verdict(lines)
     assert want != batch_verdict(lines, last) and want  # the verdict needs the clock moved past the last event
     monkeypatch.delenv("GREENSHIELD_CONTROL_KEY", raising=False)
+    monkeypatch.delenv("GREENSHIELD_SENDER_KEY", raising=False)
     for name, value in {"GREENSHIELD_KAFKA_HOST": settings.kafka_host, "GREENSHIELD_HMAC_KEY": HMAC_KEY,
                         "GREENSHIELD_KAFKA_PORT": str(settings.kafka_port),
                         "GREENSHIELD_TOPIC_PREFIX": settings.topic_prefix,
@@ -130,8 +133,10 @@ def test_replay_then_a_worker_agree_on_the_key_with_no_configuration(
     key_file = settings.data_dir / DEV_CONTROL_KEY
     assert f"event=development_key_created key=control path={key_file}" in caplog.text
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert f"event=development_key_created key=sender path={settings.data_dir / 'sender.key'}" in caplog.text
 
-    env = {k: v for k, v in worker_env(settings).items() if k != "GREENSHIELD_CONTROL_KEY"}
+    env = {k: v for k, v in worker_env(settings).items()
+           if k not in ("GREENSHIELD_CONTROL_KEY", "GREENSHIELD_SENDER_KEY")}
     with open(tmp_path / "worker.log", "ab") as log:
         worker = subprocess.Popen([sys.executable, "-m", "greenshield.commands.worker", "--db", db,
                                    "--metrics-port", "0"], env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -140,8 +145,9 @@ def test_replay_then_a_worker_agree_on_the_key_with_no_configuration(
         assert wait_until(lambda: open_violations(db) == want or worker.poll() is not None, timeout=120), \
             (tmp_path / "worker.log").read_text()
         assert worker.poll() is None, (tmp_path / "worker.log").read_text()
-        assert count_rows(db, t.rejects, t.rejects.c.reason.like("control message%")) == 0
-        assert "key=control" not in (tmp_path / "worker.log").read_text()  # it used replay's key, made none
+        assert count_rows(db, t.rejects) == 0  # neither a control nor an enterprise_mismatch reject
+        log_text = (tmp_path / "worker.log").read_text()
+        assert "key=control" not in log_text and "key=sender" not in log_text  # it used replay's keys, made none
     finally:
         worker.terminate()
         worker.wait(timeout=60)

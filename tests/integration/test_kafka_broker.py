@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from greenshield.ingest.testing import kafka_client
+
 pytestmark = pytest.mark.kafka
 
 
@@ -18,7 +20,7 @@ def _topic(admin_bootstrap: str, partitions: int) -> str:
     from kafka import KafkaAdminClient
 
     name = f"gs.test.{uuid.uuid4().hex[:10]}"
-    admin = KafkaAdminClient(bootstrap_servers=admin_bootstrap, client_id="gs-test-admin")
+    admin = KafkaAdminClient(**kafka_client(admin_bootstrap), client_id="gs-test-admin")
     try:
         admin.create_topics(
             {name: {"num_partitions": partitions, "replication_factor": 1}}, wait_for_metadata=True
@@ -31,7 +33,7 @@ def _topic(admin_bootstrap: str, partitions: int) -> str:
 def _delete_topic(bootstrap: str, name: str) -> None:
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="gs-test-admin")
+    admin = KafkaAdminClient(**kafka_client(bootstrap), client_id="gs-test-admin")
     try:
         admin.delete_topics([name])
     finally:
@@ -45,7 +47,7 @@ def test_keyed_messages_arrive_complete_and_in_order_per_key(kafka_bootstrap: st
     topic = _topic(kafka_bootstrap, partitions=3)
     try:
         producer = KafkaProducer(
-            bootstrap_servers=kafka_bootstrap,
+            **kafka_client(kafka_bootstrap),
             acks="all",
             linger_ms=5,
         )
@@ -61,7 +63,7 @@ def test_keyed_messages_arrive_complete_and_in_order_per_key(kafka_bootstrap: st
         producer.close()
 
         consumer = KafkaConsumer(
-            bootstrap_servers=kafka_bootstrap,
+            **kafka_client(kafka_bootstrap),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -108,7 +110,7 @@ def test_consumer_group_members_share_partitions(kafka_bootstrap: str) -> None:
     def member(name: str) -> None:
         try:
             c = KafkaConsumer(
-                bootstrap_servers=kafka_bootstrap,
+                **kafka_client(kafka_bootstrap),
                 group_id=group,
                 client_id=f"member-{name}",
                 auto_offset_reset="earliest",
@@ -150,7 +152,7 @@ def test_consumer_group_members_share_partitions(kafka_bootstrap: str) -> None:
         with lock:
             final = {k: set(v) for k, v in assignment.items()}
 
-        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        producer = KafkaProducer(**kafka_client(kafka_bootstrap), acks="all")
         for i in range(n):
             producer.send(topic, key=f"k{i}".encode(), value=f"m{i}".encode())
         producer.flush(timeout=60)
@@ -235,3 +237,61 @@ def test_up_twice_is_harmless_and_down_leaves_no_process(
     assert _kafka_cli("status", *flags) == 1
     assert capsys.readouterr().out.startswith("stopped")
     assert _kafka_cli("down", *flags) == 0  # nothing to stop is fine
+
+
+def test_a_secure_broker_makes_its_principals_and_refuses_to_start_plain(
+    tmp_path: Path, free_ports: tuple[int, int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kafka up --secure`: the super user's and the system principals' files; `kafka acl --enterprise` adds one;
+    `status` and a later `up` find the mode in the data dir; a data dir made open is not turned secure."""
+    import json
+    import stat
+
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    from greenshield.ingest import broker
+    from greenshield.ingest.clients import security_options
+    from greenshield.settings import Settings, read_credentials
+
+    monkeypatch.setenv("GREENSHIELD_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("GREENSHIELD_KAFKA_CREDENTIALS", raising=False)
+    port, cport = free_ports
+    data = tmp_path / "kafka"
+    flags = ["--data-dir", str(data), "--port", str(port), "--controller-port", str(cport)]
+    cfg = broker.BrokerConfig(data_dir=data, cache_dir=Settings.from_env().kafka_cache_dir, port=port,
+                              controller_port=cport, secure=True)
+    try:
+        assert _kafka_cli("up", "--secure", *flags) == 0
+        err = capsys.readouterr().err
+        assert f"super user {data / 'credentials' / 'admin.json'}" in err
+        made = sorted(p.name for p in (data / "credentials").iterdir())
+        assert made == ["admin.json", "gs-api.json", "gs-registry-feed.json", "gs-tools.json", "gs-worker.json"]
+        assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in (data / "credentials").iterdir())
+        assert _kafka_cli("acl", "--no-system", "--enterprise", "E3100001", *flags) == 0
+        path = Path(capsys.readouterr().out.strip())
+        assert json.loads(path.read_text())["enterprise_id"] == "E3100001"
+        assert _kafka_cli("status", *flags) == 0  # no --secure: the data dir says so
+        capsys.readouterr()
+        login = security_options(read_credentials(path)[0])
+        with pytest.raises(KafkaError):  # logged in, but no ACL lets it create a topic's metadata write
+            p = KafkaProducer(bootstrap_servers=cfg.bootstrap, max_block_ms=5_000, **login)
+            try:
+                p.send("not-a-topic-of-ours", b"x").get(timeout=10)
+            finally:
+                p.close(timeout=5)
+        with pytest.raises(KafkaError):  # and nobody gets in without a login
+            p = KafkaProducer(bootstrap_servers=cfg.bootstrap, max_block_ms=5_000)
+            try:
+                p.send("gs.events.v1", b"x").get(timeout=10)
+            finally:
+                p.close(timeout=5)
+    finally:
+        assert _kafka_cli("down", *flags) == 0
+    open_dir = tmp_path / "open"
+    (open_dir / "kraft").mkdir(parents=True)
+    (open_dir / "kraft" / "meta.properties").write_text("formatted without --secure\n")
+    capsys.readouterr()
+    assert _kafka_cli("up", "--secure", "--data-dir", str(open_dir), "--port", str(port),
+                      "--controller-port", str(cport)) == 1
+    assert "was made without --secure" in capsys.readouterr().err

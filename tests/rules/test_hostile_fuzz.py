@@ -81,7 +81,7 @@ BASES = [
     acceptance("a", at(0)), acceptance("a2", at(0), sender=sender(name="王小明"), contract_customer_id="C10000001"),
     xray("x", at(1)), manual_check("m", at(1)), interception("i", at(1)), sort_scan("s", at(1), site=OUTLET),
     depart("d", at(2)), arrive("r", at(3)), delivery("l", at(4)), registry("staff", "P10000001"),
-    registry("staff", "P10000002", person={"id_type": "resident_id", "id_number": "110101199003071237"}),
+    registry("staff", "P10000002", person={"id_type": "resident_id", "id_number": "110101199003071233"}),
 ]
 
 

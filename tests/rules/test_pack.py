@@ -13,6 +13,7 @@ from greenshield.rules.pack import default_pack, load_pack
 SEVERITY = {
     "IN-2": "critical", "XR-1": "critical", "XR-3": "critical", "PH-1": "critical", "PH-2": "critical",
     "RN-1": "high", "IN-1": "high", "XR-2": "high", "XR-4": "high", "TR-1": "high", "PR-2": "high",
+    "PR-3": "high",  # revision 2 §8.2
     "RN-2": "medium", "RN-3": "medium", "TK-1": "medium", "TK-2": "medium", "PR-1": "medium",
 }
 
@@ -32,7 +33,7 @@ class TestDefaultPack:
         assert default_pack().severity[rule_id] == severity
 
     def test_every_rule_is_enabled_and_catalogued(self):
-        """All sixteen rules of §3.2 are implemented and enabled by default."""
+        """All sixteen rules of §3.2, and PR-3 of revision 2 §8.2, are implemented and enabled by default."""
         assert set(RULES) == set(SEVERITY) == set(default_pack().enabled)
 
     @pytest.mark.parametrize("rule_id, seconds", [("XR-4", 24 * 3600), ("PH-2", 2 * 3600), ("TR-1", 6 * 3600)])

@@ -18,6 +18,7 @@ PATTERNS = {
     "xray_machine": re.compile(r"^X[0-9]{8}$"),
     "vehicle": re.compile(r"^V[0-9]{8}$"),
     "contract_customer": re.compile(r"^C[0-9]{8}$"),
+    "person": re.compile(r"^[A-Za-z0-9-]{1,32}$"),  # revision 2 §8.2: a decision reference
     "event_id": re.compile(r"^[A-Za-z0-9._:-]{1,64}$"),
     "waybill": re.compile(r"^[A-Z0-9]{8,32}$"),
     "region": re.compile(r"^[0-9]{6}$"),

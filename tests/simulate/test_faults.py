@@ -15,7 +15,7 @@ from greenshield.simulate import Simulation
 
 RULES = {
     "RN-1", "RN-2", "RN-3", "IN-1", "IN-2", "XR-1", "XR-2", "XR-3", "XR-4",
-    "PH-1", "PH-2", "TR-1", "TK-1", "TK-2", "PR-1", "PR-2",
+    "PH-1", "PH-2", "TR-1", "TK-1", "TK-2", "PR-1", "PR-2", "PR-3",
 }
 VERIFIED_BY = {"id_reader", "face_match", "e_id", "manual"}
 
@@ -66,6 +66,28 @@ class TestFaultShapes:
         for evs in self.by_rule(faulty_day, "RN-1"):
             acc = next(e for e in evs if e["type"] == "acceptance")
             assert "contract_customer_id" not in acc and not sender_complete(acc.get("sender"))
+
+    def test_pr3_staff_are_held_by_a_person_blacklisted_as_another_enterprises_staff(self, faulty_day: Day) -> None:
+        """Revision 2 §8.2: each re-registered PR-3 holder's person was blacklisted as staff of another
+        enterprise, under another staff id; the staff ids never appear in a clean parcel."""
+        reg = faulty_day.registry()
+        holder = {r["id"]: r["person"]["id_number"] for r in reg if r["entity"] == "staff" and "person" in r}
+        banned = {r["person"]["id_number"] for r in reg if r["entity"] == "person" and r["status"] == "blacklisted"}
+        staff_of = {(r["person"]["id_number"], r["id"], r["enterprise_id"]) for r in reg
+                    if r["entity"] == "staff" and "person" in r and r["status"] == "blacklisted"}
+        variants = {m["waybill_no"]: m["variant"] for m in faulty_day.manifest if m.get("intended_rule") == "PR-3"}
+        elsewhere = 0
+        for evs in self.by_rule(faulty_day, "PR-3"):
+            named = {e.get("staff_id") for e in evs} | {e.get("inspection", {}).get("inspector_id") for e in evs}
+            held = [p for p in named if p in holder]
+            assert len(held) == 1 and holder[held[0]] in banned
+            if "reregistered_elsewhere" in variants[evs[0]["waybill_no"]]:
+                elsewhere += 1
+                assert any(n == holder[held[0]] and sid != held[0] and ent != evs[0]["enterprise_id"]
+                           for n, sid, ent in staff_of)
+        assert elsewhere >= 3
+        clean = [evs for w, evs in faulty_day.parcels().items() if w not in faults(faulty_day)]
+        assert not {e.get("staff_id") for evs in clean for e in evs} & set(holder)
 
     def test_in1_and_in2(self, faulty_day: Day) -> None:
         for evs in self.by_rule(faulty_day, "IN-1"):

@@ -66,9 +66,17 @@ def check_event(ev: dict[str, Any]) -> None:
     assert PATTERNS["enterprise"].match(ev["enterprise_id"]), ev
     assert RFC3339.match(ev["occurred_at"]), ev
     if ev["type"] == "registry":
-        assert set(ev) == {"v", "event_id", "type", "enterprise_id", "occurred_at", "entity", "id", "status"}
+        base = {"v", "event_id", "type", "enterprise_id", "occurred_at", "entity", "id", "status"}
+        if ev["entity"] in ("staff", "person") and "person" in ev:  # revision 2 §8.2: a well-formed document
+            assert set(ev) == base | {"person"}
+            assert set(ev["person"]) == {"id_type", "id_number"}
+            assert document_ok(ev["person"]["id_type"], ev["person"]["id_number"], instant(ev["occurred_at"]).date()), ev
+        else:
+            assert set(ev) == base
         assert PATTERNS[ev["entity"]].match(ev["id"]), ev
-        assert ev["status"] in ("active", "suspended", "revoked", "blacklisted")
+        allowed = ("active", "blacklisted") if ev["entity"] == "person" else ("active", "suspended", "revoked",
+                                                                              "blacklisted")
+        assert ev["status"] in allowed
         return
     t = ev["type"]
     assert t in PARCEL_TYPES, ev

@@ -53,7 +53,7 @@ class TestRegistryRecords:
 
     def test_every_entity_kind_registered(self, clean_day: Day) -> None:
         kinds = {ev["entity"] for ev in clean_day.registry()}
-        assert kinds == {"site", "staff", "xray_machine", "vehicle", "contract_customer"}
+        assert kinds == {"site", "staff", "xray_machine", "vehicle", "contract_customer", "person"}  # §8.2
 
     def test_several_enterprises(self, clean_day: Day) -> None:
         assert len({ev["enterprise_id"] for ev in clean_day.events}) >= 4
