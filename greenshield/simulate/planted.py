@@ -6,7 +6,7 @@ For testing the risk ranking (docs/credit.md). :func:`plant` rewrites a day's ev
 * the busiest accepting outlet skips the inspection (IN-1) on 60 % of its acceptances;
 * a new courier, registered long ago and suspended from the day's start (two registry
   records), delivers 100 parcels over many stations: every one breaks PR-2;
-* one sender (a fresh, well-formed identity) posts 10 parcels across at least three
+* one sender (a fresh, well-formed identity) posts 24 parcels across at least three
   enterprises, each found prohibited on X-ray and intercepted in time (no violation of
   the enterprises: a finding of the sender's);
 * a new outlet takes in a single parcel without inspection: 1 parcel, 1 violation.
@@ -36,6 +36,9 @@ class Planted:
     person: str
     sender: tuple[str, str]  # (id_type, id_number): the test hashes it with the store's key
     small_site: str
+
+
+SENDER_PARCELS = 24  # enough to stand out at orange or red over the region's own rate of prohibited items
 
 
 def _parcels(events: list[Ev]) -> dict[tuple[str, str], list[Ev]]:
@@ -93,7 +96,7 @@ def _at(text: str, minutes: int) -> str:
 
 def _sender(parcels: dict[tuple[str, str], list[Ev]], rng: random.Random, outlet: str,
             person: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """Ten parcels of one sender over at least three enterprises, each found prohibited and intercepted."""
+    """24 parcels of one sender over at least three enterprises, each found prohibited and intercepted."""
     identity = ids.sender(rng, date(2026, 11, 11))
     identity["id_type"], identity["id_number"] = "resident_id", ids.resident_id(rng, date(2026, 11, 11))
     by_ent: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -103,8 +106,8 @@ def _sender(parcels: dict[tuple[str, str], list[Ev]], rng: random.Random, outlet
         if acc is None or xray is None or acc["site_id"] == outlet or any(e.get("staff_id") == person for e in evs):
             continue
         by_ent[key[0]].append(key)
-    chosen = [k for ent in sorted(by_ent) for k in by_ent[ent][:3]][:10]
-    if len({k[0] for k in chosen}) < 3 or len(chosen) < 10:
+    chosen = [k for ent in sorted(by_ent) for k in by_ent[ent][:6]][:SENDER_PARCELS]
+    if len({k[0] for k in chosen}) < 3 or len(chosen) < SENDER_PARCELS:
         raise ValueError("the day is too small to plant a sender across three enterprises")
     for key in chosen:
         evs = parcels[key]

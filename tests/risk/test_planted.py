@@ -36,7 +36,7 @@ from greenshield.risk.model import KINDS, default_model
 from greenshield.rules.pack import default_pack
 from greenshield.settings import Settings
 from greenshield.simulate.day import Simulation
-from greenshield.simulate.planted import Planted, plant
+from greenshield.simulate.planted import SENDER_PARCELS, Planted, plant
 
 MODEL = default_model()
 PERIOD = "2026-11"
@@ -98,7 +98,7 @@ class TestPlantedRisk:
         site, staff, sender = (report(audit, k)["results"][0] for k in ("site", "staff", "sender"))
         assert site["source"] == day.planted.outlet and site["violations"].get("IN-1", 0) >= 50
         assert staff["source"] == day.planted.person and staff["violations"] == {"PR-2": 100}
-        assert sender["source"] == day.sender_hash and sender["violations"] == {"PROHIBITED": 10}
+        assert sender["source"] == day.sender_hash and sender["violations"] == {"PROHIBITED": SENDER_PARCELS}
         assert {site["level"], staff["level"], sender["level"]} <= {"orange", "red"}
         assert len(staff["violation_ids"]) == 100 and all(i.endswith("/PR-2") for i in staff["violation_ids"])
         assert site["interval"][0] < site["score"] < site["interval"][1]

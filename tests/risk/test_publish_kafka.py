@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from greenshield import cli
-from greenshield.ingest.testing import consume_all, create_test_topics, delete_test_topics
+from greenshield.ingest.testing import consume_all, create_test_topics, delete_test_topics, kafka_security
 from greenshield.settings import Settings
 from greenshield.simulate.day import Simulation
 from greenshield.simulate.planted import plant
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.kafka
 @pytest.fixture
 def topics(kafka_bootstrap: str) -> Iterator[Settings]:
     host, port = kafka_bootstrap.rsplit(":", 1)
-    settings = dataclasses.replace(Settings(), kafka_host=host, kafka_port=int(port),
+    settings = dataclasses.replace(Settings(), kafka_host=host, kafka_port=int(port), kafka_security=kafka_security(),
                                    topic_prefix=f"gsrisk{secrets.token_hex(4)}.")
     create_test_topics(settings)
     yield settings
