@@ -42,6 +42,7 @@ wall time is epoch seconds (float), passed in by the caller: nothing here reads 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -123,9 +124,18 @@ class PartitionClock:
     # ----------------------------------------------------------------- persistence
 
     def to_metadata(self) -> str:
-        """Compact text for the offset commit's metadata, so a restart resumes this clock."""
-        return orjson.dumps({"v": 1, "latest": self.latest, "control": self.control,
-                             "backstop": self.backstop, "pinned": self.pinned, "mark": self.mark}).decode()
+        """Compact text for the offset commit's metadata, so a restart resumes this clock.
+
+        Each instant's fraction is cut to :data:`METADATA_FRACTION` digits: an event may
+        carry any number of them, and the broker refuses a commit whose metadata is over
+        ``offset.metadata.max.bytes`` (4 KiB by default; past 32 KiB it cannot even parse the
+        request and drops the connection), so a hostile timestamp would stop every commit.
+        A cut fraction is never later than the true one, so the restored clock is at most
+        a fraction of a nanosecond behind: it can only wait longer, never release early.
+        """
+        return orjson.dumps({"v": 1, "latest": _cut(self.latest), "control": _cut(self.control),
+                             "backstop": _cut(self.backstop), "pinned": self.pinned,
+                             "mark": _cut(self.mark)}).decode()
 
     def restore(self, metadata: str | None) -> None:
         """Take back a clock saved by :meth:`to_metadata`; anything unreadable is ignored."""
@@ -142,3 +152,12 @@ class PartitionClock:
             if isinstance(value, list) and len(value) == 2:
                 setattr(self, name, _max(getattr(self, name), (int(value[0]), str(value[1]))))
         self.pinned = self.pinned or bool(doc.get("pinned"))
+
+
+METADATA_FRACTION = 18  # digits of a fraction kept in the offset metadata
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, tuple | list) and len(value) == 2 and isinstance(value[1], str):
+        return (value[0], value[1][:METADATA_FRACTION])
+    return value

@@ -65,6 +65,20 @@ class TestPersistence:
         assert (again.latest, again.control, again.pinned, again.watermark()) == \
                (clock.latest, clock.control, True, T("2026-11-12T00:00:00Z"))
 
+    def test_a_hostile_fraction_keeps_the_metadata_small_and_the_clock_no_later(self) -> None:
+        """An event may carry 40,000 fraction digits (a valid instant); the commit metadata stays far below the
+        broker's 4 KiB offset.metadata.max.bytes (over 32 KiB it dropped the connection: no commit ever landed),
+        and the restored clock is not later than the true one."""
+        clock = PartitionClock(lateness=0)
+        huge = T("2026-11-11T08:30:00." + "9" * 40_000 + "Z")
+        clock.saw_event(huge)
+        text = clock.to_metadata()
+        assert len(text.encode()) < 1024
+        again = PartitionClock(lateness=0)
+        again.restore(text)
+        assert again.latest is not None and again.latest <= huge and again.latest[0] == huge[0]
+        assert again.latest[1] == "9" * 18
+
     def test_unreadable_metadata_is_ignored(self) -> None:
         """Metadata written by something else leaves a fresh clock."""
         clock = PartitionClock(lateness=600)
