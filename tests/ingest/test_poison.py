@@ -187,6 +187,12 @@ def test_junk_enterprise_and_type_strings_leave_the_label_sets_bounded(pipeline:
         send_valid(settings, lines)
         send_records(settings, settings.events_topic, junk)
         assert wait_until(lambda: stored_events(db) == len(lines) and count_rows(db, t.rejects) == 1000)
+
+        def rejected_as_other() -> float:  # the counters move just after the store commit: wait for them too
+            return sum(s.value for m in running.metrics.registry.collect() for s in m.samples
+                       if s.name == "greenshield_events_rejected_total" and s.labels.get("enterprise") == "other")
+
+        assert wait_until(lambda: rejected_as_other() >= 1000, timeout=30)
         samples = [s for m in running.metrics.registry.collect() for s in m.samples]
     enterprises = {s.labels["enterprise"] for s in samples if "enterprise" in s.labels}
     types = {s.labels["type"] for s in samples if "type" in s.labels}
