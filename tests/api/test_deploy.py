@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from apiworld import World
 from prometheus_client import generate_latest
@@ -40,6 +44,39 @@ class TestDashboards:
         assert f'"worker:{defaults.metrics_port}"' in text and f'"api:{defaults.api_metrics_port}"' in text
         jobs = re.findall(r"job_name:\s*(\S+)", text)
         assert len(jobs) == len(set(jobs)), "Prometheus refuses a config with a job name twice"
+
+
+class TestAlertRules:
+    """deploy/alerts.yml: Prometheus's own promtool runs the rule unit tests in deploy/alerts.test.yml."""
+
+    @pytest.fixture
+    def promtool(self) -> str:
+        found = shutil.which("promtool")
+        if found is None:
+            pytest.fail("promtool is not installed: apt-get install -y prometheus (.ci/run installs it)")
+        return found
+
+    def test_the_rules_fire_on_the_failures_they_name_and_not_otherwise(self, promtool: str) -> None:
+        done = subprocess.run([promtool, "test", "rules", "alerts.test.yml"], cwd=DEPLOY,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "SUCCESS" in done.stdout
+
+    def test_every_alert_has_a_unit_test(self) -> None:
+        alerts = set(re.findall(r"- alert: (\S+)", (DEPLOY / "alerts.yml").read_text()))
+        tested = set(re.findall(r"alertname: (\w+)", (DEPLOY / "alerts.test.yml").read_text()))
+        assert len(alerts) >= 5 and alerts <= tested, alerts - tested
+
+    def test_every_metric_in_an_alert_is_exported(self) -> None:
+        lines = (DEPLOY / "alerts.yml").read_text().splitlines()
+        exprs = [line for line in lines if not re.match(r"\s*(summary|runbook|#)", line)]
+        used = {m for e in exprs for m in re.findall(r"greenshield_[a-z_]+", e)}
+        assert len(used) >= 5 and used <= exported(), used - exported()
+
+    def test_prometheus_loads_the_rules(self) -> None:
+        assert re.search(r"rule_files:\s*\n\s*-\s*/etc/prometheus/alerts.yml", (DEPLOY / "prometheus.yml").read_text())
+        compose = (DEPLOY / "docker-compose.yml").read_text()
+        assert "./alerts.yml:/etc/prometheus/alerts.yml:ro" in compose
 
 
 class TestServiceMetrics:
