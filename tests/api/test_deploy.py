@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -53,7 +54,10 @@ class TestAlertRules:
     def promtool(self) -> str:
         found = shutil.which("promtool")
         if found is None:
-            pytest.fail("promtool is not installed: apt-get install -y prometheus (.ci/run installs it)")
+            reason = "promtool is not installed: apt-get install -y prometheus (.ci/run installs it)"
+            if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes", "on"):
+                pytest.fail(f"{reason} (CI=true: a missing tool is a failure, not a skip)", pytrace=False)
+            pytest.skip(reason)
         return found
 
     def test_the_rules_fire_on_the_failures_they_name_and_not_otherwise(self, promtool: str) -> None:
