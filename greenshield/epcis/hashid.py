@@ -22,9 +22,9 @@ from typing import Any
 
 from greenshield.epcis.digital_link import normalise
 
-_QUANTITY = [("quantityElement", [("epcClass", None), ("quantity", None), ("uom", None)])]
-_EPC = [("epc", None)]
-Order = list[tuple[Any, "Order | None"]]
+Order = list[tuple[Any, Any]]  # (field name, order of its sub-fields or None)
+_QUANTITY: Order = [("quantityElement", [("epcClass", None), ("quantity", None), ("uom", None)])]
+_EPC: Order = [("epc", None)]
 # the field order of the pre-hash string (CBV 2.0 §8.9.2)
 PROP_ORDER: Order = [
     ("eventTime", None), ("eventTimeZoneOffset", None), ("certificationInfo", None), ("parentID", None),
@@ -33,7 +33,7 @@ PROP_ORDER: Order = [
     ("outputQuantityList", _QUANTITY), ("action", None), ("transformationID", None), ("bizStep", None),
     ("disposition", None), ("persistentDisposition", [("set", None), ("unset", None)]),
     ("readPoint", [("id", None)]), ("bizLocation", [("id", None)]),
-    # never matched (the lists are pairs by then): they land among the remaining fields, as in the reference
+    # their entries never match (they are pairs by then): the lists land among the remaining fields, as in the reference
     ("bizTransactionList", [(("type", None), ("bizTransaction", None))]),
     ("sourceList", [(("type", None), ("source", None))]),
     ("destinationList", [(("type", None), ("destination", None))]),
