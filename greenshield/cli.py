@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "replay",
     "run",
     "trace",
+    "export",
     "staff_record",
     "violations",
     "risk",

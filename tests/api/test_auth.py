@@ -25,6 +25,7 @@ ROUTES = {  # a request of each endpoint, and the roles that may make it
     ("GET", "/v1/credit"): {"regulator", "enterprise", "auditor"},
     ("GET", "/v1/warnings"): {"regulator", "enterprise"},
     ("POST", "/v1/sanctions"): {"regulator"},
+    ("GET", "/v1/epcis/events?since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z"): {"regulator", "enterprise", "auditor"},
 }
 SENDER = {"id_type": "passport", "id_number": "E12345678"}
 
