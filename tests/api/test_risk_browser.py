@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +22,14 @@ import httpx
 import pytest
 from apiworld import ENTERPRISE, make_tokens
 from riskworld import seed_risk_store
-from test_dashboard_browser import ARTIFACTS, ROOT, _free_port, playwright_dir  # noqa: F401  (a fixture)
+from test_dashboard_browser import ARTIFACTS, ROOT, _free_port, beijing, playwright_dir  # noqa: F401  (a fixture)
 
 from greenshield.audit.store import Store
 from greenshield.demo.orchestrator import stop_child
 
 pytestmark = pytest.mark.browser
 KINDS = ("enterprise", "site", "staff", "sender", "machine", "vehicle", "city")
-CST = timezone(timedelta(hours=8))
 REGION = ("31", "32", "33", "34")  # the provinces of the vendored map
-
-
-def beijing(text: str) -> str:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(CST).strftime("%Y-%m-%d %H:%M:%S") \
-        + " 北京时间 (UTC+8)"
 
 
 @pytest.fixture(scope="module")
