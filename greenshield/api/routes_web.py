@@ -4,7 +4,8 @@ A page load cannot carry a bearer header, so ``POST /login`` takes a token from 
 form, checks it, and keeps it in an HttpOnly, SameSite=Strict cookie (see
 :mod:`greenshield.api.auth`). Without a valid token every page and file answers
 401 with the sign-in form (which loads nothing and runs no script); with a token
-whose role has no such page, 403.
+whose role has no such page, 403. The risk page is the regulator's and an enterprise's: it shows
+what ``/v1/risk``, ``/v1/credit`` and ``/v1/warnings`` answer the token, so an enterprise sees its own.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from greenshield.api.errors import ApiError
 from greenshield.api.service import service_of
 
 router = APIRouter(include_in_schema=False)
-PAGES = {"/": ("index.html", "dashboard"), "/auditor": ("auditor.html", "auditor_page")}
-HOME = {"regulator": "/", "auditor": "/auditor"}
+PAGES = {"/": ("index.html", "dashboard"), "/auditor": ("auditor.html", "auditor_page"), "/risk": ("risk.html", "risk")}
+HOME = {"regulator": "/", "auditor": "/auditor", "enterprise": "/risk"}
 LOGIN_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 MAX_FORM = 4096
 

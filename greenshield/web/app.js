@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { api, el, percent, integer, showError } = GS;
+  const { api, el, percent, integer, showError, beijing } = GS;
   const REFRESH_MS = 5000;
   const TOP = 10;
   const charts = {};
@@ -48,7 +48,7 @@
 
   function renderCharts(stats) {
     const hours = stats.by_hour;
-    chart("chart-hours", "line", hours.map((h) => h.hour.slice(5, 13).replace("T", " ") + "h"),
+    chart("chart-hours", "line", hours.map((h) => beijing(h.hour).slice(5, 13) + "h"),
       hours.map((h) => h.open), "未结违规 Open violations", "#c0392b");
     const ents = stats.by_enterprise.filter((e) => e.open > 0).slice(0, TOP);
     chart("chart-enterprises", "bar", ents.map((e) => e.enterprise_id), ents.map((e) => e.open),
@@ -86,7 +86,7 @@
       renderCharts(stats);
       renderPrefectures(stats);
       renderRules(stats);
-      document.getElementById("updated").textContent = new Date().toLocaleTimeString("zh-CN", { hour12: false });
+      document.getElementById("updated").textContent = beijing(new Date());
       document.body.dataset.loaded = "true";
       showError(null);
     } catch (err) {
@@ -109,7 +109,7 @@
       const rows = page.items.map((v) => el("tr", {},
         el("td", {}, waybillLink(v.waybill_no)), el("td", {}, v.rule_id),
         el("td", { class: `severity ${v.severity}` }, v.severity), el("td", {}, v.enterprise_id),
-        el("td", {}, v.occurred_at), el("td", {}, v.message)));
+        el("td", { class: "time" }, beijing(v.occurred_at)), el("td", {}, v.message)));
       if (reset) body.replaceChildren(...rows); else body.append(...rows);
       cursor = page.next_cursor;
       document.getElementById("more").hidden = !cursor;
@@ -126,7 +126,7 @@
       const s = ev.sender || {};
       detail = `寄件人 sender ${s.name_masked ?? "—"} ${s.id_number_masked ?? ""}`;
     }
-    return el("tr", {}, el("td", {}, ev.occurred_at), el("td", {}, ev.type), el("td", {}, ev.event_id),
+    return el("tr", {}, el("td", { class: "time" }, beijing(ev.occurred_at)), el("td", {}, ev.type), el("td", {}, ev.event_id),
       el("td", {}, ev.site_id ?? ""), el("td", {}, ev.staff_id ?? "—"), el("td", {}, device), el("td", {}, detail),
       el("td", { class: "num" }, ev.audit_entry ?? "待定 pending"));
   }

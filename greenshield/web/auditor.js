@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { api, el, showError } = GS;
+  const { api, el, showError, beijing } = GS;
   const M = Merkle;
   const KEY = "gs.pinnedKey";
   const LAST = "gs.lastCheckpoint";
@@ -61,7 +61,7 @@
       if (signature === "verified") {
         localStorage.setItem(LAST, JSON.stringify({ tree_size: cp.tree_size, root_hash: cp.root_hash }));
         showPinned();
-        mark(cell, "verified", "✓ 已验证 Verified", `leaf ${proof.leaf_index} in tree ${cp.tree_size}, signed ${cp.timestamp}`);
+        mark(cell, "verified", "✓ 已验证 Verified", `leaf ${proof.leaf_index} in tree ${cp.tree_size}, signed ${beijing(cp.timestamp)}`);
       } else {
         const why = signature === "no key" ? "未固定公钥 no pinned key" : "浏览器不支持 Ed25519 browser lacks Ed25519";
         mark(cell, "unchecked", `⚠ 路径正确，签名未验 Path OK, signature not checked (${why})`, "");
@@ -84,7 +84,7 @@
     const detail = [...new Set([ev.machine_id, ev.vehicle_id, ev.result, ev.method, sender].filter(Boolean))].join(" · ");
     rows.push({ ev, cell });
     return el("tr", { "data-entry": ev.audit_entry ?? "" }, el("td", { class: "num" }, ev.audit_entry ?? "—"),
-      el("td", {}, ev.occurred_at), el("td", {}, ev.type), el("td", {}, ev.waybill_no ?? ""), el("td", {}, ev.event_id),
+      el("td", { class: "time" }, beijing(ev.occurred_at)), el("td", {}, ev.type), el("td", {}, ev.waybill_no ?? ""), el("td", {}, ev.event_id),
       el("td", {}, ev.enterprise_id), el("td", {}, ev.site_id ?? ""), el("td", {}, (ev.roles || []).join("/") || ev.staff_id || "—"),
       el("td", {}, detail), cell);
   }
@@ -97,7 +97,7 @@
     document.getElementById("legs").replaceChildren(...(legs.length ? [el("table", { id: "legs-table" },
       el("thead", {}, el("tr", {}, ...["运单 Waybill", "自 From", "至 To", "发车 Departed", "到达 Arrived"].map((h) => el("th", {}, h)))),
       el("tbody", {}, ...legs.map((g) => el("tr", {}, el("td", {}, g.waybill_no), el("td", {}, g.from_site_id ?? "—"),
-        el("td", {}, g.to_site_id ?? "—"), el("td", {}, g.departed_at ?? "—"), el("td", {}, g.arrived_at ?? "—")))))] : []));
+        el("td", {}, g.to_site_id ?? "—"), el("td", {}, beijing(g.departed_at)), el("td", {}, beijing(g.arrived_at))))))] : []));
     document.getElementById("violations").replaceChildren(...(result.violations || []).map((v) =>
       el("li", { class: v.status }, `${v.rule_id} · ${v.severity} · ${v.status} · ${v.message}`)));
     const waybills = result.waybills ? `${result.waybills.length} 件运单 waybills · ` : "";

@@ -1,4 +1,5 @@
-/* Shared by the dashboard and the auditor page: calls to /v1 with the sign-in cookie, formatting. */
+/* Shared by the dashboard, risk and auditor pages: calls to /v1 with the sign-in cookie, formatting.
+   Times are shown in Beijing time (UTC+8), the zone named; the API answers UTC (RFC 3339). */
 "use strict";
 
 const GS = (() => {
@@ -33,6 +34,25 @@ const GS = (() => {
   const percent = (rate) => (rate === null || rate === undefined ? "—" : `${(rate * 100).toFixed(2)}%`);
   const integer = (n) => Number(n).toLocaleString("en-US");
 
+  const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|([+-])(\d{2}):(\d{2}))$/;
+  const ZONE = "北京时间 (UTC+8)";
+  const pad = (n) => String(n).padStart(2, "0");
+
+  // "2026-11-30T06:05:00Z" (any offset) -> "2026-11-30 14:05:00 北京时间 (UTC+8)"; a Date too; else the text as it is
+  function beijing(value) {
+    let ms;
+    if (value instanceof Date) ms = value.getTime();
+    else {
+      const m = typeof value === "string" ? RFC3339.exec(value) : null;
+      if (!m) return value === null || value === undefined ? "—" : String(value);
+      const offset = m[8].toUpperCase() === "Z" ? 0 : (m[9] === "-" ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
+      ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) - offset * 60000;
+    }
+    const d = new Date(ms + 8 * 3600000);
+    return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
+      `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} ${ZONE}`;
+  }
+
   function showError(err) {
     const box = document.getElementById("error");
     if (!box) return;
@@ -40,5 +60,5 @@ const GS = (() => {
     box.textContent = err ? `错误 Error: ${err.message}` : "";
   }
 
-  return { api, el, percent, integer, showError };
+  return { api, el, percent, integer, showError, beijing, ZONE };
 })();

@@ -54,6 +54,7 @@ async function main() {
   await page.waitForSelector("#trace-events tbody tr");
   out.traceRows = await page.$$eval("#trace-events tbody tr", (rows) => rows.length);
   out.traceTitle = await page.$eval("#trace h3", (n) => n.textContent);
+  out.traceTimes = await page.$$eval("#trace-events tbody tr td.time", (tds) => tds.map((td) => td.textContent));
   // live refresh: the "updated" time moves on by itself
   const before = await page.$eval("#updated", (n) => n.textContent);
   await page.waitForFunction((t) => document.getElementById("updated").textContent !== t, before, { timeout: 15000 });
@@ -76,6 +77,7 @@ async function main() {
   out.proofs = await page.$$eval("#results tbody td[data-status]", (tds) => tds.map((td) => td.dataset.status));
   out.proofText = await page.$eval("#results tbody td[data-status]", (td) => td.textContent);
   out.lastCheckpoint = await page.$eval("#last-checkpoint", (n) => n.textContent);
+  out.auditorTimes = await page.$$eval("#results tbody tr td.time", (tds) => tds.map((td) => td.textContent));
   await page.screenshot({ path: path.join(artifacts, "auditor.png"), fullPage: true });
   await context.close();
   process.stdout.write(JSON.stringify(out));

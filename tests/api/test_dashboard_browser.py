@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,12 @@ PLAYWRIGHT = "playwright-core@1.65.1"
 ARTIFACTS = ROOT / "artifacts"
 
 pytestmark = pytest.mark.browser
+
+
+def beijing(text: str) -> str:
+    """An RFC 3339 instant as the pages show it: ``2026-11-30 14:05:00 北京时间 (UTC+8)``."""
+    at = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone(timedelta(hours=8)))
+    return at.strftime("%Y-%m-%d %H:%M:%S") + " 北京时间 (UTC+8)"
 
 
 def _unavailable(reason: str) -> None:
@@ -135,4 +142,9 @@ def test_the_dashboard_shows_the_apis_figures(playwright_dir: Path, server: tupl
     assert page["traceRows"] > 0 and page["drilled"] in page["traceTitle"] and page["refreshed"]
     assert page["proofs"] and set(page["proofs"]) == {"verified"}, page["proofText"]
     assert page["lastCheckpoint"].startswith("size ")
+    # times in Beijing time, the zone named (the API's are UTC): the trace on both pages, as /v1 gives it
+    trace = httpx.get(f"{base}/v1/parcels/{page['drilled']}/trace",
+                      headers={"Authorization": f"Bearer {tokens['regulator']}"}).json()
+    expected = [beijing(e["occurred_at"]) for e in trace["events"]]
+    assert page["traceTimes"] == expected and page["auditorTimes"] == expected
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
