@@ -19,15 +19,11 @@ _HERE = os.path.dirname(__file__)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from tlogworld import Log  # noqa: E402
+from tlogworld import Log, open_log  # noqa: E402
 
 from fastapi.testclient import TestClient
 
-from greenshield.api.app import create_app
 from greenshield.api.limits import server_config
-from greenshield.audit import tokens
-from greenshield.audit.store import Store
-from greenshield.audit.testing import settings_for
 
 GOCLIENT = Path(__file__).parent / "goclient"
 
@@ -38,15 +34,11 @@ def _in_ci() -> bool:
 
 @pytest.fixture
 def log(tmp_path: Path) -> Iterator[Log]:
-    settings = settings_for(tmp_path / "var", f"sqlite:///{tmp_path / 'tlog.db'}")
-    store = Store.open(settings.db_url)
-    app = create_app(settings, store, upkeep_seconds=0)
-    tokens.ensure_tables(store)
-    auditor, regulator = tokens.create(store, "auditor")[1], tokens.create(store, "regulator")[1]
+    found = open_log(tmp_path)
     try:
-        yield Log(app, store, settings, auditor, regulator)
+        yield found
     finally:
-        store.close()
+        found.store.close()
 
 
 @pytest.fixture

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI
 
+from greenshield.api.app import create_app
+from greenshield.audit import tokens
 from greenshield.audit.log import append
 from greenshield.audit.store import Store
+from greenshield.audit.testing import settings_for
 from greenshield.settings import Settings
 
 
@@ -29,3 +33,12 @@ class Log:
             ids = self.store.allocate_ids(conn, n)
             append(conn, [(i, "test", b'{"n":%d}' % (start + k)) for k, i in enumerate(ids)], self.store)
         self.app.state.service.sequencer.integrate(close=close)
+
+
+def open_log(directory: Path) -> Log:
+    """A new SQLite store in ``directory`` behind the app (no background upkeep); the caller closes the store."""
+    settings = settings_for(directory / "var", f"sqlite:///{directory / 'tlog.db'}")
+    store = Store.open(settings.db_url)
+    app = create_app(settings, store, upkeep_seconds=0)
+    tokens.ensure_tables(store)
+    return Log(app, store, settings, tokens.create(store, "auditor")[1], tokens.create(store, "regulator")[1])
