@@ -43,7 +43,7 @@ HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-re
 DESCRIPTION = """Green Shield (绿盾) for regulators, auditors and express enterprises.
 
 Every path needs a token (`Authorization: Bearer gs_...`, from `greenshield tokens create`)
-except `/healthz`: **401** without a valid one, **403** when its role lacks the right.
+except `/healthz`, `/checkpoint` and the hash tiles `/tile/<L>/...` (C2SP tlog-tiles): **401** without a valid one, **403** when its role lacks the right.
 Roles: `enterprise` (its own violations, statistics, traces; batch ingest),
 `regulator` (every enterprise, personal data masked; the dashboard at `/`),
 `auditor` (traces, sender lookup, proofs; the page at `/auditor`; every request logged)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from greenshield.audit.checkpoint import parse_note, verify_checkpoint
 from greenshield.audit.keys import signing_key
 from greenshield.audit.log import latest_checkpoint, leaf_hashes, root_at
 from greenshield.audit.merkle import root
+from greenshield.audit.testing import isolated_schema
 from greenshield.audit.tiles import Tile, TilePathError, encode_index, entry_bundle, parse_entry_bundle, parse_path, tiles_of
 
 
@@ -153,3 +155,25 @@ class TestServing:
         assert client.get("/tile/entries/017").status_code == 401
         assert client.get("/tile/./entries/017").status_code == 401  # the client resolves the dot segment
         assert client.get("/tile//entries/017").status_code == 400  # the tile route: not a level
+
+
+@pytest.mark.postgres
+def test_tiles_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    """The same reads on PostgreSQL: leaf hashes at level 0, stored subtree roots at level 1, entries."""
+    with isolated_schema(pg_url) as url:
+        log = open_log(tmp_path, url)
+        try:
+            log.grow(5_000)
+            with log.store.read() as conn:
+                leaves = leaf_hashes(conn, 0, 5_000)
+            with TestClient(log.app) as client:
+                assert parse_note(client.get("/checkpoint").text).tree_size == 5_000
+                assert client.get("/tile/0/019.p/136").content == b"".join(leaves[19 * 256:])
+                level1 = client.get("/tile/1/000.p/19").content
+                assert [level1[i * 32:(i + 1) * 32] for i in range(19)] == [
+                    root(leaves[i * 256:(i + 1) * 256]) for i in range(19)]
+                assert client.get("/tile/1/000.p/20").status_code == 404
+                bundle = client.get("/tile/entries/003", headers={"Authorization": f"Bearer {log.auditor}"})
+                assert parse_entry_bundle(bundle.content) == [b'{"n":%d}' % n for n in range(768, 1024)]
+        finally:
+            log.store.close()

@@ -35,9 +35,9 @@ class Log:
         self.app.state.service.sequencer.integrate(close=close)
 
 
-def open_log(directory: Path) -> Log:
-    """A new SQLite store in ``directory`` behind the app (no background upkeep); the caller closes the store."""
-    settings = settings_for(directory / "var", f"sqlite:///{directory / 'tlog.db'}")
+def open_log(directory: Path, db_url: str | None = None) -> Log:
+    """A new store (default: SQLite in ``directory``) behind the app, no background upkeep; the caller closes it."""
+    settings = settings_for(directory / "var", db_url or f"sqlite:///{directory / 'tlog.db'}")
     store = Store.open(settings.db_url)
     app = create_app(settings, store, upkeep_seconds=0)
     tokens.ensure_tables(store)
