@@ -7,7 +7,8 @@ Run it::
     greenshield serve --db sqlite:///var/gs.db [--host H --port P] [--ingest embedded|streaming]
 
 then open ``http://H:P/`` (regulator dashboard) or ``/auditor`` and sign in with the token.
-Every path needs a token except ``/healthz`` (401 without a valid one, 403 without the
+Every path needs a token except ``/healthz`` and the C2SP transparency log's ``/checkpoint``
+and hash tiles ``/tile/<L>/...`` (docs/tlog.md) (401 without a valid one, 403 without the
 right); the OpenAPI document is ``GET /openapi.json`` (any token).
 
 =========================================  =====================  ==============================================
@@ -21,6 +22,8 @@ GET  /v1/vehicles|staff|machines/{id}/trace all but registrar     可追踪 / �
 POST /v1/senders/lookup                    auditor                a sender by ID number (body; HMAC match only)
 GET  /v1/audit/checkpoints, /public-key    all but registrar      signed tree heads; the signing key
 GET  /v1/audit/proof/{n}, /consistency     auditor                RFC 9162 proofs, with the leaf's data
+GET  /checkpoint, /tile/<L>/<N>[.p/<W>]    anyone (no token)      C2SP signed note and hash tiles
+GET  /tile/entries/<N>[.p/<W>]             auditor                C2SP entry bundles (the leaves' data)
 POST /v1/events                            enterprise, registrar, batch ingest, ``mode=rollback|proceed``: an
                                            regulator              enterprise its own parcel events only; the
                                                                   registrar and regulator registry records only

@@ -26,7 +26,9 @@ ROUTES = {  # a request of each endpoint, and the roles that may make it
     ("GET", "/v1/warnings"): {"regulator", "enterprise"},
     ("POST", "/v1/sanctions"): {"regulator"},
     ("GET", "/v1/epcis/events?since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z"): {"regulator", "enterprise", "auditor"},
+    ("GET", "/tile/entries/000.p/1"): {"auditor"},  # C2SP entry bundles hold leaf data
 }
+OPEN = ("/healthz", "/checkpoint", "/tile/0/000.p/1")  # C2SP checkpoint and hash tiles: hashes only
 SENDER = {"id_type": "passport", "id_number": "E12345678"}
 
 
@@ -38,9 +40,10 @@ def call(world: World, method: str, path: str, headers: dict[str, str]) -> int:
 
 
 class TestAuthentication:
-    def test_healthz_is_the_only_open_path(self, world: World) -> None:
-        """Without a token /healthz answers; every other route of the app answers 401."""
-        assert world.client.get("/healthz").status_code == 200
+    def test_healthz_and_the_tlog_hashes_are_the_only_open_paths(self, world: World) -> None:
+        """Without a token /healthz, /checkpoint and the hash tiles answer; every other route answers 401."""
+        for path in OPEN:
+            assert world.client.get(path).status_code == 200, path
         for (method, path) in ROUTES:
             assert call(world, method, path, {}) == 401, path
         for path in ("/", "/auditor", "/static/app.js", "/static/vendor/chart.umd.min.js"):
@@ -50,10 +53,10 @@ class TestAuthentication:
         """No route escapes the table above (a new one must be listed, and so checked)."""
         app_paths = {getattr(r, "path", "") for r in world.client.app.routes}  # type: ignore[attr-defined]
         listed = {p.split("?")[0] for _, p in ROUTES}
-        api = {p for p in app_paths if p.startswith("/v1") or p == "/openapi.json"}
+        api = {p for p in app_paths if p.startswith(("/v1", "/tile/entries")) or p == "/openapi.json"}
         templated = {"/v1/parcels/{waybill}/trace", "/v1/vehicles/{vehicle_id}/trace", "/v1/staff/{staff_id}/trace",
                      "/v1/staff/{staff_id}/record", "/v1/machines/{machine_id}/trace", "/v1/audit/proof/{n}",
-                     "/v1/risk/{kind}"}
+                     "/v1/risk/{kind}", "/tile/entries/{rest:path}"}
         assert api - templated <= listed
 
     def test_unknown_and_malformed_tokens_get_401_with_a_challenge(self, world: World) -> None:
