@@ -11,7 +11,7 @@ else
   FAUST_EVENTS=100000
   $PY benchmarks/check_bench.py --parcels 10000 --big-parcels 100000
 fi
-for extra in benchmarks/sender_bench.py benchmarks/audit_bench.py benchmarks/stream_bench.py benchmarks/api_bench.py; do
+for extra in benchmarks/sender_bench.py benchmarks/tiles_bench.py benchmarks/audit_bench.py benchmarks/stream_bench.py benchmarks/api_bench.py; do
   if [ -f "$extra" ]; then $PY "$extra"; fi
 done
 # the measured comparison behind the worker's design (see README, "Why not faust")
