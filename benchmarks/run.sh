@@ -7,12 +7,16 @@ PY=.venv/bin/python
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
   $PY benchmarks/check_bench.py --parcels 2000 --repeat 1
   FAUST_EVENTS=10000
+  RISK_ARGS="--parcels 5000 --repeat 1"
 else
   FAUST_EVENTS=100000
+  RISK_ARGS="--parcels 90000 --repeat 3"
   $PY benchmarks/check_bench.py --parcels 10000 --big-parcels 100000
 fi
 for extra in benchmarks/sender_bench.py benchmarks/tiles_bench.py benchmarks/audit_bench.py benchmarks/stream_bench.py benchmarks/api_bench.py; do
   if [ -f "$extra" ]; then $PY "$extra"; fi
 done
+# cold risk rankings from the side tables vs from the events (README, "Performance")
+$PY benchmarks/risk_bench.py $RISK_ARGS
 # the measured comparison behind the worker's design (see README, "Why not faust")
 $PY benchmarks/faust_bench.py --events "$FAUST_EVENTS"

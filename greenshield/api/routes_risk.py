@@ -19,6 +19,7 @@ from greenshield.api.errors import ApiError, bad_request, forbidden, not_found
 from greenshield.api.models import Grades, RiskReport, SanctionAnswer, SanctionIn, Warnings
 from greenshield.api.params import BAD, ERRORS, NOT_FOUND, RFC3339, Json, instant
 from greenshield.api.service import Service, service_of
+from greenshield.audit import risk_index
 from greenshield.audit import schema as t
 from greenshield.audit.credit_log import list_warnings, store_sanction, stored_grades
 from greenshield.audit.risk_report import record_credit, risk_report
@@ -63,6 +64,7 @@ async def risk(request: Request, principal: Annotated[Principal, Depends(require
     span = parse_span(window, "window") if window else None
 
     def read() -> dict[str, Any] | None:
+        risk_index.refresh(service.store)
         with service.store.read() as conn:
             cut = at if at is not None else latest_parcel_instant(conn)
             if cut is None:

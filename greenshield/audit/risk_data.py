@@ -14,6 +14,11 @@ A parcel counts toward a source's volume when the source handled one of its even
 in the window (at the age of the first); a prohibited item found on a parcel
 (``xray``/``manual_check`` ``prohibited``, or an ``interception``) is the pseudo-rule
 ``PROHIBITED``, which by default counts only for senders.
+
+Two ways to the same inputs: from the risk side tables (:mod:`greenshield.audit.risk_index`)
+when they cover every event the transaction sees, else from ``events`` itself (the
+reference, also the test oracle): the volume of a parcel whose source handled it before the
+window and again inside it is looked up in ``events``, so both give equal ``KindData``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greenshield.audit import risk_index as ix
 from greenshield.audit import schema as t
 from greenshield.audit.entries import loads
 from greenshield.audit.stats import prefecture_of
@@ -48,14 +54,15 @@ class KindData:
     owners: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
-def _parcel_events(lo: int, hi: int) -> Any:
+def _parcel_events(lo: int, hi: int, waybills: list[str] | None = None) -> Any:
     e = t.events
-    return sa.and_(e.c.waybill_no.is_not(None), e.c.at_s >= lo, e.c.at_s <= hi, e.c.type != "registry")
+    where = sa.and_(e.c.waybill_no.is_not(None), e.c.at_s >= lo, e.c.at_s <= hi, e.c.type != "registry")
+    return where if waybills is None else sa.and_(where, e.c.waybill_no.in_(waybills))
 
 
-def _handled(kind: str, lo: int, hi: int) -> Any:
+def _handled(kind: str, lo: int, hi: int, waybills: list[str] | None = None) -> Any:
     """``(src, enterprise_id, waybill_no, at_s)`` rows: the events by which sources of ``kind`` handled parcels."""
-    e, where = t.events, _parcel_events(lo, hi)
+    e, where = t.events, _parcel_events(lo, hi, waybills)
     cols = (e.c.enterprise_id, e.c.waybill_no, e.c.at_s)
     if kind == "enterprise":
         return sa.select(e.c.enterprise_id.label("src"), *cols).where(where)
@@ -80,6 +87,49 @@ def _event_exposure(conn: Connection, kind: str, lo: int, hi: int, data: KindDat
     for src, ent, age_h, n in conn.execute(query):
         data.exposure[src][int(age_h)] += int(n)
         data.owners[src].add(ent)
+
+
+def _indexed_exposure(conn: Connection, kind: str, lo: int, hi: int, data: KindData) -> None:
+    """:func:`_event_exposure` from ``risk_handled``: a parcel first handled in the window counts at that age."""
+    h = ix.risk_handled
+    age = ((hi - h.c.first_s) // HOUR).label("age")
+    query = sa.select(h.c.src, h.c.enterprise_id, age, sa.func.count()) \
+        .where(h.c.kind == kind, h.c.first_s >= lo, h.c.first_s <= hi).group_by(h.c.src, h.c.enterprise_id, age)
+    for src, ent, age_h, n in conn.execute(query):
+        data.exposure[src][int(age_h)] += int(n)
+        data.owners[src].add(ent)
+    straddling = conn.execute(sa.select(h.c.src, h.c.enterprise_id, h.c.waybill_no)
+                              .where(h.c.kind == kind, h.c.first_s < lo, h.c.last_s >= lo)).all()
+    _straddlers(conn, kind, lo, hi, {(r[0], r[1], r[2]) for r in straddling}, data)
+
+
+def _straddlers(conn: Connection, kind: str, lo: int, hi: int, wanted: set[tuple[str, str, str]],
+                data: KindData) -> None:
+    """Sources that handled a parcel before the window and maybe inside it: their first time inside, from ``events``."""
+    first: dict[tuple[str, str, str], int] = {}
+    waybills = sorted({w for _, _, w in wanted})
+    for i in range(0, len(waybills), _CHUNK):
+        for src, ent, wb, at_s in conn.execute(_handled(kind, lo, hi, waybills[i:i + _CHUNK])):
+            key = (src, ent, wb)
+            if key in wanted:
+                first[key] = min(first.get(key, int(at_s)), int(at_s))
+    for (src, ent, _), at_s in first.items():
+        data.exposure[src][(hi - at_s) // HOUR] += 1
+        data.owners[src].add(ent)
+
+
+def _indexed_acceptances(conn: Connection, lo: int, hi: int, city: bool) -> dict[Parcel, tuple[int, str | None]]:
+    """:func:`_acceptances` from ``risk_accepts`` (a sender's hash read from its event by primary key)."""
+    a, e = ix.risk_accepts, t.events
+    order = (a.c.enterprise_id, a.c.waybill_no, a.c.at_s, a.c.entry_id)
+    window = sa.and_(a.c.at_s >= lo, a.c.at_s <= hi)
+    query = sa.select(a.c.enterprise_id, a.c.waybill_no, a.c.at_s, a.c.prefecture).where(window) if city else \
+        sa.select(a.c.enterprise_id, a.c.waybill_no, a.c.at_s, e.c.sender_id_hash) \
+        .join_from(a, e, e.c.entry_id == a.c.entry_id).where(window)
+    out: dict[Parcel, tuple[int, str | None]] = {}
+    for ent, wb, at_s, value in conn.execute(query.order_by(*order)):
+        out.setdefault((ent, wb), (int(at_s), value))
+    return out
 
 
 def _acceptances(conn: Connection, lo: int, hi: int, city: bool) -> dict[Parcel, tuple[int, str | None]]:
@@ -107,14 +157,24 @@ def violations_in(conn: Connection, lo: int, hi: int) -> list[dict[str, Any]]:
     return [loads(d) for d in rows.scalars()]
 
 
-def findings_in(conn: Connection, lo: int, hi: int) -> list[dict[str, Any]]:
+def findings_in(conn: Connection, lo: int, hi: int, indexed: bool = False) -> list[dict[str, Any]]:
     """The first prohibited finding of each parcel in the window, as a pseudo-violation."""
+    if indexed:
+        f = ix.risk_findings
+        rows = conn.execute(sa.select(f.c.enterprise_id, f.c.waybill_no, f.c.event_id, f.c.at_s)
+                            .where(f.c.at_s >= lo, f.c.at_s <= hi)
+                            .order_by(f.c.enterprise_id, f.c.waybill_no, f.c.at_s, f.c.entry_id))
+        return _first_findings(rows)
     e = t.events
     found = sa.or_(sa.and_(e.c.type.in_(("xray", "manual_check")), e.c.result == "prohibited"),
                    e.c.type == "interception")
     rows = conn.execute(sa.select(e.c.enterprise_id, e.c.waybill_no, e.c.event_id, e.c.at_s)
                         .where(_parcel_events(lo, hi), found)
                         .order_by(e.c.enterprise_id, e.c.waybill_no, e.c.at_s, e.c.entry_id))
+    return _first_findings(rows)
+
+
+def _first_findings(rows: Iterable[Any]) -> list[dict[str, Any]]:
     out: dict[Parcel, dict[str, Any]] = {}
     for ent, wb, event_id, at_s in rows:
         out.setdefault((ent, wb), {"enterprise_id": ent, "waybill_no": wb, "rule_id": PROHIBITED,
@@ -154,19 +214,24 @@ def _at_s(item: dict[str, Any]) -> int:
     return int(item["at_s"]) if "at_s" in item else parse_instant(item["occurred_at"])[0]
 
 
-def kind_data(conn: Connection, kind: str, as_of_s: int, window_s: int, model: RiskModel) -> KindData:
-    """Everything :func:`greenshield.risk.score.score_kind` needs for one kind and window."""
+def kind_data(conn: Connection, kind: str, as_of_s: int, window_s: int, model: RiskModel,
+              reference: bool = False) -> KindData:
+    """Everything :func:`greenshield.risk.score.score_kind` needs for one kind and window.
+
+    From the side tables when they cover the store (unless ``reference``), else from ``events``.
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
     lo, hi, data = as_of_s - window_s, as_of_s, KindData()
+    indexed = not reference and ix.covers(conn)
     items = [v for v in violations_in(conn, lo, hi) if model.counts(kind, v["rule_id"])]
     if model.counts(kind, PROHIBITED):
-        items += findings_in(conn, lo, hi)
+        items += findings_in(conn, lo, hi, indexed)
     accepted: dict[Parcel, tuple[int, str | None]] = {}
     if kind in EVENT_KINDS or kind == "enterprise":
-        _event_exposure(conn, kind, lo, hi, data)
+        (_indexed_exposure if indexed else _event_exposure)(conn, kind, lo, hi, data)
     else:
-        accepted = _acceptances(conn, lo, hi, city=kind == "city")
+        accepted = (_indexed_acceptances if indexed else _acceptances)(conn, lo, hi, city=kind == "city")
         for (ent, _), (at_s, src) in accepted.items():
             if src is not None:
                 data.exposure[src][(hi - at_s) // HOUR] += 1
@@ -187,4 +252,10 @@ def kind_data(conn: Connection, kind: str, as_of_s: int, window_s: int, model: R
         weight = model.weight(item["rule_id"], item.get("severity"))
         for src in sources:
             data.incidents.append(Incident(src, parcel, item["rule_id"], weight, (hi - _at_s(item)) // HOUR, ident))
-    return data
+    return _ordered(data)
+
+
+def _ordered(data: KindData) -> KindData:
+    """Sources and ages in sorted order, so sums add up in one order whichever path filled them."""
+    exposure: dict[str, dict[int, int]] = {s: dict(sorted(b.items())) for s, b in sorted(data.exposure.items())}
+    return KindData(exposure, data.incidents, {s: set(o) for s, o in sorted(data.owners.items())})

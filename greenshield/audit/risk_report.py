@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greenshield.audit import risk_index
 from greenshield.audit import schema as t
 from greenshield.audit.credit_log import sanctions_in, store_grades, store_warnings
 from greenshield.audit.risk_data import evidence_events, findings_in, kind_data, violations_in
@@ -34,9 +35,9 @@ def span_text(seconds: int) -> str:
         else f"{seconds // 60}m"
 
 
-def _scores(conn: Connection, kind: str, as_of_s: int, window_s: int,
-            model: RiskModel) -> tuple[float, list[SourceScore], dict[str, set[str]]]:
-    data = kind_data(conn, kind, as_of_s, window_s, model)
+def _scores(conn: Connection, kind: str, as_of_s: int, window_s: int, model: RiskModel,
+            reference: bool = False) -> tuple[float, list[SourceScore], dict[str, set[str]]]:
+    data = kind_data(conn, kind, as_of_s, window_s, model, reference)
     rate, scored = score_kind(kind, data.exposure, data.incidents, model)
     return rate, scored, data.owners
 
@@ -63,11 +64,15 @@ def _result(rank: int, kind: str, s: SourceScore, before: SourceScore | None, ow
 
 
 def risk_report(conn: Connection, kind: str, as_of_s: int, model: RiskModel, window_s: int | None = None,
-                top: int = 20, enterprise: str | None = None) -> dict[str, Any]:
-    """The ranking of ``kind`` at ``as_of_s``; ``enterprise`` keeps only sources wholly that enterprise's."""
+                top: int = 20, enterprise: str | None = None, reference: bool = False) -> dict[str, Any]:
+    """The ranking of ``kind`` at ``as_of_s``; ``enterprise`` keeps only sources wholly that enterprise's.
+
+    Fast once :func:`greenshield.audit.risk_index.refresh` has caught the side tables up;
+    ``reference`` computes it from ``events`` alone (the same answer, slowly).
+    """
     window = window_s or model.window_s
-    rate, scored, owners = _scores(conn, kind, as_of_s, window, model)
-    _, before, _ = _scores(conn, kind, as_of_s - window, window, model)
+    rate, scored, owners = _scores(conn, kind, as_of_s, window, model, reference)
+    _, before, _ = _scores(conn, kind, as_of_s - window, window, model, reference)
     previous = {s.source: s for s in before}
     if enterprise is not None:
         scored = [s for s in scored if owners.get(s.source) == {enterprise}]
@@ -180,6 +185,7 @@ def record_credit(store: Store, period: str, model: RiskModel,
 def record_risk_warnings(store: Store, kind: str, as_of_s: int, model: RiskModel,
                          window_s: int | None = None) -> list[dict[str, Any]]:
     """Compute the level rises of ``kind`` at ``as_of_s`` and store those not stored yet; return them all."""
+    risk_index.refresh(store)
     with store.read() as conn:
         warnings = risk_warnings(conn, kind, as_of_s, model, window_s)
     store_warnings(store, warnings)

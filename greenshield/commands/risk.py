@@ -73,7 +73,7 @@ def publish(settings: Any, warnings: list[dict[str, Any]], bootstrap: str | None
 def run(args: argparse.Namespace) -> int:
     import orjson
 
-    from greenshield.audit import queries
+    from greenshield.audit import queries, risk_index
     from greenshield.audit.risk_report import record_risk_warnings, risk_report
     from greenshield.risk.model import parse_span
     from greenshield.rules.timestamps import TimestampError
@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     settings, audit, model = opened
     try:
         window = parse_span(args.window, "--window") if args.window else None
+        risk_index.refresh(audit.store)
         with audit.store.read() as conn:
             at = as_of_seconds(conn, args.as_of)
             if at is None:

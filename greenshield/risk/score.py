@@ -11,6 +11,7 @@ highest threshold the mean reaches, given that the interval's lower end is above
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -169,8 +170,10 @@ def beta_cdf(x: float, a: float, b: float) -> float:
     return 1.0 - math.exp(ln) * _betacf(b, a, 1 - x) / b
 
 
+@functools.lru_cache(maxsize=4096)
 def beta_quantile(p: float, a: float, b: float) -> float:
-    """The ``p``-quantile of Beta(a, b), by bisection (deterministic, 60 steps)."""
+    """The ``p``-quantile of Beta(a, b), by bisection (deterministic, 60 steps; remembered, as a
+    level and an interval ask for the same lower end)."""
     lo, hi = 0.0, 1.0
     for _ in range(60):
         mid = (lo + hi) / 2
