@@ -28,6 +28,7 @@ from greenshield.audit.pipeline import run as run_pipeline
 from greenshield.audit.queries import record
 from greenshield.audit.store import Store
 from greenshield.audit.verdicts import last_evaluation
+from greenshield.risk.model import default_model, load_model
 from greenshield.rules.pack import RulePack
 from greenshield.settings import Settings
 
@@ -145,8 +146,10 @@ class Service:
             self.unevaluated = True
             with self.store.read() as conn:
                 fresh = stats.latest_event_id(conn) > last_evaluation(conn).events_seen
-            if fresh:
-                report = run_pipeline(self.audit, [], self.pack)
+            if fresh:  # the stored grades tighten their enterprises' packs, as in `greenshield run`
+                path = self.settings.risk_model_file
+                model = load_model(path) if path is not None else default_model()
+                report = run_pipeline(self.audit, [], self.pack, model=model)
                 log.info("event=evaluated %s", report.summary())
             self.unevaluated = False
             self.sequencer.integrate()

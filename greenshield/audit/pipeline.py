@@ -14,11 +14,13 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from greenshield.audit import graded
 from greenshield.audit.intake import Intake, IntakeStats
 from greenshield.audit.keys import hmac_key, signing_key
 from greenshield.audit.log import Integrated, Policy, Sequencer
 from greenshield.audit.store import Store
 from greenshield.audit.verdicts import Changes, Evaluator, affected, last_evaluation, latest_parcel_instant
+from greenshield.risk.model import RiskModel
 from greenshield.rules.pack import RulePack
 from greenshield.rules.timestamps import Instant, format_utc_exact
 from greenshield.settings import Settings
@@ -69,8 +71,13 @@ class RunReport:
 
 
 def run(audit: Audit, sources: Iterable[tuple[str, Iterable[bytes]]], pack: RulePack,
-        as_of: Instant | None = None) -> RunReport:
-    """Ingest every source, then bring the stored verdict up to ``as_of`` (default: latest event)."""
+        as_of: Instant | None = None, model: RiskModel | None = None) -> RunReport:
+    """Ingest every source, then bring the stored verdict up to ``as_of`` (default: latest event).
+
+    With a risk ``model``, each enterprise's stored grades choose its parcels' pack
+    (:mod:`~greenshield.audit.graded`); the parcels a grade stored since the last run reaches
+    are re-evaluated.
+    """
     intake = Intake(audit.store, audit.hmac_key)
     for name, lines in sources:
         intake.feed(lines, name)
@@ -81,8 +88,14 @@ def run(audit: Audit, sources: Iterable[tuple[str, Iterable[bytes]]], pack: Rule
         if cut is None:
             return RunReport(intake.stats, Changes(), None, 0)
         longest = max(pack.deadlines.values(), default=0)
-        todo, seen = affected(conn, last_evaluation(conn), cut, longest)
-    changes = Evaluator(audit.store, pack).run(todo, cut, seen)
+        clock = last_evaluation(conn)
+        todo, seen = affected(conn, clock, cut, longest)
+        book = None
+        if model is not None:
+            book, reached, last_grade = graded.since(conn, pack, model, clock.events_seen)
+            todo |= reached
+            seen = max(seen, last_grade)  # grades up to it are applied, like the events up to it seen
+    changes = Evaluator(audit.store, pack, book).run(todo, cut, seen)
     report = RunReport(intake.stats, changes, cut, len(todo))
     log.info("event=run %s", report.summary())
     return report

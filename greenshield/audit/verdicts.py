@@ -29,7 +29,7 @@ from greenshield.audit.entries import canonical, loads, violation_entry
 from greenshield.audit.log import append
 from greenshield.audit.rows import restored
 from greenshield.audit.store import Store
-from greenshield.rules.engine import RuleCore
+from greenshield.rules.engine import PackFor, RuleCore
 from greenshield.rules.model import Event, ParcelKey, RegistryRecord, Violation
 from greenshield.rules.pack import RulePack
 from greenshield.rules.timestamps import Instant, format_utc_exact
@@ -123,11 +123,11 @@ def _registry(conn: Connection) -> list[RegistryRecord]:
 class Evaluator:
     """Re-evaluates parcels from the store and records the verdict changes."""
 
-    def __init__(self, store: Store, pack: RulePack) -> None:
-        self.store, self.pack, self.changes = store, pack, Changes()
+    def __init__(self, store: Store, pack: RulePack, pack_for: PackFor | None = None) -> None:
+        self.store, self.pack, self.pack_for, self.changes = store, pack, pack_for, Changes()
 
     def run(self, parcels: Iterable[ParcelKey], as_of: Instant, events_seen: int) -> Changes:
-        core = RuleCore(self.pack)
+        core = RuleCore(self.pack, pack_for=self.pack_for)
         with self.store.read() as conn:
             for record in _registry(conn):
                 core.add_record(record)

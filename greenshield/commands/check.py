@@ -21,6 +21,11 @@ def register(sub: Any) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--as-of", help="RFC 3339 instant of the verdict (default: latest parcel event)")
     p.add_argument("--rules", type=Path, metavar="PACK.toml", help="rule pack (default: greenshield-default@1)")
+    p.add_argument("--grades", type=Path, metavar="GRADES.jsonl",
+                   help="enterprises' credit grades as `greenshield credit --json` prints them: a graded "
+                        "enterprise's later parcels get the pack its grade tightens (the risk model's "
+                        "[credit.tighten]; docs/credit.md)")
+    p.add_argument("--model", type=Path, metavar="MODEL.toml", help="risk model for --grades (default: the shipped one)")
     p.add_argument("--rejects", type=Path, metavar="OUT.jsonl", help="write rejected lines with reasons here")
     p.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
     p.add_argument("--fail-on-violation", action="store_true", help="exit 1 when any violation exists")
@@ -41,6 +46,20 @@ def _open(path: str, stack: ExitStack) -> IO[bytes]:
     return raw
 
 
+def grade_book(pack: Any, grades: Path | None, model_file: Path | None) -> Any:
+    """The per-enterprise pack of ``--grades`` (None without it); ``ValueError`` or ``OSError`` says what is wrong."""
+    if grades is None:
+        if model_file is not None:
+            raise ValueError("--model applies to --grades: give both")
+        return None
+    from greenshield.risk.credit import GradeBook, read_grades
+    from greenshield.risk.model import default_model, load_model
+
+    model = load_model(model_file) if model_file else default_model()
+    with open(grades, "rb") as f:
+        return GradeBook(pack, model, read_grades(f, str(grades)))
+
+
 def run(args: argparse.Namespace) -> int:
     from greenshield.rules.batch import BatchChecker, RejectedLine
     from greenshield.rules.output import reject_record, render_table, violation_lines
@@ -49,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         pack = load_pack(args.rules) if args.rules else default_pack()
+        book = grade_book(pack, args.grades, args.model)
     except (ValueError, OSError) as err:
         print(f"greenshield check: {err}", file=sys.stderr)
         return USAGE_ERROR
@@ -68,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             if rejects is not None:
                 rejects.write(reject_record(r))
 
-        checker = BatchChecker(pack, on_reject)
+        checker = BatchChecker(pack, on_reject, book)
         for path in args.files:
             try:
                 checker.feed(_lines(_open(path, stack)), source=path)

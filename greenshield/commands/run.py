@@ -19,6 +19,9 @@ def register(sub: Any) -> None:
     add_db_argument(p)
     p.add_argument("--as-of", help="RFC 3339 instant of the verdict (default: latest stored parcel event)")
     p.add_argument("--rules", type=Path, metavar="PACK.toml", help="rule pack (default: greenshield-default@1)")
+    p.add_argument("--model", type=Path, metavar="MODEL.toml",
+                   help="risk model whose [credit.tighten] a stored grade applies (default: GREENSHIELD_RISK_MODEL, "
+                        "else the shipped one)")
     p.set_defaults(func=run)
 
 
@@ -43,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         settings = Settings.from_env()
         setup_logging(settings.log_level)
         pack = load_pack(args.rules) if args.rules else default_pack()
+        model = risk_model(args.model or settings.risk_model_file)
         as_of = parse_instant(args.as_of) if args.as_of else None
         audit = open_audit(settings, args.db)
     except (ValueError, OSError, TimestampError, KeyConfigError, SchemaError) as err:
@@ -51,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with ExitStack() as stack:
             sources = ((_source_name(path), _lines(_open(path, stack))) for path in args.files)
-            report = run_pipeline(audit, sources, pack, as_of)
+            report = run_pipeline(audit, sources, pack, as_of, model)
     except OSError as err:
         print(f"greenshield run: cannot read input: {err.strerror or err}", file=sys.stderr)
         return USAGE_ERROR
@@ -59,6 +63,13 @@ def run(args: argparse.Namespace) -> int:
         done = audit.close()
     print(f"{report.summary()} tree_size={done.tree_size}", file=sys.stderr)
     return 0
+
+
+def risk_model(path: Path | None) -> Any:
+    """The risk model at ``path``, else the shipped one (``ValueError`` says what is wrong)."""
+    from greenshield.risk.model import default_model, load_model
+
+    return load_model(path) if path else default_model()
 
 
 def _source_name(path: str) -> str:

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from greenshield.audit.keys import KeyConfigError, with_system_keys
     from greenshield.audit.pipeline import open_audit
     from greenshield.audit.store import SchemaError
-    from greenshield.commands.run import setup_logging
+    from greenshield.commands.run import risk_model, setup_logging
     from greenshield.ingest.metrics import WorkerMetrics
     from greenshield.ingest.topics import TopicsError, ensure_topics
     from greenshield.ingest.worker import Worker, tune_gc
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         setup_logging(settings.log_level)
         settings = with_system_keys(settings)  # replay's control key and the sender key: configured, or the data directory's in development
         pack = load_pack(args.rules) if args.rules else default_pack()
+        model = risk_model(settings.risk_model_file)  # whose [credit.tighten] a stored grade applies
         audit = open_audit(settings, args.db)
     except (ValueError, OSError, KeyConfigError, SchemaError) as err:
         print(f"greenshield worker: {err}", file=sys.stderr)
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     tune_gc()
     metrics = WorkerMetrics()
     port = settings.metrics_port if args.metrics_port is None else args.metrics_port
-    worker = Worker(settings, audit, pack, bootstrap=args.bootstrap, metrics=metrics)
+    worker = Worker(settings, audit, pack, bootstrap=args.bootstrap, metrics=metrics, model=model)
     try:
         ensure_topics(settings, ROLES, args.bootstrap, "greenshield-worker-admin")  # before the metrics port
         if port:

@@ -7,18 +7,25 @@ events of every parcel ``(enterprise_id, waybill_no)`` (contract §8.1; it lives
 watermark, with their stored open violations. Anything older comes back on
 demand: an event for a parcel not in memory, or a registry record naming an
 entity of one, reloads that parcel from the store first (:meth:`Partitions.reload`).
+A grade stored meanwhile (``greenshield credit``) is followed by :class:`GradeFollower`.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
+from greenshield.audit import graded
+from greenshield.audit import schema as t
 from greenshield.audit import stream_sink as sink
 from greenshield.audit.store import Store
 from greenshield.ingest.state import PartitionState, partition_of
 from greenshield.ingest.watermark import PartitionClock
 from greenshield.rules.model import Event, ParcelKey, RegistryRecord
+from greenshield.risk.credit import GradeBook
 from greenshield.rules.pack import RulePack
 from greenshield.settings import Settings
 
@@ -28,8 +35,10 @@ log = logging.getLogger("greenshield.worker")
 class Partitions:
     """Partition number -> :class:`PartitionState`, plus registry records still to be reached."""
 
-    def __init__(self, settings: Settings, pack: RulePack, store: Store, registry: list[RegistryRecord]) -> None:
+    def __init__(self, settings: Settings, pack: RulePack, store: Store, registry: list[RegistryRecord],
+                 book: GradeBook | None = None) -> None:
         self.settings = settings
+        self.grades = GradeFollower(book) if book is not None and book.tightens else None
         self.pack = pack
         self.store = store
         self.registry = registry  # every registry record so far, in topic order (shared with the feed)
@@ -58,8 +67,11 @@ class Partitions:
             events = sink.parcel_events(conn, parcels)
             verdicts = sink.open_violations(conn, parcels)
         for p, clock in clocks.items():
-            self.states[p] = PartitionState(p, self.pack, clock, self.registry, self.settings.release_after_seconds)
+            self.states[p] = PartitionState(p, self.pack, clock, self.registry, self.settings.release_after_seconds,
+                                            self.grades.book if self.grades is not None else None)
         self._distribute(events, verdicts, lambda k: partition_of(k[1], self.count))
+        if self.grades is not None:
+            self.grades.rebuilt()
         log.info("event=rebuilt partitions=%s parcels=%d events=%d", sorted(clocks), len(parcels), len(events))
 
     def on_record(self, record: RegistryRecord) -> None:
@@ -145,3 +157,67 @@ class Partitions:
 
     def release_quiet(self) -> int:
         return sum(state.release_quiet() for state in self.states.values())
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The stored grades one transaction applied: the caller keeps them once it commits."""
+
+    signature: tuple[int, int]
+    ids: frozenset[int]
+
+
+class GradeFollower:
+    """Keeps the worker's grade book equal to the stored grades and re-evaluates what a new grade reaches.
+
+    Checked in every batch's transaction and once a second when idle (a cheap count and
+    max of the grade ids). A new grade re-evaluates, at each partition's watermark, the
+    enterprise's parcels in memory and its stored parcels with an event from the grade's
+    period end on (reloaded, like those a late registry record reaches). After a restart
+    or a rebuild, the grades older than the newest stored event count as applied; the
+    others are applied again (harmless: an unchanged verdict records nothing).
+    """
+
+    def __init__(self, book: GradeBook) -> None:
+        self.book = book
+        self.signature: tuple[int, int] | None = None
+        self.applied: frozenset[int] | None = None
+
+    def moved(self, conn: Any) -> bool:
+        return graded.signature(conn) != self.signature
+
+    def apply(self, conn: Any, parts: Partitions) -> Applied | None:
+        """Refresh the book; reload and revisit what the grades not applied yet reach (None: nothing new)."""
+        sig = graded.signature(conn)
+        if sig == self.signature:
+            return None
+        grades = graded.stored_grades(conn)
+        applied = self.applied if self.applied is not None else self._before_restart(conn, grades)
+        self.book.replace(graded.rows(grades))
+        new = [g for g in grades if g.id not in applied]
+        wanted: dict[ParcelKey, PartitionState] = {}
+        for g in new:
+            for state in parts.states.values():
+                state.core.revisit(g.enterprise_id)
+        for k in graded.reach(conn, new) if new else ():
+            owner = parts.states.get(partition_of(k[1], parts.count))
+            if owner is not None and not owner.knows(k):
+                wanted[k] = owner
+        parts.reload(conn, wanted)
+        if new:
+            log.info("event=grades_applied grades=%d parcels_reloaded=%d", len(new), len(wanted))
+        return Applied(sig, applied | {g.id for g in new})
+
+    def rebuilt(self) -> None:
+        """Partitions were (re)built from the store: judge what is applied as after a restart."""
+        self.signature, self.applied = None, None
+
+    def done(self, applied: Applied | None) -> None:
+        """The transaction that applied these committed."""
+        if applied is not None:
+            self.signature, self.applied = applied.signature, applied.ids
+
+    @staticmethod
+    def _before_restart(conn: Any, grades: list[graded.StoredGrade]) -> frozenset[int]:
+        newest = conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.events.c.entry_id), 0))).scalar_one()
+        return frozenset(g.id for g in grades if g.id < int(newest))

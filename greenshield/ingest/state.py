@@ -24,7 +24,7 @@ import functools
 from collections.abc import Iterable
 
 from greenshield.ingest.watermark import PartitionClock
-from greenshield.rules.engine import Change, RuleCore
+from greenshield.rules.engine import Change, PackFor, RuleCore
 from greenshield.rules.model import Event, ParcelKey, RegistryRecord, Violation
 from greenshield.rules.pack import RulePack
 from greenshield.rules.timestamps import Instant
@@ -42,9 +42,9 @@ class PartitionState:
     """Rule core + clock of one events partition."""
 
     def __init__(self, partition: int, pack: RulePack, clock: PartitionClock,
-                 registry: Iterable[RegistryRecord], release_after: int) -> None:
+                 registry: Iterable[RegistryRecord], release_after: int, pack_for: PackFor | None = None) -> None:
         self.partition = partition
-        self.core = RuleCore(pack)
+        self.core = RuleCore(pack, pack_for=pack_for)
         self.clock = clock
         self.release_after = release_after
         for record in registry:

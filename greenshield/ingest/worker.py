@@ -90,8 +90,10 @@ from greenshield.ingest.decode import (
     Candidate, Context, Control, Reject, decode_message, reject_message, violation_message)
 from greenshield.ingest.metrics import WorkerMetrics
 from greenshield.ingest.registry_feed import RegistryFeed
-from greenshield.ingest.partitions import Partitions
+from greenshield.ingest.partitions import Applied, Partitions
 from greenshield.ingest.state import PartitionState
+from greenshield.risk.credit import GradeBook
+from greenshield.risk.model import RiskModel, default_model, load_model
 from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.pack import RulePack
 from greenshield.settings import Settings
@@ -147,6 +149,7 @@ class Outcome:
     changes: list[dict[str, Any]] = field(default_factory=list)
     late: int = 0  # registry records reached in this transaction
     refused: int = 0  # rows the store refused, now rejects
+    grades: Applied | None = None  # stored grades applied in this transaction
 
     def merge(self, other: Outcome) -> None:
         self.fresh += other.fresh
@@ -155,6 +158,7 @@ class Outcome:
         self.changes += other.changes
         self.late += other.late
         self.refused += other.refused
+        self.grades = other.grades or self.grades
 
 
 def _dbapi(err: BaseException) -> bool:
@@ -229,7 +233,9 @@ class Worker:
     """Consumes the events and registry topics into the audit store; see the module docstring."""
 
     def __init__(self, settings: Settings, audit: Audit, pack: RulePack, *, bootstrap: str | None = None,
-                 metrics: WorkerMetrics | None = None, wall: Callable[[], float] = time.time) -> None:
+                 metrics: WorkerMetrics | None = None, wall: Callable[[], float] = time.time,
+                 model: RiskModel | None = None) -> None:
+        """``model``: whose ``[credit.tighten]`` a stored grade applies (default: the settings' risk model)."""
         self.settings = settings
         self.audit = audit
         self.pack = pack
@@ -245,7 +251,9 @@ class Worker:
         self.consumer: Any = None
         self.producer: Any = None
         self.registry: RegistryFeed | None = None
-        self.parts = Partitions(settings, pack, audit.store, [])
+        if model is None:
+            model = load_model(settings.risk_model_file) if settings.risk_model_file else default_model()
+        self.parts = Partitions(settings, pack, audit.store, [], GradeBook(pack, model))
         sender = Verifier(settings.sender_key.reveal().encode()) if settings.sender_key else None
         self.ctx = Context(self.key, settings.registry_topic, settings.events_topic, self.control_key,
                            settings.events_partitions, sender)
@@ -491,6 +499,8 @@ class Worker:
             self._publish(outcome.changes, outcome.rejects)
         self._fed = False
         del self.parts.late[:outcome.late]
+        if self.parts.grades is not None:
+            self.parts.grades.done(outcome.grades)
         return outcome
 
     def _apply(self, conn: Any, items: list[Candidate | Reject]) -> Outcome:
@@ -515,12 +525,13 @@ class Worker:
                 outcome.rejects.append(Reject(c.topic, c.partition, c.offset, Rejection(reason, c.doc, c.key), 0,
                                               None, _kind(c), c.item.enterprise_id))
         outcome.late = self.parts.reach_late_records(conn)
+        outcome.grades = self.parts.grades.apply(conn, self.parts) if self.parts.grades is not None else None
         events = [(c.partition, c.item) for c in outcome.fresh if isinstance(c.item, Event)]
         self.parts.prepare(conn, events)
         sink.store_events(conn, store, [sink.NewEvent(c.item, c.doc, c.digest, c.source, c.offset)
                                         for c in outcome.fresh])
         sink.store_rejects(conn, store, [_reject_row(r) for r in outcome.rejects])
-        self._fed = bool(events)
+        self._fed = bool(events) or outcome.grades is not None
         self.parts.add(events)
         outcome.changes = self.parts.evaluate(conn)
         return outcome
@@ -578,12 +589,15 @@ class Worker:
         if now_mono - self._last["housekeeping"] < HOUSEKEEPING_SECONDS:
             return
         self._last["housekeeping"] = now_mono
-        if self.parts.tick(now) or self.parts.late:
+        if self.parts.tick(now) or self.parts.late or self._grades_moved():
             with self.audit.store.write() as conn:
                 late = self.parts.reach_late_records(conn)
+                grades = self.parts.grades.apply(conn, self.parts) if self.parts.grades is not None else None
                 changes = self.parts.evaluate(conn)
                 self._publish(changes, [])
             del self.parts.late[:late]
+            if self.parts.grades is not None:
+                self.parts.grades.done(grades)
             self._count_changes(changes)
         if now_mono - self._last["release"] >= RELEASE_SECONDS:
             self._last["release"] = now_mono
@@ -592,6 +606,13 @@ class Worker:
             self._last["sequence"] = now_mono
             self.audit.sequencer.integrate()
         self._gauges(now)
+
+    def _grades_moved(self) -> bool:
+        """Was a grade stored since the last look (the worker's states are built)?"""
+        if self.parts.grades is None or not self.parts.states:
+            return False
+        with self.audit.store.read() as conn:
+            return self.parts.grades.moved(conn)
 
     def _gauges(self, now: float) -> None:
         for tp, position in self._next_offsets.items():

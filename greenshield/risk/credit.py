@@ -8,14 +8,16 @@ Periods are calendar months (``2026-11``) or quarters (``2026Q4``) in China time
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from greenshield.risk.model import GRADES, INDEXES, RiskModel
 from greenshield.rules.pack import SCOPES, SEVERITIES, RulePack
+from greenshield.rules.timestamps import Instant
 
 CST = timezone(timedelta(hours=8))
 _PERIOD = re.compile(r"([0-9]{4})(?:-(0[1-9]|1[0-2])|Q([1-4]))")
@@ -142,3 +144,93 @@ def tightened(pack: RulePack, grade: str | None, model: RiskModel) -> RulePack:
 def pack_for(enterprise_id: str, grades: Mapping[str, str], pack: RulePack, model: RiskModel) -> RulePack:
     """The rule pack one enterprise's parcels are checked with, given the latest grades."""
     return tightened(pack, grades.get(enterprise_id), model)
+
+
+GradeRow = tuple[str, str, str]  # (enterprise_id, period, grade): the latest stored grade of that period
+
+
+class GradeBook:
+    """Which stored grade governs an enterprise's parcel, and the rule pack it gives (docs/adr/0002).
+
+    The grade stored for period P governs the enterprise's parcels whose first event is at
+    or after P's end, until the end of a later graded period; a parcel before any grade, or
+    of an enterprise never graded, is checked with ``pack``. Of two periods ending together
+    (a month and its quarter) the shorter one, the most recent evidence, governs. Pure:
+    callable as the rule core's ``pack_for(enterprise_id, first_event_at)``.
+    """
+
+    def __init__(self, pack: RulePack, model: RiskModel, grades: Iterable[GradeRow] = ()) -> None:
+        self.pack, self.model = pack, model
+        self.packs = {g: tightened(pack, g, model) for g in GRADES}  # a bad tightening fails here, at start
+        self.tightens = any(p is not pack for p in self.packs.values())
+        self._by: dict[str, list[tuple[int, int, str]]] = {}
+        self.replace(grades)
+
+    def replace(self, grades: Iterable[GradeRow]) -> None:
+        """Take the full set of stored grades (one per enterprise and period) instead of the present one."""
+        by: dict[str, dict[str, str]] = {}
+        for enterprise, period, grade in grades:
+            if grade not in GRADES:
+                raise ValueError(f"grade {grade!r} of {enterprise} for {period} is not one of {', '.join(GRADES)}")
+            period_bounds(period)
+            by.setdefault(enterprise, {})[period] = grade
+        self._by = {e: sorted((period_bounds(p)[1], period_bounds(p)[0], g) for p, g in periods.items())
+                    for e, periods in by.items()}
+
+    def grade_at(self, enterprise_id: str, at_s: int) -> str | None:
+        """The grade governing a parcel of ``enterprise_id`` whose first event is at ``at_s``."""
+        graded = self._by.get(enterprise_id)
+        if not graded:
+            return None
+        i = bisect.bisect_right(graded, (at_s, 1 << 62, "~"))
+        return graded[i - 1][2] if i else None
+
+    def __call__(self, enterprise_id: str, first: Instant) -> RulePack:
+        grade = self.grade_at(enterprise_id, first[0])
+        return self.packs[grade] if grade is not None else self.pack
+
+
+def read_grades(lines: Iterable[bytes], where: str = "grades") -> list[GradeRow]:
+    """Grades from JSON Lines as ``greenshield credit --json`` prints them (blank lines skipped).
+
+    Of one enterprise and period the highest ``seq`` counts (a recomputation after late data);
+    ``ValueError`` names the line of anything else than an object with ``enterprise_id``,
+    ``period``, ``grade`` and an optional integer ``seq``.
+    """
+    import orjson
+
+    best: dict[tuple[str, str], tuple[int, str]] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise ValueError(f"{where}:{number}: not a JSON object") from None
+        row, seq = _grade_line(doc, f"{where}:{number}")
+        key = (row[0], row[1])
+        old = best.get(key)
+        if old is not None and old[0] == seq and old[1] != row[2]:
+            raise ValueError(f"{where}:{number}: {key[0]} {key[1]} seq {seq} is given twice with other grades")
+        if old is None or seq > old[0]:
+            best[key] = (seq, row[2])
+    return [(e, p, g) for (e, p), (_, g) in sorted(best.items())]
+
+
+def _grade_line(doc: object, where: str) -> tuple[GradeRow, int]:
+    if not isinstance(doc, dict):
+        raise ValueError(f"{where}: not a JSON object")
+    enterprise, period, grade, seq = (doc.get(k) for k in ("enterprise_id", "period", "grade", "seq"))
+    if not isinstance(enterprise, str) or not enterprise or not isinstance(period, str):
+        raise ValueError(f"{where}: a grade needs a string enterprise_id and period")
+    try:
+        period_bounds(period)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    if grade not in GRADES:
+        raise ValueError(f"{where}: grade {grade!r} is not one of {', '.join(GRADES)}")
+    if seq is None:
+        seq = 1
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        raise ValueError(f"{where}: seq {seq!r} is not an integer")
+    return (enterprise, period, str(grade)), seq

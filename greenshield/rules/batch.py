@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from greenshield.privacy import redact_rejected
 from greenshield.rules.dedup import CanonicalError, Deduplicator, Seen
-from greenshield.rules.engine import RuleCore
+from greenshield.rules.engine import PackFor, RuleCore
 from greenshield.rules.model import Event, Rejection, Violation
 from greenshield.rules.pack import RulePack
 from greenshield.rules.parse import is_blank, parse_line_plain
@@ -50,8 +50,9 @@ OnReject = Callable[[RejectedLine], None]
 class BatchChecker:
     """Validate, de-duplicate and feed lines; then compute the verdict ``V(events, as_of)``."""
 
-    def __init__(self, pack: RulePack, on_reject: OnReject | None = None) -> None:
-        self.core = RuleCore(pack, track_references=False)
+    def __init__(self, pack: RulePack, on_reject: OnReject | None = None, pack_for: PackFor | None = None) -> None:
+        """``pack_for`` chooses a parcel's pack (an enterprise's graded pack); else ``pack`` for all."""
+        self.core = RuleCore(pack, track_references=False, pack_for=pack_for)
         self.dedup = Deduplicator()
         self.stats = Stats()
         self.latest: Instant | None = None

@@ -12,12 +12,16 @@ Lifecycle of a parcel's state::
     registry record ─┘ (re-evaluates parcels it touches) │ and every deadline <= as_of
                                                          ▼
                                                 finalised: state released
+
+One pack for every parcel, or ``pack_for(enterprise_id, first_event_at)`` choosing one per
+parcel (an enterprise's credit grade may tighten its pack); a chosen pack changes the
+X-ray scope and severities only, never the deadlines, so the schedule stays ``pack``'s.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from greenshield.rules.catalog import RULES
@@ -74,6 +78,10 @@ def references(event: Event) -> Iterator[tuple[str, str]]:
             yield "contract_customer", a.contract_customer_id
 
 
+#: a parcel's pack from its enterprise and the instant of its first event (in §3.1 order)
+PackFor = Callable[[str, Instant], RulePack]
+
+
 class RuleCore:
     """Per-parcel state plus the registry; memory grows with open parcels only.
 
@@ -82,12 +90,14 @@ class RuleCore:
     """
 
     def __init__(self, pack: RulePack, rules: dict[str, Rule] | None = None,
-                 track_references: bool = True) -> None:
+                 track_references: bool = True, pack_for: PackFor | None = None) -> None:
         """``track_references=False`` skips the index that lets a late registry record
         re-evaluate parcels: for callers that evaluate only once everything is in."""
-        chosen = RULES if rules is None else rules
+        self._chosen = RULES if rules is None else rules
         self.pack = pack
-        self.rules = [(rid, fn, pack.severity[rid]) for rid, fn in chosen.items() if rid in pack.enabled]
+        self.pack_for = pack_for
+        self._rules: dict[int, tuple[RulePack, list[tuple[str, Rule, str]]]] = {}
+        self.rules = self.rules_of(pack)
         self.registry = Registry()
         self.parcels: dict[ParcelKey, Parcel] = {}
         self.verdicts: dict[ParcelKey, dict[str, Violation]] = {}
@@ -125,15 +135,32 @@ class RuleCore:
         events = parcel.up_to(as_of) if parcel is not None else []
         if not events:
             return {}
-        view = ParcelView(events, self.registry, self.pack, as_of)
-        (enterprise, waybill), label = key, self.pack.label
+        (enterprise, waybill) = key
+        pack = self.pack if self.pack_for is None else self.pack_for(enterprise, events[0].at)
+        view = ParcelView(events, self.registry, pack, as_of)
+        label = pack.label
         found: dict[str, Violation] = {}
-        for rule_id, rule, severity in self.rules:
+        for rule_id, rule, severity in self.rules_of(pack):
             hit = rule(view)
             if hit is not None:
                 found[rule_id] = Violation(waybill, rule_id, enterprise, severity, hit.at,
                                            hit.evidence, hit.message, label)
         return found
+
+    def rules_of(self, pack: RulePack) -> list[tuple[str, Rule, str]]:
+        """The enabled rules of a pack with their severities (kept per pack object)."""
+        kept = self._rules.get(id(pack))
+        if kept is None or kept[0] is not pack:
+            chosen = self._chosen
+            kept = self._rules[id(pack)] = (pack, [(rid, fn, pack.severity[rid]) for rid, fn in chosen.items()
+                                                   if rid in pack.enabled])
+        return kept[1]
+
+    def revisit(self, enterprise_id: str) -> int:
+        """Re-evaluate the enterprise's open parcels at the next :meth:`advance` (its grade changed); how many."""
+        keys = [k for k in self.parcels if k[0] == enterprise_id]
+        self._dirty.update(keys)
+        return len(keys)
 
     def advance(self, as_of: Instant, finalise: bool = True) -> list[Change]:
         """Re-evaluate what may have changed up to ``as_of``; return the verdict changes.

@@ -19,7 +19,7 @@ from greenshield.ingest.producer import GreenShieldProducer
 from greenshield.ingest.sender import signer_for
 from greenshield.ingest.worker import Worker
 from greenshield.rules.batch import BatchChecker
-from greenshield.rules.pack import default_pack
+from greenshield.rules.pack import RulePack, default_pack
 from greenshield.rules.timestamps import parse_instant
 from greenshield.settings import Settings
 
@@ -135,12 +135,12 @@ def duplicate_keys(db_url: str) -> int:
 class WorkerThread:
     """A worker running in a thread of the test process."""
 
-    def __init__(self, settings: Settings, db_url: str) -> None:
+    def __init__(self, settings: Settings, db_url: str, pack: RulePack | None = None) -> None:
         self.settings = settings
         self.db_url = db_url
         self.audit: Audit = open_audit(settings, db_url)
         self.metrics = WorkerMetrics()
-        self.worker = Worker(settings, self.audit, default_pack(), metrics=self.metrics)
+        self.worker = Worker(settings, self.audit, pack or default_pack(), metrics=self.metrics)
         self.stop_event = threading.Event()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)

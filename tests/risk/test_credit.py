@@ -149,3 +149,59 @@ class TestTightening:
         assert pack_for("E1000001", grades, province, MODEL).xray_scope == "all"
         assert pack_for("E2000002", grades, province, MODEL) is province
         assert pack_for("E9999999", grades, province, MODEL) is province
+
+
+class TestGradeBook:
+    """Which stored grade governs which parcel (docs/adr/0002-credit-tightening.md)."""
+
+    PROVINCE = build_pack({"pack": {"name": "zj", "version": "3", "xray_scope": "inter_provincial"}}, default_pack())
+
+    def book(self, *grades: tuple[str, str, str], model=MODEL):  # type: ignore[no-untyped-def]
+        from greenshield.risk.credit import GradeBook
+
+        return GradeBook(self.PROVINCE, model, grades)
+
+    def test_a_grade_governs_the_following_periods_never_its_own(self) -> None:
+        """October's D governs parcels from 1 November 00:00 China time on; October's own parcels keep the pack."""
+        book = self.book(("E1000001", "2026-10", "D"))
+        nov, _ = period_bounds("2026-11")
+        assert book.grade_at("E1000001", nov - 1) is None and book("E1000001", (nov - 1, "9")) is self.PROVINCE
+        assert book.grade_at("E1000001", nov) == "D" and book("E1000001", (nov, "")).label == "zj@3+D"
+        assert book.grade_at("E1000001", nov + 400 * 86400) == "D"  # until a newer grade is stored
+        assert book("E2000002", (nov, "")) is self.PROVINCE  # another enterprise's grade changes nothing
+
+    def test_a_newer_period_replaces_it_and_the_month_beats_its_quarter(self) -> None:
+        book = self.book(("E1000001", "2026-10", "D"), ("E1000001", "2026-11", "A"), ("E1000001", "2027-01", "C"))
+        dec, jan, feb = period_bounds("2026-12")[0], period_bounds("2027-01")[0], period_bounds("2027-02")[0]
+        assert book.grade_at("E1000001", dec) == "A"   # November's A after October's D
+        assert book.grade_at("E1000001", jan) == "A"   # December has no grade: November's still governs
+        assert book.grade_at("E1000001", feb) == "C"
+        book.replace([("E1000001", "2026-12", "B"), ("E1000001", "2026Q4", "D")])
+        assert book.grade_at("E1000001", jan) == "B"   # the month, not its quarter ending the same instant
+
+    def test_an_empty_tightening_is_the_off_switch(self) -> None:
+        model = build_model({"credit": {"tighten": {"D": {}}}}, MODEL)
+        book = self.book(("E1000001", "2026-10", "D"), model=model)
+        assert not book.tightens and book("E1000001", (period_bounds("2026-12")[0], "")) is self.PROVINCE
+
+    def test_grades_as_credit_json_prints_them(self) -> None:
+        from greenshield.risk.credit import read_grades
+
+        lines = [b'{"enterprise_id": "E1000001", "period": "2026-10", "grade": "C", "seq": 1, "score": 61.0}',
+                 b"", b'{"enterprise_id": "E1000001", "period": "2026-10", "grade": "D", "seq": 2}',
+                 b'{"enterprise_id": "E2000002", "period": "2026Q4", "grade": "A"}']
+        assert read_grades(lines) == [("E1000001", "2026-10", "D"), ("E2000002", "2026Q4", "A")]
+
+    @pytest.mark.parametrize("line, message", [
+        (b"{oops", "grades:1: not a JSON object"),
+        (b"[1]", "not a JSON object"),
+        (b'{"enterprise_id": "E1000001", "period": "2026-13", "grade": "D"}', "expected a month"),
+        (b'{"enterprise_id": "E1000001", "period": "2026-10", "grade": "F"}', "grade 'F'"),
+        (b'{"enterprise_id": "E1000001", "period": "2026-10", "grade": "D", "seq": "2"}', "seq"),
+        (b'{"period": "2026-10", "grade": "D"}', "enterprise_id"),
+    ])
+    def test_a_bad_grade_line_is_named(self, line: bytes, message: str) -> None:
+        from greenshield.risk.credit import read_grades
+
+        with pytest.raises(ValueError, match=message):
+            read_grades([line])
