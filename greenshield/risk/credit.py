@@ -121,7 +121,8 @@ def tightened(pack: RulePack, grade: str | None, model: RiskModel) -> RulePack:
     """The rule pack for an enterprise of ``grade``: ``[credit.tighten.<grade>]`` applied, or ``pack`` itself.
 
     A tightening may set ``xray_scope`` and raise severities (``severity = {"IN-1" = "critical"}``);
-    the pack's version gains ``+<grade>``, so every violation found under it says so.
+    the pack's version gains ``+<grade>``, so every violation found under it says so. A tightening
+    that changes nothing of ``pack`` (its scope already ``all``, no severity raised) gives ``pack``.
     """
     spec = model.tighten.get(grade or "")
     if not spec:
@@ -138,6 +139,8 @@ def tightened(pack: RulePack, grade: str | None, model: RiskModel) -> RulePack:
     unknown = set(spec) - {"xray_scope", "severity"}
     if unknown:
         raise ValueError(f"credit.tighten.{grade}: unknown keys {sorted(unknown)}")
+    if scope == pack.xray_scope and severity == dict(pack.severity):
+        return pack  # nothing tightens: the pack's own label, so no violation is relabelled for nothing
     return dataclasses.replace(pack, xray_scope=scope, severity=severity, version=f"{pack.version}+{grade}")
 
 

@@ -143,6 +143,22 @@ class TestTightening:
         tight = tightened(default_pack(), "C", model)
         assert tight.severity["IN-1"] == "critical" and tight.severity["XR-1"] == "critical"
 
+    def test_the_default_d_tightening_raises_the_misses_to_critical(self) -> None:
+        """On the shipped pack (scope already ``all``) the default D still tightens: RN-1, IN-1, XR-2 critical."""
+        base = default_pack()
+        tight = tightened(base, "D", MODEL)
+        assert {r: tight.severity[r] for r in ("RN-1", "IN-1", "XR-2")} == dict.fromkeys(("RN-1", "IN-1", "XR-2"),
+                                                                                        "critical")
+        assert {r: base.severity[r] for r in ("RN-1", "IN-1", "XR-2")} == dict.fromkeys(("RN-1", "IN-1", "XR-2"), "high")
+        assert tight.label == f"{base.label}+D"
+
+    def test_a_tightening_that_changes_nothing_keeps_the_pack_and_its_label(self) -> None:
+        """Scope ``all`` on a pack already at ``all`` and no severity raised: no ``+D`` relabelling of violations."""
+        model = build_model({"credit": {"tighten": {"D": {"xray_scope": "all", "severity": {"XR-1": "critical"}}}}},
+                            MODEL)
+        base = default_pack()
+        assert tightened(base, "D", model) is base
+
     def test_pack_for_an_enterprise(self) -> None:
         grades = {"E1000001": "D", "E2000002": "A"}
         province = build_pack({"pack": {"name": "zj", "version": "3", "xray_scope": "inter_provincial"}}, default_pack())
