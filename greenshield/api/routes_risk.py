@@ -107,14 +107,21 @@ async def credit(request: Request, principal: Annotated[Principal, Depends(requi
                  ) -> Json:
     """Each enterprise's credit score and grade for the period (an enterprise token: its own), as stored leaves.
 
-    Computing is idempotent: a grade is stored when it differs from the latest stored one.
+    A regulator's request computes the period's grades first and stores those that differ from the
+    latest stored ones (idempotent). Every other role reads the stored grades only: a stored D grade
+    tightens the rule pack, so the graded party must not be able to store one (say, at an ``as_of``
+    before its violations).
     """
     service, at = service_of(request), instant("as_of", as_of)
+    computes = principal.role == "regulator"
+    if at is not None and not computes:
+        raise forbidden("as_of computes grades: the regulator's; other roles read the stored grades")
 
     def compute() -> dict[str, Any]:
         chosen = _period(period, at, service)
-        record_credit(service.store, chosen, model_of(service), at[0] if at is not None else None)
-        service.sequencer.integrate(close=True)
+        if computes:
+            record_credit(service.store, chosen, model_of(service), at[0] if at is not None else None)
+            service.sequencer.integrate(close=True)
         with service.store.read() as conn:
             found = stored_grades(conn, chosen, _scope(principal))
         if principal.recorded:

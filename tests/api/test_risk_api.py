@@ -69,7 +69,7 @@ class TestCredit:
         own = world.get("/v1/credit?period=2026-11", "enterprise").json()["grades"]
         assert [g["enterprise_id"] for g in own] == [ENTERPRISE]
         audited = world.get("/v1/credit?period=2026-11", "auditor").json()["grades"]
-        assert audited == every  # computing again stores and changes nothing
+        assert audited == every  # the stored grades, as the regulator's request stored them
         with world.store.read() as conn:
             logged = [json.loads(d) for d in conn.execute(sa.select(t.queries.c.doc)).scalars()]
         assert [q["params"]["asked_by"]["role"] for q in logged if q["query"] == "api.credit"] == ["auditor"]
@@ -80,6 +80,24 @@ class TestCredit:
         assert (entry["enterprise_id"], entry["grade"], entry["period"]) == (ENTERPRISE, own[0]["grade"], "2026-11")
         check_proof_document({k: v for k, v in proof.items() if k != "entry"}, public_key(world.settings))
 
+    def test_only_the_regulator_stores_grades(self, world: World) -> None:
+        """A stored D tightens the rule pack: the graded enterprise cannot store a grade, at any ``as_of``."""
+        def grade_rows() -> int:
+            with world.store.read() as conn:
+                return int(conn.execute(sa.select(sa.func.count()).select_from(t.audit_log)
+                                        .where(t.audit_log.c.kind == "grade")).scalar_one())
+
+        assert world.get("/v1/credit?period=2026-11", "enterprise").json()["grades"] == []
+        assert world.get("/v1/credit?period=2026-11", "auditor").json()["grades"] == []
+        early = "/v1/credit?period=2026-11&as_of=2026-11-01T00:00:01Z"
+        assert world.get(early, "enterprise").status_code == 403
+        assert world.get(early, "auditor").status_code == 403
+        assert grade_rows() == 0
+        every = world.get("/v1/credit?period=2026-11", "regulator").json()["grades"]
+        assert len(every) == 5 and grade_rows() == 5
+        assert world.get("/v1/credit?period=2026-11", "enterprise").json()["grades"] == [
+            g for g in every if g["enterprise_id"] == ENTERPRISE]
+
     def test_a_bad_period_is_refused(self, world: World) -> None:
         assert world.get("/v1/credit?period=2026-13", "regulator").status_code == 400
         assert world.get("/v1/credit?period=November", "regulator").status_code == 422
@@ -88,6 +106,7 @@ class TestCredit:
 class TestSanctionsAndWarnings:
     def test_only_the_regulator_records_a_sanction_and_it_lowers_the_score(self, world: World) -> None:
         """201 once, 200 for the same again, 409 for the same reference with other content; the grade drops."""
+        world.get("/v1/credit?period=2026-11", "regulator")
         before = world.get("/v1/credit?period=2026-11", "enterprise").json()["grades"][0]
         auth = world.auth("regulator")
         first = world.client.post("/v1/sanctions", json=SANCTION, headers=auth)
@@ -96,6 +115,7 @@ class TestSanctionsAndWarnings:
         assert world.client.post("/v1/sanctions", json={**SANCTION, "points": 31}, headers=auth).status_code == 409
         assert world.client.post("/v1/sanctions", json=SANCTION, headers=world.auth("enterprise")).status_code == 403
         assert world.client.post("/v1/sanctions", json={**SANCTION, "note": "张三"}, headers=auth).status_code == 422
+        world.get("/v1/credit?period=2026-11", "regulator")  # the regulator's request grades again
         after = world.get("/v1/credit?period=2026-11", "enterprise").json()["grades"][0]
         assert after["score"] == max(0.0, round(before["score"] - 30, 1)) and after["seq"] == before["seq"] + 1
         assert after["inputs"]["sanctions"] == [first.json()["entry_id"]]
