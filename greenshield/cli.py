@@ -30,6 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "audit",
     "serve",
     "tokens",
+    "subscriptions",
+    "notifier",
     "demo",
 )
 
