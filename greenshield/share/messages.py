@@ -45,7 +45,7 @@ def violation(value: Mapping[str, Any], region: str | None) -> Message:
     facts = Facts(type_, str(value["rule_id"]), str(value.get("severity")), region, str(value["enterprise_id"]))
     ident = violation_id(str(value["enterprise_id"]), str(value["waybill_no"]), str(value["rule_id"]),
                          int(value["seq"]))
-    return Message(facts, ident, type_, _body(type_, str(value.get("as_of") or value["occurred_at"]), data))
+    return Message(facts, ident, type_, _body(type_, str(value.get("as_of") or value.get("occurred_at")), data))
 
 
 def blacklisting(entry_id: int, doc: Mapping[str, Any]) -> Message:

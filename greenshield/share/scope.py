@@ -64,15 +64,14 @@ class Scope:
         return True
 
     def within(self, outer: Scope) -> list[str]:
-        """What of this filter lies outside ``outer`` (empty: inside), one sentence per kind."""
+        """What of this filter lies outside ``outer`` (empty: inside), one sentence per kind; a kind the
+        filter leaves out is inside (it takes the scope's values, :meth:`narrowed`)."""
         problems = []
         for kind in KINDS:
             mine, theirs = self.allowed(kind), outer.allowed(kind)
-            if theirs is None:
+            if theirs is None or mine is None:
                 continue
-            if mine is None:
-                problems.append(f"{kind}: the scope allows only {', '.join(sorted(theirs))}; name some of them")
-            elif not mine <= theirs:
+            if not mine <= theirs:
                 problems.append(f"{kind}: {', '.join(sorted(mine - theirs))} outside the scope")
         return problems
 
