@@ -170,6 +170,12 @@ def backlog(conn: Connection, sub_id: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in rows}
 
 
+def backlog_done(store: Store, sub_id: str) -> bool:
+    """True when nothing of the subscription waits to be sent (none pending)."""
+    with store.read() as conn:
+        return backlog(conn, sub_id).get("pending", 0) == 0
+
+
 @dataclass(frozen=True)
 class Attempt:
     """The outcome of one HTTP delivery: a status (None: no answer) and an error text (no personal data)."""
