@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+import anyio
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -15,14 +17,16 @@ from greenshield.api.service import Service, service_of
 from greenshield.audit import tokens
 from greenshield.share import outbox
 from greenshield.share.scope import from_doc
-from greenshield.share.webhooks import check_callback
+from greenshield.share.webhooks import check_callback, headers
 
 router = APIRouter(tags=["subscriptions"])
 SUB_ID = r"^sub_[0-9a-f]{16}$"
 
 
 class SubscriptionRequest(BaseModel):
-    callback: str = Field(max_length=2000, description="https:// URL that receives the signed messages")
+    callback: str | None = Field(default=None, max_length=2000,
+                                 description="https:// URL that receives the signed messages; none: a pull "
+                                             "subscription, read with GET /v1/feed")
     filter: dict[str, list[str]] = Field(default_factory=dict, description="types, rules, severities, regions, "
                                          "enterprises: each inside the token's scope (left out: as the scope allows)")
 
@@ -40,7 +44,8 @@ async def create(request: Request, body: SubscriptionRequest,
         raise forbidden("a subscription belongs to a department token")
     service = service_of(request)
     try:
-        callback = check_callback(body.callback, service.settings.notify_allow_local_http)
+        callback = "" if body.callback is None else check_callback(body.callback,
+                                                                  service.settings.notify_allow_local_http)
         wanted = from_doc(body.filter)
     except ValueError:
         raise bad_request("the callback must be https:// and the filter of known kinds and values") from None
@@ -110,3 +115,32 @@ def _attempts(service: Service, sub_id: str, owner: str | None) -> list[dict[str
             raise not_found("no such subscription")
         return outbox.attempts_of(conn, sub_id)
 
+
+
+@router.get("/v1/feed", responses=ERRORS)
+async def feed(request: Request, principal: Annotated[Principal, Depends(require("subscriptions"))],
+               subscription: Annotated[str, Query(pattern=SUB_ID)],
+               cursor: Annotated[int, Query(ge=0, description="next_cursor of the previous page; 0 at first")] = 0,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+               wait: Annotated[float, Query(ge=0, le=25, description="long-poll: seconds to wait for one")] = 0,
+               ) -> Json:
+    """A pull subscription's messages after ``cursor``, in order, each as a webhook would carry it: ``id``,
+    ``body`` (the exact JSON text) and ``headers`` (``webhook-id``, ``-timestamp``, ``-signature``, verifiable
+    with the subscription's secret). Reading the same cursor again gives the same messages: at least once."""
+    if principal.role != "department":
+        raise forbidden("the feed is a department token's")
+    service = service_of(request)
+    with service.store.read() as conn:
+        sub = outbox.get(conn, subscription)
+    if sub is None or sub.token_id != principal.token_id or not sub.pull:
+        raise not_found("no such pull subscription")
+    deadline = time.monotonic() + wait
+    while True:
+        rows = await run_in_threadpool(outbox.feed, service.store, sub, cursor, limit)
+        if rows or time.monotonic() >= deadline:
+            break
+        await anyio.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+    now = int(time.time())
+    items = [{"cursor": row, "id": msg, "body": body, "headers": headers(sub.secret, msg, now, body.encode())}
+             for row, msg, body in rows]
+    return Json({"items": items, "next_cursor": rows[-1][0] if rows else cursor})

@@ -19,7 +19,9 @@ def register(sub: Any) -> None:
     cmds.required = True
     c = cmds.add_parser("create", help="subscribe a department token's callback; prints the secret last")
     c.add_argument("--token", required=True, metavar="ID", help="the department token's id (tokens list)")
-    c.add_argument("--callback", required=True, metavar="URL", help="an https:// URL that receives the messages")
+    where = c.add_mutually_exclusive_group(required=True)
+    where.add_argument("--callback", metavar="URL", help="an https:// URL that receives the messages")
+    where.add_argument("--pull", action="store_true", help="no callback: the department reads GET /v1/feed")
     c.add_argument("--filter", default="all", metavar="FILTER",
                    help="'types=violation.opened,...;rules=...;severities=...;regions=...;enterprises=...' inside the "
                         "token's scope (a kind left out: as the scope allows); default all")
@@ -72,8 +74,8 @@ def create(args: argparse.Namespace) -> int:
             token = tokens.by_id(conn, args.token)
         if token is None:
             raise ValueError(f"no token {args.token}")
-        sub = outbox.create(store, token, check_callback(args.callback, settings.notify_allow_local_http),
-                            parse(args.filter))
+        callback = "" if args.pull else check_callback(args.callback, settings.notify_allow_local_http)
+        sub = outbox.create(store, token, callback, parse(args.filter))
     except ValueError as err:
         print(f"greenshield subscriptions create: {err}", file=sys.stderr)
         return USAGE_ERROR
@@ -101,7 +103,7 @@ def list_(args: argparse.Namespace) -> int:
         for s, counts in subs:
             print(json.dumps({**s.public(), "backlog": counts}, ensure_ascii=False, sort_keys=True))
         return 0
-    rows = [[s.id, s.token_id, s.state, s.callback, s.filter.describe(),
+    rows = [[s.id, s.token_id, s.state, s.callback or "(pull: GET /v1/feed)", s.filter.describe(),
              " ".join(f"{k}={v}" for k, v in sorted(c.items())) or "-", s.reason or "-"] for s, c in subs]
     print(render(("id", "token", "state", "callback", "filter", "messages", "reason"), rows))
     return 0

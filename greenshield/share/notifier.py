@@ -176,7 +176,7 @@ class Deliverer:
             busy = set(self._busy)
         with self.store.read() as conn:
             items = outbox.due(conn, outbox.now_ms(), busy)
-            subs = {s.id: s for s in outbox.listing(conn, live=True)}
+            subs = {s.id: s for s in outbox.listing(conn, live=True) if not s.pull}
         started = 0
         for item in items:
             sub = subs.get(item.subscription_id)

@@ -49,6 +49,11 @@ class Subscription:
     created_ms: int
     secret: str = field(repr=False, default="")
 
+    @property
+    def pull(self) -> bool:
+        """A pull subscription (no callback): the department reads ``GET /v1/feed`` instead."""
+        return not self.callback
+
     def public(self) -> dict[str, Any]:
         """What the API and the CLI show (never the secret)."""
         return {"id": self.id, "token_id": self.token_id, "callback": self.callback, "filter": self.filter.to_doc(),
@@ -156,7 +161,8 @@ def due(conn: Connection, clock_ms: int, busy: Iterable[str] = ()) -> list[Pendi
     query = (sa.select(o.c.id, o.c.subscription_id, o.c.message_id, o.c.body, o.c.attempts)
              .join(heads, heads.c.head == o.c.id).join(s, s.c.id == o.c.subscription_id)
              .join(api_tokens, api_tokens.c.id == s.c.token_id)
-             .where(s.c.state == "active", api_tokens.c.revoked_ms.is_(None), o.c.next_ms <= clock_ms)
+             .where(s.c.state == "active", s.c.callback != "", api_tokens.c.revoked_ms.is_(None),
+                    o.c.next_ms <= clock_ms)
              .order_by(o.c.id))
     skip = set(busy)
     return [Pending(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in conn.execute(query) if r[1] not in skip]
@@ -218,6 +224,39 @@ def _after(conn: Connection, item: Pending, outcome: str, number: int, reason: s
         conn.execute(s.update().where(s.c.id == item.subscription_id, s.c.state == "active")
                      .values(state="parked", reason=f"message {item.message_id} parked after {reason}",
                              updated_ms=now_ms()))
+
+
+def feed(store: Store, sub: Subscription, after: int, limit: int, clock_ms: int | None = None
+         ) -> list[tuple[int, str, str]]:
+    """A pull subscription's messages after outbox row ``after``: ``(row id, message id, body)``, in order.
+
+    Each one served is recorded as an attempt (outcome ``served``, a leaf) and marked delivered; reading
+    from the same cursor again serves the same messages with the same ids (at least once).
+    """
+    o = t.outbox
+    if sub.state != "active":
+        return []
+    with store.read() as conn:
+        rows = conn.execute(sa.select(o.c.id, o.c.message_id, o.c.body, o.c.attempts)
+                            .where(o.c.subscription_id == sub.id, o.c.id > after, o.c.state != "dropped")
+                            .order_by(o.c.id).limit(limit)).all()
+    if not rows:
+        return []
+    at = clock_ms if clock_ms is not None else now_ms()
+    with store.write() as conn:
+        ids = store.allocate_ids(conn, len(rows))
+        leaves = []
+        for entry_id, (row_id, msg, body, attempts) in zip(ids, rows):
+            doc = {"subscription_id": sub.id, "message_id": msg, "attempt": int(attempts) + 1, "at_ms": at,
+                   "outcome": "served", "token_id": sub.token_id, "callback": "",
+                   "body_sha256": hashlib.sha256(body.encode()).hexdigest(), "status": None, "error": None}
+            row = {k: doc[k] for k in ("subscription_id", "message_id", "attempt", "at_ms", "outcome")}
+            row.update(id=entry_id, doc=canonical(doc).decode())
+            conn.execute(t.deliveries.insert().values(**row))
+            leaves.append((entry_id, "delivery", record_entry("delivery", row)))
+            conn.execute(o.update().where(o.c.id == row_id).values(state="delivered", attempts=int(attempts) + 1))
+        append(conn, leaves, store)
+    return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
 def attempts_of(conn: Connection, sub_id: str) -> list[dict[str, Any]]:

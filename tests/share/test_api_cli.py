@@ -137,3 +137,38 @@ def test_the_commands_issue_a_scoped_token_and_manage_its_subscriptions(
     assert _gs("subscriptions", "list", "--json", "--db", db) == 0
     listed = capsys.readouterr().out
     assert sub_id in listed and "whsec_" not in listed
+
+
+def test_a_pull_feed_serves_the_same_messages_and_ids_signed(api: Api) -> None:
+    from standardwebhooks import Webhook
+
+    from sharekit import topic_values
+
+    from greenshield.share import outbox
+    from greenshield.share.notifier import route, violation_messages
+
+    made = api.call("POST", "/v1/subscriptions", "police", json={"filter": {}}).json()
+    assert made["callback"] == "" and made["state"] == "active"
+    push = api.call("POST", "/v1/subscriptions", "police", json={"callback": HOOK}).json()["id"]
+    values = topic_values(api.store)
+    with api.store.write() as conn:
+        route(conn, api.store, violation_messages(conn, values), outbox.now_ms())
+    feed = f"/v1/feed?subscription={made['id']}"
+    page = api.call("GET", f"{feed}&limit=5", "police").json()
+    assert len(page["items"]) == 5
+    hook = Webhook(made["secret"])
+    bodies = [hook.verify(i["body"], i["headers"]) for i in page["items"]]
+    assert {b["data"]["region"] for b in bodies} == {"320500"}  # the police scope: one city
+    again = api.call("GET", f"{feed}&limit=5", "police").json()
+    assert [i["id"] for i in again["items"]] == [i["id"] for i in page["items"]]  # at least once, same ids
+    rest = api.call("GET", f"{feed}&cursor={page['next_cursor']}&limit=1000", "police").json()
+    assert not {i["id"] for i in rest["items"]} & {i["id"] for i in page["items"]}
+    end = api.call("GET", f"{feed}&cursor={rest['next_cursor']}&wait=0.5", "police").json()
+    assert end == {"items": [], "next_cursor": rest["next_cursor"]}
+    served = api.call("GET", f"/v1/subscriptions/{made['id']}/deliveries", "police").json()["items"]
+    assert len(served) == 10 + len(rest["items"]) and {s["outcome"] for s in served} == {"served"}
+    assert api.call("GET", f"/v1/feed?subscription={push}", "police").status_code == 404
+    assert api.call("GET", feed, "customs").status_code == 404
+    assert api.call("GET", feed, "regulator").status_code == 403
+    with api.store.read() as conn:
+        assert all(d.subscription_id != made["id"] for d in outbox.due(conn, outbox.now_ms()))  # never POSTed
