@@ -42,6 +42,7 @@ from sharekit import Receiver, department, publish, subscribe, wait_until  # noq
 
 from greenshield.audit import schema as t  # noqa: E402
 from greenshield.audit.store import Store  # noqa: E402
+from greenshield.share import tables as st  # noqa: E402
 from greenshield.ingest import broker, principals  # noqa: E402
 from greenshield.ingest.topics import admin_client, create_topics, topic_specs  # noqa: E402
 from greenshield.settings import Settings  # noqa: E402
@@ -160,7 +161,7 @@ def check(store: Store, receiver: Receiver, scoped_receiver: Receiver, everyone:
     ids = receiver.ids()
     first: dict[str, Any] = {}
     same = all(first.setdefault(i, body) == body for i, body in zip(ids, bodies))
-    o, d = t.outbox, t.deliveries
+    o, d = st.outbox, t.deliveries
     with store.read() as conn:
         queued = list(conn.execute(sa.select(o.c.message_id).where(o.c.subscription_id == everyone.id)
                                    .order_by(o.c.id)).scalars())

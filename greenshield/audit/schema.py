@@ -19,8 +19,8 @@ parcel is ``(enterprise_id, waybill_no)``, so violations are keyed by
 (``person_id_hash``), and ``entity_id`` holds a person record's decision reference (32 chars).
 Version 5: credit grades, warnings and the regulator's sanctions are leaves too (``grades``,
 ``warnings``, ``sanctions``).
-Version 6: departments and their subscriptions (``token_scopes``, ``subscriptions``, the
-notifier's ``outbox`` and ``notifier_cursors``); every delivery attempt is a leaf (``deliveries``).
+Version 6: every delivery attempt of the notifier to a department's subscription is a leaf
+(``deliveries``; the subscriptions themselves are side tables, :mod:`greenshield.share.tables`).
 """
 
 from __future__ import annotations
@@ -203,40 +203,7 @@ sanctions = sa.Table(
     sa.Column("doc", sa.Text, nullable=False),
     sa.Index("ix_sanctions_enterprise", "enterprise_id", "at_s"),
 )
-# --- sharing (greenshield.share): a department token's scope, subscriptions, the outbox, delivery leaves
-token_scopes = sa.Table(
-    "token_scopes", metadata,  # what a department token may receive (greenshield.share.scope), set at issue
-    sa.Column("token_id", sa.String(12), primary_key=True),
-    sa.Column("scope", sa.Text, nullable=False),  # canonical JSON
-)
-subscriptions = sa.Table(
-    "subscriptions", metadata,
-    sa.Column("id", sa.String(20), primary_key=True),
-    sa.Column("token_id", sa.String(12), nullable=False),      # the department's token
-    sa.Column("callback", sa.Text, nullable=False),
-    sa.Column("filter", sa.Text, nullable=False),              # canonical JSON, inside the token's scope
-    sa.Column("secret", sa.Text, nullable=False),              # whsec_...: the sender signs with it
-    sa.Column("state", sa.String(10), nullable=False),         # active | paused | parked | deleted
-    sa.Column("reason", sa.Text),                              # why parked
-    sa.Column("created_ms", sa.BigInteger, nullable=False),
-    sa.Column("updated_ms", sa.BigInteger, nullable=False),
-    sa.Index("ix_subscriptions_token", "token_id"),
-)
-outbox = sa.Table(
-    "outbox", metadata,  # one row per (subscription, message), sent in id order per subscription
-    sa.Column("id", RowKey, primary_key=True),
-    sa.Column("subscription_id", sa.String(20), nullable=False),
-    sa.Column("message_id", sa.String(40), nullable=False),
-    sa.Column("type", sa.String(32), nullable=False),
-    sa.Column("body", sa.Text, nullable=False),                # the exact JSON sent, fixed at enqueue
-    sa.Column("state", sa.String(10), nullable=False),         # pending | delivered | parked | dropped
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("next_ms", sa.BigInteger, nullable=False),
-    sa.Column("reason", sa.Text),
-    sa.Column("created_ms", sa.BigInteger, nullable=False),
-    sa.UniqueConstraint("subscription_id", "message_id", name="uq_outbox_message"),
-    sa.Index("ix_outbox_queue", "subscription_id", "state", "id"),
-)
+# --- sharing (greenshield.share): every delivery attempt to a department's subscription is a leaf
 deliveries = sa.Table(
     "deliveries", metadata,  # every delivery attempt, a leaf of kind "delivery"
     sa.Column("id", RowKey, primary_key=True, autoincrement=False),
@@ -247,11 +214,6 @@ deliveries = sa.Table(
     sa.Column("outcome", sa.String(10), nullable=False),       # delivered | failed | parked
     sa.Column("doc", sa.Text, nullable=False),  # canonical JSON: the keys, token, callback, body hash, status, error
     sa.Index("ix_deliveries_message", "subscription_id", "message_id"),
-)
-notifier_cursors = sa.Table(
-    "notifier_cursors", metadata,  # the notifier's read position in stored feeds (blacklistings, warnings)
-    sa.Column("name", sa.String(32), primary_key=True),
-    sa.Column("value", sa.BigInteger, nullable=False),
 )
 run_state = sa.Table(  # the embedded pipeline's clock
     "run_state", metadata,

@@ -6,7 +6,7 @@ database lets nobody in. A token has a short public ``id`` (the first 12 hex
 characters of the hash) for listing and revoking. Revoking stamps ``revoked_ms``;
 a revoked row stays, so the history of who could read what is kept. A ``department``
 token (customs, police, transport, ...) carries the scope the regulator set when issuing
-it (:mod:`greenshield.share.scope`), kept in the audit schema's ``token_scopes``.
+it (:mod:`greenshield.share.scope`), kept in the sharing side table ``token_scopes``.
 
 The table has its own :class:`~sqlalchemy.MetaData` and version row
 (``api_tokens_version``), an addition beside the audit schema of
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greenshield.audit import schema as t
 from greenshield.audit.entries import canonical, loads
 from greenshield.audit.side_tables import ensure_versioned_tables, version_table
 from greenshield.audit.store import Store
+from greenshield.share import tables as st
 from greenshield.share.scope import Scope, from_doc
 
 TOKENS_VERSION = 1
@@ -75,8 +75,9 @@ def token_hash(token: str) -> str:
 
 
 def ensure_tables(store: Store) -> None:
-    """Create the token tables if this store has none yet (safe to race with another process)."""
+    """Create the token tables (and the sharing tables) if this store has none yet (safe to race with another process)."""
     ensure_versioned_tables(store, metadata, api_tokens_version, TOKENS_VERSION, api_tokens, "API token")
+    st.ensure_tables(store)  # a department token's scope lives beside it
 
 
 def validate_grant(role: str, enterprise_id: str | None, scope: Scope | None = None) -> None:
@@ -108,7 +109,7 @@ def create(store: Store, role: str, enterprise_id: str | None = None, label: str
                                                 enterprise_id=row.enterprise_id, label=row.label,
                                                 created_ms=row.created_ms, revoked_ms=None))
         if scope is not None:
-            conn.execute(t.token_scopes.insert().values(token_id=row.id, scope=canonical(scope.to_doc()).decode()))
+            conn.execute(st.token_scopes.insert().values(token_id=row.id, scope=canonical(scope.to_doc()).decode()))
     return row, text
 
 
@@ -143,7 +144,7 @@ def list_tokens(conn: Connection) -> list[Token]:
 
 
 def _select() -> sa.Select[tuple[object, ...]]:
-    s = t.token_scopes
+    s = st.token_scopes
     return sa.select(api_tokens, s.c.scope).outerjoin(s, s.c.token_id == api_tokens.c.id)
 
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greenshield.audit import schema as t
+from greenshield.share import tables as st
 from greenshield.audit.entries import canonical, loads, record_entry
 from greenshield.audit.log import append
 from greenshield.audit.store import Store, insert_ignoring_conflicts
@@ -86,7 +87,7 @@ def create(store: Store, token: Token, callback: str, wanted: Scope, clock_ms: i
     sub = Subscription("sub_" + secrets.token_hex(8), token.id, callback, wanted.narrowed(token.scope), "active",
                        None, at, new_secret())
     with store.write() as conn:
-        conn.execute(t.subscriptions.insert().values(
+        conn.execute(st.subscriptions.insert().values(
             id=sub.id, token_id=sub.token_id, callback=sub.callback, filter=canonical(sub.filter.to_doc()).decode(),
             secret=sub.secret, state=sub.state, reason=None, created_ms=at, updated_ms=at))
     return sub
@@ -94,7 +95,7 @@ def create(store: Store, token: Token, callback: str, wanted: Scope, clock_ms: i
 
 def listing(conn: Connection, token_id: str | None = None, live: bool = False) -> list[Subscription]:
     """Subscriptions, oldest first: of one token, or all; ``live``: not deleted, and of an unrevoked token."""
-    s = t.subscriptions
+    s = st.subscriptions
     query = sa.select(s).order_by(s.c.created_ms, s.c.id)
     if token_id is not None:
         query = query.where(s.c.token_id == token_id)
@@ -105,7 +106,7 @@ def listing(conn: Connection, token_id: str | None = None, live: bool = False) -
 
 
 def get(conn: Connection, sub_id: str) -> Subscription | None:
-    row = conn.execute(sa.select(t.subscriptions).where(t.subscriptions.c.id == sub_id)).first()
+    row = conn.execute(sa.select(st.subscriptions).where(st.subscriptions.c.id == sub_id)).first()
     return _subscription(row) if row is not None else None
 
 
@@ -129,10 +130,10 @@ def change(store: Store, sub_id: str, action: str, owner: str | None = None) -> 
         else:
             state = {"pause": "paused", "resume": "active", "delete": "deleted"}[action]
         if action == "delete":
-            o = t.outbox
+            o = st.outbox
             conn.execute(o.update().where(o.c.subscription_id == sub_id, o.c.state.in_(("pending", "parked")))
                          .values(state="dropped", reason="subscription deleted"))
-        conn.execute(t.subscriptions.update().where(t.subscriptions.c.id == sub_id)
+        conn.execute(st.subscriptions.update().where(st.subscriptions.c.id == sub_id)
                      .values(state=state, reason=None if state == "active" else sub.reason, updated_ms=now_ms()))
         found = get(conn, sub_id)
     assert found is not None
@@ -140,7 +141,7 @@ def change(store: Store, sub_id: str, action: str, owner: str | None = None) -> 
 
 
 def _redrive(conn: Connection, sub: Subscription) -> int:
-    o = t.outbox
+    o = st.outbox
     return int(conn.execute(o.update().where(o.c.subscription_id == sub.id, o.c.state == "parked")
                             .values(state="pending", attempts=0, next_ms=0, reason=None)).rowcount)
 
@@ -148,14 +149,14 @@ def _redrive(conn: Connection, sub: Subscription) -> int:
 def enqueue(conn: Connection, store: Store, rows: Sequence[tuple[str, str, str, str]], clock_ms: int) -> None:
     """Queue ``(subscription id, message id, type, body)`` rows; one already queued is left as it is."""
     if rows:
-        conn.execute(insert_ignoring_conflicts(store, t.outbox), [
+        conn.execute(insert_ignoring_conflicts(store, st.outbox), [
             {"subscription_id": s, "message_id": m, "type": ty, "body": b, "state": "pending", "attempts": 0,
              "next_ms": 0, "reason": None, "created_ms": clock_ms} for s, m, ty, b in rows])
 
 
 def due(conn: Connection, clock_ms: int, busy: Iterable[str] = ()) -> list[Pending]:
     """The head of each active subscription's queue whose backoff has passed (not those in ``busy``)."""
-    o, s = t.outbox, t.subscriptions
+    o, s = st.outbox, st.subscriptions
     heads = (sa.select(o.c.subscription_id, sa.func.min(o.c.id).label("head"))
              .where(o.c.state == "pending").group_by(o.c.subscription_id).subquery())
     query = (sa.select(o.c.id, o.c.subscription_id, o.c.message_id, o.c.body, o.c.attempts)
@@ -170,7 +171,7 @@ def due(conn: Connection, clock_ms: int, busy: Iterable[str] = ()) -> list[Pendi
 
 def backlog(conn: Connection, sub_id: str) -> dict[str, int]:
     """How many of a subscription's messages are in each outbox state."""
-    o = t.outbox
+    o = st.outbox
     rows = conn.execute(sa.select(o.c.state, sa.func.count()).where(o.c.subscription_id == sub_id)
                         .group_by(o.c.state))
     return {str(k): int(v) for k, v in rows}
@@ -216,7 +217,7 @@ def record(store: Store, item: Pending, sub: Subscription, attempt: Attempt, bac
 
 
 def _after(conn: Connection, item: Pending, outcome: str, number: int, reason: str | None, next_ms: int) -> None:
-    o, s = t.outbox, t.subscriptions
+    o, s = st.outbox, st.subscriptions
     state = {"delivered": "delivered", "parked": "parked", "failed": "pending"}[outcome]
     conn.execute(o.update().where(o.c.id == item.row_id, o.c.state == "pending")
                  .values(state=state, attempts=number, next_ms=next_ms, reason=reason))
@@ -233,7 +234,7 @@ def feed(store: Store, sub: Subscription, after: int, limit: int, clock_ms: int 
     Each one served is recorded as an attempt (outcome ``served``, a leaf) and marked delivered; reading
     from the same cursor again serves the same messages with the same ids (at least once).
     """
-    o = t.outbox
+    o = st.outbox
     if sub.state != "active":
         return []
     with store.read() as conn:
@@ -267,11 +268,11 @@ def attempts_of(conn: Connection, sub_id: str) -> list[dict[str, Any]]:
 
 
 def cursor(conn: Connection, name: str) -> int:
-    value = conn.execute(sa.select(t.notifier_cursors.c.value).where(t.notifier_cursors.c.name == name)).scalar()
+    value = conn.execute(sa.select(st.notifier_cursors.c.value).where(st.notifier_cursors.c.name == name)).scalar()
     return int(value) if value is not None else 0
 
 
 def set_cursor(conn: Connection, store: Store, name: str, value: int) -> None:
-    c = t.notifier_cursors
+    c = st.notifier_cursors
     if conn.execute(c.update().where(c.c.name == name).values(value=value)).rowcount == 0:
         conn.execute(insert_ignoring_conflicts(store, c), [{"name": name, "value": value}])

@@ -153,9 +153,10 @@ def publish(settings: Settings, values: list[dict[str, Any]]) -> None:
     """Send violation changes to the settings' violations topic, keyed by waybill like the worker."""
     from kafka import KafkaProducer
 
-    from greenshield.ingest.testing import kafka_client
+    from greenshield.ingest.clients import security_options
 
-    producer = KafkaProducer(**kafka_client(settings.kafka_bootstrap), acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                             **security_options(settings.kafka_security))
     try:
         for v in values:
             producer.send(settings.violations_topic, key=str(v["waybill_no"]).encode(), value=orjson.dumps(v))

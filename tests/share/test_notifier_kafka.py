@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sharekit import Receiver, copy, department, publish, subscribe, topic_values, wait_until
 
 from greenshield.audit import schema as t
+from greenshield.share import tables as st
 from greenshield.audit import stats
 from greenshield.audit.store import Store
 from greenshield.ingest.testing import create_test_topics, delete_test_topics, kafka_security
@@ -218,7 +219,7 @@ def test_ids_are_stable_across_a_sigkill_and_restart(seeded: Path, kafka_bootstr
         first: dict[str, dict[str, Any]] = {}
         for i, body in zip(ids, bodies):  # a duplicate is a redelivery: the same id with the same message
             assert first.setdefault(i, body) == body
-        o = outbox.t.outbox
+        o = outbox.st.outbox
         with store.read() as conn:
             queued = list(conn.execute(sa.select(o.c.message_id).where(o.c.subscription_id == sub.id)
                                        .order_by(o.c.id)).scalars())
