@@ -37,7 +37,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "registrar": frozenset({"ingest", "state_registry"}),
     "auditor": frozenset({"trace", "sender", "proofs", "checkpoints", "auditor_page", "credit"}),
     # a department receives only what its scope admits, through its subscriptions (greenshield.share)
-    "department": frozenset({"subscriptions"}),
+    # "subscribe" (create a subscription, read the pull feed) is a department's own; the regulator manages them
+    "department": frozenset({"subscriptions", "subscribe"}),
 }
 RECORDED_ROLES = frozenset({"auditor"})  # every request of these roles is written to the audit log
 

@@ -38,10 +38,8 @@ def _owner(principal: Principal) -> str | None:
 
 @router.post("/v1/subscriptions", status_code=201, responses={**ERRORS, **BAD})
 async def create(request: Request, body: SubscriptionRequest,
-                 principal: Annotated[Principal, Depends(require("subscriptions"))]) -> Json:
+                 principal: Annotated[Principal, Depends(require("subscribe"))]) -> Json:
     """Subscribe this department token's callback; the answer holds the signing secret, shown only now."""
-    if principal.role != "department":
-        raise forbidden("a subscription belongs to a department token")
     service = service_of(request)
     try:
         callback = "" if body.callback is None else check_callback(body.callback,
@@ -118,7 +116,7 @@ def _attempts(service: Service, sub_id: str, owner: str | None) -> list[dict[str
 
 
 @router.get("/v1/feed", responses=ERRORS)
-async def feed(request: Request, principal: Annotated[Principal, Depends(require("subscriptions"))],
+async def feed(request: Request, principal: Annotated[Principal, Depends(require("subscribe"))],
                subscription: Annotated[str, Query(pattern=SUB_ID)],
                cursor: Annotated[int, Query(ge=0, description="next_cursor of the previous page; 0 at first")] = 0,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -130,8 +128,7 @@ async def feed(request: Request, principal: Annotated[Principal, Depends(require
     if principal.role != "department":
         raise forbidden("the feed is a department token's")
     service = service_of(request)
-    with service.store.read() as conn:
-        sub = outbox.get(conn, subscription)
+    sub = await run_in_threadpool(_get, service, subscription)
     if sub is None or sub.token_id != principal.token_id or not sub.pull:
         raise not_found("no such pull subscription")
     deadline = time.monotonic() + wait
@@ -144,3 +141,8 @@ async def feed(request: Request, principal: Annotated[Principal, Depends(require
     items = [{"cursor": row, "id": msg, "body": body, "headers": headers(sub.secret, msg, now, body.encode())}
              for row, msg, body in rows]
     return Json({"items": items, "next_cursor": rows[-1][0] if rows else cursor})
+
+
+def _get(service: Service, sub_id: str) -> outbox.Subscription | None:
+    with service.store.read() as conn:
+        return outbox.get(conn, sub_id)
