@@ -189,20 +189,29 @@ class Deliverer:
         return started
 
     def _deliver(self, item: Pending, sub: Subscription) -> None:
+        """Send ``item``, then the subscription's next ones while they are delivered and due (in order)."""
         try:
-            body = item.body.encode()
-            attempt = self.send(sub.callback, headers(sub.secret, item.message_id, int(time.time()), body), body,
-                                float(self.settings.notify_timeout_seconds))
-            delay = self.backoff.delay_ms(item.attempts + 1, self.rng)
-            outcome = outbox.record(self.store, item, sub, attempt, self.backoff, delay)
-            log.info("event=notifier_attempt subscription=%s message=%s attempt=%d outcome=%s status=%s",
-                     sub.id, item.message_id, item.attempts + 1, outcome, attempt.status)
+            current: Pending | None = item
+            while current is not None and self._send_one(current, sub) == "delivered":
+                with self.store.read() as conn:
+                    nxt = outbox.due(conn, outbox.now_ms(), only=sub.id)
+                current = nxt[0] if nxt else None
         except Exception:  # a store outage: the row stays pending and is tried again
-            log.exception("event=notifier_attempt_failed subscription=%s message=%s", sub.id, item.message_id)
+            log.exception("event=notifier_attempt_failed subscription=%s", sub.id)
             time.sleep(1.0)
         finally:
             with self._lock:
                 self._busy.discard(sub.id)
+
+    def _send_one(self, item: Pending, sub: Subscription) -> str:
+        body = item.body.encode()
+        attempt = self.send(sub.callback, headers(sub.secret, item.message_id, int(time.time()), body), body,
+                            float(self.settings.notify_timeout_seconds))
+        delay = self.backoff.delay_ms(item.attempts + 1, self.rng)
+        outcome = outbox.record(self.store, item, sub, attempt, self.backoff, delay)
+        log.info("event=notifier_attempt subscription=%s message=%s attempt=%d outcome=%s status=%s",
+                 sub.id, item.message_id, item.attempts + 1, outcome, attempt.status)
+        return outcome
 
     def idle(self) -> bool:
         with self._lock:

@@ -154,11 +154,14 @@ def enqueue(conn: Connection, store: Store, rows: Sequence[tuple[str, str, str, 
              "next_ms": 0, "reason": None, "created_ms": clock_ms} for s, m, ty, b in rows])
 
 
-def due(conn: Connection, clock_ms: int, busy: Iterable[str] = ()) -> list[Pending]:
-    """The head of each active subscription's queue whose backoff has passed (not those in ``busy``)."""
+def due(conn: Connection, clock_ms: int, busy: Iterable[str] = (), only: str | None = None) -> list[Pending]:
+    """The head of each active subscription's queue whose backoff has passed (not those in ``busy``;
+    ``only``: of that subscription alone)."""
     o, s = st.outbox, st.subscriptions
-    heads = (sa.select(o.c.subscription_id, sa.func.min(o.c.id).label("head"))
-             .where(o.c.state == "pending").group_by(o.c.subscription_id).subquery())
+    pending = sa.select(o.c.subscription_id, sa.func.min(o.c.id).label("head")).where(o.c.state == "pending")
+    if only is not None:
+        pending = pending.where(o.c.subscription_id == only)
+    heads = pending.group_by(o.c.subscription_id).subquery()
     query = (sa.select(o.c.id, o.c.subscription_id, o.c.message_id, o.c.body, o.c.attempts)
              .join(heads, heads.c.head == o.c.id).join(s, s.c.id == o.c.subscription_id)
              .join(api_tokens, api_tokens.c.id == s.c.token_id)
