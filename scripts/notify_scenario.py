@@ -91,7 +91,7 @@ def main() -> int:
     started = time.monotonic()
     broker.up(cfg, ready_timeout=180)
     proc = None
-    receiver = Receiver()
+    receiver, scoped_receiver = Receiver(), Receiver()
     try:
         settings = Settings(kafka_host=cfg.host, kafka_port=cfg.port, kafka_security=cfg.client_security(),
                             data_dir=work / "data")
@@ -107,9 +107,9 @@ def main() -> int:
 
         tokens.ensure_tables(store)
         everyone = subscribe(store, department(store, "all", "all"), receiver.url)
-        scoped_receiver = Receiver()
         scoped = subscribe(store, department(store, "rules=PH-1,XR-3;enterprises=E3100001", "scoped"),
                            scoped_receiver.url)
+        receiver.secret, scoped_receiver.secret = everyone.secret, scoped.secret  # verified as they arrive
         env = {**os.environ, "GREENSHIELD_KAFKA_HOST": cfg.host, "GREENSHIELD_KAFKA_PORT": str(cfg.port),
                "GREENSHIELD_KAFKA_CREDENTIALS": str(creds), "GREENSHIELD_DATA_DIR": str(work / "data"),
                "GREENSHIELD_NOTIFY_ALLOW_LOCAL_HTTP": "1", "GREENSHIELD_NOTIFY_RETRY_BASE_MS": "200",
@@ -151,6 +151,7 @@ def main() -> int:
         if proc is not None:
             proc.kill()
         receiver.stop()
+        scoped_receiver.stop()
         broker.down(cfg, timeout=60)
 
 
