@@ -31,6 +31,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "audit",
     "serve",
     "tokens",
+    "subscriptions",
+    "notifier",
     "demo",
 )
 

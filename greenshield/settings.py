@@ -94,6 +94,15 @@ class Settings:
     api_max_header_bytes: int = 16 * 1024  # request line and headers at most (uvicorn's h11 limit)
     api_max_connections: int = 512  # concurrent connections (uvicorn's limit_concurrency): 503 beyond
 
+    # sharing with departments: `greenshield notifier` (Standard Webhooks delivery, docs/sharing.md)
+    notifier_group: str = "greenshield-notifier"
+    notify_allow_local_http: bool = False  # dev/test: http:// callbacks to 127.0.0.1/localhost
+    notify_retry_base_ms: int = 1000  # the first retry's delay; doubles per attempt, with jitter
+    notify_retry_cap_ms: int = 300_000  # no retry waits longer
+    notify_max_attempts: int = 20  # failed attempts before a message (and its subscription) is parked
+    notify_timeout_seconds: int = 10  # one delivery's HTTP request
+    notify_senders: int = 8  # subscriptions delivered to at once (one message in flight each)
+
     @property
     def kafka_bootstrap(self) -> str:
         return f"{self.kafka_host}:{self.kafka_port}"
@@ -191,6 +200,13 @@ class Settings:
             trusted_checkpoint_file=Path(trusted) if (trusted := env.get("GREENSHIELD_TRUSTED_CHECKPOINT")) else None,
             log_level=env.get("GREENSHIELD_LOG_LEVEL", d.log_level).upper(),
             risk_model_file=Path(model) if (model := env.get("GREENSHIELD_RISK_MODEL")) else None,
+            notifier_group=env.get("GREENSHIELD_NOTIFIER_GROUP", d.notifier_group),
+            notify_allow_local_http=_bool(env, "GREENSHIELD_NOTIFY_ALLOW_LOCAL_HTTP", d.notify_allow_local_http),
+            notify_retry_base_ms=_int(env, "GREENSHIELD_NOTIFY_RETRY_BASE_MS", d.notify_retry_base_ms),
+            notify_retry_cap_ms=_int(env, "GREENSHIELD_NOTIFY_RETRY_CAP_MS", d.notify_retry_cap_ms),
+            notify_max_attempts=_int(env, "GREENSHIELD_NOTIFY_MAX_ATTEMPTS", d.notify_max_attempts),
+            notify_timeout_seconds=_int(env, "GREENSHIELD_NOTIFY_TIMEOUT_SECONDS", d.notify_timeout_seconds),
+            notify_senders=_int(env, "GREENSHIELD_NOTIFY_SENDERS", d.notify_senders),
         )
 
 

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import greenshield
 from greenshield.api import errors, routes_audit, routes_events, routes_risk, routes_stats, routes_trace, routes_violations, routes_web
-from greenshield.api import routes_epcis, routes_staff, routes_tlog
+from greenshield.api import routes_epcis, routes_staff, routes_subscriptions, routes_tlog
 from greenshield.api.auth import Principal, any_token
 from greenshield.api.limits import BodyGuard
 from greenshield.api.models import Health
@@ -36,7 +36,7 @@ from greenshield.settings import Settings
 
 ROUTERS = (routes_violations.router, routes_stats.router, routes_trace.router, routes_audit.router,
            routes_events.router, routes_web.router, routes_risk.router, routes_staff.router, routes_epcis.router,
-           routes_tlog.router)
+           routes_tlog.router, routes_subscriptions.router)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),

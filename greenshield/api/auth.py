@@ -23,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from greenshield.api.errors import ApiError, forbidden, unauthorized
 from greenshield.api.service import Service, service_of
+from greenshield.share.scope import Scope
 
 COOKIE = "gs_token"
 WEB_HEADER = "x-greenshield-web"
@@ -32,14 +33,17 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "enterprise": frozenset({"violations", "stats", "trace", "ingest", "state_events", "checkpoints",
                              "risk", "credit", "warnings"}),
     "regulator": frozenset({"violations", "stats", "trace", "checkpoints", "dashboard", "ingest", "state_registry",
-                            "risk", "credit", "warnings", "sanctions"}),
+                            "risk", "credit", "warnings", "sanctions", "subscriptions"}),
     "registrar": frozenset({"ingest", "state_registry"}),
     "auditor": frozenset({"trace", "sender", "proofs", "checkpoints", "auditor_page", "credit"}),
+    # a department receives only what its scope admits, through its subscriptions (greenshield.share)
+    # "subscribe" (create a subscription, read the pull feed) is a department's own; the regulator manages them
+    "department": frozenset({"subscriptions", "subscribe"}),
 }
 RECORDED_ROLES = frozenset({"auditor"})  # every request of these roles is written to the audit log
 
 bearer = HTTPBearer(auto_error=False, scheme_name="token",
-                    description="`greenshield tokens create --role enterprise|regulator|registrar|auditor`")
+                    description="`greenshield tokens create --role enterprise|regulator|registrar|auditor|department`")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class Principal:
     token_id: str
     role: str
     enterprise_id: str | None
+    scope: Scope | None = None  # a department's (greenshield.share.scope)
 
     def may(self, permission: str) -> bool:
         return permission in PERMISSIONS.get(self.role, frozenset())
@@ -89,7 +94,7 @@ def authenticate(service: Service, token: str | None) -> Principal:
     found = service.lookup_token(token)
     if found is None or not found.active:
         raise unauthorized("the token is unknown or revoked")
-    return Principal(found.id, found.role, found.enterprise_id)
+    return Principal(found.id, found.role, found.enterprise_id, found.scope)
 
 
 def require(permission: str, page: bool = False) -> Callable[..., Principal]:

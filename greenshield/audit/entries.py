@@ -15,10 +15,10 @@ a violation entry is ``v`` 2 since schema version 3: it names the parcel's enter
     {"content": H({"payload": public payload, "reason": reason}), "enterprise_id": E or null,
      "event_id": I or null, "kind": "reject", "position": P, "sender": C or null, "source": S,
      "stored_s": t, "v": 2}
-    {"content": H(doc), "kind": "grade" | "warning" | "sanction", "v": 1, <the row's key columns>}
+    {"content": H(doc), "kind": "grade" | "warning" | "sanction" | "delivery", "v": 1, <the row's key columns>}
 
-(the last three since schema version 5: credit grades, warnings and sanctions, whose key
-columns are listed in :data:`RECORD_KEYS`)
+(grades, warnings and sanctions since schema version 5, delivery attempts to a
+subscription since version 6; their key columns are listed in :data:`RECORD_KEYS`)
 
 * *public doc* - the stored (already redacted) event with the sender's personal
   fields (``name_masked``, ``id_number_masked``, ``id_hash``) taken out;
@@ -172,6 +172,7 @@ RECORD_KEYS: dict[str, tuple[str, ...]] = {
     "grade": ("enterprise_id", "period", "seq", "grade"),
     "warning": ("subject_kind", "subject_id", "at", "level", "enterprise_id"),
     "sanction": ("enterprise_id", "decision_ref", "at_s", "points"),
+    "delivery": ("subscription_id", "message_id", "attempt", "at_ms", "outcome"),
 }
 
 

@@ -19,13 +19,15 @@ parcel is ``(enterprise_id, waybill_no)``, so violations are keyed by
 (``person_id_hash``), and ``entity_id`` holds a person record's decision reference (32 chars).
 Version 5: credit grades, warnings and the regulator's sanctions are leaves too (``grades``,
 ``warnings``, ``sanctions``).
+Version 6: every delivery attempt of the notifier to a department's subscription is a leaf
+(``deliveries``; the subscriptions themselves are side tables, :mod:`greenshield.share.tables`).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 metadata = sa.MetaData()
 # a 64-bit key that is SQLite's rowid (INTEGER PRIMARY KEY): one B-tree per table, not two
@@ -200,6 +202,18 @@ sanctions = sa.Table(
     sa.Column("points", sa.Integer, nullable=False),
     sa.Column("doc", sa.Text, nullable=False),
     sa.Index("ix_sanctions_enterprise", "enterprise_id", "at_s"),
+)
+# --- sharing (greenshield.share): every delivery attempt to a department's subscription is a leaf
+deliveries = sa.Table(
+    "deliveries", metadata,  # every delivery attempt, a leaf of kind "delivery"
+    sa.Column("id", RowKey, primary_key=True, autoincrement=False),
+    sa.Column("subscription_id", sa.String(20), nullable=False),
+    sa.Column("message_id", sa.String(40), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+    sa.Column("outcome", sa.String(10), nullable=False),       # delivered | failed | parked
+    sa.Column("doc", sa.Text, nullable=False),  # canonical JSON: the keys, token, callback, body hash, status, error
+    sa.Index("ix_deliveries_message", "subscription_id", "message_id"),
 )
 run_state = sa.Table(  # the embedded pipeline's clock
     "run_state", metadata,

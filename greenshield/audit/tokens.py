@@ -4,7 +4,9 @@ A token is ``gs_`` + 32 random bytes (base64url, 43 characters). The store keeps
 ``SHA-256(token text)`` (lowercase hex) and never the token itself, so a copy of the
 database lets nobody in. A token has a short public ``id`` (the first 12 hex
 characters of the hash) for listing and revoking. Revoking stamps ``revoked_ms``;
-a revoked row stays, so the history of who could read what is kept.
+a revoked row stays, so the history of who could read what is kept. A ``department``
+token (customs, police, transport, ...) carries the scope the regulator set when issuing
+it (:mod:`greenshield.share.scope`), kept in the sharing side table ``token_scopes``.
 
 The table has its own :class:`~sqlalchemy.MetaData` and version row
 (``api_tokens_version``), an addition beside the audit schema of
@@ -23,11 +25,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greenshield.audit.entries import canonical, loads
 from greenshield.audit.side_tables import ensure_versioned_tables, version_table
 from greenshield.audit.store import Store
+from greenshield.share import tables as st
+from greenshield.share.scope import Scope, from_doc
 
 TOKENS_VERSION = 1
-ROLES = ("enterprise", "regulator", "registrar", "auditor")
+ROLES = ("enterprise", "regulator", "registrar", "auditor", "department")
 PREFIX = "gs_"
 _ENTERPRISE = re.compile(r"E[0-9]{7}")
 _ID = re.compile(r"[0-9a-f]{12}")
@@ -57,6 +62,7 @@ class Token:
     label: str
     created_ms: int
     revoked_ms: int | None
+    scope: Scope | None = None  # a department's; None for every other role
 
     @property
     def active(self) -> bool:
@@ -69,12 +75,17 @@ def token_hash(token: str) -> str:
 
 
 def ensure_tables(store: Store) -> None:
-    """Create the token tables if this store has none yet (safe to race with another process)."""
+    """Create the token tables (and the sharing tables) if this store has none yet (safe to race with another process)."""
     ensure_versioned_tables(store, metadata, api_tokens_version, TOKENS_VERSION, api_tokens, "API token")
+    st.ensure_tables(store)  # a department token's scope lives beside it
 
 
-def validate_grant(role: str, enterprise_id: str | None) -> None:
-    """Raise ``ValueError`` unless ``role`` exists and an enterprise is given exactly for ``enterprise``."""
+def validate_grant(role: str, enterprise_id: str | None, scope: Scope | None = None) -> None:
+    """Raise ``ValueError`` unless ``role`` exists, an enterprise is given exactly for ``enterprise``
+    and a scope exactly for ``department``."""
+    if (role == "department") != (scope is not None):
+        raise ValueError("a department token needs --scope (e.g. rules=PH-1,PH-2;regions=320500, or all), "
+                         "and only a department token has one")
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     if role == "enterprise":
@@ -85,17 +96,20 @@ def validate_grant(role: str, enterprise_id: str | None) -> None:
 
 
 def create(store: Store, role: str, enterprise_id: str | None = None, label: str = "",
-           clock_ms: int | None = None) -> tuple[Token, str]:
-    """Store a new token's hash; return the record and the token text (shown once, never stored)."""
-    validate_grant(role, enterprise_id)
+           clock_ms: int | None = None, scope: Scope | None = None) -> tuple[Token, str]:
+    """Store a new token's hash (and a department's scope, in the same transaction); return the
+    record and the token text (shown once, never stored)."""
+    validate_grant(role, enterprise_id, scope)
     text = PREFIX + secrets.token_urlsafe(32)
     digest = token_hash(text)
     row = Token(digest[:12], role, enterprise_id, label[:200],
-                clock_ms if clock_ms is not None else time.time_ns() // 1_000_000, None)
+                clock_ms if clock_ms is not None else time.time_ns() // 1_000_000, None, scope)
     with store.write() as conn:
         conn.execute(api_tokens.insert().values(token_hash=digest, id=row.id, role=row.role,
                                                 enterprise_id=row.enterprise_id, label=row.label,
                                                 created_ms=row.created_ms, revoked_ms=None))
+        if scope is not None:
+            conn.execute(st.token_scopes.insert().values(token_id=row.id, scope=canonical(scope.to_doc()).decode()))
     return row, text
 
 
@@ -107,24 +121,36 @@ def revoke(store: Store, ident: str, clock_ms: int | None = None) -> Token | Non
     with store.write() as conn:
         conn.execute(api_tokens.update().where(column == value, api_tokens.c.revoked_ms.is_(None))
                      .values(revoked_ms=now))
-        row = conn.execute(sa.select(api_tokens).where(column == value)).first()
+        row = conn.execute(_select().where(column == value)).first()
     return _token(row) if row is not None else None
 
 
 def lookup(conn: Connection, token: str) -> Token | None:
     """The stored token for a presented token text (revoked ones too), or None."""
-    row = conn.execute(sa.select(api_tokens).where(api_tokens.c.token_hash == token_hash(token))).first()
+    row = conn.execute(_select().where(api_tokens.c.token_hash == token_hash(token))).first()
+    return _token(row) if row is not None else None
+
+
+def by_id(conn: Connection, ident: str) -> Token | None:
+    """The stored token of a public id, or None."""
+    row = conn.execute(_select().where(api_tokens.c.id == ident)).first()
     return _token(row) if row is not None else None
 
 
 def list_tokens(conn: Connection) -> list[Token]:
     """Every token, oldest first."""
-    rows = conn.execute(sa.select(api_tokens).order_by(api_tokens.c.created_ms, api_tokens.c.id)).all()
+    rows = conn.execute(_select().order_by(api_tokens.c.created_ms, api_tokens.c.id)).all()
     return [_token(r) for r in rows]
+
+
+def _select() -> sa.Select[tuple[object, ...]]:
+    s = st.token_scopes
+    return sa.select(api_tokens, s.c.scope).outerjoin(s, s.c.token_id == api_tokens.c.id)
 
 
 def _token(row: sa.Row[tuple[object, ...]]) -> Token:
     m = row._mapping
-    revoked = m["revoked_ms"]
+    revoked, scope = m["revoked_ms"], m["scope"]
     return Token(str(m["id"]), str(m["role"]), m["enterprise_id"], str(m["label"]), int(m["created_ms"]),
-                 int(revoked) if revoked is not None else None)
+                 int(revoked) if revoked is not None else None,
+                 from_doc(loads(scope)) if scope is not None else None)

@@ -9,8 +9,8 @@ the key of the row, as ``table[column=value]``):
   the commitment with the personal fields and digest; ``rejects``: the commitment with
   the payload), and the entry re-derived from the row must equal the stored entry.
   ``events`` (every column, ``digest``, ``source`` and ``position`` included),
-  ``violation_changes``, ``queries``, ``rejects``, ``grades``, ``warnings`` and ``sanctions`` are the leaves
-  (the last three: their key columns must also be their doc's); no data row may
+  ``violation_changes``, ``queries``, ``rejects``, ``grades``, ``warnings``, ``sanctions`` and ``deliveries`` are the leaves
+  (the last four: their key columns must also be their doc's); no data row may
   lack an entry of its kind (an inserted row is found). ``purged`` is checked by what it
   implies (personal fields gone, the commitment kept); on a reject without a sender it
   has nothing to erase, so toggling it there changes nothing served and is not seen;
@@ -76,7 +76,7 @@ UNTRUSTED = ("no trusted checkpoint given: trust comes only from the store's own
 _DATA = {"event": (t.events, t.events.c.entry_id), "violation": (t.violation_changes, t.violation_changes.c.id),
          "query": (t.queries, t.queries.c.id), "reject": (t.rejects, t.rejects.c.entry_id),
          "grade": (t.grades, t.grades.c.id), "warning": (t.warnings, t.warnings.c.id),
-         "sanction": (t.sanctions, t.sanctions.c.id)}
+         "sanction": (t.sanctions, t.sanctions.c.id), "delivery": (t.deliveries, t.deliveries.c.id)}
 _SENTINEL = -(1 << 62)
 _DIGITS = re.compile(r"[0-9]*")
 Runs = list[tuple[int, int, int]]

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 USAGE_ERROR = 2
-ROLES = ("enterprise", "regulator", "registrar", "auditor")  # = greenshield.audit.tokens.ROLES (a test checks)
+ROLES = ("enterprise", "regulator", "registrar", "auditor", "department")  # = greenshield.audit.tokens.ROLES (a test checks)
 
 
 def register(sub: Any) -> None:
@@ -20,8 +20,12 @@ def register(sub: Any) -> None:
     c.add_argument("--role", required=True, choices=ROLES,
                    help="enterprise: its own parcel events and verdicts; regulator: every verdict, the dashboard "
                         "and registry records; registrar: registry records only (the registry feed); "
-                        "auditor: proofs and sender lookups")
+                        "auditor: proofs and sender lookups; department: subscriptions to the messages of its "
+                        "--scope (docs/sharing.md)")
     c.add_argument("--enterprise", metavar="E", help="the enterprise an enterprise token is limited to")
+    c.add_argument("--scope", metavar="SCOPE",
+                   help="a department's scope: 'rules=PH-1,PH-2;severities=critical;regions=320500;"
+                        "enterprises=E3100001' (a kind left out: all of it), or 'all'")
     c.add_argument("--label", default="", help="who or what holds it (kept with the token)")
     _db(c)
     c.set_defaults(func=create)
@@ -54,9 +58,11 @@ def _open(args: argparse.Namespace, action: str) -> Any:
 
 def create(args: argparse.Namespace) -> int:
     from greenshield.audit import tokens
+    from greenshield.share.scope import parse
 
     try:
-        tokens.validate_grant(args.role, args.enterprise)
+        scope = parse(args.scope) if args.scope is not None else None
+        tokens.validate_grant(args.role, args.enterprise, scope)
     except ValueError as err:
         print(f"greenshield tokens create: {err}", file=sys.stderr)
         return USAGE_ERROR
@@ -64,11 +70,12 @@ def create(args: argparse.Namespace) -> int:
     if store is None:
         return USAGE_ERROR
     try:
-        record, text = tokens.create(store, args.role, args.enterprise, args.label)
+        record, text = tokens.create(store, args.role, args.enterprise, args.label, scope=scope)
     finally:
         store.close()
-    scope = f" for {record.enterprise_id}" if record.enterprise_id else ""
-    print(f"created {record.role} token{scope}, id {record.id}; it is shown only now:")
+    whom = f" for {record.enterprise_id}" if record.enterprise_id else ""
+    whom += f" with scope {record.scope.describe()}" if record.scope is not None else ""
+    print(f"created {record.role} token{whom}, id {record.id}; it is shown only now:")
     print(text)
     return 0
 
@@ -102,6 +109,7 @@ def list_(args: argparse.Namespace) -> int:
             found = tokens.list_tokens(conn)
     finally:
         store.close()
-    rows = [[t.id, t.role, t.enterprise_id or "-", "active" if t.active else "revoked", t.label or "-"] for t in found]
-    print(render(("id", "role", "enterprise", "state", "label"), rows))
+    rows = [[t.id, t.role, t.enterprise_id or (t.scope.describe() if t.scope else "-"),
+             "active" if t.active else "revoked", t.label or "-"] for t in found]
+    print(render(("id", "role", "enterprise/scope", "state", "label"), rows))
     return 0

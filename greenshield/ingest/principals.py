@@ -12,6 +12,8 @@ api             ``gs-api``                write events (each checked against its
 tools           ``gs-tools``              write events: ``send`` of a mixed file, replay
                                           and its control messages (signed); write the
                                           warnings (``risk``/``credit --publish``)
+notifier        ``gs-notifier``           read violations (its group): the departments'
+                                          webhooks (``greenshield notifier``)
 enterprise      its id (``E3100001``)     write events, nothing else; it reads nothing
 ==============  ========================  ================================================
 
@@ -37,7 +39,7 @@ from greenshield.ingest.sender import enterprise_key
 from greenshield.settings import Settings
 
 MECHANISM = "SCRAM-SHA-512"
-SYSTEM_ROLES = ("worker", "registry-feed", "api", "tools")
+SYSTEM_ROLES = ("worker", "registry-feed", "api", "tools", "notifier")
 ROLES = (*SYSTEM_ROLES, "enterprise")
 _USER = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _ENTERPRISE = re.compile(r"E[0-9]{7}")
@@ -105,6 +107,8 @@ def grants(principal: Principal, settings: Settings) -> list[Grant]:
         return topic(s.registry_topic, "WRITE")
     if role == "api":
         return [*topic(s.events_topic, "WRITE"), *topic(s.registry_topic, "WRITE"), *topic(s.rejects_topic, "WRITE")]
+    if role == "notifier":  # the departments' webhooks: reads the verdicts, writes nothing
+        return [*topic(s.violations_topic, "READ"), Grant("group", s.notifier_group, "READ")]
     if role == "tools":  # send/replay and the clock; risk/credit --publish the warnings
         return [*topic(s.events_topic, "WRITE"), *topic(s.warnings_topic, "WRITE")]
     # an enterprise writes events, checked by signature (ingest.sender)

@@ -16,6 +16,7 @@ from greenshield.audit.store import Store
 from greenshield.audit.testing import settings_for
 from greenshield.rules.pack import default_pack
 from greenshield.settings import Settings
+from greenshield.share.scope import Scope
 
 PARCELS, SEED = 300, 11
 ENTERPRISE, OTHER = "E3100001", "E3300001"
@@ -67,4 +68,5 @@ def make_tokens(store: Store) -> dict[str, str]:
             "auditor": tokens.create(store, "auditor", label="test")[1],
             "registrar": tokens.create(store, "registrar", label="test")[1],
             "enterprise": tokens.create(store, "enterprise", ENTERPRISE, label="test")[1],
-            "other": tokens.create(store, "enterprise", OTHER, label="test")[1]}
+            "other": tokens.create(store, "enterprise", OTHER, label="test")[1],
+            "department": tokens.create(store, "department", label="test", scope=Scope())[1]}

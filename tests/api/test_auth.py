@@ -20,13 +20,18 @@ ROUTES = {  # a request of each endpoint, and the roles that may make it
     ("GET", "/v1/audit/proof/0"): {"auditor"},
     ("POST", "/v1/senders/lookup"): {"auditor"},
     ("POST", "/v1/events"): {"enterprise", "regulator", "registrar"},  # what each may state: test_registry_authority
-    ("GET", "/openapi.json"): {"regulator", "enterprise", "auditor", "registrar"},
+    ("GET", "/openapi.json"): {"regulator", "enterprise", "auditor", "registrar", "department"},
     ("GET", "/v1/risk/site"): {"regulator", "enterprise"},
     ("GET", "/v1/credit"): {"regulator", "enterprise", "auditor"},
     ("GET", "/v1/warnings"): {"regulator", "enterprise"},
     ("POST", "/v1/sanctions"): {"regulator"},
     ("GET", "/v1/epcis/events?since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z"): {"regulator", "enterprise", "auditor"},
     ("GET", "/tile/entries/000.p/1"): {"auditor"},  # C2SP entry bundles hold leaf data
+    ("GET", "/v1/subscriptions"): {"regulator", "department"},
+    ("POST", "/v1/subscriptions"): {"department"},  # the regulator manages, but a subscription is a department's
+    ("GET", "/v1/subscriptions/sub_0000000000000000/deliveries"): {"regulator", "department"},
+    ("POST", "/v1/subscriptions/sub_0000000000000000/pause"): {"regulator", "department"},
+    ("GET", "/v1/feed?subscription=sub_0000000000000000"): {"department"},
 }
 OPEN = ("/healthz", "/checkpoint", "/tile/0/000.p/1")  # C2SP checkpoint and hash tiles: hashes only
 SENDER = {"id_type": "passport", "id_number": "E12345678"}
@@ -56,7 +61,8 @@ class TestAuthentication:
         api = {p for p in app_paths if p.startswith(("/v1", "/tile/entries")) or p == "/openapi.json"}
         templated = {"/v1/parcels/{waybill}/trace", "/v1/vehicles/{vehicle_id}/trace", "/v1/staff/{staff_id}/trace",
                      "/v1/staff/{staff_id}/record", "/v1/machines/{machine_id}/trace", "/v1/audit/proof/{n}",
-                     "/v1/risk/{kind}", "/tile/entries/{rest:path}"}
+                     "/v1/risk/{kind}", "/tile/entries/{rest:path}", "/v1/subscriptions/{sub_id}/{action}",
+                     "/v1/subscriptions/{sub_id}", "/v1/subscriptions/{sub_id}/deliveries"}
         assert api - templated <= listed
 
     def test_unknown_and_malformed_tokens_get_401_with_a_challenge(self, world: World) -> None:
@@ -84,7 +90,7 @@ class TestAuthorization:
     def test_each_role_gets_exactly_its_rights(self, world: World) -> None:
         """Each route answers 403 to the roles without the right, and not 401/403 to the others."""
         for (method, path), allowed in ROUTES.items():
-            for role in ("regulator", "auditor", "enterprise", "registrar"):
+            for role in ("regulator", "auditor", "enterprise", "registrar", "department"):
                 status = call(world, method, path, world.auth(role))
                 if role in allowed:
                     assert status not in (401, 403), (role, path, status)
@@ -99,6 +105,8 @@ class TestAuthorization:
         assert world.get("/auditor", "regulator").status_code == 403
         assert world.get("/", "enterprise").status_code == 403
         assert world.get("/", "registrar").status_code == 403
+        assert world.get("/", "department").status_code == 403
+        assert world.get("/auditor", "department").status_code == 403
 
 
 class TestTokensAtRest:

@@ -46,7 +46,7 @@ NOT_CHECKED = {
 #: tables verify does not read: a store whose schema_version is edited, deleted or doubled is refused by
 #: Store.open (SchemaError) before verify runs, so these cases assert that refusal instead
 REFUSED_ON_OPEN = {"schema_version"}
-INSERTS = ("rejects", "violations", "events", "checkpoints", "grades", "warnings", "sanctions")
+INSERTS = ("rejects", "violations", "events", "checkpoints", "grades", "warnings", "sanctions", "deliveries")
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,29 @@ def _credit_rows(url: str) -> None:
         store.close()
     assert _gs("credit", "--db", url, "--period", "2026-11") == 0
     assert _gs("credit", "--db", url, "--period", "2026-11", "--as-of", "2026-11-11T12:00:00+08:00") == 0
+
+
+def _delivery_rows(url: str) -> None:
+    """Three delivery attempts to a department's subscription (two failed, one delivered), sequenced by the next run."""
+    from greenshield.audit import tokens
+    from greenshield.share import outbox
+    from greenshield.share.scope import parse
+    from greenshield.share.webhooks import Backoff
+
+    store = Store.open(url, create=False)
+    try:
+        tokens.ensure_tables(store)
+        token, _ = tokens.create(store, "department", label="tamper", scope=parse("all"))
+        sub = outbox.create(store, token, "https://dept.example/hook", parse("all"))
+        with store.write() as conn:
+            outbox.enqueue(conn, store, [(sub.id, "msg_tamper", "violation.opened", '{"data":{}}')], 1)
+        for n, status in enumerate((503, None, 200)):
+            with store.read() as conn:
+                [item] = outbox.due(conn, 1 << 62)
+            attempt = outbox.Attempt(status, None if status == 200 else "ConnectionRefusedError", 1_794_355_200_000 + n)
+            outbox.record(store, item, sub, attempt, Backoff(limit=5), 0)
+    finally:
+        store.close()
 def _person_lines() -> bytes:
     """Revision 2 §8.2: a staff record naming its person and a person record (rows with a person_id_hash)."""
     person = {"id_type": "passport", "id_number": "E12345678"}
@@ -113,6 +136,7 @@ def _build(url: str, var: Path, mp: pytest.MonkeyPatch) -> Base:
     waybill = next(json.loads(line)["waybill_no"] for line in SAMPLE.read_text().splitlines() if "waybill_no" in line)
     assert _gs("trace", waybill, "--db", url) == 0  # a query entry, sequenced by the next run
     _credit_rows(url)
+    _delivery_rows(url)
     rejects = var / "rejects.jsonl"
     rejects.write_bytes(_reject_lines() + _person_lines())
     assert _gs("run", rejects, "--db", url) == 0
@@ -274,7 +298,8 @@ def _insert(url: str, table: sa.Table) -> str:
         key = table.primary_key.columns.values()[0].name
         row.update({key: 1_000_000_000})
         forged = {"events": {"event_id": "forged-1"}, "rejects": {"position": 999_999}, "grades": {"seq": 99},
-                  "warnings": {"level": "orange"}, "sanctions": {"decision_ref": "FORGED-1"}}
+                  "warnings": {"level": "orange"}, "sanctions": {"decision_ref": "FORGED-1"},
+                  "deliveries": {"message_id": "msg_forged"}}
         row.update(forged[table.name])
     _sql(url, table.insert().values(row))
     return _key(table, row)
@@ -314,7 +339,8 @@ def test_tampering_is_found_and_named(base: Base, store_url: str, table_name: st
 
 UNREADABLE = [("events", "doc", "{"), ("queries", "doc", "{"), ("rejects", "payload", "{"),
               ("violation_changes", "doc", "{"), ("violations", "doc", "{"), ("checkpoints", "key_id", "Z" * 64),
-              ("audit_log", "entry", b""), ("grades", "doc", "{"), ("warnings", "doc", "{"), ("sanctions", "doc", "{")]
+              ("audit_log", "entry", b""), ("grades", "doc", "{"), ("warnings", "doc", "{"), ("sanctions", "doc", "{"),
+              ("deliveries", "doc", "{")]
 
 
 @pytest.mark.parametrize(("table_name", "column", "value"), UNREADABLE,

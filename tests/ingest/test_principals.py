@@ -50,15 +50,18 @@ class TestTable:
         assert {r for r in p.ROLES if S.violations_topic in _writes(_any(r))} == {"worker"}
         assert {r for r in p.ROLES if S.rejects_topic in _writes(_any(r))} == {"worker", "api"}
 
-    def test_nobody_reads_an_output_topic_on_kafka(self) -> None:
-        """Violations and rejects reach people through the API (scoped by token), never a Kafka read."""
-        assert all(not (_reads(_any(r)) & OUTPUTS) for r in p.ROLES)
+    def test_nobody_but_the_notifier_reads_an_output_topic_on_kafka(self) -> None:
+        """Violations and rejects reach people through the API or the notifier's webhooks (both scoped by
+        token), never their own Kafka read; the notifier reads the violations and writes nothing."""
+        assert all(not (_reads(_any(r)) & OUTPUTS) for r in p.ROLES if r != "notifier")
+        n = p.system("notifier")
+        assert _reads(n) == {S.violations_topic, S.notifier_group} and _writes(n) == set()
 
     def test_only_the_tools_publish_warnings(self) -> None:
         assert {r for r in p.ROLES if S.warnings_topic in _writes(_any(r))} == {"tools"}
 
     def test_every_grant_names_a_topic_of_these_settings_or_the_workers_group(self) -> None:
-        names = INPUTS | OUTPUTS | {S.warnings_topic, S.worker_group}
+        names = INPUTS | OUTPUTS | {S.warnings_topic, S.worker_group, S.notifier_group}
         assert all(g.name in names for r in p.ROLES for g in p.grants(_any(r), S))
 
     @pytest.mark.parametrize("user, role, eid", [

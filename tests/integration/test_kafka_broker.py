@@ -266,7 +266,8 @@ def test_a_secure_broker_makes_its_principals_and_refuses_to_start_plain(
         err = capsys.readouterr().err
         assert f"super user {data / 'credentials' / 'admin.json'}" in err
         made = sorted(p.name for p in (data / "credentials").iterdir())
-        assert made == ["admin.json", "gs-api.json", "gs-registry-feed.json", "gs-tools.json", "gs-worker.json"]
+        assert made == ["admin.json", "gs-api.json", "gs-notifier.json", "gs-registry-feed.json", "gs-tools.json",
+                        "gs-worker.json"]
         assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in (data / "credentials").iterdir())
         assert _kafka_cli("acl", "--no-system", "--enterprise", "E3100001", *flags) == 0
         path = Path(capsys.readouterr().out.strip())

@@ -1,0 +1,69 @@
+"""``greenshield notifier``: the departments' webhooks (violations from Kafka, Standard Webhooks out)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import Any
+
+USAGE_ERROR = 2
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("notifier", help="deliver the departments' subscriptions (signed webhooks)",
+                       description="Consume the violations topic as the notifier group, with the stored registry "
+                                   "blacklistings and warnings; queue each message for the subscriptions whose "
+                                   "filter and scope admit it; deliver each subscription's queue in order, signed "
+                                   "per Standard Webhooks, with backoff; record every attempt as an audit-log "
+                                   "leaf. Kafka offsets are committed only after the store commit. Stops on "
+                                   "SIGTERM or Ctrl-C. See docs/sharing.md.")
+    p.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the store (default: GREENSHIELD_DB_URL)")
+    p.add_argument("--bootstrap", help="Kafka bootstrap address (default: the settings' broker)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from greenshield.audit import tokens
+    from greenshield.audit.store import SchemaError, Store
+    from greenshield.commands.run import setup_logging
+    from greenshield.ingest.topics import TopicsError, ensure_topics
+    from greenshield.settings import Settings
+    from greenshield.share.notifier import Notifier, consumer_of
+
+    try:
+        settings = Settings.from_env()
+        setup_logging(settings.log_level)
+        store = Store.open(args.db or settings.db_url)
+        tokens.ensure_tables(store)
+    except (ValueError, OSError, SchemaError, RuntimeError) as err:
+        print(f"greenshield notifier: {err}", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        ensure_topics(settings, ("violations",), args.bootstrap, "greenshield-notifier-admin")
+        notifier = Notifier(settings, store, consumer_of(settings, args.bootstrap))
+    except TopicsError as err:
+        print(f"greenshield notifier: {err}", file=sys.stderr)
+        store.close()
+        return USAGE_ERROR
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: notifier.stopping.set())
+    print(f"greenshield notifier: consuming {settings.violations_topic} as group {settings.notifier_group}",
+          file=sys.stderr, flush=True)
+    try:
+        notifier.run()
+    finally:
+        notifier.consumer.close()
+        store.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m greenshield.commands.notifier [options]``: the notifier alone."""
+    parser = argparse.ArgumentParser(prog="greenshield-notifier")
+    register(parser.add_subparsers())
+    return int(run(parser.parse_args(["notifier", *(sys.argv[1:] if argv is None else argv)])))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sharing with departments: scopes, subscriptions, Standard Webhooks delivery (the ``greenshield notifier``)."""
