@@ -96,6 +96,15 @@ def covers(conn: Connection) -> bool:
     return top is None or int(top) <= seen
 
 
+def position(conn: Connection) -> tuple[int, int] | None:
+    """``(entries_seen, the store's last event entry id)``; None without the tables."""
+    if not has_tables(conn):
+        return None
+    seen = int(conn.execute(sa.select(risk_index_state.c.entries_seen)).scalar_one())
+    top = conn.execute(sa.select(sa.func.max(t.events.c.entry_id))).scalar()
+    return seen, int(top or 0)
+
+
 def refresh(store: Store, chunk: int = REFRESH_CHUNK) -> int:
     """Create the tables if needed and catch them up with the committed events; return the parcel events indexed.
 
