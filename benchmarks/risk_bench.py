@@ -6,7 +6,9 @@
 1. *Store*: without ``--db``, ``--parcels`` simulated parcels (90,000 ≈ 0.96M events with the
    registry) go through the embedded pipeline (``greenshield run``) once into a SQLite file
    ``<cache>/risk-<parcels>-<seed>.db`` (default cache: the temp dir), kept for later runs; each
-   run works on a fresh copy of it, so the index is always built from nothing.
+   run works on a fresh copy of it. ``--db URL --build`` builds it into ``URL`` instead (for
+   PostgreSQL: a schema of one's own, ``?options=-csearch_path%3D<schema>``) if that is empty.
+   The risk side tables are dropped first, so the index is always built from nothing.
 2. *Index*: :func:`greenshield.audit.risk_index.refresh` builds the risk side tables from
    the whole store (timed: the one-off cost for a store that never had them; afterwards each
    refresh only catches up the events since the last one).
@@ -57,6 +59,26 @@ def cached_store(parcels: int, seed: int, cache: Path) -> Path:
     partial.rename(path)
     print(f"store: built {path} in {time.perf_counter() - start:.0f} s", flush=True)
     return path
+
+
+def build_into(url: str, parcels: int, seed: int, cache: Path) -> None:
+    """Build the simulated store into ``url`` (PostgreSQL: a schema of one's own) unless it holds events."""
+    from greenshield.audit.pipeline import open_audit
+    from greenshield.audit.pipeline import run as run_pipeline
+    from greenshield.audit.testing import settings_for
+    from greenshield.rules.pack import default_pack
+    from greenshield.simulate import generate_lines
+
+    audit = open_audit(settings_for(cache / "var", url))
+    try:
+        with audit.store.read() as conn:
+            if conn.exec_driver_sql("SELECT count(*) FROM events").scalar_one():
+                return
+        start = time.perf_counter()
+        run_pipeline(audit, [("bench", generate_lines(parcels, seed))], default_pack())
+        print(f"store: built in {time.perf_counter() - start:.0f} s", flush=True)
+    finally:
+        audit.close()
 
 
 def working_copy(cached: Path) -> str:
@@ -115,12 +137,14 @@ def main() -> None:
     p.add_argument("--old-repeat", type=int, default=1, help="runs of the old computation (slow)")
     p.add_argument("--more", type=int, default=940, help="parcels added for the incremental refresh (~10k events)")
     p.add_argument("--no-reference", action="store_true", help="skip the old computation")
+    p.add_argument("--build", action="store_true", help="with --db: build the simulated store there if empty")
     args = p.parse_args()
+    if args.db and args.build:
+        build_into(args.db, args.parcels, args.seed, args.cache)
     url = args.db or working_copy(cached_store(args.parcels, args.seed, args.cache))
     store = Store.open(url, create=False)
-    if not args.db:
-        with store.write() as conn:  # the copy's side tables (if building the store made any): built below
-            risk_index.metadata.drop_all(conn)
+    with store.write() as conn:  # side tables building the store made (record_risk_warnings): built below
+        risk_index.metadata.drop_all(conn)
     model = default_model()
     print(f"risk_bench: {store.engine.dialect.name}, {platform.machine()} {os.cpu_count()} cpus, "
           f"python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}")

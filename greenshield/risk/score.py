@@ -96,7 +96,7 @@ def level_of(alpha: float, beta: float, rate: float, weighted: float, model: Ris
     reached = [lv for lv in LEVELS if value >= model.levels[lv]]
     if weighted <= 0 or not reached:
         return None
-    if beta_quantile((1 - model.interval) / 2, alpha, beta) <= rate:
+    if not quantile_above((1 - model.interval) / 2, alpha, beta, rate):
         return None
     return reached[-1]
 
@@ -182,6 +182,26 @@ def beta_quantile(p: float, a: float, b: float) -> float:
         else:
             hi = mid
     return (lo + hi) / 2
+
+
+def quantile_above(p: float, a: float, b: float, x: float) -> bool:
+    """Whether ``beta_quantile(p, a, b) > x``, by the same bisection stopped once ``x`` is outside it.
+
+    The same steps as :func:`beta_quantile` until the bracket ``[lo, hi]`` no longer holds ``x``
+    (the result lies in the bracket), so the same answer, mostly after a few steps, not 60.
+    """
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        if hi <= x:
+            return False
+        if lo > x:
+            return True
+        mid = (lo + hi) / 2
+        if beta_cdf(mid, a, b) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2 > x
 
 
 def interval(score: SourceScore, mass: float) -> tuple[float, float]:
