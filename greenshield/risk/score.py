@@ -115,13 +115,16 @@ def score_kind(kind: str, exposure: Mapping[str, Mapping[int, int]], incidents: 
             by_source[inc.source].append(inc)
     hl = model.half_life_s
     exp = {s: exposure_of(b, hl) for s, b in exposure.items()}
-    wtd = {s: weighted_of(by_source.get(s, []), hl) for s in exposure}
+    wtd = {s: weighted_of(by_source[s], hl) if s in by_source else 0.0 for s in exposure}
     rate = regional_rate(sum(exp.values()), sum(wtd.values()))
     out = []
     for source in sorted(exposure):
         a, b = posterior(wtd[source], exp[source], rate, model.prior_parcels)
         mean = a / (a + b)
-        found = by_source.get(source, [])
+        found = by_source.get(source)
+        if not found:  # most sources: no incident, no level (what the general path gives them, sooner)
+            out.append(SourceScore(source, sum(exposure[source].values()), exp[source], 0.0, a, b, mean, None))
+            continue
         rules: dict[str, int] = defaultdict(int)
         for inc in found:
             rules[inc.rule_id] += 1
