@@ -135,7 +135,7 @@ def main() -> None:
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "greenshield-bench")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--old-repeat", type=int, default=1, help="runs of the old computation (slow)")
-    p.add_argument("--more", type=int, default=940, help="parcels added for the incremental refresh (~10k events)")
+    p.add_argument("--more", type=int, default=1_350, help="parcels of a later day added for the incremental refresh (~10k events)")
     p.add_argument("--no-reference", action="store_true", help="skip the old computation")
     p.add_argument("--build", action="store_true", help="with --db: build the simulated store there if empty")
     args = p.parse_args()

@@ -32,7 +32,7 @@ from greenshield.audit.stats import prefecture_of
 from greenshield.audit.store import Store
 
 RISK_INDEX_VERSION = 1
-REFRESH_CHUNK = 10_000  # entry ids caught up per transaction (bounds how long one holds the lock)
+REFRESH_CHUNK = 2_000  # entry ids caught up per transaction (bounds how long one holds the lock)
 HANDLED_KINDS = ("enterprise", "site", "staff", "machine", "vehicle")
 FINDING_TYPES = ("xray", "manual_check", "interception")
 
