@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
 from greenshield.api.auth import Principal, require
@@ -36,6 +37,7 @@ Kind = Literal["enterprise", "site", "staff", "sender", "machine", "vehicle", "c
 CROSS_ENTERPRISE = ("sender", "city")
 CACHE_SIZE = 64
 SYNC_BACKLOG = 5_000  # a request catches up at most this many entry ids itself (well under 1 s)
+BEHIND_MAX = 100_000  # ranking from tables this far behind (a busy worker's half minute), else from events
 log = logging.getLogger(__name__)
 _GUARD_LOCK = threading.Lock()
 AsOf = Annotated[str | None, Query(pattern=RFC3339, description="RFC 3339 (default: the latest parcel event)")]
@@ -57,13 +59,13 @@ def _cache(request: Request) -> dict[tuple[Any, ...], dict[str, Any]]:
 def keep_up(store: Store, guard: threading.Lock) -> threading.Thread | None:
     """Catch the risk side tables up before a ranking without making the request wait on a long catch-up.
 
-    A small backlog (or tables never built) is caught up here; a larger one (a live worker
-    writes thousands of events a second) by one background thread at a time, returned,
-    while the request ranks from the tables as they stand.
+    A small backlog is caught up here; a larger one (a live worker writes thousands of
+    events a second, or the tables were never built) by one background thread at a time,
+    returned, while the request ranks from the tables as they stand (:func:`usable_behind`).
     """
     with store.read() as conn:
         at = risk_index.position(conn)
-    if at is None or at[0] == 0 or at[1] - at[0] <= SYNC_BACKLOG:
+    if at is None or at[1] - at[0] <= SYNC_BACKLOG:
         risk_index.refresh(store)
         return None
     if not guard.acquire(blocking=False):
@@ -80,6 +82,15 @@ def keep_up(store: Store, guard: threading.Lock) -> threading.Thread | None:
     thread = threading.Thread(target=run, name="risk-refresh", daemon=True)
     thread.start()
     return thread
+
+
+def usable_behind(conn: Connection) -> bool:
+    """Whether a ranking may come from side tables behind the store: by at most ``BEHIND_MAX`` entry ids.
+
+    Further behind (being built, or after a long pause) the slow exact path from ``events`` answers.
+    """
+    at = risk_index.position(conn)
+    return at is not None and at[1] - at[0] <= BEHIND_MAX
 
 
 def _guard(request: Request) -> threading.Lock:
@@ -112,13 +123,14 @@ async def risk(request: Request, principal: Annotated[Principal, Depends(require
             if cut is None:
                 return None
             version = conn.execute(sa.select(sa.func.max(t.audit_log.c.id))).scalar()
-            key = (kind, cut[0], span, top, _scope(principal), version, risk_index.position(conn))
+            behind = usable_behind(conn)
+            key = (kind, cut[0], span, top, _scope(principal), version, risk_index.position(conn), behind)
             cache = _cache(request)
             if key not in cache:
                 if len(cache) >= CACHE_SIZE:
                     cache.clear()
                 cache[key] = risk_report(conn, kind, cut[0], model_of(service), span, top, _scope(principal),
-                                         behind=True)
+                                         behind=behind)
             return cache[key]
 
     doc = await run_in_threadpool(read)

@@ -1,7 +1,7 @@
 """The service's catch-up policy: a small backlog is caught up by the request, a large one in the background.
 
 While a background catch-up runs (one at a time) a ranking is computed from the side tables
-as they stand, never from ``events`` (the slow reference).
+as they stand, not from ``events`` (the slow reference), unless they are too far behind.
 """
 
 from __future__ import annotations
@@ -71,9 +71,12 @@ def test_a_small_backlog_is_caught_up_by_the_request_a_large_one_in_the_backgrou
     with audit.store.read() as conn:
         latest = latest_parcel_instant(conn)
         assert latest is not None
+        assert routes_risk.usable_behind(conn)  # backlog <= BEHIND_MAX
         assert risk_report(conn, "site", latest[0], MODEL, behind=True)["results"]  # from the tables as they stand
         with pytest.raises(AssertionError, match="ranked from events"):
             risk_report(conn, "site", latest[0], MODEL)  # behind the store: the reference path
+        monkeypatch.setattr(routes_risk, "BEHIND_MAX", backlog - 1)
+        assert not routes_risk.usable_behind(conn)  # too far behind: the service ranks from events
 
     thread = routes_risk.keep_up(audit.store, guard)
     assert thread is not None
