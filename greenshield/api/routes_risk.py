@@ -8,10 +8,13 @@ auditor reads the grades, to prove one with ``/v1/audit/proof/{n}``.
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
 from greenshield.api.auth import Principal, require
@@ -23,6 +26,7 @@ from greenshield.audit import risk_index
 from greenshield.audit import schema as t
 from greenshield.audit.credit_log import list_warnings, store_sanction, stored_grades
 from greenshield.audit.risk_report import record_credit, risk_report
+from greenshield.audit.store import Store
 from greenshield.audit.verdicts import latest_parcel_instant
 from greenshield.risk.credit import period_bounds, period_of
 from greenshield.risk.model import RiskModel, default_model, load_model, parse_span
@@ -32,6 +36,10 @@ router = APIRouter(tags=["risk and credit"])
 Kind = Literal["enterprise", "site", "staff", "sender", "machine", "vehicle", "city"]
 CROSS_ENTERPRISE = ("sender", "city")
 CACHE_SIZE = 64
+SYNC_BACKLOG = 5_000  # a request catches up at most this many entry ids itself (well under 1 s)
+BEHIND_MAX = 100_000  # ranking from tables this far behind (a busy worker's half minute), else from events
+log = logging.getLogger(__name__)
+_GUARD_LOCK = threading.Lock()
 AsOf = Annotated[str | None, Query(pattern=RFC3339, description="RFC 3339 (default: the latest parcel event)")]
 
 
@@ -41,11 +49,56 @@ def model_of(service: Service) -> RiskModel:
 
 
 def _cache(request: Request) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Rankings computed per state of the store (its last entry id): polling dashboards cost one computation."""
+    """Rankings computed per state of the store and side tables (their last entry ids): a poll costs one computation."""
     cache: dict[tuple[Any, ...], dict[str, Any]] | None = getattr(request.app.state, "risk_cache", None)
     if cache is None:
         cache = request.app.state.risk_cache = {}
     return cache
+
+
+def keep_up(store: Store, guard: threading.Lock) -> threading.Thread | None:
+    """Catch the risk side tables up before a ranking without making the request wait on a long catch-up.
+
+    A small backlog is caught up here; a larger one (a live worker writes thousands of
+    events a second, or the tables were never built) by one background thread at a time,
+    returned, while the request ranks from the tables as they stand (:func:`usable_behind`).
+    """
+    with store.read() as conn:
+        at = risk_index.position(conn)
+    if at is None or at[1] - at[0] <= SYNC_BACKLOG:
+        risk_index.refresh(store)
+        return None
+    if not guard.acquire(blocking=False):
+        return None  # one is running already
+
+    def run() -> None:
+        try:
+            risk_index.refresh(store)
+        except Exception:
+            log.exception("event=risk_refresh_failed")
+        finally:
+            guard.release()
+
+    thread = threading.Thread(target=run, name="risk-refresh", daemon=True)
+    thread.start()
+    return thread
+
+
+def usable_behind(conn: Connection) -> bool:
+    """Whether a ranking may come from side tables behind the store: by at most ``BEHIND_MAX`` entry ids.
+
+    Further behind (being built, or after a long pause) the slow exact path from ``events`` answers.
+    """
+    at = risk_index.position(conn)
+    return at is not None and at[1] - at[0] <= BEHIND_MAX
+
+
+def _guard(request: Request) -> threading.Lock:
+    with _GUARD_LOCK:
+        guard: threading.Lock | None = getattr(request.app.state, "risk_refresh_guard", None)
+        if guard is None:
+            guard = request.app.state.risk_refresh_guard = threading.Lock()
+        return guard
 
 
 def _scope(principal: Principal) -> str | None:
@@ -64,18 +117,20 @@ async def risk(request: Request, principal: Annotated[Principal, Depends(require
     span = parse_span(window, "window") if window else None
 
     def read() -> dict[str, Any] | None:
-        risk_index.refresh(service.store)
+        keep_up(service.store, _guard(request))
         with service.store.read() as conn:
             cut = at if at is not None else latest_parcel_instant(conn)
             if cut is None:
                 return None
             version = conn.execute(sa.select(sa.func.max(t.audit_log.c.id))).scalar()
-            key = (kind, cut[0], span, top, _scope(principal), version)
+            behind = usable_behind(conn)
+            key = (kind, cut[0], span, top, _scope(principal), version, risk_index.position(conn), behind)
             cache = _cache(request)
             if key not in cache:
                 if len(cache) >= CACHE_SIZE:
                     cache.clear()
-                cache[key] = risk_report(conn, kind, cut[0], model_of(service), span, top, _scope(principal))
+                cache[key] = risk_report(conn, kind, cut[0], model_of(service), span, top, _scope(principal),
+                                         behind=behind)
             return cache[key]
 
     doc = await run_in_threadpool(read)

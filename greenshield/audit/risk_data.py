@@ -215,15 +215,17 @@ def _at_s(item: dict[str, Any]) -> int:
 
 
 def kind_data(conn: Connection, kind: str, as_of_s: int, window_s: int, model: RiskModel,
-              reference: bool = False) -> KindData:
+              reference: bool = False, behind: bool = False) -> KindData:
     """Everything :func:`greenshield.risk.score.score_kind` needs for one kind and window.
 
-    From the side tables when they cover the store (unless ``reference``), else from ``events``.
+    From the side tables when they cover the store (unless ``reference``), else from ``events``;
+    ``behind``: from the side tables as they stand (the events since their last catch-up not
+    counted yet), as the service answers while a catch-up runs.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
     lo, hi, data = as_of_s - window_s, as_of_s, KindData()
-    indexed = not reference and ix.covers(conn)
+    indexed = not reference and (ix.covers(conn) or (behind and ix.has_tables(conn)))
     items = [v for v in violations_in(conn, lo, hi) if model.counts(kind, v["rule_id"])]
     if model.counts(kind, PROHIBITED):
         items += findings_in(conn, lo, hi, indexed)

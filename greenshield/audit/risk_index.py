@@ -1,8 +1,9 @@
 """The risk side tables: which source handled which parcel when, acceptances and prohibited findings.
 
 Derived from ``events`` like ``parcel_origins`` (:mod:`greenshield.audit.stats`): caught up
-by entry id (:func:`refresh`, one at a time under the sequencer's lock, never past an id a
-writer can still commit), with their own version row (``risk_index_version``). Rows:
+by entry id (:func:`refresh`: set-based ``INSERT ... SELECT`` in the database, in bounded
+chunks of ids under the sequencer's lock, never past an id a writer can still commit), with
+their own version row (``risk_index_version``). Rows:
 
 * ``risk_handled`` - per kind, source and parcel, the first and last ``at_s`` at which
   the source handled the parcel (site, staff and inspector, X-ray machine, vehicle,
@@ -12,7 +13,8 @@ writer can still commit), with their own version row (``risk_index_version``). R
 * ``risk_findings`` - one per prohibited finding (``xray``/``manual_check`` ``prohibited``,
   ``interception``).
 
-A reader uses them only when they cover every event it sees (:func:`covers`).
+A reader uses them only when they cover every event it sees (:func:`covers`);
+:func:`disagreements` rebuilds them in Python (:func:`index_rows`) to check the SQL.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from greenshield.audit.stats import prefecture_of
 from greenshield.audit.store import Store
 
 RISK_INDEX_VERSION = 1
-REFRESH_CHUNK = 50_000  # entry ids caught up per transaction
+REFRESH_CHUNK = 2_000  # entry ids caught up per transaction (bounds how long one holds the lock)
 HANDLED_KINDS = ("enterprise", "site", "staff", "machine", "vehicle")
 FINDING_TYPES = ("xray", "manual_check", "interception")
 
@@ -94,41 +96,126 @@ def covers(conn: Connection) -> bool:
     return top is None or int(top) <= seen
 
 
-def refresh(store: Store) -> int:
-    """Create the tables if needed and catch them up with the committed events; return the events indexed."""
+def position(conn: Connection) -> tuple[int, int] | None:
+    """``(entries_seen, the store's last event entry id)``; None without the tables."""
+    if not has_tables(conn):
+        return None
+    seen = int(conn.execute(sa.select(risk_index_state.c.entries_seen)).scalar_one())
+    top = conn.execute(sa.select(sa.func.max(t.events.c.entry_id))).scalar()
+    return seen, int(top or 0)
+
+
+def refresh(store: Store, chunk: int = REFRESH_CHUNK) -> int:
+    """Create the tables if needed and catch them up with the committed events; return the parcel events indexed.
+
+    Up to the high water seen at the call, ``chunk`` entry ids per transaction, each done by the
+    database (``INSERT ... SELECT ... GROUP BY`` with an upsert): the sequencer's lock (on SQLite
+    the write lock) is held for one chunk at a time.
+    """
     ensure_tables(store)
     with store.read() as conn:  # the common case, nothing new: no lock taken
         if covers(conn):
             return 0
-    added = 0
+    added, upto = 0, None
     while True:
         with store.sequencing() as conn:
+            if upto is None:
+                upto = store.committed_high_water(conn)
             seen = int(conn.execute(sa.select(risk_index_state.c.entries_seen)).scalar_one())
-            high = min(store.committed_high_water(conn), seen + REFRESH_CHUNK)
+            high = min(upto, seen + chunk)
             if high <= seen:
                 return added
             added += _catch_up(conn, seen, high)
             conn.execute(risk_index_state.update().where(risk_index_state.c.id == 1).values(entries_seen=high))
-            if high < seen + REFRESH_CHUNK:
-                return added
 
 
 _COLUMNS = ("entry_id", "enterprise_id", "waybill_no", "type", "at_s", "site_id", "staff_id", "inspector_id",
             "device_id", "result", "event_id")
 
 
-def _catch_up(conn: Connection, seen: int, high: int) -> int:
+def _parcel_range(seen: int, high: int) -> Any:
     e = t.events
-    where = sa.and_(e.c.entry_id.between(seen + 1, high), e.c.waybill_no.is_not(None), e.c.type != "registry")
-    rows = conn.execute(sa.select(*(e.c[c] for c in _COLUMNS)).where(where).order_by(e.c.entry_id)).all()
-    docs = dict(conn.execute(sa.select(e.c.entry_id, e.c.doc).where(where, e.c.type == "acceptance")).all())
-    handled, accepts, findings = index_rows(rows, docs)
-    _upsert_handled(conn, handled)
-    if accepts:
-        conn.execute(risk_accepts.insert(), accepts)
-    if findings:
-        conn.execute(risk_findings.insert(), findings)
-    return len(rows)
+    return sa.and_(e.c.entry_id > seen, e.c.entry_id <= high, e.c.waybill_no.is_not(None), e.c.type != "registry")
+
+
+def _catch_up(conn: Connection, seen: int, high: int) -> int:
+    """Index the parcel events with ``seen < entry_id <= high``; return how many there were."""
+    e, where = t.events, _parcel_range(seen, high)
+    count = int(conn.execute(sa.select(sa.func.count()).select_from(e).where(where)).scalar_one())
+    if count:
+        conn.execute(_handled_upsert(conn, where))
+        conn.execute(risk_findings.insert().from_select(
+            ["entry_id", "enterprise_id", "waybill_no", "event_id", "at_s"],
+            sa.select(e.c.entry_id, e.c.enterprise_id, e.c.waybill_no, e.c.event_id, e.c.at_s)
+            .where(where, _found(e))))
+        _insert_accepts(conn, where)
+    return count
+
+
+def _found(e: sa.Table) -> Any:
+    """:func:`is_finding` in SQL."""
+    return sa.or_(e.c.type == "interception",
+                  sa.and_(e.c.type.in_(("xray", "manual_check")), e.c.result == "prohibited"))
+
+
+def _handled_select(where: Any) -> Any:
+    """``(kind, src, enterprise_id, waybill_no, first_s, last_s)`` of a range of events: :func:`handled_by` in SQL."""
+    e = t.events
+    rest = (e.c.enterprise_id, e.c.waybill_no, e.c.at_s)
+
+    def part(kind: str, src: Any, *more: Any) -> Any:
+        return sa.select(sa.literal_column(f"'{kind}'", sa.String(10)).label("kind"), src.label("src"), *rest) \
+            .where(where, src.is_not(None), *more)
+
+    rows = sa.union_all(
+        part("enterprise", e.c.enterprise_id),
+        part("site", e.c.site_id),
+        part("staff", e.c.staff_id),
+        part("staff", e.c.inspector_id, e.c.type == "acceptance"),
+        part("machine", e.c.device_id, e.c.type == "xray"),
+        part("vehicle", e.c.device_id, e.c.type.in_(("depart", "arrive"))),
+    ).subquery()
+    keys = (rows.c.kind, rows.c.src, rows.c.enterprise_id, rows.c.waybill_no)
+    return sa.select(*keys, sa.func.min(rows.c.at_s), sa.func.max(rows.c.at_s)).group_by(*keys)
+
+
+def _handled_upsert(conn: Connection, where: Any) -> Any:
+    h = risk_handled
+    lo: Any
+    hi: Any
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        ins: Any = sqlite_insert(h)
+        lo, hi = sa.func.min, sa.func.max  # SQLite's two-argument min()/max() are scalar
+    else:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        ins = pg_insert(h)
+        lo, hi = sa.func.least, sa.func.greatest
+    columns = ["kind", "src", "enterprise_id", "waybill_no", "first_s", "last_s"]
+    ins = ins.from_select(columns, _handled_select(where))
+    return ins.on_conflict_do_update(
+        index_elements=[h.c.kind, h.c.src, h.c.enterprise_id, h.c.waybill_no],
+        set_={"first_s": lo(h.c.first_s, ins.excluded.first_s), "last_s": hi(h.c.last_s, ins.excluded.last_s)})
+
+
+def _insert_accepts(conn: Connection, where: Any) -> None:
+    """One ``risk_accepts`` row per acceptance; its prefecture read from the stored doc in Python.
+
+    (Not ``json_extract``/``->>``: the docs of a hostile enterprise may nest deeper than the
+    database's JSON parser goes; :func:`loads` reads any stored doc.)
+    """
+    e = t.events
+    rows = conn.execute(sa.select(e.c.entry_id, e.c.enterprise_id, e.c.waybill_no, e.c.at_s, e.c.doc)
+                        .where(where, e.c.type == "acceptance")).all()
+    if rows:
+        conn.execute(risk_accepts.insert(), [
+            {"entry_id": r[0], "enterprise_id": r[1], "waybill_no": r[2], "at_s": r[3], "prefecture": _prefecture(r[4])}
+            for r in rows])
+
+
+def _prefecture(doc_text: str) -> str | None:
+    doc = loads(doc_text)
+    return prefecture_of(doc.get("origin_region") if isinstance(doc, dict) else None)
 
 
 def handled_by(kind: str, row: Any) -> list[str]:
@@ -173,27 +260,6 @@ def index_rows(rows: Sequence[Any], docs: dict[int, str]) -> tuple[Handled, list
             findings.append({"entry_id": row.entry_id, "enterprise_id": row.enterprise_id,
                              "waybill_no": row.waybill_no, "event_id": row.event_id, "at_s": at})
     return handled, accepts, findings
-
-
-def _upsert_handled(conn: Connection, handled: Handled) -> None:
-    if not handled:
-        return
-    h = risk_handled
-    lo: Any
-    hi: Any
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-        ins: Any = sqlite_insert(h)
-        lo, hi = sa.func.min, sa.func.max  # SQLite's two-argument min()/max() are scalar
-    else:
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        ins = pg_insert(h)
-        lo, hi = sa.func.least, sa.func.greatest
-    stmt = ins.on_conflict_do_update(
-        index_elements=[h.c.kind, h.c.src, h.c.enterprise_id, h.c.waybill_no],
-        set_={"first_s": lo(h.c.first_s, ins.excluded.first_s), "last_s": hi(h.c.last_s, ins.excluded.last_s)})
-    conn.execute(stmt, [{"kind": k, "src": s, "enterprise_id": ent, "waybill_no": wb, "first_s": a, "last_s": b}
-                        for (k, s, ent, wb), (a, b) in sorted(handled.items())])
 
 
 def disagreements(conn: Connection) -> list[str]:

@@ -36,8 +36,8 @@ def span_text(seconds: int) -> str:
 
 
 def _scores(conn: Connection, kind: str, as_of_s: int, window_s: int, model: RiskModel,
-            reference: bool = False) -> tuple[float, list[SourceScore], dict[str, set[str]]]:
-    data = kind_data(conn, kind, as_of_s, window_s, model, reference)
+            reference: bool = False, behind: bool = False) -> tuple[float, list[SourceScore], dict[str, set[str]]]:
+    data = kind_data(conn, kind, as_of_s, window_s, model, reference, behind)
     rate, scored = score_kind(kind, data.exposure, data.incidents, model)
     return rate, scored, data.owners
 
@@ -64,15 +64,17 @@ def _result(rank: int, kind: str, s: SourceScore, before: SourceScore | None, ow
 
 
 def risk_report(conn: Connection, kind: str, as_of_s: int, model: RiskModel, window_s: int | None = None,
-                top: int = 20, enterprise: str | None = None, reference: bool = False) -> dict[str, Any]:
+                top: int = 20, enterprise: str | None = None, reference: bool = False,
+                behind: bool = False) -> dict[str, Any]:
     """The ranking of ``kind`` at ``as_of_s``; ``enterprise`` keeps only sources wholly that enterprise's.
 
     Fast once :func:`greenshield.audit.risk_index.refresh` has caught the side tables up;
-    ``reference`` computes it from ``events`` alone (the same answer, slowly).
+    ``reference`` computes it from ``events`` alone (the same answer, slowly); ``behind`` uses the
+    side tables even when they are behind the store (:func:`greenshield.audit.risk_data.kind_data`).
     """
     window = window_s or model.window_s
-    rate, scored, owners = _scores(conn, kind, as_of_s, window, model, reference)
-    _, before, _ = _scores(conn, kind, as_of_s - window, window, model, reference)
+    rate, scored, owners = _scores(conn, kind, as_of_s, window, model, reference, behind)
+    _, before, _ = _scores(conn, kind, as_of_s - window, window, model, reference, behind)
     previous = {s.source: s for s in before}
     if enterprise is not None:
         scored = [s for s in scored if owners.get(s.source) == {enterprise}]

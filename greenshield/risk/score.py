@@ -96,7 +96,7 @@ def level_of(alpha: float, beta: float, rate: float, weighted: float, model: Ris
     reached = [lv for lv in LEVELS if value >= model.levels[lv]]
     if weighted <= 0 or not reached:
         return None
-    if beta_quantile((1 - model.interval) / 2, alpha, beta) <= rate:
+    if not quantile_above((1 - model.interval) / 2, alpha, beta, rate):
         return None
     return reached[-1]
 
@@ -115,13 +115,16 @@ def score_kind(kind: str, exposure: Mapping[str, Mapping[int, int]], incidents: 
             by_source[inc.source].append(inc)
     hl = model.half_life_s
     exp = {s: exposure_of(b, hl) for s, b in exposure.items()}
-    wtd = {s: weighted_of(by_source.get(s, []), hl) for s in exposure}
+    wtd = {s: weighted_of(by_source[s], hl) if s in by_source else 0.0 for s in exposure}
     rate = regional_rate(sum(exp.values()), sum(wtd.values()))
     out = []
     for source in sorted(exposure):
         a, b = posterior(wtd[source], exp[source], rate, model.prior_parcels)
         mean = a / (a + b)
-        found = by_source.get(source, [])
+        found = by_source.get(source)
+        if not found:  # most sources: no incident, no level (what the general path gives them, sooner)
+            out.append(SourceScore(source, sum(exposure[source].values()), exp[source], 0.0, a, b, mean, None))
+            continue
         rules: dict[str, int] = defaultdict(int)
         for inc in found:
             rules[inc.rule_id] += 1
@@ -182,6 +185,26 @@ def beta_quantile(p: float, a: float, b: float) -> float:
         else:
             hi = mid
     return (lo + hi) / 2
+
+
+def quantile_above(p: float, a: float, b: float, x: float) -> bool:
+    """Whether ``beta_quantile(p, a, b) > x``, by the same bisection stopped once ``x`` is outside it.
+
+    The same steps as :func:`beta_quantile` until the bracket ``[lo, hi]`` no longer holds ``x``
+    (the result lies in the bracket), so the same answer, mostly after a few steps, not 60.
+    """
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        if hi <= x:
+            return False
+        if lo > x:
+            return True
+        mid = (lo + hi) / 2
+        if beta_cdf(mid, a, b) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2 > x
 
 
 def interval(score: SourceScore, mass: float) -> tuple[float, float]:

@@ -144,3 +144,38 @@ def test_an_old_store_gets_the_tables_on_first_use_and_a_newer_version_is_refuse
         conn.execute(risk_index.risk_index_version.update().values(version=risk_index.RISK_INDEX_VERSION + 1))
     with pytest.raises(RuntimeError, match="risk index tables of version"):
         risk_index.refresh(audit.store)
+
+
+def table_rows(audit: Audit) -> dict[str, list[tuple[object, ...]]]:
+    with audit.store.read() as conn:
+        return {tb.name: sorted(tuple(r) for r in conn.execute(sa.select(tb)))
+                for tb in (risk_index.risk_handled, risk_index.risk_accepts, risk_index.risk_findings)}
+
+
+def test_a_catch_up_in_small_chunks_gives_the_tables_one_chunk_gives(
+        audit: Audit, lines: list[bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    run_pipeline(audit, [("day.jsonl", lines[:3000])], default_pack())
+    chunks: list[tuple[int, int]] = []
+    catch_up = risk_index._catch_up
+
+    def recording(conn: sa.Connection, seen: int, high: int) -> int:
+        chunks.append((seen, high))
+        return catch_up(conn, seen, high)
+
+    monkeypatch.setattr(risk_index, "_catch_up", recording)
+    parcel_events = risk_index.refresh(audit.store, chunk=257)
+    with audit.store.read() as conn:
+        top = conn.execute(sa.select(sa.func.max(risk_index.t.audit_log.c.id))).scalar_one()
+        assert risk_index.covers(conn) and risk_index.disagreements(conn) == []
+    assert len(chunks) > 5 and all(high - seen <= 257 for seen, high in chunks)
+    assert [s for s, _ in chunks[1:]] == [h for _, h in chunks[:-1]] and chunks[-1][1] == top  # contiguous, to the top
+    chunked = table_rows(audit)
+    assert all(chunked.values())
+
+    with audit.store.write() as conn:  # start over: the whole store in one chunk
+        for tb in (risk_index.risk_handled, risk_index.risk_accepts, risk_index.risk_findings):
+            conn.execute(tb.delete())
+        conn.execute(risk_index.risk_index_state.update().values(entries_seen=0))
+    chunks.clear()
+    assert risk_index.refresh(audit.store, chunk=10**9) == parcel_events
+    assert len(chunks) == 1 and table_rows(audit) == chunked

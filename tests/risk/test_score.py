@@ -157,3 +157,21 @@ class TestLevelsAndIntervals:
         one = score_kind("site", exposure, found, MODEL)[1]
         two = score_kind("site", dict(reversed(list(exposure.items()))), list(reversed(found)), MODEL)[1]
         assert [(s.source, s.mean, s.level, s.ids) for s in one] == [(s.source, s.mean, s.level, s.ids) for s in two]
+
+
+def test_the_early_stopped_bisection_answers_as_the_full_quantile() -> None:
+    """``quantile_above`` is ``beta_quantile(...) > x`` for any x, at the quantile itself and one ulp either side."""
+    import random
+
+    from greenshield.risk.score import quantile_above
+    rng = random.Random(5)
+    cases = 0
+    for _ in range(150):
+        a, b = rng.uniform(0.01, 40.0), rng.uniform(1.0, 5000.0)
+        p = rng.choice((0.05, 0.025, 0.5, 0.95))
+        q = beta_quantile(p, a, b)
+        for x in (q, math.nextafter(q, 0.0), math.nextafter(q, 1.0), q * 0.999, q * 1.001, rng.random() * 0.02,
+                  0.0, 1.0):
+            assert quantile_above(p, a, b, x) == (q > x), (p, a, b, x)
+            cases += 1
+    assert cases == 1200
