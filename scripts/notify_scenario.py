@@ -16,8 +16,8 @@ exactly its share, and every attempt is a ``delivery`` leaf. Prints one JSON sum
 
     PYTHONPATH=. python scripts/notify_scenario.py [--violations 10000] [--outage 60]
 
-It takes about two to four minutes (the outage, a broker start, the backoff after the outage), too long for
-a CI test; ``tests/share/`` covers each behaviour on its own.
+It takes about three to six minutes (the outage, a broker start, the backoff after the outage);
+``tests/share/test_done_when.py`` runs it in ``make test``, and ``tests/share/`` covers each behaviour on its own.
 """
 
 from __future__ import annotations
