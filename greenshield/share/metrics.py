@@ -8,7 +8,7 @@ greenshield_notifier_messages_delivered_total   (none)          messages answere
 greenshield_notifier_messages_parked_total      (none)          messages parked after the attempt limit
 greenshield_notifier_attempts_total             outcome         attempts: 2xx 3xx 4xx 5xx timeout connect error
 greenshield_notifier_parked_subscriptions       (gauge)         subscriptions parked now (redrive clears them)
-greenshield_notifier_outbox_pending             (gauge)         outbox rows waiting to be sent (all subscriptions)
+greenshield_notifier_outbox_pending             (gauge)         rows waiting to be sent to active subscriptions
 greenshield_notifier_intake_seconds             (histogram)     violations-topic record time -> outbox commit
 greenshield_notifier_delivery_seconds           (histogram)     outbox row queued -> the receiver's 2xx
 ==============================================  ==============  ===========================================
@@ -55,7 +55,7 @@ class NotifierMetrics:
                                 ("outcome",), registry=r)
         self.parked_subscriptions = Gauge("greenshield_notifier_parked_subscriptions",
                                           "Subscriptions parked now (waiting for a redrive).", registry=r)
-        self.pending = Gauge("greenshield_notifier_outbox_pending", "Outbox rows waiting to be sent.", registry=r)
+        self.pending = Gauge("greenshield_notifier_outbox_pending", "Outbox rows waiting to be sent to active subscriptions.", registry=r)
         self.intake_seconds = Histogram("greenshield_notifier_intake_seconds",
                                         "Violations-topic record timestamp to the outbox commit.",
                                         buckets=_LATENCY, registry=r)

@@ -183,10 +183,12 @@ def backlog(conn: Connection, sub_id: str) -> dict[str, int]:
 
 
 def gauges(conn: Connection) -> tuple[int, int]:
-    """``(parked subscriptions, pending outbox rows)`` over all subscriptions (the notifier's gauges)."""
+    """``(parked subscriptions, pending rows of active subscriptions)``: the notifier's gauges (a paused
+    subscription's backlog waits by choice, a parked one's is counted by the first)."""
     o, s = st.outbox, st.subscriptions
     parked = conn.execute(sa.select(sa.func.count()).select_from(s).where(s.c.state == "parked")).scalar_one()
-    pending = conn.execute(sa.select(sa.func.count()).select_from(o).where(o.c.state == "pending")).scalar_one()
+    pending = conn.execute(sa.select(sa.func.count()).select_from(o.join(s, s.c.id == o.c.subscription_id))
+                           .where(o.c.state == "pending", s.c.state == "active")).scalar_one()
     return int(parked), int(pending)
 
 
