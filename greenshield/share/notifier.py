@@ -248,6 +248,7 @@ class Notifier:
         self.metrics = metrics or NotifierMetrics()
         self.deliverer = Deliverer(settings, store, send, metrics=self.metrics)
         self.stopping = threading.Event()
+        self.queued = threading.Event()  # set after an intake committed rows: the delivery loop looks at once
 
     def intake(self) -> int:
         """One poll of the violations and the stored feeds into the outbox; offsets committed after the store."""
@@ -265,6 +266,8 @@ class Notifier:
                 if value != after[name]:
                     outbox.set_cursor(conn, self.store, name, value)
         self._count_intake(records, tally)
+        if offered:
+            self.queued.set()
         if polled:
             self.consumer.commit()
         return offered
@@ -297,6 +300,7 @@ class Notifier:
                     time.sleep(1.0)
         finally:
             self.stopping.set()
+            self.queued.set()
             thread.join()
             self.deliverer.close()
 
@@ -312,6 +316,7 @@ class Notifier:
     def _deliver_loop(self) -> None:
         counted = 0.0
         while not self.stopping.is_set():
+            self.queued.clear()
             try:
                 if time.monotonic() - counted >= GAUGES_EVERY:
                     self.deliverer.refresh_gauges()
@@ -320,7 +325,7 @@ class Notifier:
             except sa.exc.SQLAlchemyError as err:
                 log.warning("event=notifier_store_error error=%s", type(err).__name__)
                 started = 0
-            self.stopping.wait(0.02 if started else 0.1)
+            self.queued.wait(0.02 if started else 0.1)
 
 
 def consumer_of(settings: Settings, bootstrap: str | None = None) -> Any:
