@@ -184,3 +184,23 @@ def test_intake_counts_queued_rows_by_type_and_the_intake_time(world: tuple[Sett
 ])
 def test_outcome_classes_are_a_fixed_set(status: int | None, error: str | None, expected: str) -> None:
     assert outcome_class(status, error) == expected
+
+
+def test_the_command_serves_metrics_and_goes_on_without_them_when_the_port_is_taken() -> None:
+    import dataclasses
+    import socket
+    from urllib.request import urlopen
+
+    from greenshield.commands.notifier import serve_metrics
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = dataclasses.replace(Settings(), notifier_metrics_port=port)
+    assert serve_metrics(NotifierMetrics(), settings, None) == port
+    text = urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert "greenshield_notifier_attempts_total" in text and "greenshield_events_consumed" not in text
+    assert serve_metrics(NotifierMetrics(), settings, None) == 0  # taken now: logged, delivery goes on
+    assert serve_metrics(NotifierMetrics(), settings, 0) == 0  # --metrics-port 0: off
+    assert Settings.from_env({"GREENSHIELD_NOTIFIER_METRICS_PORT": "0"}).notifier_metrics_port == 0
+    assert Settings.from_env({}).notifier_metrics_port == 9110 != Settings().metrics_port
