@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -194,7 +195,10 @@ def figures(values: list[float]) -> str:
     if not values:
         return "no samples"
     v = sorted(values)
-    pick = (lambda q: v[min(len(v) - 1, int(len(v) * q))] * 1000)  # noqa: E731
+
+    def pick(q: float) -> float:
+        return v[min(len(v) - 1, int(len(v) * q))] * 1000
+
     return (f"p50 {statistics.median(v) * 1000:.0f} ms, p95 {pick(0.95):.0f} ms, p99 {pick(0.99):.0f} ms, "
             f"max {v[-1] * 1000:.0f} ms")
 
@@ -252,6 +256,9 @@ def main() -> int:
     topic, seen = TopicTimes(settings), StoreSeen(db)
     try:
         time.sleep(8)  # both join their groups (the figures leave out --warmup seconds anyway)
+        dead = [(name, p.returncode) for name, p in zip(("worker", "notifier"), procs) if p.poll() is not None]
+        if dead:
+            raise SystemExit(f"alert benchmark: {dead} exited; logs in {tmp}")
         sim = Simulation(args.parcels, args.seed, args.fault_rate)
         sink = KafkaSink(settings, settings.kafka_bootstrap, Counters())
         stop = threading.Event()
@@ -280,6 +287,7 @@ def main() -> int:
     report(args, receiver, topic.at, seen.at, started, streamed, ended, mean_intake, mean_delivery)
     admin.delete_topics([s.name for s in topic_specs(settings)])
     admin.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
