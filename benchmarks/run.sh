@@ -13,7 +13,7 @@ else
   RISK_ARGS="--parcels 90000 --repeat 3"
   $PY benchmarks/check_bench.py --parcels 10000 --big-parcels 100000
 fi
-for extra in benchmarks/sender_bench.py benchmarks/tiles_bench.py benchmarks/audit_bench.py benchmarks/stream_bench.py benchmarks/api_bench.py; do
+for extra in benchmarks/sender_bench.py benchmarks/tiles_bench.py benchmarks/audit_bench.py benchmarks/stream_bench.py benchmarks/alert_bench.py benchmarks/api_bench.py; do
   if [ -f "$extra" ]; then $PY "$extra"; fi
 done
 # cold risk rankings from the side tables vs from the events (README, "Performance")

@@ -102,6 +102,7 @@ class Settings:
     notify_max_attempts: int = 20  # failed attempts before a message (and its subscription) is parked
     notify_timeout_seconds: int = 10  # one delivery's HTTP request
     notify_senders: int = 8  # subscriptions delivered to at once (one message in flight each)
+    notifier_metrics_port: int = 9110  # the notifier's Prometheus /metrics (on metrics_host; 0: off)
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -207,6 +208,7 @@ class Settings:
             notify_max_attempts=_int(env, "GREENSHIELD_NOTIFY_MAX_ATTEMPTS", d.notify_max_attempts),
             notify_timeout_seconds=_int(env, "GREENSHIELD_NOTIFY_TIMEOUT_SECONDS", d.notify_timeout_seconds),
             notify_senders=_int(env, "GREENSHIELD_NOTIFY_SENDERS", d.notify_senders),
+            notifier_metrics_port=_int(env, "GREENSHIELD_NOTIFIER_METRICS_PORT", d.notifier_metrics_port),
         )
 
 

@@ -20,6 +20,8 @@ def register(sub: Any) -> None:
                                    "SIGTERM or Ctrl-C. See docs/sharing.md.")
     p.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the store (default: GREENSHIELD_DB_URL)")
     p.add_argument("--bootstrap", help="Kafka bootstrap address (default: the settings' broker)")
+    p.add_argument("--metrics-port", type=int, help="Prometheus /metrics port (default: "
+                                                    "GREENSHIELD_NOTIFIER_METRICS_PORT or 9110; 0 turns metrics off)")
     p.set_defaults(func=run)
 
 
@@ -29,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from greenshield.commands.run import setup_logging
     from greenshield.ingest.topics import TopicsError, ensure_topics
     from greenshield.settings import Settings
+    from greenshield.share.metrics import NotifierMetrics
     from greenshield.share.notifier import Notifier, consumer_of
 
     try:
@@ -41,14 +44,18 @@ def run(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     try:
         ensure_topics(settings, ("violations",), args.bootstrap, "greenshield-notifier-admin")
-        notifier = Notifier(settings, store, consumer_of(settings, args.bootstrap))
+        metrics = NotifierMetrics()
+        notifier = Notifier(settings, store, consumer_of(settings, args.bootstrap), metrics=metrics)
+        port = settings.notifier_metrics_port if args.metrics_port is None else args.metrics_port
     except TopicsError as err:
         print(f"greenshield notifier: {err}", file=sys.stderr)
         store.close()
         return USAGE_ERROR
+    port = serve_metrics(metrics, settings, args.metrics_port)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: notifier.stopping.set())
-    print(f"greenshield notifier: consuming {settings.violations_topic} as group {settings.notifier_group}",
+    where = f"; metrics on {settings.metrics_host}:{port}/metrics" if port else ""
+    print(f"greenshield notifier: consuming {settings.violations_topic} as group {settings.notifier_group}{where}",
           file=sys.stderr, flush=True)
     try:
         notifier.run()
@@ -56,6 +63,21 @@ def run(args: argparse.Namespace) -> int:
         notifier.consumer.close()
         store.close()
     return 0
+
+
+def serve_metrics(metrics: Any, settings: Any, asked: int | None) -> int:
+    """Start ``/metrics``; the port, or 0 when off or taken (then logged: delivery goes on, the scrape fails)."""
+    import logging
+
+    port = int(settings.notifier_metrics_port if asked is None else asked)
+    if port:
+        try:
+            metrics.serve(port, settings.metrics_host)
+        except OSError as err:
+            logging.getLogger("greenshield.notifier").warning(
+                "event=notifier_metrics_unavailable port=%d error=%s", port, type(err).__name__)
+            return 0
+    return port
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ import logging
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -40,6 +41,7 @@ from greenshield.audit.store import Store
 from greenshield.audit.tokens import Token, list_tokens
 from greenshield.share import messages, outbox
 from greenshield.share.messages import Message
+from greenshield.share.metrics import NotifierMetrics
 from greenshield.share.outbox import Attempt, Pending, Subscription
 from greenshield.share.webhooks import Backoff, headers
 from greenshield.settings import Settings
@@ -48,6 +50,7 @@ log = logging.getLogger("greenshield.notifier")
 POLL_MS = 500
 MAX_RECORDS = 2000
 FEED_CHUNK = 5000
+GAUGES_EVERY = 5.0  # seconds between two counts of the parked subscriptions and the pending rows
 Parcel = tuple[str, str]
 
 
@@ -89,12 +92,16 @@ def matches(message: Message, subs: Sequence[Subscription], scopes: dict[str, To
     return out
 
 
-def route(conn: Connection, store: Store, batch: Sequence[Message], clock_ms: int) -> int:
-    """Queue each message for every subscription that receives it; returns the rows offered."""
+def route(conn: Connection, store: Store, batch: Sequence[Message], clock_ms: int,
+          tally: Counter[str] | None = None) -> int:
+    """Queue each message for every subscription that receives it; returns the rows offered (``tally``: counted
+    by message type)."""
     subs = outbox.listing(conn, live=True)
     tokens = {tok.id: tok for tok in list_tokens(conn) if tok.role == "department"}
     rows = [(sub.id, m.id, m.type, m.body) for m in batch for sub in matches(m, subs, tokens)]
     outbox.enqueue(conn, store, rows, clock_ms)
+    if tally is not None:
+        tally.update(ty for _, _, ty, _ in rows)
     return len(rows)
 
 
@@ -162,8 +169,10 @@ Sender = Callable[[str, dict[str, str], bytes, float], Attempt]
 class Deliverer:
     """Sends each active subscription's queue in order, one message in flight per subscription."""
 
-    def __init__(self, settings: Settings, store: Store, send: Sender = post, rng: random.Random | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store, send: Sender = post, rng: random.Random | None = None,
+                 metrics: NotifierMetrics | None = None) -> None:
         self.settings, self.store, self.send = settings, store, send
+        self.metrics = metrics or NotifierMetrics()
         self.backoff = backoff_of(settings)
         self.rng = rng or random.Random()
         self._busy: set[str] = set()
@@ -207,11 +216,20 @@ class Deliverer:
         body = item.body.encode()
         attempt = self.send(sub.callback, headers(sub.secret, item.message_id, int(time.time()), body), body,
                             float(self.settings.notify_timeout_seconds))
+        answered_ms = outbox.now_ms()
         delay = self.backoff.delay_ms(item.attempts + 1, self.rng)
         outcome = outbox.record(self.store, item, sub, attempt, self.backoff, delay)
+        self.metrics.attempt(attempt.status, attempt.error, outcome, item.created_ms, answered_ms)
         log.info("event=notifier_attempt subscription=%s message=%s attempt=%d outcome=%s status=%s",
                  sub.id, item.message_id, item.attempts + 1, outcome, attempt.status)
         return outcome
+
+    def refresh_gauges(self) -> None:
+        """Count the parked subscriptions and the pending rows now (a redrive elsewhere shows here)."""
+        with self.store.read() as conn:
+            parked, pending = outbox.gauges(conn)
+        self.metrics.parked_subscriptions.set(parked)
+        self.metrics.pending.set(pending)
 
     def idle(self) -> bool:
         with self._lock:
@@ -224,27 +242,44 @@ class Deliverer:
 class Notifier:
     """The intake loop (Kafka + stored feeds) and the delivery loop of one process."""
 
-    def __init__(self, settings: Settings, store: Store, consumer: Any, send: Sender = post) -> None:
+    def __init__(self, settings: Settings, store: Store, consumer: Any, send: Sender = post,
+                 metrics: NotifierMetrics | None = None) -> None:
         self.settings, self.store, self.consumer = settings, store, consumer
-        self.deliverer = Deliverer(settings, store, send)
+        self.metrics = metrics or NotifierMetrics()
+        self.deliverer = Deliverer(settings, store, send, metrics=self.metrics)
         self.stopping = threading.Event()
+        self.queued = threading.Event()  # set after an intake committed rows: the delivery loop looks at once
 
     def intake(self) -> int:
         """One poll of the violations and the stored feeds into the outbox; offsets committed after the store."""
         polled = self.consumer.poll(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
-        values = [v for records in polled.values() for r in records if (v := decode(r.value)) is not None]
+        records = [r for batch in polled.values() for r in batch]
+        values = [v for r in records if (v := decode(r.value)) is not None]
+        tally: Counter[str] = Counter()
         with self.store.read() as conn:
             upto = self.store.committed_high_water(conn)
         with self.store.write() as conn:
             after = {name: outbox.cursor(conn, name) for name in ("blacklistings", "warnings")}
             stored, cursors = stored_messages(conn, after, upto)
-            offered = route(conn, self.store, [*violation_messages(conn, values), *stored], outbox.now_ms())
+            offered = route(conn, self.store, [*violation_messages(conn, values), *stored], outbox.now_ms(), tally)
             for name, value in cursors.items():
                 if value != after[name]:
                     outbox.set_cursor(conn, self.store, name, value)
+        self._count_intake(records, tally)
+        if offered:
+            self.queued.set()
         if polled:
             self.consumer.commit()
         return offered
+
+    def _count_intake(self, records: Sequence[Any], tally: Counter[str]) -> None:
+        for kind, n in tally.items():
+            self.metrics.queued.labels(self.metrics.queued_type(kind)).inc(n)
+        done_ms = outbox.now_ms()
+        for r in records:
+            stamp = getattr(r, "timestamp", None)
+            if isinstance(stamp, int) and stamp > 0:
+                self.metrics.intake_seconds.observe(max(0.0, (done_ms - stamp) / 1000))
 
     def run(self) -> None:
         """Until :attr:`stopping` is set: intake on this thread, delivery on another."""
@@ -265,6 +300,7 @@ class Notifier:
                     time.sleep(1.0)
         finally:
             self.stopping.set()
+            self.queued.set()
             thread.join()
             self.deliverer.close()
 
@@ -278,13 +314,18 @@ class Notifier:
                 self.consumer.seek(tp, committed)
 
     def _deliver_loop(self) -> None:
+        counted = 0.0
         while not self.stopping.is_set():
+            self.queued.clear()
             try:
+                if time.monotonic() - counted >= GAUGES_EVERY:
+                    self.deliverer.refresh_gauges()
+                    counted = time.monotonic()
                 started = self.deliverer.tick()
             except sa.exc.SQLAlchemyError as err:
                 log.warning("event=notifier_store_error error=%s", type(err).__name__)
                 started = 0
-            self.stopping.wait(0.02 if started else 0.1)
+            self.queued.wait(0.02 if started else 0.1)
 
 
 def consumer_of(settings: Settings, bootstrap: str | None = None) -> Any:

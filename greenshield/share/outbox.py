@@ -70,6 +70,7 @@ class Pending:
     message_id: str
     body: str
     attempts: int
+    created_ms: int = 0
 
 
 def now_ms() -> int:
@@ -162,14 +163,15 @@ def due(conn: Connection, clock_ms: int, busy: Iterable[str] = (), only: str | N
     if only is not None:
         pending = pending.where(o.c.subscription_id == only)
     heads = pending.group_by(o.c.subscription_id).subquery()
-    query = (sa.select(o.c.id, o.c.subscription_id, o.c.message_id, o.c.body, o.c.attempts)
+    query = (sa.select(o.c.id, o.c.subscription_id, o.c.message_id, o.c.body, o.c.attempts, o.c.created_ms)
              .join(heads, heads.c.head == o.c.id).join(s, s.c.id == o.c.subscription_id)
              .join(api_tokens, api_tokens.c.id == s.c.token_id)
              .where(s.c.state == "active", s.c.callback != "", api_tokens.c.revoked_ms.is_(None),
                     o.c.next_ms <= clock_ms)
              .order_by(o.c.id))
     skip = set(busy)
-    return [Pending(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in conn.execute(query) if r[1] not in skip]
+    return [Pending(int(r[0]), r[1], r[2], r[3], int(r[4]), int(r[5])) for r in conn.execute(query)
+            if r[1] not in skip]
 
 
 def backlog(conn: Connection, sub_id: str) -> dict[str, int]:
@@ -178,6 +180,16 @@ def backlog(conn: Connection, sub_id: str) -> dict[str, int]:
     rows = conn.execute(sa.select(o.c.state, sa.func.count()).where(o.c.subscription_id == sub_id)
                         .group_by(o.c.state))
     return {str(k): int(v) for k, v in rows}
+
+
+def gauges(conn: Connection) -> tuple[int, int]:
+    """``(parked subscriptions, pending rows of active subscriptions)``: the notifier's gauges (a paused
+    subscription's backlog waits by choice, a parked one's is counted by the first)."""
+    o, s = st.outbox, st.subscriptions
+    parked = conn.execute(sa.select(sa.func.count()).select_from(s).where(s.c.state == "parked")).scalar_one()
+    pending = conn.execute(sa.select(sa.func.count()).select_from(o.join(s, s.c.id == o.c.subscription_id))
+                           .where(o.c.state == "pending", s.c.state == "active")).scalar_one()
+    return int(parked), int(pending)
 
 
 def backlog_done(store: Store, sub_id: str) -> bool:

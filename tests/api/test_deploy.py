@@ -17,13 +17,14 @@ from prometheus_client import generate_latest
 from greenshield.api.metrics import ApiMetrics
 from greenshield.ingest.metrics import WorkerMetrics
 from greenshield.settings import Settings
+from greenshield.share.metrics import NotifierMetrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
 def exported() -> set[str]:
     names: set[str] = set()
-    for registry in (ApiMetrics().registry, WorkerMetrics().registry):
+    for registry in (ApiMetrics().registry, WorkerMetrics().registry, NotifierMetrics().registry):
         for family in registry.collect():
             suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}.get(family.type, ("",))
             names.update(family.name + suffix for suffix in suffixes)
@@ -39,10 +40,13 @@ class TestDashboards:
             used = {m for e in exprs for m in re.findall(r"greenshield_[a-z_]+", e)}
             assert used and used <= known, (board.name, used - known)
 
-    def test_prometheus_scrapes_the_worker_and_the_service_ports(self) -> None:
+    def test_prometheus_scrapes_the_worker_the_service_and_the_notifier_ports(self) -> None:
         text = (DEPLOY / "prometheus.yml").read_text()
         defaults = Settings()
         assert f'"worker:{defaults.metrics_port}"' in text and f'"api:{defaults.api_metrics_port}"' in text
+        assert f'"notifier:{defaults.notifier_metrics_port}"' in text and "job_name: greenshield-notifier" in text
+        compose = (DEPLOY / "docker-compose.yml").read_text()
+        assert re.search(r"\n  notifier:\n(    .*\n)*      - notifier\n", compose), "no notifier service"
         jobs = re.findall(r"job_name:\s*(\S+)", text)
         assert len(jobs) == len(set(jobs)), "Prometheus refuses a config with a job name twice"
 
