@@ -102,6 +102,7 @@ class Settings:
     notify_max_attempts: int = 20  # failed attempts before a message (and its subscription) is parked
     notify_timeout_seconds: int = 10  # one delivery's HTTP request
     notify_senders: int = 8  # subscriptions delivered to at once (one message in flight each)
+    notify_store_wait_ms: int = 5000  # how long a violation read from Kafka waits for the worker's store commit
     notifier_metrics_port: int = 9110  # the notifier's Prometheus /metrics (on metrics_host; 0: off)
 
     @property
@@ -208,6 +209,7 @@ class Settings:
             notify_max_attempts=_int(env, "GREENSHIELD_NOTIFY_MAX_ATTEMPTS", d.notify_max_attempts),
             notify_timeout_seconds=_int(env, "GREENSHIELD_NOTIFY_TIMEOUT_SECONDS", d.notify_timeout_seconds),
             notify_senders=_int(env, "GREENSHIELD_NOTIFY_SENDERS", d.notify_senders),
+            notify_store_wait_ms=_int(env, "GREENSHIELD_NOTIFY_STORE_WAIT_MS", d.notify_store_wait_ms),
             notifier_metrics_port=_int(env, "GREENSHIELD_NOTIFIER_METRICS_PORT", d.notifier_metrics_port),
         )
 

@@ -114,6 +114,7 @@ def main() -> int:
                "GREENSHIELD_KAFKA_CREDENTIALS": str(creds), "GREENSHIELD_DATA_DIR": str(work / "data"),
                "GREENSHIELD_NOTIFY_ALLOW_LOCAL_HTTP": "1", "GREENSHIELD_NOTIFY_RETRY_BASE_MS": "200",
                "GREENSHIELD_NOTIFY_RETRY_CAP_MS": "5000", "GREENSHIELD_NOTIFY_MAX_ATTEMPTS": "1000",
+               "GREENSHIELD_NOTIFY_STORE_WAIT_MS": "0",  # its changes are published only, never stored
                "GREENSHIELD_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
         values = changes(args.violations)
         a, b = int(len(values) * 0.3), int(len(values) * 0.6)

@@ -25,7 +25,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
@@ -103,6 +103,25 @@ def route(conn: Connection, store: Store, batch: Sequence[Message], clock_ms: in
     if tally is not None:
         tally.update(ty for _, _, ty, _ in rows)
     return len(rows)
+
+
+ChangeKey = tuple[str, str, str, int]  # (enterprise_id, waybill_no, rule_id, seq) of a violation change
+
+
+def change_key(value: Mapping[str, Any]) -> ChangeKey:
+    return (str(value["enterprise_id"]), str(value["waybill_no"]), str(value["rule_id"]), int(value["seq"]))
+
+
+def stored_changes(conn: Connection, keys: set[ChangeKey]) -> set[ChangeKey]:
+    """Those of ``keys`` whose violation change is committed in the store."""
+    vc = t.violation_changes
+    found: set[ChangeKey] = set()
+    waybills = sorted({k[1] for k in keys})
+    for i in range(0, len(waybills), 500):
+        rows = conn.execute(sa.select(vc.c.enterprise_id, vc.c.waybill_no, vc.c.rule_id, vc.c.seq)
+                            .where(vc.c.waybill_no.in_(waybills[i:i + 500])))
+        found.update(k for ent, wb, rule, seq in rows if (k := (ent, wb, rule, int(seq))) in keys)
+    return found
 
 
 def violation_messages(conn: Connection, values: Sequence[dict[str, Any]]) -> list[Message]:
@@ -255,6 +274,7 @@ class Notifier:
         polled = self.consumer.poll(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
         records = [r for batch in polled.values() for r in batch]
         values = [v for r in records if (v := decode(r.value)) is not None]
+        self.await_stored(values)
         tally: Counter[str] = Counter()
         with self.store.read() as conn:
             upto = self.store.committed_high_water(conn)
@@ -271,6 +291,27 @@ class Notifier:
         if polled:
             self.consumer.commit()
         return offered
+
+    def await_stored(self, values: Sequence[dict[str, Any]]) -> int:
+        """Wait (at most ``notify_store_wait_ms``) until the store holds each change; the number still missing.
+
+        The worker publishes a batch's violations just before its store transaction commits, so the
+        notifier can read a change before the events behind it are visible; the parcel's region (a
+        department's scope) is read from those events, and would be missing. A change still not stored
+        after the wait (its transaction rolled back; the worker judges the batch again) is routed as read.
+        """
+        keys = {change_key(v) for v in values}
+        deadline = time.monotonic() + self.settings.notify_store_wait_ms / 1000
+        while keys:
+            with self.store.read() as conn:
+                keys -= stored_changes(conn, keys)
+            if not keys or time.monotonic() >= deadline or self.stopping.is_set():
+                break
+            time.sleep(0.02)
+        if keys:
+            log.warning("event=notifier_changes_not_stored count=%d waited_ms=%d", len(keys),
+                        self.settings.notify_store_wait_ms)
+        return len(keys)
 
     def _count_intake(self, records: Sequence[Any], tally: Counter[str]) -> None:
         for kind, n in tally.items():
