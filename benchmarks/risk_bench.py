@@ -21,6 +21,11 @@
    computes cold (the service caches a ranking until the store changes).
 4. *Incremental*: ``--more`` parcels of a later day (~10 events each) are fed in as the
    worker would (no verdicts), then one refresh catches the side tables up (timed).
+
+``--api`` (quick) times the service instead, on a copy of the cached store in a directory of its
+own: ``GET /v1/risk/{kind}`` (latest, top 10: the dashboard's request) cold, then one warm step
+(:class:`greenshield.api.routes_risk.RiskWarmer`), then a new audit entry (the store changed, as
+on a live store) and the same request served from the snapshot; cold / warm as a ratio.
 """
 
 from __future__ import annotations
@@ -120,6 +125,68 @@ def add_events(url: str, cache: Path, parcels: int, seed: int, after_s: int) -> 
         audit.close()
 
 
+def upgrade_copy(url: str) -> None:
+    """A copy built by an older schema gets this one's new (empty) tables and version: risk reads none of them."""
+    import sqlalchemy as sa
+
+    from greenshield.audit import schema as t
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        found = conn.execute(sa.select(t.schema_version.c.version)).scalars().all()
+        if found != [t.SCHEMA_VERSION]:
+            t.metadata.create_all(conn, checkfirst=True)
+            conn.execute(t.schema_version.update().values(version=t.SCHEMA_VERSION))
+            print(f"store: copy upgraded from schema {found} to {t.SCHEMA_VERSION} (new tables, empty)", flush=True)
+    engine.dispose()
+
+
+def api_bench(cached: Path, repeat: int) -> None:
+    """Latest rankings through the service: cold, then from the warm snapshot after the store changed."""
+    from fastapi.testclient import TestClient
+
+    from greenshield.api.app import create_app
+    from greenshield.audit import risk_index, tokens
+    from greenshield.audit.queries import record
+    from greenshield.audit.store import Store
+    from greenshield.audit.testing import settings_for
+    from greenshield.risk.model import KINDS
+
+    work = Path(tempfile.mkdtemp(prefix="risk-api-bench-"))
+    try:
+        shutil.copyfile(cached, work / "store.db")
+        settings = settings_for(work / "var", f"sqlite:///{work / 'store.db'}")
+        upgrade_copy(settings.db_url)
+        store = Store.open(settings.db_url, create=False)
+        start = time.perf_counter()
+        risk_index.refresh(store)
+        print(f"index: caught up in {time.perf_counter() - start:.1f} s", flush=True)
+        app = create_app(settings, store, upkeep_seconds=0)
+        auth = {"Authorization": f"Bearer {tokens.create(store, 'regulator', label='bench')[1]}"}
+        with TestClient(app) as client:
+            def get(kind: str) -> dict[str, object]:
+                r = client.get(f"/v1/risk/{kind}?top=10", headers=auth)
+                assert r.status_code == 200, r.text
+                doc: dict[str, object] = r.json()
+                return doc
+
+            cold = {}
+            for kind in KINDS:
+                cold[kind], _, doc = timed(lambda: get(kind), 1)
+                assert isinstance(doc, dict) and doc["snapshot"] is False
+            best, _, _ = timed(app.state.risk_warmer.step, 1)
+            print(f"warm step (every kind, side tables caught up): {best:.1f} s", flush=True)
+            record(store, "bench.change", {}, 0)  # the store changed: the per-state cache cannot answer
+            for kind in KINDS:
+                warm, worst, doc = timed(lambda: get(kind), repeat)
+                assert isinstance(doc, dict) and doc["snapshot"] is True
+                print(f"{kind:10s} cold {cold[kind]:6.3f} s | snapshot best {warm * 1000:6.1f} ms worst "
+                      f"{worst * 1000:6.1f} ms | cold/snapshot {cold[kind] / warm:7.0f}x", flush=True)
+        store.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     from greenshield.audit import risk_index
     from greenshield.audit.risk_report import grade_docs, risk_report
@@ -138,7 +205,11 @@ def main() -> None:
     p.add_argument("--more", type=int, default=1_350, help="parcels of a later day added for the incremental refresh (~10k events)")
     p.add_argument("--no-reference", action="store_true", help="skip the old computation")
     p.add_argument("--build", action="store_true", help="with --db: build the simulated store there if empty")
+    p.add_argument("--api", action="store_true", help="quick: the service's latest rankings, cold and from the warm snapshot")
     args = p.parse_args()
+    if args.api:
+        api_bench(cached_store(args.parcels, args.seed, args.cache), args.repeat)
+        return
     if args.db and args.build:
         build_into(args.db, args.parcels, args.seed, args.cache)
     url = args.db or working_copy(cached_store(args.parcels, args.seed, args.cache))

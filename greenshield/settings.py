@@ -93,6 +93,7 @@ class Settings:
     api_keepalive_seconds: int = 5  # an idle keep-alive connection is closed after this (uvicorn)
     api_max_header_bytes: int = 16 * 1024  # request line and headers at most (uvicorn's h11 limit)
     api_max_connections: int = 512  # concurrent connections (uvicorn's limit_concurrency): 503 beyond
+    risk_warm_seconds: int = 30  # refresh the latest risk rankings at most this often, when the store changed (0: off)
 
     # sharing with departments: `greenshield notifier` (Standard Webhooks delivery, docs/sharing.md)
     notifier_group: str = "greenshield-notifier"
@@ -197,6 +198,7 @@ class Settings:
             api_keepalive_seconds=_int(env, "GREENSHIELD_API_KEEPALIVE_SECONDS", d.api_keepalive_seconds),
             api_max_header_bytes=_int(env, "GREENSHIELD_API_MAX_HEADER_BYTES", d.api_max_header_bytes),
             api_max_connections=_int(env, "GREENSHIELD_API_MAX_CONNECTIONS", d.api_max_connections),
+            risk_warm_seconds=_int(env, "GREENSHIELD_RISK_WARM_SECONDS", d.risk_warm_seconds),
             checkpoint_every_entries=_int(env, "GREENSHIELD_CHECKPOINT_EVERY_ENTRIES", d.checkpoint_every_entries),
             checkpoint_every_seconds=_int(env, "GREENSHIELD_CHECKPOINT_EVERY_SECONDS", d.checkpoint_every_seconds),
             trusted_checkpoint_file=Path(trusted) if (trusted := env.get("GREENSHIELD_TRUSTED_CHECKPOINT")) else None,

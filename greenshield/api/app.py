@@ -65,6 +65,8 @@ def check(settings: Settings) -> None:
     for name, value in positive.items():
         if value < 1:
             raise ValueError(f"{name}={value}: must be >= 1")
+    if settings.risk_warm_seconds < 0:
+        raise ValueError("GREENSHIELD_RISK_WARM_SECONDS must be >= 0 (0: off)")
     if settings.api_max_connections < 0:
         raise ValueError("GREENSHIELD_API_MAX_CONNECTIONS must be >= 0 (0: no limit)")
 
@@ -81,13 +83,15 @@ def create_app(settings: Settings, store: Store | None = None, *, producer: Any 
     """The service over ``store`` (default: open ``settings.db_url``; then the app closes it on shutdown).
 
     ``producer`` replaces streaming mode's Kafka producer (tests); ``upkeep_seconds`` is the
-    period of the background work (0: none; tests call ``app.state.service.upkeep()``).
+    period of the background work (0: none; tests call ``app.state.service.upkeep()`` and
+    ``app.state.risk_warmer.step()``, the warm risk rankings, kept unless ``risk_warm_seconds`` is 0).
     """
     check(settings)
     audit = _audit(settings, store)
     tokens.ensure_tables(audit.store)
     stats.ensure_tables(audit.store)
     service = Service(settings, audit, pack or default_pack(), owns_store=store is None, producer=producer)
+    warmer = routes_risk.RiskWarmer(service, settings.risk_warm_seconds) if settings.risk_warm_seconds > 0 else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -96,16 +100,21 @@ def create_app(settings: Settings, store: Store | None = None, *, producer: Any 
         upkeep = Upkeep(service, upkeep_seconds) if upkeep_seconds > 0 else None
         if upkeep is not None:
             upkeep.start()
+            if warmer is not None:
+                warmer.start()
         try:
             yield
         finally:
             if upkeep is not None:
                 upkeep.stop()
+            if warmer is not None:
+                warmer.stop()
             await run_in_threadpool(service.close)
 
     app = FastAPI(title="Green Shield 绿盾", version=greenshield.__version__, description=DESCRIPTION,
                   docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.service = service
+    app.state.risk_warmer = warmer
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -205,6 +205,8 @@ class RiskReport(BaseModel):
     regional_rate: float = Field(description="the kind's rate over the region, per 1,000 parcels")
     sources: int
     results: list[RiskSource]
+    snapshot: bool = Field(False, description="served from the warm snapshot of the latest rankings")
+    computed_for_entry: int | None = Field(None, description="the audit log's last entry id when it was computed")
 
 
 class Grade(BaseModel):

@@ -3,13 +3,16 @@
 An enterprise token sees only its own: the sources whose parcels are all its own
 (never senders or cities, which span enterprises), its own grade and the warnings
 about it or its sources. The regulator sees all and alone records sanctions; an
-auditor reads the grades, to prove one with ``/v1/audit/proof/{n}``.
+auditor reads the grades, to prove one with ``/v1/audit/proof/{n}``. The latest rankings
+come from a warm snapshot (:class:`RiskWarmer`) when one fits, so a dashboard's poll on a live
+store costs no computation.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -29,7 +32,7 @@ from greenshield.audit.risk_report import record_credit, risk_report
 from greenshield.audit.store import Store
 from greenshield.audit.verdicts import latest_parcel_instant
 from greenshield.risk.credit import period_bounds, period_of
-from greenshield.risk.model import RiskModel, default_model, load_model, parse_span
+from greenshield.risk.model import KINDS, RiskModel, default_model, load_model, parse_span
 from greenshield.rules.timestamps import format_utc
 
 router = APIRouter(tags=["risk and credit"])
@@ -38,6 +41,9 @@ CROSS_ENTERPRISE = ("sender", "city")
 CACHE_SIZE = 64
 SYNC_BACKLOG = 5_000  # a request catches up at most this many entry ids itself (well under 1 s)
 BEHIND_MAX = 100_000  # ranking from tables this far behind (a busy worker's half minute), else from events
+MAX_TOP = 1000  # the largest ``top`` a request may ask
+RETRY_S = 5.0  # a failed warm step is retried this soon
+EVERY = 10**9  # ``top`` of a warm ranking an enterprise's view is cut from: all its sources
 log = logging.getLogger(__name__)
 _GUARD_LOCK = threading.Lock()
 AsOf = Annotated[str | None, Query(pattern=RFC3339, description="RFC 3339 (default: the latest parcel event)")]
@@ -105,16 +111,122 @@ def _scope(principal: Principal) -> str | None:
     return principal.enterprise_id if principal.role == "enterprise" else None
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """A warm ranking of the regulator's scope: the report for the first ``top`` sources, and its log position."""
+
+    doc: dict[str, Any]
+    top: int
+    window_s: int
+    entry: int | None
+
+
+class RiskWarmer:
+    """The latest ranking of each kind at the default window, kept warm by :meth:`step`.
+
+    A thread (:meth:`start`) steps every ``interval`` seconds; a step computes only when
+    the store changed (its last audit entry or event). Kinds an enterprise may see are kept
+    whole (every source), so each enterprise's view is cut from them exactly as
+    :func:`risk_report` filters it: the sources whose owner is that enterprise alone.
+    """
+
+    def __init__(self, service: Service, interval: float) -> None:
+        self.service, self.interval = service, interval
+        self.rankings: dict[str, Ranking] = {}
+        self.marker: tuple[Any, ...] | None = None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="greenshield-risk-warm", daemon=True)
+
+    def _marker(self) -> tuple[Any, ...]:
+        with self.service.store.read() as conn:
+            return (conn.execute(sa.select(sa.func.max(t.audit_log.c.id))).scalar(),
+                    conn.execute(sa.select(sa.func.max(t.events.c.entry_id))).scalar())
+
+    def step(self) -> bool:
+        """Recompute every kind's latest ranking if the store changed since the last step; whether it did."""
+        marker = self._marker()
+        if marker == self.marker:
+            return False
+        risk_index.refresh(self.service.store)
+        model = model_of(self.service)
+        for kind in KINDS:
+            if self.stopped.is_set():
+                return False
+            ranking = self._compute(kind, model)
+            fresh = {k: v for k, v in self.rankings.items() if k != kind}
+            self.rankings = fresh if ranking is None else {**fresh, kind: ranking}
+        self.marker = marker
+        log.info("event=risk_warmed entry=%s kinds=%d", marker[0], len(self.rankings))
+        return True
+
+    def _compute(self, kind: str, model: RiskModel) -> Ranking | None:
+        top = MAX_TOP if kind in CROSS_ENTERPRISE else EVERY
+        with self.service.store.read() as conn:
+            cut = latest_parcel_instant(conn)
+            if cut is None:
+                return None
+            entry = conn.execute(sa.select(sa.func.max(t.audit_log.c.id))).scalar()
+            doc = risk_report(conn, kind, cut[0], model, None, top, None, behind=usable_behind(conn))
+        return Ranking(doc, top, model.window_s, entry)
+
+    def lookup(self, kind: str, scope: str | None, span: int | None, top: int) -> dict[str, Any] | None:
+        """The warm ranking for this request, sliced to ``top`` (an enterprise's: its own sources), or None."""
+        found = self.rankings.get(kind)
+        if found is None or (span is not None and span != found.window_s) or top > found.top:
+            return None
+        doc, results = found.doc, found.doc["results"]
+        if scope is not None:
+            if found.top != EVERY:
+                return None
+            results = [{**x, "rank": k} for k, x in enumerate((x for x in results if x["enterprise_id"] == scope), 1)]
+            doc = {**doc, "sources": len(results)}
+        return {**doc, "results": results[:top], "snapshot": True, "computed_for_entry": found.entry}
+
+    def _loop(self) -> None:
+        while not self.stopped.is_set():
+            wait = self.interval
+            try:
+                self.step()
+            except Exception as err:  # retried soon: the store may be restarting, or busy
+                log.warning("event=risk_warm_failed type=%s", type(err).__name__)
+                wait = min(wait, RETRY_S)
+            if self.stopped.wait(wait):
+                return
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=60)
+
+
+def warmer_of(request: Request) -> RiskWarmer | None:
+    warmer: RiskWarmer | None = getattr(request.app.state, "risk_warmer", None)
+    return warmer
+
+
 @router.get("/v1/risk/{kind}", response_model=RiskReport, responses={**ERRORS, **BAD, **NOT_FOUND})
 async def risk(request: Request, principal: Annotated[Principal, Depends(require("risk"))],
                kind: Annotated[Kind, Path()], as_of: AsOf = None,
                window: Annotated[str | None, Query(pattern=r"^([0-9]{1,5}[dhm]){1,3}$")] = None,
                top: Annotated[int, Query(ge=1, le=1000)] = 20) -> Json:
-    """The sources of ``kind`` ranked by score (docs/credit.md), with interval, level, trend and violation ids."""
+    """The sources of ``kind`` ranked by score (docs/credit.md), with interval, level, trend and violation ids.
+
+    Without ``as_of`` (the latest parcel event) and at the default window, the answer is the
+    warm snapshot when there is one (``snapshot: true``): exact for the store as it was at
+    ``computed_for_entry``, at most ``GREENSHIELD_RISK_WARM_SECONDS`` (and one computation) old.
+    Otherwise it is computed now (once per state of the store), ``snapshot: false``.
+    """
     if principal.role == "enterprise" and kind in CROSS_ENTERPRISE:
         raise forbidden(f"{kind} risk spans enterprises: the regulator's")
     service, at = service_of(request), instant("as_of", as_of)
     span = parse_span(window, "window") if window else None
+    warmer = warmer_of(request)
+    warm = warmer.lookup(kind, _scope(principal), span, top) if warmer is not None and at is None else None
+    if warm is not None:
+        return Json(warm)
 
     def read() -> dict[str, Any] | None:
         keep_up(service.store, _guard(request))
@@ -129,8 +241,8 @@ async def risk(request: Request, principal: Annotated[Principal, Depends(require
             if key not in cache:
                 if len(cache) >= CACHE_SIZE:
                     cache.clear()
-                cache[key] = risk_report(conn, kind, cut[0], model_of(service), span, top, _scope(principal),
-                                         behind=behind)
+                doc = risk_report(conn, kind, cut[0], model_of(service), span, top, _scope(principal), behind=behind)
+                cache[key] = {**doc, "snapshot": False, "computed_for_entry": version}
             return cache[key]
 
     doc = await run_in_threadpool(read)

@@ -134,7 +134,10 @@ class TestSanctionsAndWarnings:
 
 
 def test_a_ranking_is_computed_once_per_state_of_the_store(world: World) -> None:
-    """Polling the same ranking reuses it; any new entry in the log (here a sanction) computes it afresh."""
+    """Polling the same ranking reuses it; any new entry in the log (here a sanction) computes it afresh.
+
+    Once the warm snapshot exists, the latest ranking comes from it: a new entry computes nothing.
+    """
     cache = world.client.app.state.risk_cache if hasattr(world.client.app.state, "risk_cache") else None  # type: ignore[attr-defined]
     assert cache is None
     first = world.get("/v1/risk/site", "regulator").json()
@@ -142,5 +145,11 @@ def test_a_ranking_is_computed_once_per_state_of_the_store(world: World) -> None
     cache = world.client.app.state.risk_cache  # type: ignore[attr-defined]
     assert len(cache) == 1
     world.client.post("/v1/sanctions", json=SANCTION, headers=world.auth("regulator"))
-    assert world.get("/v1/risk/site", "regulator").json() == first  # a sanction changes no ranking
+    second = world.get("/v1/risk/site", "regulator").json()
+    assert {**second, "computed_for_entry": None} == {**first, "computed_for_entry": None}  # no ranking changed
+    assert second["computed_for_entry"] > first["computed_for_entry"] and second["snapshot"] is False
     assert len(cache) == 2
+    assert world.client.app.state.risk_warmer.step()  # type: ignore[attr-defined]
+    world.client.post("/v1/sanctions", json={**SANCTION, "decision_ref": "SH-2026-0008"}, headers=world.auth("regulator"))
+    warm = world.get("/v1/risk/site", "regulator").json()
+    assert warm == {**second, "snapshot": True} and len(cache) == 2  # from the snapshot: nothing computed
