@@ -34,15 +34,21 @@ def ensure_versioned_tables(store: Store, metadata: sa.MetaData, version: sa.Tab
     """
     try:
         metadata.create_all(store.engine, checkfirst=True)
-        with store.engine.begin() as conn:
+        with store.engine.connect() as conn:  # the usual case: a read, never a write lock
             found = conn.execute(sa.select(version.c.version)).scalars().all()
-            if not found:
-                conn.execute(version.insert().values(version=expected))
-                if seed is not None:
-                    seed(conn)
-            elif found != [expected]:
-                raise RuntimeError(f"the store has {what} tables of version {found}, this program needs "
-                                   f"[{expected}]")
+        if not found:
+            # a write transaction (SQLite: BEGIN IMMEDIATE): a deferred one upgraded from read to write
+            # fails at once with "database is locked" when another writer races it, leaving no version row
+            with store.write() as conn:
+                found = conn.execute(sa.select(version.c.version)).scalars().all()
+                if not found:
+                    conn.execute(version.insert().values(version=expected))
+                    if seed is not None:
+                        seed(conn)
+                    found = [expected]
+        if found != [expected]:
+            raise RuntimeError(f"the store has {what} tables of version {found}, this program needs "
+                               f"[{expected}]")
     except (IntegrityError, OperationalError, ProgrammingError):
         if not sa.inspect(store.engine).has_table(marker.name):  # not a lost race: a real error
             raise
