@@ -13,7 +13,10 @@ _HERE = os.path.dirname(__file__)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from sharekit import Receiver, seed  # noqa: E402
+from sharekit import Receiver, copy, seed  # noqa: E402
+
+from greenshield.audit.store import Store  # noqa: E402
+from greenshield.settings import Settings  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +29,12 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.stop()
+
+
+@pytest.fixture
+def world(seeded: Path, tmp_path: Path) -> Iterator[tuple[Settings, Store]]:
+    """A copy of the seeded day and its open store."""
+    settings = copy(seeded, tmp_path)
+    store = Store.open(settings.db_url)
+    yield settings, store
+    store.close()

@@ -182,3 +182,32 @@ def publish(settings: Settings, values: list[dict[str, Any]]) -> None:
         producer.flush(60)
     finally:
         producer.close()
+
+
+def route_values(store: Store, values: list[dict[str, Any]]) -> int:
+    """Queue violations-topic values as the notifier's intake does; the rows offered."""
+    from greenshield.share.notifier import route, violation_messages
+
+    with store.write() as conn:
+        return route(conn, store, violation_messages(conn, values), outbox.now_ms())
+
+
+class Record:
+    """A violations-topic record as kafka-python gives it (value and timestamp only)."""
+
+    def __init__(self, value: bytes, timestamp: int | None = None) -> None:
+        self.value, self.timestamp = value, int(time.time() * 1000) if timestamp is None else timestamp
+
+
+class OnePollConsumer:
+    """One poll's worth of records, then nothing; counts commits."""
+
+    def __init__(self, records: list[Record]) -> None:
+        self.records, self.commits = records, 0
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict[str, list[Record]]:
+        out, self.records = ({"tp": self.records} if self.records else {}), []
+        return out
+
+    def commit(self) -> None:
+        self.commits += 1

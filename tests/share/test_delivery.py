@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sharekit import Receiver, copy, department, subscribe, topic_values, wait_until
+from sharekit import Receiver, copy, department, subscribe, topic_values, route_values, wait_until
 
 from greenshield.audit import schema as t
 from greenshield.audit.store import Store
 from greenshield.audit.verify import verify
 from greenshield.settings import Settings
 from greenshield.share import outbox
-from greenshield.share.notifier import Deliverer, route, violation_messages
+from greenshield.share.notifier import Deliverer
 
 
 class Running:
@@ -42,19 +42,6 @@ class Running:
         self.deliverer.close()
 
 
-@pytest.fixture
-def world(seeded: Path, tmp_path: Path) -> Iterator[tuple[Settings, Store]]:
-    settings = copy(seeded, tmp_path)
-    store = Store.open(settings.db_url)
-    yield settings, store
-    store.close()
-
-
-def _route(store: Store, values: list[dict[str, Any]]) -> int:
-    with store.write() as conn:
-        return route(conn, store, violation_messages(conn, values), outbox.now_ms())
-
-
 def _attempts(store: Store, sub_id: str) -> list[dict[str, Any]]:
     with store.read() as conn:
         return outbox.attempts_of(conn, sub_id)
@@ -69,8 +56,8 @@ def test_messages_arrive_signed_in_order_once_each(world: tuple[Settings, Store]
     settings, store = world
     values = topic_values(store)
     sub = subscribe(store, department(store, "all"), receiver.url)
-    assert _route(store, values) == len(values) > 50
-    assert _route(store, values) == len(values)  # a batch read again (a crash before the offset commit) ...
+    assert route_values(store, values) == len(values) > 50
+    assert route_values(store, values) == len(values)  # a batch read again (a crash before the offset commit) ...
     assert sum(_states(store, sub.id).values()) == len(values)  # ... adds nothing
     running = Running(settings, store)
     try:
@@ -90,7 +77,7 @@ def test_an_outage_backs_off_then_delivers_in_order(world: tuple[Settings, Store
     values = topic_values(store)[:20]
     sub = subscribe(store, department(store, "all"), receiver.url)
     receiver.stop()
-    _route(store, values)
+    route_values(store, values)
     running = Running(settings, store)
     try:
         assert wait_until(lambda: len(_attempts(store, sub.id)) >= 3, 30)
@@ -115,7 +102,7 @@ def test_the_limit_parks_the_message_and_the_queue_behind_it_until_redrive(
     values = topic_values(store)[:5]
     sub = subscribe(store, department(store, "all"), receiver.url)
     receiver.status = 503
-    _route(store, values)
+    route_values(store, values)
     running = Running(settings, store)
     try:
         assert wait_until(lambda: _states(store, sub.id).get("parked") == 1, 30)
@@ -140,7 +127,7 @@ def test_a_paused_subscription_keeps_its_backlog(world: tuple[Settings, Store], 
     values = topic_values(store)[:10]
     sub = subscribe(store, department(store, "all"), receiver.url)
     outbox.change(store, sub.id, "pause")
-    _route(store, values)  # still queued while paused
+    route_values(store, values)  # still queued while paused
     running = Running(settings, store)
     try:
         assert not wait_until(lambda: bool(receiver.got), 1.0)
@@ -155,7 +142,7 @@ def test_a_paused_subscription_keeps_its_backlog(world: tuple[Settings, Store], 
 def test_every_attempt_is_a_leaf_that_verify_covers(world: tuple[Settings, Store], receiver: Receiver) -> None:
     settings, store = world
     sub = subscribe(store, department(store, "all"), receiver.url)
-    _route(store, topic_values(store)[:3])
+    route_values(store, topic_values(store)[:3])
     running = Running(settings, store)
     try:
         assert wait_until(lambda: len(receiver.got) == 3, 30)

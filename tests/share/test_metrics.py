@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 
-from sharekit import Receiver, copy, department, subscribe, topic_values, wait_until
+from sharekit import OnePollConsumer, Receiver, Record, copy, department, subscribe, topic_values, route_values, wait_until
 
 from greenshield.audit.store import Store
 from greenshield.settings import Settings
 from greenshield.share import outbox
 from greenshield.share.metrics import NotifierMetrics, outcome_class
-from greenshield.share.notifier import Deliverer, Notifier, route, violation_messages
+from greenshield.share.notifier import Deliverer, Notifier
 from greenshield.share.scope import TYPES
 
 
@@ -45,24 +45,11 @@ class Ticking:
         self.deliverer.close()
 
 
-@pytest.fixture
-def world(seeded: Path, tmp_path: Path) -> Iterator[tuple[Settings, Store]]:
-    settings = copy(seeded, tmp_path)
-    store = Store.open(settings.db_url)
-    yield settings, store
-    store.close()
-
-
-def _route(store: Store, values: list[dict[str, Any]]) -> int:
-    with store.write() as conn:
-        return route(conn, store, violation_messages(conn, values), outbox.now_ms())
-
-
 def test_deliveries_are_counted_as_2xx_with_their_latency(world: tuple[Settings, Store], receiver: Receiver) -> None:
     settings, store = world
     values = topic_values(store)[:20]
     sub = subscribe(store, department(store, "all"), receiver.url)
-    _route(store, values)
+    route_values(store, values)
     running = Ticking(settings, store)
     try:
         assert wait_until(lambda: running.value("greenshield_notifier_messages_delivered_total") >= len(values))
@@ -83,7 +70,7 @@ def test_failures_park_and_a_redrive_clears_the_parked_gauge(world: tuple[Settin
     settings, store = world
     values = topic_values(store)[:3]
     sub = subscribe(store, department(store, "all"), receiver.url)
-    _route(store, values)
+    route_values(store, values)
     receiver.status = 503
     running = Ticking(settings, store)
     try:
@@ -106,7 +93,7 @@ def test_failures_park_and_a_redrive_clears_the_parked_gauge(world: tuple[Settin
 def test_a_receiver_that_is_down_counts_as_connect(world: tuple[Settings, Store], receiver: Receiver) -> None:
     settings, store = world
     subscribe(store, department(store, "all"), receiver.url)
-    _route(store, topic_values(store)[:1])
+    route_values(store, topic_values(store)[:1])
     receiver.stop()
     running = Ticking(settings, store)
     try:
@@ -123,7 +110,7 @@ def test_the_backlog_gauge_counts_active_subscriptions_only(world: tuple[Setting
     active = subscribe(store, department(store, "all", "one"), receiver.url)
     paused = subscribe(store, department(store, "all", "two"), receiver.url)
     outbox.change(store, paused.id, "pause")
-    assert _route(store, values) == 2 * len(values)
+    assert route_values(store, values) == 2 * len(values)
     deliverer = Deliverer(settings, store, metrics=NotifierMetrics())
     try:
         deliverer.refresh_gauges()
@@ -135,25 +122,6 @@ def test_the_backlog_gauge_counts_active_subscriptions_only(world: tuple[Setting
         deliverer.close()
 
 
-class _Record:
-    def __init__(self, value: bytes, timestamp: int) -> None:
-        self.value, self.timestamp = value, timestamp
-
-
-class _Consumer:
-    """One poll's worth of violations-topic records, then nothing."""
-
-    def __init__(self, records: list[_Record]) -> None:
-        self.records, self.commits = records, 0
-
-    def poll(self, timeout_ms: int, max_records: int) -> dict[str, list[_Record]]:
-        out, self.records = ({"tp": self.records} if self.records else {}), []
-        return out
-
-    def commit(self) -> None:
-        self.commits += 1
-
-
 def test_intake_counts_queued_rows_by_type_and_the_intake_time(world: tuple[Settings, Store],
                                                                receiver: Receiver) -> None:
     import orjson
@@ -161,7 +129,7 @@ def test_intake_counts_queued_rows_by_type_and_the_intake_time(world: tuple[Sett
     settings, store = world
     values = topic_values(store)[:12]
     subscribe(store, department(store, "all"), receiver.url)
-    consumer = _Consumer([_Record(orjson.dumps(v), outbox.now_ms()) for v in values] + [_Record(b"junk", 1)])
+    consumer = OnePollConsumer([Record(orjson.dumps(v), outbox.now_ms()) for v in values] + [Record(b"junk", 1)])
     metrics = NotifierMetrics()
     notifier = Notifier(settings, store, consumer, metrics=metrics)
     try:

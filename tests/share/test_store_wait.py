@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-import pytest
 import sqlalchemy as sa
-from sharekit import Receiver, copy, department, subscribe, topic_values
+from sharekit import OnePollConsumer, Receiver, Record, copy, department, subscribe, topic_values
 
 from greenshield.audit import schema as t
 from greenshield.audit.store import Store
@@ -23,28 +21,6 @@ from greenshield.settings import Settings
 from greenshield.share import tables as st
 from greenshield.share.messages import violation
 from greenshield.share.notifier import Notifier, change_key, origins
-
-
-class _Record:
-    def __init__(self, value: bytes) -> None:
-        self.value, self.timestamp = value, int(time.time() * 1000)
-
-
-class _Consumer:
-    def __init__(self, records: list[_Record]) -> None:
-        self.records, self.commits = records, 0
-
-    def poll(self, timeout_ms: int, max_records: int) -> dict[str, list[_Record]]:
-        out, self.records = ({"tp": self.records} if self.records else {}), []
-        return out
-
-    def commit(self) -> None:
-        self.commits += 1
-
-
-@pytest.fixture
-def world(seeded: Path, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
-    yield seeded, tmp_path
 
 
 def _uncommitted(seeded: Path, into: Path, wait_ms: int, receiver: Receiver) -> tuple[bool, int]:
@@ -77,7 +53,7 @@ def _uncommitted(seeded: Path, into: Path, wait_ms: int, receiver: Receiver) -> 
                 conn.execute(e.insert(), hidden_events)
                 conn.execute(vc.insert(), hidden_change)
 
-        notifier = Notifier(settings, store, _Consumer([_Record(orjson.dumps(value))]))
+        notifier = Notifier(settings, store, OnePollConsumer([Record(orjson.dumps(value))]))
         later = threading.Thread(target=commit_later)
         later.start()
         try:
@@ -97,15 +73,13 @@ def _uncommitted(seeded: Path, into: Path, wait_ms: int, receiver: Receiver) -> 
 
 
 def test_a_change_read_before_the_commit_reaches_the_region_scoped_department(
-        world: tuple[Path, Path], receiver: Receiver) -> None:
-    seeded, base = world
-    queued, missing = _uncommitted(seeded, base, 5000, receiver)
+        seeded: Path, tmp_path: Path, receiver: Receiver) -> None:
+    queued, missing = _uncommitted(seeded, tmp_path, 5000, receiver)
     assert missing == 0 and queued
 
 
 def test_without_the_wait_the_region_is_missing_and_the_department_gets_nothing(
-        world: tuple[Path, Path], receiver: Receiver) -> None:
+        seeded: Path, tmp_path: Path, receiver: Receiver) -> None:
     """The race the wait closes (so the test above would fail without it)."""
-    seeded, base = world
-    queued, missing = _uncommitted(seeded, base, 0, receiver)
+    queued, missing = _uncommitted(seeded, tmp_path, 0, receiver)
     assert missing == 1 and not queued
