@@ -176,7 +176,7 @@ def broker_env(args: argparse.Namespace) -> dict[str, str]:
     if args.bootstrap:
         host, _, port = args.bootstrap.rpartition(":")
     else:
-        from greenshield.ingest import broker
+        from greenshield.devtools import kafka_broker as broker
 
         cfg = broker.BrokerConfig.from_settings(Settings.from_env())
         host, _, port = broker.up(cfg, log=lambda m: print(f"  broker: {m}", file=sys.stderr)).bootstrap.rpartition(":")

@@ -48,7 +48,7 @@ from greenshield.audit.pipeline import open_audit  # noqa: E402
 from greenshield.audit.pipeline import run as run_pipeline  # noqa: E402
 from greenshield.audit.store import SchemaError, Store  # noqa: E402
 from greenshield.audit.testing import settings_for  # noqa: E402
-from greenshield.demo.orchestrator import stop_child  # noqa: E402
+from greenshield.devtools.process import stop_child  # noqa: E402
 from greenshield.rules.pack import default_pack  # noqa: E402
 
 HMAC = "bench-hmac-key"

@@ -160,7 +160,7 @@ def run_variant(variant: str, settings: Any, ends: dict[Any, int], tmp: Path, ap
     """Start one faust worker process, time it, stop it; returns the timings (seconds) and notes."""
     from stream_bench import CommittedWatcher  # type: ignore[import-not-found]
 
-    from greenshield.demo.orchestrator import stop_child
+    from greenshield.devtools.process import stop_child
 
     total = sum(ends.values())
     result = tmp / f"{variant}.json"

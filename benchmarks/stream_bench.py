@@ -81,7 +81,7 @@ def dataset(events: int) -> tuple[list[bytes], list[bytes]]:
 
 
 def ensure_broker(bootstrap: str | None) -> str:
-    from greenshield.ingest import broker
+    from greenshield.devtools import kafka_broker as broker
 
     if bootstrap:
         return bootstrap

@@ -43,7 +43,8 @@ from sharekit import Receiver, department, publish, subscribe, wait_until  # noq
 from greenshield.audit import schema as t  # noqa: E402
 from greenshield.audit.store import Store  # noqa: E402
 from greenshield.share import tables as st  # noqa: E402
-from greenshield.ingest import broker, principals  # noqa: E402
+from greenshield.devtools import kafka_broker as broker  # noqa: E402
+from greenshield.ingest import principals  # noqa: E402
 from greenshield.ingest.topics import admin_client, create_topics, topic_specs  # noqa: E402
 from greenshield.settings import Settings  # noqa: E402
 from greenshield.share.webhooks import violation_id  # noqa: E402

@@ -52,7 +52,7 @@ def kafka_bootstrap() -> str:
             "GREENSHIELD_TEST_KAFKA is not set: run `make test`, or `greenshield kafka up` "
             "and export GREENSHIELD_TEST_KAFKA=127.0.0.1:19092"
         )
-    from greenshield.ingest.broker import ProbeError, probe
+    from greenshield.devtools.kafka_broker import ProbeError, probe
 
     try:
         probe(addr, timeout=20.0, security=kafka_security())

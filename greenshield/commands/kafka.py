@@ -64,9 +64,16 @@ def _err(msg: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenshield.ingest import broker
     from greenshield.settings import Settings
 
+    try:
+        from greenshield.devtools import kafka_broker as broker
+    except ImportError:  # an installation without the development tools (the Docker image)
+        if args.kafka_action != "acl":
+            _err(f"error: `greenshield kafka {args.kafka_action}` runs a local development broker, and this "
+                 "installation has no greenshield.devtools (the Docker image leaves it out)")
+            return 2
+        return _acl(args, Settings.from_env(), None)
     try:
         settings = Settings.from_env()
         cfg = broker.BrokerConfig.from_settings(
@@ -134,8 +141,16 @@ def _system_principals(settings: Any, cfg: Any, enterprises: list[str] | None = 
     from greenshield.ingest import principals
     from greenshield.ingest.topics import admin_client
 
-    wanted = [principals.system(role) for role in principals.SYSTEM_ROLES] if system else []
-    wanted += [principals.enterprise(e) for e in enterprises or []]
+    if cfg is None:  # no local broker to default to: the configured broker, its login, a given directory
+        if directory is None:
+            raise ValueError("--credentials-dir is required without a local broker")
+        admin = admin_client(settings, bootstrap or settings.kafka_bootstrap, "greenshield-acl")
+        try:
+            return principals.apply(admin, _wanted(principals, enterprises, system), settings, directory,
+                                    sender_key(settings) if enterprises else b"")
+        finally:
+            admin.close()
+    wanted = _wanted(principals, enterprises, system)
     master = sender_key(settings) if enterprises else b""
     # the local secure broker's own super user, unless another broker is named (then the configured login)
     security = cfg.client_security() if cfg.secure and bootstrap is None else dict(settings.kafka_security)
@@ -147,20 +162,33 @@ def _system_principals(settings: Any, cfg: Any, enterprises: list[str] | None = 
         admin.close()
 
 
+def _wanted(principals: Any, enterprises: list[str] | None, system: bool) -> list[Any]:
+    wanted = [principals.system(role) for role in principals.SYSTEM_ROLES] if system else []
+    return wanted + [principals.enterprise(e) for e in enterprises or []]
+
+
 def _acl(args: argparse.Namespace, settings: Any, cfg: Any) -> int:
     from kafka.errors import KafkaError
 
     from greenshield.audit.keys import KeyConfigError
-    from greenshield.ingest import broker, principals
+    from greenshield.ingest import principals
 
-    if not settings.kafka_security and not cfg.secure:
+    refused: tuple[type[Exception], ...] = (principals.PrincipalError, KeyConfigError, ValueError, OSError)
+    if cfg is not None:
+        from greenshield.devtools.kafka_config import BrokerError
+
+        refused += (BrokerError,)
+    if cfg is None and not settings.kafka_security:
+        _err("error: GREENSHIELD_KAFKA_CREDENTIALS names no super user for the broker")
+        return 2
+    if cfg is not None and not settings.kafka_security and not cfg.secure:
         _err(f"error: {cfg.data_dir} holds no secure broker (start one with `greenshield kafka up --secure`), "
              "and GREENSHIELD_KAFKA_CREDENTIALS names no super user for another one")
         return 2
     try:
         files = _system_principals(settings, cfg, args.enterprise, not args.no_system, args.credentials_dir,
                                    args.bootstrap)
-    except (principals.PrincipalError, KeyConfigError, broker.BrokerError, ValueError, OSError) as e:
+    except refused as e:
         _err(f"error: {e}")
         return 2
     except KafkaError as e:

@@ -16,174 +16,30 @@ one, and moves the earlier run's store to ``<data dir>/previous/``.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from greenshield.devtools.process import STOP_TIMEOUT, Child, Children, running, start_time, tail, terminate
 
 STATE_FILE = "demo.json"
 STORE_FILE = "greenshield.db"
 PREVIOUS_DIR = "previous"
 LOGS_DIR = "logs"
-STOP_TIMEOUT = 30.0
-PR_SET_PDEATHSIG = 1
 
 Log = Callable[[str], None]
 
 
 class DemoError(Exception):
     """Something the demo cannot do; the message says what to change."""
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), or None when there is no such process.
-
-    A zombie counts as gone: it has exited and only waits to be reaped.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    if len(fields) < 20 or fields[0] in ("Z", "X"):
-        return None
-    return fields[19]  # field 22 of stat(5); fields[0] is field 3
-
-
-def running(pid: int, started: str | None) -> bool:
-    """Is the process ``pid`` that started at ``started`` still running?"""
-    now = start_time(pid)
-    return now is not None and (started is None or now == started)
-
-
-def _die_with_parent(parent: int) -> Callable[[], None]:
-    def setup() -> None:  # runs in the child between fork and exec
-        with contextlib.suppress(Exception):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the demo died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return setup
-
-
-@dataclass
-class Child:
-    """A process the demo started."""
-
-    name: str
-    pid: int
-    started: str | None
-    log: str
-    argv: list[str] = field(default_factory=list)
-    stopped: str = ""  # "", "stopped", "killed", "exited <code>"
-
-    def record(self) -> dict[str, Any]:
-        return {"name": self.name, "pid": self.pid, "started": self.started, "log": self.log,
-                "argv": self.argv, "stopped": self.stopped}
-
-
-class Children:
-    """The demo's child processes, in start order."""
-
-    def __init__(self, on_change: Callable[[], None] = lambda: None) -> None:
-        self.children: list[Child] = []
-        self._popen: dict[int, subprocess.Popen[bytes]] = {}
-        self._on_change = on_change
-
-    def spawn(self, name: str, argv: Sequence[str], env: Mapping[str, str], log_path: Path,
-              cwd: Path | None = None) -> Child:
-        """Start ``argv`` in its own session, output to ``log_path``; record it before returning."""
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as out:
-            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    env=dict(env), cwd=cwd, start_new_session=True, close_fds=True,
-                                    preexec_fn=_die_with_parent(os.getpid()))
-        child = Child(name, proc.pid, start_time(proc.pid), str(log_path), list(argv))
-        self._popen[proc.pid] = proc
-        self.children.append(child)
-        self._on_change()
-        return child
-
-    def exit_code(self, child: Child) -> int | None:
-        """The child's exit code once it has exited by itself, else None."""
-        proc = self._popen.get(child.pid)
-        return proc.poll() if proc is not None else None
-
-    def stop(self, child: Child, timeout: float = STOP_TIMEOUT, hurry: Callable[[], bool] = lambda: False) -> str:
-        """SIGTERM, then SIGKILL after ``timeout`` (or once ``hurry()``); returns how it ended."""
-        proc = self._popen.get(child.pid)
-        if proc is not None and proc.poll() is not None:
-            child.stopped = f"exited {proc.returncode}"
-        elif not running(child.pid, child.started):
-            child.stopped = "gone"
-        else:
-            child.stopped = "killed" if terminate(child.pid, child.started, timeout, proc, hurry) else "stopped"
-        self._on_change()
-        return child.stopped
-
-    def stop_all(self, timeout: float = STOP_TIMEOUT, log: Log = lambda _: None,
-                 hurry: Callable[[], bool] = lambda: False) -> None:
-        """Stop every child still running, the last started first."""
-        for child in reversed(self.children):
-            if child.stopped:
-                continue
-            how = self.stop(child, timeout, hurry)
-            log(f"{child.name} (pid {child.pid}): {how}")
-
-
-def terminate(pid: int, started: str | None, timeout: float, proc: subprocess.Popen[bytes] | None = None,
-              hurry: Callable[[], bool] = lambda: False) -> bool:
-    """Stop one process by pid: SIGTERM, SIGKILL after ``timeout`` or once ``hurry()``. True when killed."""
-    if not running(pid, started):
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    if _gone(pid, started, timeout, proc, hurry):
-        return False
-    if running(pid, started):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    if not _gone(pid, started, 15.0, proc):
-        raise DemoError(f"process {pid} survived SIGKILL")
-    return True
-
-
-def stop_child(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> bool:
-    """Stop a child this process started (:func:`terminate` by its pid) and reap it; True when killed."""
-    killed = terminate(proc.pid, None, timeout, proc) if proc.poll() is None else False
-    proc.wait()
-    return killed
-
-
-def _gone(pid: int, started: str | None, timeout: float, proc: subprocess.Popen[bytes] | None,
-          hurry: Callable[[], bool] = lambda: False) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=0.1)
-            if proc.returncode is not None:
-                return True
-        elif not running(pid, started):
-            return True
-        else:
-            time.sleep(0.1)
-        if time.monotonic() >= deadline or hurry():
-            return not running(pid, started)
 
 
 # --------------------------------------------------------------------------- the state file
@@ -254,30 +110,6 @@ def prepare_data_dir(data_dir: Path, log: Log) -> None:
 # --------------------------------------------------------------------------- small helpers
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def tail(path: str | Path, lines: int = 15) -> str:
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
 def wait_until(check: Callable[[], bool], timeout: float, what: str, child: Child | None = None,
                children: Children | None = None, stop: Callable[[], bool] = lambda: False) -> None:
     """Poll ``check`` until true; DemoError when ``timeout`` passes or ``child`` exits first."""
@@ -345,7 +177,7 @@ def ensure_broker(settings: Any, env: Mapping[str, str], stop: Callable[[], bool
     ``earlier`` is the broker record of an earlier demo in this data dir: a broker that
     demo started and could not stop (it was killed) is this demo's to stop.
     """
-    from greenshield.ingest import broker
+    from greenshield.devtools import kafka_broker as broker
 
     cfg = broker.BrokerConfig.from_settings(settings)  # data dir: settings.kafka_dir, the demo's own
     try:

@@ -37,10 +37,11 @@ from types import FrameType
 from typing import IO, Any
 
 from greenshield.demo.orchestrator import (
-    STORE_FILE, BrokerUse, Children, DemoError, DemoState, ensure_broker, free_port, greenshield_argv, http_ok,
-    log_has, port_free, prepare_data_dir, start_time, stop_broker, wait_until)
+    STORE_FILE, BrokerUse, DemoError, DemoState, ensure_broker, greenshield_argv, http_ok, log_has, prepare_data_dir,
+    stop_broker, wait_until)
 from greenshield.demo.options import DemoOptions
 from greenshield.demo.progress import Counters, Progress, StoreView
+from greenshield.devtools.process import Children, free_port, port_free, start_time
 
 ENTERPRISES = ("E3100001", "E3100002", "E3200001", "E3300001", "E3300002")  # the simulated network's
 

@@ -26,7 +26,7 @@ import pytest
 from apiworld import copy_store, make_tokens
 
 from greenshield.audit.store import Store
-from greenshield.demo.orchestrator import stop_child
+from greenshield.devtools.process import stop_child
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -25,7 +25,7 @@ from riskworld import seed_risk_store
 from test_dashboard_browser import ARTIFACTS, ROOT, _free_port, beijing, playwright_dir  # noqa: F401  (a fixture)
 
 from greenshield.audit.store import Store
-from greenshield.demo.orchestrator import stop_child
+from greenshield.devtools.process import stop_child
 
 pytestmark = pytest.mark.browser
 KINDS = ("enterprise", "site", "staff", "sender", "machine", "vehicle", "city")

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from greenshield.demo.orchestrator import running
+from greenshield.devtools.process import running
 from greenshield.ingest.testing import kafka_client, kafka_security
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +147,7 @@ def test_embedded_demo(tmp_path: Path) -> None:
 def test_kafka_demo(tmp_path: Path, kafka_bootstrap: str) -> None:
     from kafka import KafkaAdminClient
 
-    from greenshield.ingest.broker import probe
+    from greenshield.devtools.kafka_broker import probe
 
     run = DemoRun(tmp_path / "demo", "--bootstrap", kafka_bootstrap)
     try:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from greenshield.commands.demo import duration
-from greenshield.demo.orchestrator import (
-    PREVIOUS_DIR, STATE_FILE, Children, DemoError, DemoState, prepare_data_dir, running, start_time, stop_child)
+from greenshield.demo.orchestrator import PREVIOUS_DIR, STATE_FILE, DemoError, DemoState, prepare_data_dir
+from greenshield.devtools.process import Children, running, start_time, stop_child
 from greenshield.demo.progress import Counters
 from greenshield.demo.streaming import as_of_text, stream_day
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from greenshield.ingest import broker
+from greenshield.devtools import kafka_broker as broker, kafka_config, kafka_jars
 from greenshield.settings import Settings
 
 
@@ -99,7 +99,7 @@ def test_server_properties_never_create_topics_on_first_use(tmp_path: Path) -> N
 
 def test_log4j_config_writes_to_the_data_dir(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
-    props = _props(broker.render_log4j2(cfg))
+    props = _props(kafka_config.render_log4j2(cfg))
     assert props["appender.file.fileName"] == str(tmp_path / "kafka" / "broker.log")
     assert props["rootLogger.appenderRef.file.ref"] == props["appender.file.name"]
     assert props["rootLogger.level"] == "INFO"
@@ -107,7 +107,7 @@ def test_log4j_config_writes_to_the_data_dir(tmp_path: Path) -> None:
 
 def test_java_command(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
-    cmd = broker.java_command(cfg, "/usr/bin/java")
+    cmd = kafka_config.java_command(cfg, "/usr/bin/java")
     assert cmd[0] == "/usr/bin/java"
     for flag in ("-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:+ExplicitGCInvokesConcurrent"):
         assert flag in cmd
@@ -116,7 +116,7 @@ def test_java_command(tmp_path: Path) -> None:
     assert cmd[-2:] == ["kafka.Kafka", str(cfg.server_properties)]
     assert not any("jmxremote" in a for a in cmd)
 
-    fmt = broker.format_command(cfg, "abc", "/usr/bin/java")
+    fmt = kafka_config.format_command(cfg, "abc", "/usr/bin/java")
     assert fmt[fmt.index("kafka.tools.StorageTool") :] == [
         "kafka.tools.StorageTool", "format", "-t", "abc", "-c", str(cfg.server_properties), "-g"
     ]
@@ -124,7 +124,7 @@ def test_java_command(tmp_path: Path) -> None:
 
 def test_maven_command_uses_the_repo_pom(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
-    cmd = broker.maven_command(cfg, tmp_path / "out", mvn="mvn")
+    cmd = kafka_jars.maven_command(cfg, tmp_path / "out", mvn="mvn")
     assert "dependency:copy-dependencies" in cmd
     assert "-DincludeScope=runtime" in cmd
     assert f"-DoutputDirectory={tmp_path / 'out'}" in cmd
@@ -139,7 +139,7 @@ def test_maven_command_uses_the_repo_pom(tmp_path: Path) -> None:
 
 
 def test_cluster_id_shape() -> None:
-    ids = {broker.new_cluster_id() for _ in range(50)}
+    ids = {kafka_config.new_cluster_id() for _ in range(50)}
     assert len(ids) == 50
     for cid in ids:
         assert re.fullmatch(r"[A-Za-z0-9_-]{22}", cid) and not cid.startswith("-")
@@ -226,7 +226,7 @@ def test_failed_download_leaves_no_cache(tmp_path: Path) -> None:
         "exit 1\n",
     )
     cfg = _cfg(tmp_path, port=_free_port(), controller_port=_free_port())
-    with pytest.raises(broker.DownloadError) as ei:
+    with pytest.raises(kafka_config.DownloadError) as ei:
         broker.up(cfg, path=str(bin_))
     assert ei.value.exit_code == 2
     assert "Could not resolve dependencies" in str(ei.value)
@@ -265,7 +265,7 @@ def test_download_missing_a_jar_is_an_error(tmp_path: Path) -> None:
         'echo jar > "$out/kafka_2.13-4.0.2.jar"\n',
     )
     cfg = _cfg(tmp_path)
-    with pytest.raises(broker.DownloadError, match="log4j-core"):
+    with pytest.raises(kafka_config.DownloadError, match="log4j-core"):
         broker.ensure_jars(cfg, mvn=str(bin_ / "mvn"))
     assert not cfg.libs_dir.exists()
 

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from greenshield.audit import schema as t
-from greenshield.demo.orchestrator import stop_child
+from greenshield.devtools.process import stop_child
 from greenshield.settings import Settings
 from greenshield.ingest.testing import kafka_client
 
@@ -175,7 +175,7 @@ def test_two_workers_share_six_partitions_and_one_takes_over_when_the_other_stop
 @pytest.fixture
 def own_broker(kafka_bootstrap: str, tmp_path: Path, free_ports: tuple[int, int]) -> Iterator[Any]:
     """A broker of this test's own (ports, data dir), which the test may stop and start; secure like the suite's."""
-    from greenshield.ingest import broker
+    from greenshield.devtools import kafka_broker as broker
 
     cfg = broker.BrokerConfig(data_dir=tmp_path / "kafka", cache_dir=Settings().kafka_cache_dir,
                               port=free_ports[0], controller_port=free_ports[1], secure=True)
@@ -188,7 +188,7 @@ def own_broker(kafka_bootstrap: str, tmp_path: Path, free_ports: tuple[int, int]
 
 def test_the_worker_resumes_on_its_own_after_the_broker_restarts(own_broker: Any, tmp_path: Path) -> None:
     """Stop the broker mid-stream and start it again: the worker reconnects and completes the stream."""
-    from greenshield.ingest import broker
+    from greenshield.devtools import kafka_broker as broker
     from greenshield.ingest.topics import admin_client, create_topics, topic_specs
 
     settings = unique_settings(own_broker.bootstrap, data_dir=tmp_path / "data", backstop_idle_seconds=0,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from greenshield.ingest import principals as p
-from greenshield.ingest.broker import BrokerConfig, BrokerError, format_command, render_server_properties
+from greenshield.devtools.kafka_config import BrokerConfig, BrokerError, format_command, render_server_properties
 from greenshield.ingest.sender import Signer, Verifier, enterprise_key
 from greenshield.settings import Settings
 

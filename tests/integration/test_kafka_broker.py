@@ -205,7 +205,7 @@ def test_up_twice_is_harmless_and_down_leaves_no_process(
     tmp_path: Path, free_ports: tuple[int, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A private broker on its own ports and data dir; the shared test broker is not touched."""
-    from greenshield.ingest import broker
+    from greenshield.devtools import kafka_broker as broker
     from greenshield.settings import Settings
 
     port, cport = free_ports
@@ -250,7 +250,7 @@ def test_a_secure_broker_makes_its_principals_and_refuses_to_start_plain(
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    from greenshield.ingest import broker
+    from greenshield.devtools import kafka_broker as broker
     from greenshield.ingest.clients import security_options
     from greenshield.settings import Settings, read_credentials
 

@@ -1,0 +1,1 @@
+"""Development tools: a local Kafka broker, process supervision. Not part of the production image."""
