@@ -46,7 +46,9 @@ MAX_REJECT_MESSAGE = MAX_REJECT_PAYLOAD + 8 * 1024
 
 @dataclass(slots=True)
 class Candidate:
-    """A valid event or registry record from ``topic:partition@offset``, not yet de-duplicated."""
+    """A valid event or registry record from ``topic:partition@offset``, not yet de-duplicated.
+
+    A :class:`greenshield.intake.decisions.Candidate`: the worker classifies it as ``run`` does."""
 
     topic: str
     partition: int
@@ -60,6 +62,11 @@ class Candidate:
     @property
     def source(self) -> str:
         return source_of(self.topic, self.partition)
+
+    @property
+    def position(self) -> int:
+        """The store's ``position`` of the message (with :attr:`source`, it locates it): its offset."""
+        return self.offset
 
 
 @dataclass(slots=True)
