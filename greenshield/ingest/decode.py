@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from greenshield.audit.entries import canonical
-from greenshield.audit.stream_sink import keyed_digester
+from greenshield.intake.digest import keyed_digester
 from greenshield.ingest.control import Advance, ControlError, decode_advance, is_control
 from greenshield.ingest.kafka_records import UndecodableKey
 from greenshield.ingest.sender import Verifier
