@@ -143,3 +143,15 @@ class TestLines:
         reader = Reader(None)
         a, b = (reader.line(raw(event()), "f", i)[1] for i in (1, 2))
         assert isinstance(a, Line) and isinstance(b, Line) and isinstance(a.digest, int) and a.digest == b.digest
+
+
+def test_the_intake_package_imports_no_store_and_no_broker() -> None:
+    """Issue 15's layout: greenshield.intake is pure (no SQL, no Kafka, no service)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, greenshield.intake.lines, greenshield.intake.classify, greenshield.intake.digest\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'kafka', 'psycopg', 'fastapi')"
+            " or m.startswith(('greenshield.audit', 'greenshield.ingest', 'greenshield.api'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
