@@ -223,7 +223,7 @@ def ingest(service: Service, lines: list[bytes], mode: Mode, principal: Principa
         authorize(principal, outcomes)
         try:
             if service.embedded:
-                committed = _store(service, outcomes, candidates, mode, key, batch)
+                committed = _store(service, outcomes, candidates, mode, batch)
             else:
                 committed = _publish(service, outcomes, candidates, mode, batch)
             break
@@ -241,8 +241,7 @@ def _refused(mode: Mode, outcomes: list[Outcome]) -> bool:
     return mode == "rollback" and any(o.status == "rejected" for o in outcomes)
 
 
-def _store(service: Service, outcomes: list[Outcome], candidates: list[Line], mode: Mode, key: bytes,
-           source: str) -> bool:
+def _store(service: Service, outcomes: list[Outcome], candidates: list[Line], mode: Mode, source: str) -> bool:
     """One writer transaction: the new events with their entries, and the rejects (in line order); nothing on
     a refusal."""
     store = service.store
@@ -292,7 +291,8 @@ def _publish(service: Service, outcomes: list[Outcome], candidates: list[Line], 
     from greenshield.ingest.producer import DeliveryError
 
     try:
-        service.kafka_producer().deliver([d.candidate.raw for d in fresh], timeout=service.settings.api_kafka_ack_seconds,
+        service.kafka_producer().deliver([d.candidate.raw for d in fresh],
+                                         timeout=service.settings.api_kafka_ack_seconds,
                                          extra=rejects)
     except (DeliveryError, KafkaError, OSError) as err:
         log.warning("event=publish_failed type=%s failed=%d", type(err).__name__, len(getattr(err, "failed", ())))

@@ -80,7 +80,8 @@ def by_http(settings: Settings, audit: Audit, first: list[bytes], second: list[b
         body = list(numbered(lines, base).items())  # a body's blank lines are left out (split_body)
         for k in range(0, len(body), 100):
             chunk = body[k:k + 100]
-            answer, _ = ingest(service, [line for _, line in chunk], "proceed", AnyRight(), "api:intake")  # type: ignore[arg-type]
+            answer, _ = ingest(service, [line for _, line in chunk], "proceed", AnyRight(),  # type: ignore[arg-type]
+                               "api:intake")
             for (n, _), result in zip(chunk, answer["results"]):
                 status = {"accepted": "stored"}.get(result["status"], result["status"])
                 out[n] = (status, result["reason"])
