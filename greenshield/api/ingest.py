@@ -3,8 +3,9 @@
 The body is JSON Lines (``application/x-ndjson``, contract §1's file form) or a JSON
 array (``application/json``). Array elements are re-encoded one per line, numbers
 kept exactly as written, so both forms go through the same rule-core validation as
-``greenshield run`` and the worker (:func:`greenshield.rules.parse.parse_line`), the
-same redaction and the same keyed duplicate digest.
+``greenshield run`` and the worker (:class:`greenshield.intake.lines.Reader`), the
+same redaction, the same keyed duplicate digest and the same classification
+(:func:`greenshield.intake.classify.classify`).
 
 Per event: ``accepted`` (new), ``duplicate`` (exact duplicate of a stored or earlier
 event: dropped, contract §2), ``rejected`` with the reason, or ``rolled_back`` (valid,
@@ -34,16 +35,15 @@ from greenshield.api.auth import Principal
 from greenshield.api.errors import ApiError, forbidden
 from greenshield.api.service import Service
 from greenshield.audit import stream_sink as sink
-from greenshield.audit.intake import keyed_digest
+from greenshield.audit.batch_store import store_batch
 from greenshield.ingest.decode import Reject, reject_message
-from greenshield.privacy import redact_event, redact_rejected
-from greenshield.rules.dedup import CanonicalError
-from greenshield.rules.model import Event, RegistryRecord, Rejection
-from greenshield.rules.parse import Invalid, decode, is_blank, parse_line
+from greenshield.intake.classify import classify as classify_candidates
+from greenshield.intake.decisions import Decision, Duplicate, Fresh, Key, Rejected
+from greenshield.intake.lines import BOM, Line, Reader, conflict_rejected
+from greenshield.rules.model import Rejection
+from greenshield.rules.parse import Invalid, decode, is_blank
 
 Mode = Literal["rollback", "proceed"]
-Key = tuple[str, str]
-BOM = b"\xef\xbb\xbf"
 NDJSON = ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/json-seq")
 RETRY_AFTER = {"Retry-After": "5"}  # seconds: a 503 of the store or the broker is worth retrying soon
 log = logging.getLogger("greenshield.api")
@@ -64,19 +64,6 @@ class Outcome:
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "status": self.status, "event_id": self.event_id,
                 "enterprise_id": self.enterprise_id, "reason": self.reason}
-
-
-@dataclass
-class Candidate:
-    outcome: Outcome
-    raw: bytes
-    obj: Any
-    item: Event | RegistryRecord
-    digest: bytes
-
-    @property
-    def key(self) -> Key:
-        return (self.item.enterprise_id, self.item.event_id)
 
 
 # --------------------------------------------------------------------------- body → lines
@@ -126,31 +113,28 @@ def encode(value: Any) -> str:
 
 # --------------------------------------------------------------------------- lines → outcomes
 
-def classify(lines: list[bytes], enterprise: str | None, key: bytes) -> tuple[list[Outcome], list[Candidate]]:
-    """Validate each line; the outcomes (rejections decided) and the valid candidates, in order."""
+def classify(lines: list[bytes], enterprise: str | None, key: bytes,
+             source: str = "-") -> tuple[list[Outcome], list[Line]]:
+    """Validate each line; the outcomes (rejections decided) and the valid candidates, in order.
+
+    A line's position in ``source`` is its index + 1 (the batch's lines, blank ones left out)."""
+    reader = Reader(key)
     outcomes, candidates = [], []
     for index, raw in enumerate(lines):
         outcome = Outcome(index, size=len(raw))
         outcomes.append(outcome)
-        obj, item = parse_line(raw)
+        obj, got = reader.line(raw, source, index + 1)
         outcome.kind = _kind(obj)
-        if isinstance(item, Rejection):
+        if isinstance(got, Rejected):
             outcome.event_id, outcome.enterprise_id = _ids(obj)
             outcome.sha256 = hashlib.sha256(raw).hexdigest() if obj is None else None
-            _reject(outcome, item)
+            _reject(outcome, got.rejection)
             continue
-        outcome.event_id, outcome.enterprise_id = item.event_id, item.enterprise_id
-        ident = (item.enterprise_id, item.event_id)
-        if enterprise is not None and item.enterprise_id != enterprise:
-            reason = "enterprise_mismatch: enterprise_id is not this token's enterprise"
-            _reject(outcome, Rejection(reason, redact_rejected(obj, key), ident))
+        outcome.event_id, outcome.enterprise_id = got.item.event_id, got.item.enterprise_id
+        if enterprise is not None and got.item.enterprise_id != enterprise:
+            _reject(outcome, got.rejection("enterprise_mismatch: enterprise_id is not this token's enterprise"))
             continue
-        try:
-            digest = keyed_digest(key, obj, raw)
-        except CanonicalError as err:
-            _reject(outcome, Rejection(str(err), redact_rejected(obj, key), ident))
-            continue
-        candidates.append(Candidate(outcome, raw, obj, item, digest))
+        candidates.append(got)
     return outcomes, candidates
 
 
@@ -201,19 +185,17 @@ def _reject(outcome: Outcome, rejection: Rejection) -> None:
     outcome.status, outcome.reason, outcome.rejection = "rejected", rejection.reason, rejection
 
 
-def deduplicate(candidates: list[Candidate], known: dict[Key, bytes | None], key: bytes) -> list[Candidate]:
-    """The candidates whose key is new; the others become ``duplicate`` or a conflicting ``rejected``."""
-    seen = dict(known)
+def decide(outcomes: list[Outcome], candidates: list[Line], known: dict[Key, bytes | None]) -> list[Fresh[Line]]:
+    """Classify the candidates against ``known``; the new ones, the others' outcomes ``duplicate`` or a
+    conflicting ``rejected``."""
     fresh = []
-    for c in candidates:
-        if c.key not in seen:
-            seen[c.key] = c.digest
-            fresh.append(c)
-        elif seen[c.key] is None or seen[c.key] == c.digest:  # None: purged, cannot tell
-            c.outcome.status = "duplicate"
+    for d in classify_candidates(candidates, known):
+        if isinstance(d, Fresh):
+            fresh.append(d)
+        elif isinstance(d, Duplicate):
+            outcomes[d.position - 1].status = "duplicate"
         else:
-            reason = f"conflicting duplicate of ({c.key[0]}, {c.key[1]}): same key, different content"
-            _reject(c.outcome, Rejection(reason, redact_rejected(c.obj, key), c.key))
+            _reject(outcomes[d.position - 1], conflict_rejected(d).rejection)
     return fresh
 
 
@@ -237,11 +219,11 @@ def ingest(service: Service, lines: list[bytes], mode: Mode, principal: Principa
     key = service.audit.hmac_key
     batch = f"{source}:{uuid.uuid4().hex}"
     for attempt in range(3):
-        outcomes, candidates = classify(lines, principal.enterprise_id, key)
+        outcomes, candidates = classify(lines, principal.enterprise_id, key, batch)
         authorize(principal, outcomes)
         try:
             if service.embedded:
-                committed = _store(service, outcomes, candidates, mode, key, batch)
+                committed = _store(service, outcomes, candidates, mode, batch)
             else:
                 committed = _publish(service, outcomes, candidates, mode, batch)
             break
@@ -259,19 +241,19 @@ def _refused(mode: Mode, outcomes: list[Outcome]) -> bool:
     return mode == "rollback" and any(o.status == "rejected" for o in outcomes)
 
 
-def _store(service: Service, outcomes: list[Outcome], candidates: list[Candidate], mode: Mode, key: bytes,
-           source: str) -> bool:
-    """One writer transaction: the new events with their entries, and the rejects; nothing on a refusal."""
+def _store(service: Service, outcomes: list[Outcome], candidates: list[Line], mode: Mode, source: str) -> bool:
+    """One writer transaction: the new events with their entries, and the rejects (in line order); nothing on
+    a refusal."""
     store = service.store
     try:
         with store.write() as conn:
-            fresh = deduplicate(candidates, sink.stored_digests(conn, (c.key for c in candidates)), key)
+            fresh = decide(outcomes, candidates, sink.stored_digests(conn, (c.key for c in candidates)))
             if _refused(mode, outcomes):
                 raise _RolledBack
-            sink.store_events(conn, store, [sink.NewEvent(c.item, redact_event(c.obj, key), c.digest, source,
-                                                          c.outcome.index + 1) for c in fresh])
-            sink.store_rejects(conn, store, [sink.reject_row(source, o.index + 1, _storable(o.rejection))
-                                             for o in outcomes if o.rejection is not None])
+            rejects = [Rejected(source, o.index + 1, _storable(o.rejection)) for o in outcomes
+                       if o.rejection is not None]
+            decisions: list[Decision[Line]] = [*fresh, *rejects]
+            store_batch(conn, store, decisions)
     except _RolledBack:
         return False
     return True
@@ -293,11 +275,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _publish(service: Service, outcomes: list[Outcome], candidates: list[Candidate], mode: Mode,
+def _publish(service: Service, outcomes: list[Outcome], candidates: list[Line], mode: Mode,
              source: str) -> bool:
     """Streaming mode: publish the new events and the rejects (to the rejects topic, as the worker does)."""
     with service.store.read() as conn:
-        fresh = deduplicate(candidates, sink.stored_digests(conn, (c.key for c in candidates)), service.audit.hmac_key)
+        fresh = decide(outcomes, candidates, sink.stored_digests(conn, (c.key for c in candidates)))
     if _refused(mode, outcomes):
         return False
     topic = service.settings.rejects_topic
@@ -309,7 +291,8 @@ def _publish(service: Service, outcomes: list[Outcome], candidates: list[Candida
     from greenshield.ingest.producer import DeliveryError
 
     try:
-        service.kafka_producer().deliver([c.raw for c in fresh], timeout=service.settings.api_kafka_ack_seconds,
+        service.kafka_producer().deliver([d.candidate.raw for d in fresh],
+                                         timeout=service.settings.api_kafka_ack_seconds,
                                          extra=rejects)
     except (DeliveryError, KafkaError, OSError) as err:
         log.warning("event=publish_failed type=%s failed=%d", type(err).__name__, len(getattr(err, "failed", ())))

@@ -1,20 +1,19 @@
-"""Intake: validate, redact, de-duplicate against the store, and write events with their entries.
+"""``greenshield run``'s intake: lines of files into the store, in batches of decisions.
 
 Per line, as ``greenshield check`` does (contract §2, §7): a blank line is
 skipped, a rejection is stored with its reason and position, an exact duplicate of
 a stored or earlier line is counted and dropped, a conflicting duplicate is
-rejected. Personal data is redacted right after validation (design note 1); the
-only trace of the plain content is a keyed digest, used to tell exact from
-conflicting duplicates across runs. Each batch is one writer transaction: the
-events, the rejects and their audit entries commit together, so a re-run after a
-crash stores nothing twice. Every writer of rejects (this intake, the stream worker,
-the HTTP ingest) goes through :func:`insert_rejects`, which logs each as a leaf.
+rejected. The decisions are :mod:`greenshield.intake`'s (read, classify against the
+stored digests); personal data is redacted before anything is stored (design note 1),
+the only trace of the plain content is a keyed digest. Each batch is one writer
+transaction (:func:`~greenshield.audit.batch_store.store_batch`): the events, the
+rejects and their audit entries commit together, so a re-run after a crash stores
+nothing twice. Every writer of rejects (this intake, the stream worker, the HTTP
+ingest) goes through :func:`insert_rejects`, which logs each as a leaf.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,14 +25,16 @@ from sqlalchemy.engine import Connection
 from greenshield.audit import schema as t
 from greenshield.audit.entries import canonical, reject_commitment, reject_entry, split_payload
 from greenshield.audit.log import append
-from greenshield.audit.rows import event_row_entry
-from greenshield.audit.store import Store, insert_ignoring_conflicts, insert_rows
-from greenshield.privacy import redact_event, redact_rejected
-from greenshield.rules.dedup import CanonicalError, digest
-from greenshield.rules.model import Event, RegistryRecord, Rejection
-from greenshield.rules.parse import is_blank, parse_line
+from greenshield.audit.store import Store, insert_ignoring_conflicts
+from greenshield.intake.classify import classify
+from greenshield.intake.decisions import Conflict, Decision, Duplicate, Fresh, Rejected
+from greenshield.intake.digest import DEDUP_PREFIX, keyed_digest
+from greenshield.intake.lines import BOM, Line, Reader
+from greenshield.rules.model import Rejection
 
-BOM = b"\xef\xbb\xbf"
+__all__ = ["BATCH", "BOM", "DEDUP_PREFIX", "Intake", "IntakeStats", "insert_rejects", "keyed_digest",
+           "reject_row", "storable"]
+
 BATCH = 2000
 
 
@@ -45,97 +46,48 @@ class IntakeStats:
     duplicates: int = 0
 
 
-@dataclass
-class _Line:
-    position: int
-    obj: Any
-    item: Event | RegistryRecord
-    digest: bytes
-
-
 class Intake:
     """Feeds lines of one source or more into the store, in batches."""
 
     def __init__(self, store: Store, hmac_key: bytes) -> None:
         self.store, self.key, self.stats = store, hmac_key, IntakeStats()
+        self.reader = Reader(hmac_key)
 
     def feed(self, lines: Iterable[bytes], source: str) -> None:
-        batch: list[_Line] = []
-        rejects: list[dict[str, Any]] = []
-        for number, line in enumerate(lines, 1):
+        batch: list[Line] = []
+        rejects: list[Rejected] = []
+        for got in self.reader.lines(lines, source):
             self.stats.lines += 1
-            if number == 1 and line.startswith(BOM):
-                line = line[3:]
-            if is_blank(line):
+            if got is None:
                 continue
-            obj, item = parse_line(line)
-            if isinstance(item, Rejection):
-                rejects.append(reject_row(source, number, item))
+            if isinstance(got, Rejected):
+                rejects.append(got)
                 continue
-            try:
-                keyed = self._digest(obj, line)
-            except CanonicalError as err:
-                rejects.append(reject_row(source, number, Rejection(str(err))))
-                continue
-            batch.append(_Line(number, obj, item, keyed))
+            batch.append(got)
             if len(batch) >= BATCH:
-                self._write(batch, rejects, source)
+                self._write(batch, rejects)
                 batch, rejects = [], []
-        self._write(batch, rejects, source)
+        self._write(batch, rejects)
 
-    def _digest(self, obj: Any, raw: bytes) -> bytes:
-        return keyed_digest(self.key, obj, raw)
+    def _write(self, batch: list[Line], rejects: list[Rejected]) -> None:
+        """One transaction: classify ``batch`` against the stored digests, store the decisions, count them.
 
-    def _write(self, batch: list[_Line], rejects: list[dict[str, Any]], source: str) -> None:
+        The rejects of the batch's invalid lines come first, its conflicting duplicates after them.
+        """
+        from greenshield.audit import stream_sink as sink  # stream_sink imports this module
+        from greenshield.audit.batch_store import store_batch
+
         with self.store.write() as conn:
-            fresh = self._fresh(conn, batch, rejects, source)
-            ids = self.store.allocate_ids(conn, len(fresh))
-            built = [event_row_entry(ln.item, redact_event(ln.obj, self.key), ln.digest, source, ln.position)
-                     for ln in fresh]
-            if built:
-                columns = ("entry_id", *built[0][0])
-                insert_rows(conn, t.events, columns, [(i, *row.values()) for i, (row, _) in zip(ids, built)])
-                append(conn, ((i, "event", entry) for i, (_, entry) in zip(ids, built)), self.store)
-            insert_rejects(conn, self.store, rejects)
-        self.stats.stored += len(fresh)
-        self.stats.rejected += len(rejects)
-
-    def _fresh(self, conn: Connection, batch: list[_Line], rejects: list[dict[str, Any]],
-               source: str) -> list[_Line]:
-        """The lines of ``batch`` whose key is new; duplicates are counted or rejected."""
-        known = _stored_digests(conn, {(ln.item.enterprise_id, ln.item.event_id) for ln in batch})
-        fresh: list[_Line] = []
-        for ln in batch:
-            key = (ln.item.enterprise_id, ln.item.event_id)
-            if key not in known:
-                known[key] = ln.digest
-                fresh.append(ln)
-            elif known[key] is None or known[key] == ln.digest:  # None: purged, cannot tell
+            decisions: list[Decision[Line]] = [*rejects, *classify(batch, sink.stored_digests(
+                conn, (ln.key for ln in batch)))]
+            store_batch(conn, self.store, decisions)
+        for d in decisions:
+            if isinstance(d, Fresh):
+                self.stats.stored += 1
+            elif isinstance(d, Duplicate):
                 self.stats.duplicates += 1
-            else:
-                reason = f"conflicting duplicate of ({key[0]}, {key[1]}): same key, different content"
-                payload = redact_rejected(ln.obj, self.key)
-                rejects.append(reject_row(source, ln.position, Rejection(reason, payload, key)))
-        return fresh
-
-
-def _stored_digests(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], bytes | None]:
-    """Stored digests of ``keys`` (enterprise IN .. AND event_id IN ..: both databases use the key index)."""
-    if not keys:
-        return {}
-    e = t.events
-    rows = conn.execute(sa.select(e.c.enterprise_id, e.c.event_id, e.c.digest)
-                        .where(e.c.enterprise_id.in_(sorted({k[0] for k in keys})),
-                               e.c.event_id.in_(sorted({k[1] for k in keys})))).all()
-    return {(r[0], r[1]): (bytes(r[2]) if r[2] is not None else None) for r in rows if (r[0], r[1]) in keys}
-
-
-DEDUP_PREFIX = b"dedup\x00"
-
-
-def keyed_digest(key: bytes, obj: Any, raw: bytes | None = None) -> bytes:
-    """The stored duplicate digest of an event's original content: HMAC of its canonical digest."""
-    return hmac.new(key, DEDUP_PREFIX + digest(obj, raw), hashlib.sha256).digest()[:16]
+            elif isinstance(d, Rejected | Conflict):
+                self.stats.rejected += 1
 
 
 def reject_row(source: str, position: int, rejection: Rejection) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from greenshield.audit.entries import canonical
-from greenshield.audit.stream_sink import keyed_digester
+from greenshield.intake.digest import keyed_digester
 from greenshield.ingest.control import Advance, ControlError, decode_advance, is_control
 from greenshield.ingest.kafka_records import UndecodableKey
 from greenshield.ingest.sender import Verifier
@@ -46,7 +46,9 @@ MAX_REJECT_MESSAGE = MAX_REJECT_PAYLOAD + 8 * 1024
 
 @dataclass(slots=True)
 class Candidate:
-    """A valid event or registry record from ``topic:partition@offset``, not yet de-duplicated."""
+    """A valid event or registry record from ``topic:partition@offset``, not yet de-duplicated.
+
+    A :class:`greenshield.intake.decisions.Candidate`: the worker classifies it as ``run`` does."""
 
     topic: str
     partition: int
@@ -60,6 +62,11 @@ class Candidate:
     @property
     def source(self) -> str:
         return source_of(self.topic, self.partition)
+
+    @property
+    def position(self) -> int:
+        """The store's ``position`` of the message (with :attr:`source`, it locates it): its offset."""
+        return self.offset
 
 
 @dataclass(slots=True)

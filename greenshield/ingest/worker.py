@@ -91,6 +91,8 @@ from greenshield.ingest.decode import (
 from greenshield.ingest.metrics import WorkerMetrics
 from greenshield.ingest.registry_feed import RegistryFeed
 from greenshield.ingest.partitions import Applied, Partitions
+from greenshield.intake.classify import classify
+from greenshield.intake.decisions import Duplicate, Fresh
 from greenshield.ingest.state import PartitionState
 from greenshield.risk.credit import GradeBook
 from greenshield.risk.model import RiskModel, default_model, load_model
@@ -512,17 +514,14 @@ class Worker:
         store, outcome = self.audit.store, Outcome()
         candidates = [i for i in items if isinstance(i, Candidate)]
         outcome.rejects = [i for i in items if isinstance(i, Reject)]
-        known = sink.stored_digests(conn, (c.key for c in candidates))
-        for c in candidates:
-            first = known.get(c.key, b"")
-            if c.key not in known:
-                known[c.key] = c.digest
+        for d in classify(candidates, sink.stored_digests(conn, (c.key for c in candidates))):
+            c = d.candidate
+            if isinstance(d, Fresh):
                 outcome.fresh.append(c)
-            elif first is None or first == c.digest:
+            elif isinstance(d, Duplicate):
                 outcome.duplicates.append(c)
-            else:
-                reason = f"conflicting duplicate of ({c.key[0]}, {c.key[1]}): same key, different content"
-                outcome.rejects.append(Reject(c.topic, c.partition, c.offset, Rejection(reason, c.doc, c.key), 0,
+            else:  # a conflicting duplicate: its payload is the redacted document
+                outcome.rejects.append(Reject(c.topic, c.partition, c.offset, Rejection(d.reason, c.doc, c.key), 0,
                                               None, _kind(c), c.item.enterprise_id))
         outcome.late = self.parts.reach_late_records(conn)
         outcome.grades = self.parts.grades.apply(conn, self.parts) if self.parts.grades is not None else None
