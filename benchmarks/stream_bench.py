@@ -1,4 +1,4 @@
-"""Stream benchmark: one worker's end-to-end throughput against a bare kafka-python consumer, and latency.
+"""Stream benchmark: one worker's end-to-end throughput against bare consumers, and latency.
 
     .venv/bin/python benchmarks/stream_bench.py [--events 200000] [--db sqlite|URL] [--bootstrap HOST:PORT]
 
@@ -9,7 +9,9 @@ Method (one run, one broker, one machine):
    fresh topics (6 event partitions) through the SDK. Not timed.
 2. *Baseline*: a bare kafka-python ``KafkaConsumer`` (no group, all six partitions
    assigned) reads the events topic from the beginning to its end offsets, touching
-   each value. Events/s = messages / wall time.
+   each value. Events/s = messages / wall time; CPU us/event = the process's CPU time
+   (librdkafka's threads included) / messages. The same for a bare confluent-kafka
+   ``Consumer`` (librdkafka, the worker's client since ADR 0005) with ``consume(5000)``.
 3. *Worker*: one :class:`~greenshield.ingest.worker.Worker` (the real one: decode,
    redact, de-duplicate against the store, rule cores, store events + audit entries +
    violation changes, publish, commit offsets after the store commit) starts on the
@@ -107,8 +109,8 @@ def end_offsets(settings: Settings) -> dict[Any, int]:
         c.close()
 
 
-def bare_consumer(settings: Settings, total: int) -> float:
-    """Seconds for a plain consumer to read ``total`` messages of the events topic."""
+def bare_consumer(settings: Settings, total: int) -> tuple[float, float]:
+    """Seconds (wall, process CPU) for a plain kafka-python consumer to read ``total`` messages of the events topic."""
     from kafka import KafkaConsumer, TopicPartition
 
     c = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
@@ -116,14 +118,34 @@ def bare_consumer(settings: Settings, total: int) -> float:
                       fetch_max_bytes=64 * 1024 * 1024)
     c.assign([TopicPartition(settings.events_topic, p) for p in range(settings.events_partitions)])
     seen, size = 0, 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while seen < total:
         for msgs in c.poll(timeout_ms=500, max_records=settings.worker_batch_size).values():
             seen += len(msgs)
             size += sum(len(m.value) for m in msgs)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     c.close()
-    return elapsed
+    return elapsed, cpu
+
+
+def bare_confluent(settings: Settings, total: int) -> tuple[float, float]:
+    """Seconds (wall, process CPU) for a plain confluent-kafka consumer to read ``total`` messages."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bare-{uuid.uuid4().hex[:8]}",
+                  "enable.auto.commit": False, "max.partition.fetch.bytes": 4 * 1024 * 1024,
+                  "fetch.max.bytes": 64 * 1024 * 1024, "fetch.queue.backoff.ms": 50})
+    c.assign([TopicPartition(settings.events_topic, p, OFFSET_BEGINNING) for p in range(settings.events_partitions)])
+    seen, size = 0, 0
+    t0, c0 = time.perf_counter(), time.process_time()
+    while seen < total:
+        for m in c.consume(settings.worker_batch_size, 0.5):
+            if m.error() is None:
+                seen += 1
+                size += len(m.value())
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    c.close()
+    return elapsed, cpu
 
 
 class CommittedWatcher:
@@ -271,9 +293,13 @@ def main() -> None:
     ends = end_offsets(settings)
     total = sum(ends.values())
 
-    bare = bare_consumer(settings, total)
+    bare, bare_cpu = bare_consumer(settings, total)
     bare_rate = total / bare
-    print(f"  bare kafka-python consumer: {total:,} messages in {bare:.2f}s = {bare_rate:,.0f} events/s")
+    print(f"  bare kafka-python consumer: {total:,} messages in {bare:.2f}s = {bare_rate:,.0f} events/s, "
+          f"CPU {1e6 * bare_cpu / total:.1f} us/event")
+    rdk, rdk_cpu = bare_confluent(settings, total)
+    print(f"  bare confluent-kafka consumer: {total:,} messages in {rdk:.2f}s = {total / rdk:,.0f} events/s, "
+          f"CPU {1e6 * rdk_cpu / total:.1f} us/event")
 
     took, worker, audit, stop, thread = run_worker(settings, db, ends)
     rate = total / took

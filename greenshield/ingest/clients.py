@@ -2,7 +2,8 @@
 
 Security settings (SASL, TLS) come from ``Settings.kafka_security``, i.e. the
 ``GREENSHIELD_KAFKA_SECURITY_*`` variables, and pass through to every client
-under their kafka-python names::
+under their kafka-python names (:func:`common`); the worker's librdkafka consumer
+takes the same settings translated to librdkafka's names (:func:`librdkafka`)::
 
     GREENSHIELD_KAFKA_SECURITY_SECURITY_PROTOCOL=SASL_SSL
     GREENSHIELD_KAFKA_SECURITY_SASL_MECHANISM=SCRAM-SHA-512
@@ -78,3 +79,39 @@ def common(bootstrap: str, client_id: str, security: Mapping[str, str] | None = 
         "reconnect_backoff_max_ms": 2000,
         **security_options(security or {}),
     }
+
+
+#: kafka-python's security option -> librdkafka's property (the worker's consumer, ingest/consumer.py)
+LIBRDKAFKA_SECURITY: Mapping[str, str] = {
+    "security_protocol": "security.protocol",
+    "sasl_mechanism": "sasl.mechanisms",
+    "sasl_plain_username": "sasl.username",
+    "sasl_plain_password": "sasl.password",
+    "sasl_kerberos_service_name": "sasl.kerberos.service.name",
+    "ssl_cafile": "ssl.ca.location",
+    "ssl_certfile": "ssl.certificate.location",
+    "ssl_keyfile": "ssl.key.location",
+    "ssl_password": "ssl.key.password",
+    "ssl_crlfile": "ssl.crl.location",
+    "ssl_ciphers": "ssl.cipher.suites",
+}
+
+
+def librdkafka(bootstrap: str, client_id: str, security: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """:func:`common` for a librdkafka (confluent-kafka) client: the same settings under librdkafka's names.
+
+    ``ssl_check_hostname`` is librdkafka's ``ssl.endpoint.identification.algorithm``
+    (``https`` or ``none``); ``sasl_kerberos_domain_name`` has no librdkafka
+    counterpart and is refused (librdkafka takes the broker's host name).
+    """
+    out: dict[str, Any] = {"bootstrap.servers": bootstrap, "client.id": client_id,
+                           "reconnect.backoff.max.ms": 2000}
+    for key, value in security_options(security or {}).items():
+        if key == "ssl_check_hostname":
+            out["ssl.endpoint.identification.algorithm"] = "https" if value else "none"
+        elif key in LIBRDKAFKA_SECURITY:
+            out[LIBRDKAFKA_SECURITY[key]] = value
+        else:
+            raise ValueError(f"Kafka security setting {key!r} has no librdkafka counterpart "
+                             "(the stream worker's consumer is librdkafka)")
+    return out

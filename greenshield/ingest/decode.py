@@ -221,7 +221,8 @@ def undecodable_header(headers: Any) -> str | None:
             return f"undecodable record: header {i} is not a (name, value) pair"
         name, content = pair
         if isinstance(name, UndecodableKey):
-            return f"undecodable record: header {i} name is not UTF-8 ({len(name.raw)} bytes)"
+            at = f"header {i}" if name.known else "header"  # librdkafka does not say which one
+            return f"undecodable record: {at} name is not UTF-8 ({len(name.raw)} bytes)"
         if not isinstance(name, str):
             return f"undecodable record: header {i} name is a {type(name).__name__}, not a string"
         if content is not None and not isinstance(content, bytes):

@@ -13,6 +13,14 @@ unchanged) read is tried first and only a record whose header key is not UTF-8 i
 read again with the key as an :class:`UndecodableKey` (the replacement-decoded
 text, with the raw bytes in ``raw``). The worker turns such a record into one
 reject (``undecodable record: ...``, :func:`greenshield.ingest.decode.decode_message`).
+
+confluent-kafka (the worker's consumer, :mod:`~greenshield.ingest.consumer`) decodes
+header keys lazily, in ``Message.headers()``, with ``PyUnicode_FromString``: a key that
+is not UTF-8 makes that call fail (``SystemError`` from a ``UnicodeDecodeError`` that
+holds the key's bytes; the message then holds a half-built list, so it is called once,
+through a call that checks for the pending error). :func:`undecodable_headers` turns
+the failure into one :class:`UndecodableKey` whose position is not known (librdkafka
+does not say which header it was); the record is one reject, as with kafka-python.
 """
 
 from __future__ import annotations
@@ -26,11 +34,29 @@ class UndecodableKey(str):
     """A header key that is not UTF-8: ``str`` (decoded with U+FFFD replacements), the bytes in ``raw``."""
 
     raw: bytes
+    known: bool  # is the header's position in the list the one it had on the wire?
 
-    def __new__(cls, raw: bytes) -> UndecodableKey:
+    def __new__(cls, raw: bytes, known: bool = True) -> UndecodableKey:
         key = super().__new__(cls, raw.decode("utf-8", "replace"))
         key.raw = raw
+        key.known = known
         return key
+
+
+def undecodable_headers(err: BaseException) -> list[tuple[str, bytes | None]]:
+    """What ``headers()`` that raised ``err`` stands for: one header, its key not UTF-8, its position unknown."""
+    return [(UndecodableKey(_undecoded(err), known=False), None)]
+
+
+def _undecoded(err: BaseException) -> bytes:
+    """The bytes of the first key that failed (the innermost ``UnicodeDecodeError`` of the chain)."""
+    found, seen = b"", 0
+    at: BaseException | None = err
+    while at is not None and seen < 1000:
+        if isinstance(at, UnicodeDecodeError) and isinstance(at.object, bytes):
+            found = at.object
+        at, seen = at.__cause__ or at.__context__, seen + 1
+    return found
 
 
 def install() -> None:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from greenshield.ingest.consumer import TP, StreamConsumer
 from greenshield.rules.dedup import CanonicalError, digest
 from greenshield.rules.model import RegistryRecord
 from greenshield.rules.parse import is_blank, parse_line
@@ -32,16 +33,11 @@ log = logging.getLogger("greenshield.worker")
 class RegistryFeed:
     """Every valid registry record seen so far, in order; new ones go to ``listener``."""
 
-    def __init__(self, consumer: Any, topic: str, partitions: int) -> None:
-        from kafka import TopicPartition
-
-        from greenshield.ingest.kafka_records import install
-
-        install()  # a header key that is not UTF-8 must not stop the feed (see kafka_records)
+    def __init__(self, consumer: StreamConsumer, topic: str, partitions: int) -> None:
+        """``consumer``: a :class:`~greenshield.ingest.consumer.StreamConsumer` not in the group (assigned here)."""
         self.consumer = consumer
-        self.parts = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(self.parts)
-        consumer.seek_to_beginning(*self.parts)
+        self.parts = [TP(topic, p) for p in range(partitions)]
+        consumer.assign(self.parts, beginning=True)
         self.records: list[RegistryRecord] = []
         self._seen: dict[tuple[str, str], bytes] = {}
         self.listener: Listener = lambda r: None
@@ -49,7 +45,7 @@ class RegistryFeed:
     def poll(self, timeout_ms: int = 0) -> int:
         """Take what has arrived; how many new records."""
         new = 0
-        for messages in self.consumer.poll(timeout_ms=timeout_ms, max_records=10_000).values():
+        for messages in self.consumer.poll(10_000, timeout_ms / 1000).values():
             for m in messages:
                 new += self._take_message(m)
         return new
@@ -68,14 +64,23 @@ class RegistryFeed:
 
     def catch_up(self, timeout: float = 60.0) -> int:
         """Read up to the registry's end offsets as of now (so everything sent before is applied)."""
-        ends = self.consumer.end_offsets(self.parts)
         deadline = time.monotonic() + timeout
+        ends = self.consumer.end_offsets(self.parts, timeout=timeout)
         new = 0
-        while any(self.consumer.position(tp) < end for tp, end in ends.items()):
+        while not all(self._reached(tp, end) for tp, end in ends.items()):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"registry topic not read to its end within {timeout:.0f}s")
             new += self.poll(timeout_ms=200)
         return new
+
+    def _reached(self, tp: TP, end: int) -> bool:
+        if end <= 0:
+            return True
+        position = self.consumer.position(tp)
+        if position is None:  # nothing read from it yet: is it empty (everything compacted away)?
+            low, _ = self.consumer.watermarks(tp)
+            return low >= end
+        return position >= end
 
     def _take(self, value: bytes | None) -> int:
         if value is None or is_blank(value):

@@ -141,8 +141,8 @@ class PartitionClock:
         """Take back a clock saved by :meth:`to_metadata`; anything unreadable is ignored."""
         if not metadata:
             return
-        try:
-            doc = orjson.loads(metadata)
+        try:  # librdkafka commits the text with a trailing NUL (kafka-python reads it back)
+            doc = orjson.loads(metadata.rstrip("\x00"))
         except orjson.JSONDecodeError:
             return
         if not isinstance(doc, dict) or doc.get("v") != 1:

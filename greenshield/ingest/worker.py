@@ -1,6 +1,7 @@
 """The stream worker: events and registry in, verdicts and the audit trail out; nothing lost, nothing counted twice.
 
-One thread, one loop, on a kafka-python consumer group (see "Why not faust" below)::
+One thread, one loop, on a librdkafka consumer group (:mod:`~greenshield.ingest.consumer`;
+"Why not faust" below, ``docs/adr/0005-consumer.md`` for librdkafka over kafka-python)::
 
     poll a batch (events + registry partitions this worker owns)
       └► decode: validate, redact, keyed digest              (ingest/decode.py)
@@ -181,11 +182,19 @@ def _from_store(err: BaseException) -> bool:
 
 
 def _outage(err: BaseException) -> bool:
-    """The store, the broker or the network failed: wait and retry the batch (never a reject)."""
+    """The store, the broker or the network failed: wait and retry the batch (never a reject).
+
+    Kafka errors come from librdkafka (the consumers: ``KafkaException``) and from
+    kafka-python (the producer and the start-up admin client: ``KafkaError``).
+    """
+    from confluent_kafka import KafkaException
     from kafka.errors import KafkaError
     from sqlalchemy.exc import SQLAlchemyError
 
-    return isinstance(err, (SQLAlchemyError, KafkaError, PublishError, TimeoutError, OSError)) or _dbapi(err)
+    from greenshield.ingest.consumer import CommitFailed
+
+    return isinstance(err, (SQLAlchemyError, KafkaError, KafkaException, CommitFailed, PublishError, TimeoutError,
+                            OSError)) or _dbapi(err)
 
 
 def _content_error(err: BaseException) -> bool:
@@ -211,21 +220,19 @@ def _refusal(err: BaseException) -> str:
     return f"{code} {name}" if code else name
 
 
+class _Rebalance:
+    """Remembers revoked (or lost) partitions: their state is dropped and rebuilt from the store."""
+
+    def __init__(self) -> None:
+        self.revoked: set[Any] = set()
+
+    def on_revoked(self, revoked: set[Any]) -> None:
+        self.revoked.update(revoked)
+
+
 def _rebalance_listener() -> Any:
-    """A listener that remembers revoked partitions: their state is dropped and rebuilt from the store."""
-    from kafka import ConsumerRebalanceListener
-
-    class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self.revoked: set[Any] = set()
-
-        def on_partitions_revoked(self, revoked: Any) -> None:
-            self.revoked.update(revoked)
-
-        def on_partitions_assigned(self, assigned: Any) -> None:
-            pass
-
-    return Rebalance()
+    """The consumer's revocation callback and what it saw (see :class:`_Rebalance`)."""
+    return _Rebalance()
 
 
 WORKER_TOPICS = ("events", "registry", "violations", "rejects")  # it reads two and writes two; nothing else
@@ -265,30 +272,24 @@ class Worker:
 
     def start(self) -> None:
         """Check the topics (raising TopicsError with what is wrong), connect, and read the registry."""
-        from kafka import KafkaConsumer, KafkaProducer
+        from kafka import KafkaProducer
 
         from greenshield.ingest.clients import RELIABLE_PRODUCER, common
-        from greenshield.ingest.kafka_records import install
+        from greenshield.ingest.consumer import StreamConsumer, feed_config, worker_config
         from greenshield.ingest.topics import admin_client, require_topics, topic_specs
 
-        install()  # header keys that are not UTF-8 are read (and rejected), not a poll() that fails for ever
         s = self.settings
         admin = admin_client(s, self.bootstrap, "greenshield-worker-admin")
         try:
             require_topics(admin, [t for t in topic_specs(s) if t.role in WORKER_TOPICS])
         finally:
             admin.close()
+        self.consumer = StreamConsumer(worker_config(s, self.bootstrap, "greenshield-worker"))
+        self.consumer.subscribe([s.events_topic, s.registry_topic], self._rebalance.on_revoked)
         base = common(self.bootstrap, "greenshield-worker", s.kafka_security)
-        self.consumer = KafkaConsumer(
-            **base, group_id=s.worker_group, enable_auto_commit=False, auto_offset_reset="earliest",
-            max_poll_records=s.worker_batch_size, allow_auto_create_topics=False,
-            max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
-            session_timeout_ms=10_000, heartbeat_interval_ms=2_000, max_poll_interval_ms=300_000)
-        self.consumer.subscribe([s.events_topic, s.registry_topic], listener=self._rebalance)
         self.producer = KafkaProducer(**base, **RELIABLE_PRODUCER, linger_ms=5, batch_size=512 * 1024,
                                       allow_auto_create_topics=False, max_request_size=2 * 1024 * 1024)
-        reader = KafkaConsumer(**common(self.bootstrap, "greenshield-worker-registry", s.kafka_security),
-                               group_id=None, enable_auto_commit=False, allow_auto_create_topics=False)
+        reader = StreamConsumer(feed_config(s, self.bootstrap, "greenshield-worker-registry"))
         self.registry = RegistryFeed(reader, s.registry_topic, s.registry_partitions)
         self.parts.registry = self.registry.records
         self.registry.listener = self._on_record
@@ -344,11 +345,10 @@ class Worker:
 
     def _poll(self) -> dict[Any, list[Any]]:
         size = self.settings.worker_batch_size
-        records: dict[Any, list[Any]] = self.consumer.poll(timeout_ms=self.settings.worker_batch_wait_ms,
-                                                           max_records=size)
+        records: dict[Any, list[Any]] = self.consumer.poll(size, self.settings.worker_batch_wait_ms / 1000)
         total = sum(len(v) for v in records.values())
         while 0 < total < size:
-            more = self.consumer.poll(timeout_ms=0, max_records=size - total)
+            more = self.consumer.poll(size - total, 0)
             if not more:
                 break
             for tp, msgs in more.items():
@@ -358,7 +358,7 @@ class Worker:
 
     def _reconcile(self) -> None:
         """Make the partition states match the assignment (rebuilding revoked or new ones from the store)."""
-        from kafka import TopicPartition
+        from greenshield.ingest.consumer import TP
 
         topic = self.settings.events_topic
         assigned = {tp.partition for tp in self.consumer.assignment() if tp.topic == topic}
@@ -368,10 +368,10 @@ class Worker:
         if not missing:
             return
         clocks = {}
+        saved = self.consumer.committed([TP(topic, p) for p in missing])
         for p in missing:
             clocks[p] = clock = self.parts.new_clock()
-            saved = self.consumer.committed(TopicPartition(topic, p), metadata=True)
-            clock.restore(getattr(saved, "metadata", None))  # the clock saved with the offsets
+            clock.restore(saved.get(TP(topic, p), (None, None))[1])  # the clock saved with the offsets
             clock.saw_message(self.wall())  # idle from now on, as far as the backstop is concerned
         self.parts.build(clocks)
 
@@ -553,19 +553,19 @@ class Worker:
     # ----------------------------------------------------------------- offsets
 
     def _queue_offsets(self, offsets: dict[Any, int]) -> None:
-        from kafka.structs import OffsetAndMetadata
-
         for tp, offset in offsets.items():
             state = self.parts.states.get(tp.partition) if tp.topic == self.settings.events_topic else None
             meta = state.clock.to_metadata() if state is not None else ""
-            self._pending[tp] = OffsetAndMetadata(offset, meta, -1)
+            self._pending[tp] = (offset, meta)
             self._next_offsets[tp] = offset
 
     def _commit_pending(self) -> None:
         """Commit offsets whose batches the store has committed; on failure keep them for the next try."""
         if not self._pending:
             return
-        from kafka.errors import CommitFailedError, KafkaError
+        from confluent_kafka import KafkaException
+
+        from greenshield.ingest.consumer import CommitFailed
 
         pending, self._pending = self._pending, {}
         assigned = self.consumer.assignment()
@@ -574,9 +574,9 @@ class Worker:
             return
         try:
             self.consumer.commit(mine)
-        except CommitFailedError as err:  # the partitions moved: the new owner's store check covers them
+        except CommitFailed as err:  # the partitions moved: the new owner's store check covers them
             log.warning("event=commit_failed reason=rebalance error=%r", err)
-        except KafkaError as err:
+        except KafkaException as err:
             log.warning("event=commit_failed error=%r", err)
             for tp, om in mine.items():
                 self._pending.setdefault(tp, om)
@@ -627,7 +627,6 @@ class Worker:
     def _recover(self, err: BaseException, stop: threading.Event) -> None:
         """Drop the in-memory state, go back to the committed offsets, wait for the store, go on."""
         import sqlalchemy as sa
-        from kafka import TopicPartition
 
         log.warning("event=batch_failed error=%r; pausing until the store and Kafka answer", err)
         self.metrics.store_unavailable.set(1)
@@ -640,12 +639,8 @@ class Worker:
                 with self.audit.store.read() as conn:
                     conn.execute(sa.text("SELECT 1"))
                 self._commit_pending()
-                for tp in self.consumer.assignment():
-                    saved = self.consumer.committed(TopicPartition(tp.topic, tp.partition))
-                    if saved is None:
-                        self.consumer.seek_to_beginning(tp)
-                    else:
-                        self.consumer.seek(tp, saved)
+                for tp, (saved, _) in self.consumer.committed(self.consumer.assignment()).items():
+                    self.consumer.seek(tp, saved)  # None: nothing committed, from the beginning
                 break
             except Exception as again:  # still down: keep waiting, never commit meanwhile
                 log.info("event=still_unavailable error=%r retry_in=%.1fs", again, delay)
