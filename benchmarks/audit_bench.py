@@ -16,6 +16,13 @@
    intake (validation, redaction, duplicate check, rows, entries) and the sequencer;
    then ``trace_waybill`` runs for ``--queries`` random waybills, each in its own read
    transaction; p50/p99 are reported without and with writing the query to the log.
+3. *Store budget* (``--store-budget``): the sample day's parcels copied under new waybills
+   and event ids up to ``--budget-events`` events, decoded as the worker does (not timed),
+   then per event: *build* (row + audit entry), *insert events row* (id allocation and the
+   events insert) and *insert audit-log entry* (``append``), in writer transactions of
+   ``--batch`` events into an empty store; wall and this process's CPU microseconds per
+   event. With ``--index-cost`` the events insert is repeated on a fresh store once per
+   secondary index of ``events`` with that index dropped, and once with all dropped.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -171,6 +179,85 @@ def bench_trace(url: str, events: int, queries: int) -> None:
     store.close()
 
 
+SAMPLE = ROOT / "tests" / "data" / "sample-day.jsonl"
+
+
+def sample_events(n: int) -> list[Any]:
+    """``n`` parcel events of the sample day under fresh waybills and ids, decoded as the worker does."""
+    from greenshield.ingest.decode import Candidate, decode
+
+    parcels = [d for d in map(orjson.loads, SAMPLE.read_bytes().splitlines()) if d["type"] != "registry"]
+    lines: list[bytes] = []
+    for k in itertools.count():
+        if len(lines) >= n:
+            break
+        lines.extend(orjson.dumps({**d, "waybill_no": f"{d['waybill_no']}B{k:05d}", "event_id": f"{d['event_id']}.{k}"})
+                     for d in parcels)
+    got = [decode("gs.events", i % 6, i, v, b"bench-hmac-key", "gs.registry") for i, v in enumerate(lines[:n])]
+    return [c for c in got if isinstance(c, Candidate)]
+
+
+def _built(cands: list[Any]) -> tuple[tuple[str, ...], list[tuple[Any, ...]], list[bytes]]:
+    """(events columns without entry_id, row values, audit entries) of decoded events, by the store's own path."""
+    from greenshield.audit.rows import event_row_entry
+
+    built = [event_row_entry(c.item, c.doc, c.digest, c.source, c.offset) for c in cands]
+    return tuple(built[0][0]), [tuple(r.values()) for r, _ in built], [e for _, e in built]
+
+
+def store_round(url: str, cands: list[Any], batch: int, drop: tuple[str, ...] = (),
+                log: bool = True) -> dict[str, Clock]:
+    """Per batch of ``cands``: build rows and entries, insert the events rows, append the entries (each timed)."""
+    from greenshield.audit import schema as t
+
+    store = Store.open(url)
+    for name in drop:
+        with store.write() as conn:
+            conn.exec_driver_sql(f"DROP INDEX {name}")
+    clocks = {k: Clock() for k in ("build", "events", "log")}
+    for lo in range(0, len(cands), batch):
+        with clocks["build"]:
+            columns, rows, leaves = _built(cands[lo:lo + batch])
+        with store.write() as conn:
+            with clocks["events"]:
+                ids = store.allocate_ids(conn, len(rows))
+                insert_rows(conn, t.events, ("entry_id", *columns), [(i, *r) for i, r in zip(ids, rows)])
+            if log:
+                with clocks["log"]:
+                    append(conn, ((i, "event", e) for i, e in zip(ids, leaves)), store)
+    with store.read() as conn:
+        assert int(conn.exec_driver_sql("SELECT count(*) FROM events").scalar_one()) == len(cands)
+    store.close()
+    return clocks
+
+
+def bench_store(make_url: Iterator[str], n: int, batch: int, index_cost: bool) -> None:
+    from greenshield.audit import schema as t
+
+    from greenshield.ingest.worker import tune_gc
+
+    tune_gc()  # as `greenshield worker` does
+    cands = sample_events(n)
+    us = 1e6 / len(cands)
+    print(f"store budget: {len(cands):,} events, batch {batch} (us per event: wall / this process's CPU)",
+          flush=True)
+    clocks = store_round(next(make_url), cands, batch)
+    for label, key in (("build row + audit entry", "build"), ("insert events row", "events"),
+                       ("insert audit-log entry", "log")):
+        print(f"  {label:28s} {clocks[key].wall * us:6.1f} / {clocks[key].cpu * us:6.1f}", flush=True)
+    if not index_cost:
+        return
+    names = sorted(ix.name for ix in t.events.indexes if ix.name)
+    print("  events insert per index (us per event, wall / CPU; the index dropped, then all dropped):")
+    base = store_round(next(make_url), cands, batch, log=False)["events"]
+    print(f"    {'all indexes':28s} {base.wall * us:6.1f} / {base.cpu * us:6.1f}", flush=True)
+    for name in names + ["(all secondary)"]:
+        drop = tuple(names) if name.startswith("(") else (name,)
+        got = store_round(next(make_url), cands, batch, drop=drop, log=False)["events"]
+        print(f"    without {name:20s} {got.wall * us:6.1f} / {got.cpu * us:6.1f}  "
+              f"(cost {(base.wall - got.wall) * us:+5.1f} / {(base.cpu - got.cpu) * us:+5.1f})", flush=True)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--db", choices=("sqlite", "pg"), default="sqlite")
@@ -183,6 +270,9 @@ def main() -> int:
     p.add_argument("--queries", type=int, default=2000)
     p.add_argument("--skip-trace", action="store_true")
     p.add_argument("--skip-append", action="store_true")
+    p.add_argument("--store-budget", action="store_true", help="the per-event store budget (only)")
+    p.add_argument("--budget-events", type=int, default=200_000)
+    p.add_argument("--index-cost", action="store_true", help="with --store-budget: each events index's cost")
     p.add_argument("--store", metavar="URL", help="trace on this store (filled with --events if it has fewer)")
     args = p.parse_args()
     with ExitStack() as stack:
@@ -194,6 +284,9 @@ def main() -> int:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="audit-bench-")))
             urls = (f"sqlite:///{tmp / f'bench-{i}.db'}" for i in itertools.count())
         print(f"audit bench on {args.db}", flush=True)
+        if args.store_budget:
+            bench_store(urls, args.budget_events, args.batch, args.index_cost)
+            return 0
         if not args.skip_append:
             bench_append(urls, args.entries, args.batch, args.sequence_every, args.rounds)
         if not args.skip_trace:
