@@ -25,8 +25,8 @@ from sqlalchemy.engine import Connection
 
 from greenshield.audit import schema as t
 from greenshield.audit.entries import canonical, reject_commitment, reject_entry, split_payload
-from greenshield.audit.log import append
-from greenshield.audit.rows import event_row_entry
+from greenshield.audit.log import append, append_entries
+from greenshield.audit.rows import EVENT_COLUMNS, event_values
 from greenshield.audit.store import Store, insert_ignoring_conflicts, insert_rows
 from greenshield.privacy import redact_event, redact_rejected
 from greenshield.rules.dedup import CanonicalError, digest
@@ -90,12 +90,11 @@ class Intake:
         with self.store.write() as conn:
             fresh = self._fresh(conn, batch, rejects, source)
             ids = self.store.allocate_ids(conn, len(fresh))
-            built = [event_row_entry(ln.item, redact_event(ln.obj, self.key), ln.digest, source, ln.position)
-                     for ln in fresh]
+            built = [event_values(i, ln.item, redact_event(ln.obj, self.key), ln.digest, source, ln.position)
+                     for i, ln in zip(ids, fresh)]
             if built:
-                columns = ("entry_id", *built[0][0])
-                insert_rows(conn, t.events, columns, [(i, *row.values()) for i, (row, _) in zip(ids, built)])
-                append(conn, ((i, "event", entry) for i, (_, entry) in zip(ids, built)), self.store)
+                insert_rows(conn, t.events, EVENT_COLUMNS, [row for row, _ in built])
+                append_entries(conn, ids, "event", [entry for _, entry in built], self.store)
             insert_rejects(conn, self.store, rejects)
         self.stats.stored += len(fresh)
         self.stats.rejected += len(rejects)
