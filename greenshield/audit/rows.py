@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 
 from greenshield.audit import schema as t
-from greenshield.audit.entries import (canonical, event_commitment, event_entry, loads, reject_commitment,
+from greenshield.audit.entries import (canonical, event_commitment, event_entry, reject_commitment,
                                       split_payload, split_sender)
 from greenshield.rules.model import Event, RegistryRecord
-from greenshield.rules.parse import facts_of, restore
+from greenshield.rules.parse import decode_stored, facts_of, restore
 
 DERIVED = ("enterprise_id", "event_id", "type", "occurred_at", "at_s", "at_frac", "waybill_no", "site_id",
            "staff_id", "inspector_id", "device_id", "other_site_id", "result", "customer_id", "entity",
@@ -148,23 +148,28 @@ def _digest(row: Any) -> bytes | None:
 
 
 def row_entry(row: Any) -> bytes:
-    """The audit entry of an ``events`` row (a mapping), from its doc, stored commitment and placement."""
-    public, _ = split_sender(loads(row["doc"]))
+    """The audit entry of an ``events`` row (a mapping), from its doc, stored commitment and placement.
+
+    The doc is re-read exactly (:func:`~greenshield.rules.parse.decode_stored`): orjson alone reads an
+    integer beyond 64 bits as a float, and the entry was made from the exact integer.
+    """
+    public, _ = split_sender(decode_stored(row["doc"]))
     return event_entry(row["enterprise_id"], row["event_id"], row["type"], public, row["sender_commitment"],
                        (bool(row["sender_complete"]), bool(row["sender_document_ok"])), digest=_digest(row),
                        source=row["source"], position=int(row["position"]))
 
 
 def restored(row: Any) -> Event | RegistryRecord:
-    """The typed event of an ``events`` row, for the rules (sender facts as decided at intake)."""
-    return restore(loads(row["doc"]), bool(row["sender_complete"]), bool(row["sender_document_ok"]))
+    """The typed event of an ``events`` row, for the rules (sender facts as decided at intake); exactly re-read,
+    as for :func:`row_entry` (a float where the event had an integer would not validate)."""
+    return restore(decode_stored(row["doc"]), bool(row["sender_complete"]), bool(row["sender_document_ok"]))
 
 
 def row_problems(row: Any) -> list[str]:
     """What in an ``events`` row disagrees with its own doc (empty when consistent)."""
-    doc = loads(row["doc"])
+    doc = decode_stored(row["doc"])
     try:
-        item = restored(row)
+        item = restore(doc, bool(row["sender_complete"]), bool(row["sender_document_ok"]))
     except Exception as err:  # a doc that no longer validates was edited
         return [f"its doc does not validate ({err})"]
     bad = [name for name, value in columns(item).items()
