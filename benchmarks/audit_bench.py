@@ -22,7 +22,10 @@
    events insert) and *insert audit-log entry* (``append``), in writer transactions of
    ``--batch`` events into an empty store; wall and this process's CPU microseconds per
    event. With ``--index-cost`` the events insert is repeated on a fresh store once per
-   secondary index of ``events`` with that index dropped, and once with all dropped.
+   secondary index of ``events`` with that index dropped, and once with all dropped; with
+   ``--compare-old`` the path before ADR 0004 (dict rows, text COPY / ``exec_driver_sql``, full
+   indexes) and the current one run in interleaved rounds. On PostgreSQL on this machine the
+   backend's CPU (from /proc) is reported too.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -252,11 +255,74 @@ def store_round(url: str, cands: list[Any], batch: int, drop: tuple[str, ...] = 
     return clocks
 
 
+def _schema6_insert(conn: Any, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """insert_rows as it was before ADR 0004: text COPY on PostgreSQL, exec_driver_sql on SQLite."""
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.dbapi_connection.cursor()
+        with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join(['?'] * len(columns))})",
+                         rows)
+
+
+def old_round(url: str, cands: list[Any], batch: int) -> dict[str, Clock]:
+    """:func:`store_round` by the path before ADR 0004: event_row_entry dicts, text COPY, full sparse indexes."""
+    from greenshield.audit import schema as t
+    from greenshield.audit.merkle import leaf_hash
+    from greenshield.audit.rows import event_row_entry
+
+    store = Store.open(url)
+    with store.write() as conn:
+        for ix in t.SPARSE_INDEXES:
+            conn.exec_driver_sql(f"DROP INDEX {ix.name}")
+            conn.exec_driver_sql(f"CREATE INDEX {ix.name} ON events ({', '.join(c.name for c in ix.columns)})")
+    clocks = {k: Clock() for k in ("build", "events", "log")}
+    for lo in range(0, len(cands), batch):
+        part = cands[lo:lo + batch]
+        with store.write() as conn:
+            if not store.is_sqlite:
+                clocks["events"].pid = clocks["log"].pid = int(
+                    conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+            with clocks["events"]:
+                ids = store.allocate_ids(conn, len(part))
+            with clocks["build"]:
+                built = [event_row_entry(c.item, c.doc, c.digest, c.source, c.offset) for c in part]
+            with clocks["events"]:
+                _schema6_insert(conn, t.events, ("entry_id", *built[0][0]),
+                                [(i, *r.values()) for i, (r, _) in zip(ids, built)])
+            with clocks["log"]:
+                rows = [(i, "event", e) for i, (_, e) in zip(ids, built)]
+                _schema6_insert(conn, t.audit_log, ("id", "kind", "entry"), rows)
+                store.stash_leaves(conn, ids, [leaf_hash(r[2]) for r in rows])
+    store.close()
+    return clocks
+
+
+def compare_old(make_url: Iterator[str], cands: list[Any], batch: int, rounds: int, us: float, pg: bool) -> None:
+    """The old path and the new one in interleaved rounds; each step's least CPU is kept."""
+    best: dict[tuple[str, str], Clock] = {}
+    for _ in range(rounds):
+        for path, run in (("before", old_round), ("after", store_round)):
+            for step, clock in run(next(make_url), cands, batch).items():
+                kept = best.get((path, step))
+                if kept is None or clock.cpu + clock.server < kept.cpu + kept.server:
+                    best[(path, step)] = clock
+    print(f"  before (schema 6 path) / after, {rounds} interleaved rounds, least CPU kept:")
+    for step in ("build", "events", "log"):
+        print(f"    {step:8s} before {_us(best[('before', step)], us, pg and step != 'build')}   "
+              f"after {_us(best[('after', step)], us, pg and step != 'build')}", flush=True)
+
+
 def _us(clock: Clock, us: float, server: bool) -> str:
     return f"{clock.wall * us:6.1f} / {clock.cpu * us:5.1f}" + (f" + {clock.server * us:5.1f}" if server else "")
 
 
-def bench_store(make_url: Iterator[str], n: int, batch: int, index_cost: bool, rounds: int) -> None:
+def bench_store(make_url: Iterator[str], n: int, batch: int, index_cost: bool, rounds: int,
+                compare: bool = False) -> None:
     from greenshield.audit import schema as t
     from greenshield.ingest.worker import tune_gc
 
@@ -271,6 +337,8 @@ def bench_store(make_url: Iterator[str], n: int, batch: int, index_cost: bool, r
     for label, key in (("build row + audit entry", "build"), ("insert events row", "events"),
                        ("insert audit-log entry", "log")):
         print(f"  {label:28s} {_us(clocks[key], us, pg and key != 'build')}", flush=True)
+    if compare:
+        compare_old(make_url, cands, batch, rounds, us, pg)
     if not index_cost:
         return
     names = sorted(ix.name for ix in t.events.indexes if ix.name)
@@ -306,6 +374,8 @@ def main() -> int:
     p.add_argument("--store-budget", action="store_true", help="the per-event store budget (only)")
     p.add_argument("--budget-events", type=int, default=200_000)
     p.add_argument("--index-cost", action="store_true", help="with --store-budget: each events index's cost")
+    p.add_argument("--compare-old", action="store_true",
+                   help="with --store-budget: the path before ADR 0004 against the current one")
     p.add_argument("--store", metavar="URL", help="trace on this store (filled with --events if it has fewer)")
     args = p.parse_args()
     with ExitStack() as stack:
@@ -318,7 +388,7 @@ def main() -> int:
             urls = (f"sqlite:///{tmp / f'bench-{i}.db'}" for i in itertools.count())
         print(f"audit bench on {args.db}", flush=True)
         if args.store_budget:
-            bench_store(urls, args.budget_events, args.batch, args.index_cost, args.rounds)
+            bench_store(urls, args.budget_events, args.batch, args.index_cost, args.rounds, args.compare_old)
             return 0
         if not args.skip_append:
             bench_append(urls, args.entries, args.batch, args.sequence_every, args.rounds)
