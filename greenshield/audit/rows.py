@@ -3,17 +3,23 @@
 Every indexed column is derived from the stored ``doc`` by :func:`columns`, so
 ``audit verify`` can re-derive the columns and the entry from the doc alone; the
 other columns (digest, source, position, commitment, sender facts) are in the entry.
-:func:`reject_problems` is the same self-check for a ``rejects`` row.
+:func:`reject_problems` is the same self-check for a ``rejects`` row. :func:`event_values` is the hot
+path's form of :func:`event_row_entry`: the row as a tuple in table order (:data:`EVENT_COLUMNS`) and
+the same entry bytes, built without intermediate dicts.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from greenshield.audit.entries import (canonical, event_commitment, event_entry, loads, reject_commitment,
+import orjson
+
+from greenshield.audit import schema as t
+from greenshield.audit.entries import (canonical, event_commitment, event_entry, reject_commitment,
                                       split_payload, split_sender)
 from greenshield.rules.model import Event, RegistryRecord
-from greenshield.rules.parse import facts_of, restore
+from greenshield.rules.parse import decode_stored, facts_of, restore
 
 DERIVED = ("enterprise_id", "event_id", "type", "occurred_at", "at_s", "at_frac", "waybill_no", "site_id",
            "staff_id", "inspector_id", "device_id", "other_site_id", "result", "customer_id", "entity",
@@ -70,28 +76,100 @@ def event_row_entry(item: Event | RegistryRecord, doc: dict[str, Any], digest: b
     return row, entry
 
 
+#: the ``events`` columns in table order: the order of :func:`event_values`' tuples
+EVENT_COLUMNS: tuple[str, ...] = (
+    "entry_id", "enterprise_id", "event_id", "type", "occurred_at", "at_s", "at_frac", "waybill_no", "site_id",
+    "staff_id", "inspector_id", "device_id", "other_site_id", "result", "customer_id", "entity", "entity_id",
+    "status", "sender_complete", "sender_document_ok", "sender_id_hash", "sender_commitment", "person_id_hash",
+    "digest", "doc", "purged", "source", "position")
+assert EVENT_COLUMNS == tuple(c.name for c in t.events.columns), "events columns changed: update event_values"
+
+_dumps = orjson.dumps
+_sha256 = hashlib.sha256
+_FACTS = {(False, False): b"[false,false]", (False, True): b"[false,true]", (True, False): b"[true,false]",
+          (True, True): b"[true,true]"}
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+def event_values(entry_id: int, item: Event | RegistryRecord, doc: dict[str, Any], digest: bytes | None,
+                 source: str, position: int) -> tuple[tuple[Any, ...], bytes]:
+    """The ``events`` row with ``entry_id`` as a tuple in :data:`EVENT_COLUMNS` order, and its audit entry.
+
+    Equal values and the same entry bytes as :func:`event_row_entry` (tests compare them): a parcel
+    event's entry is written piece by piece in canonical key order; registry records and anything the
+    pieces cannot write as :func:`~greenshield.audit.entries.canonical` would (a string orjson refuses,
+    a position beyond 64 bits) take :func:`event_row_entry`.
+    """
+    if type(item) is Event and position in _INT64:
+        try:
+            return _parcel_values(entry_id, item, doc, digest, source, position)
+        except orjson.JSONEncodeError:
+            pass
+    row, entry = event_row_entry(item, doc, digest, source, position)
+    return (entry_id, *(row[c] for c in EVENT_COLUMNS[1:])), entry
+
+
+def _parcel_values(entry_id: int, item: Event, doc: dict[str, Any], digest: bytes | None, source: str,
+                   position: int) -> tuple[tuple[Any, ...], bytes]:
+    text = canonical(doc)
+    if isinstance(doc.get("sender"), dict):
+        public, personal = split_sender(doc)
+        content = _sha256(canonical(public)).hexdigest()
+        commitment = event_commitment(item.enterprise_id, item.event_id, personal, digest)
+        id_hash = personal.get("id_hash") if personal else None
+        sender, shown = _dumps(commitment), b"null"
+    else:  # no sender: the public doc is the doc, and the entry shows the digest
+        content = _sha256(text).hexdigest()
+        commitment = id_hash = None
+        sender, shown = b"null", (b'"%s"' % digest.hex().encode()) if digest is not None else b"null"
+    a = item.acceptance
+    if a is None:
+        complete = document_ok = False
+        inspector = customer = None
+        result = item.result
+    else:
+        complete, document_ok = a.sender_complete, a.sender_document_ok
+        inspector, customer, result = a.inspector_id, a.contract_customer_id, a.inspection_result
+    enterprise, event_id, type_ = item.enterprise_id, item.event_id, item.type
+    row = (entry_id, enterprise, event_id, type_, item.occurred_at, item.at[0], item.at[1], item.waybill_no,
+           item.site_id, item.staff_id, inspector, item.device_id, item.other_site_id, result, customer,
+           None, None, None, complete, document_ok, id_hash, commitment, None, digest, text.decode(), False,
+           source, position)
+    entry = b"".join((b'{"content":"', content.encode(), b'","digest":', shown, b',"enterprise_id":',
+                      _dumps(enterprise), b',"event_id":', _dumps(event_id), b',"kind":"event","position":',
+                      b"%d" % position, b',"sender":', sender, b',"sender_facts":',
+                      _FACTS[bool(complete), bool(document_ok)], b',"source":', _dumps(source), b',"type":',
+                      _dumps(type_), b',"v":2}'))
+    return row, entry
+
+
 def _digest(row: Any) -> bytes | None:
     return bytes(row["digest"]) if row["digest"] is not None else None
 
 
 def row_entry(row: Any) -> bytes:
-    """The audit entry of an ``events`` row (a mapping), from its doc, stored commitment and placement."""
-    public, _ = split_sender(loads(row["doc"]))
+    """The audit entry of an ``events`` row (a mapping), from its doc, stored commitment and placement.
+
+    The doc is re-read exactly (:func:`~greenshield.rules.parse.decode_stored`): orjson alone reads an
+    integer beyond 64 bits as a float, and the entry was made from the exact integer.
+    """
+    public, _ = split_sender(decode_stored(row["doc"]))
     return event_entry(row["enterprise_id"], row["event_id"], row["type"], public, row["sender_commitment"],
                        (bool(row["sender_complete"]), bool(row["sender_document_ok"])), digest=_digest(row),
                        source=row["source"], position=int(row["position"]))
 
 
 def restored(row: Any) -> Event | RegistryRecord:
-    """The typed event of an ``events`` row, for the rules (sender facts as decided at intake)."""
-    return restore(loads(row["doc"]), bool(row["sender_complete"]), bool(row["sender_document_ok"]))
+    """The typed event of an ``events`` row, for the rules (sender facts as decided at intake); exactly re-read,
+    as for :func:`row_entry` (a float where the event had an integer would not validate)."""
+    return restore(decode_stored(row["doc"]), bool(row["sender_complete"]), bool(row["sender_document_ok"]))
 
 
 def row_problems(row: Any) -> list[str]:
     """What in an ``events`` row disagrees with its own doc (empty when consistent)."""
-    doc = loads(row["doc"])
+    doc = decode_stored(row["doc"])
     try:
-        item = restored(row)
+        item = restore(doc, bool(row["sender_complete"]), bool(row["sender_document_ok"]))
     except Exception as err:  # a doc that no longer validates was edited
         return [f"its doc does not validate ({err})"]
     bad = [name for name, value in columns(item).items()

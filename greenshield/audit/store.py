@@ -18,8 +18,9 @@ commits (:class:`Handoff`); entries of other processes are read back.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -236,20 +237,55 @@ class Store:
 
 
 def insert_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """A batched INSERT straight to the driver: ``executemany`` on SQLite, ``COPY`` on PostgreSQL."""
+    """A batched INSERT straight to the driver: ``executemany`` on SQLite, ``COPY`` on PostgreSQL.
+
+    PostgreSQL: binary ``COPY`` when every column's type has a binary form here (:data:`PG_BINARY`;
+    no text rendering and parsing of integers, booleans, bytea), else text ``COPY``. A value the
+    server refuses (a NUL in text, a string over its ``VARCHAR(n)``, a constraint) raises the driver's
+    ``DataError`` / ``IntegrityError`` in the transaction, as an ``INSERT`` would. SQLite: one
+    ``executemany`` of one prepared statement on the raw connection.
+    """
     if not rows:
         return
-    quote = conn.dialect.identifier_preparer.quote
-    if conn.dialect.name == "postgresql":  # COPY: PostgreSQL's bulk path
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN") as copy:
+    sql, types = _insert_sql(conn.dialect, table, tuple(columns))
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if conn.dialect.name != "postgresql":
+            cursor.executemany(sql, rows)
+            return
+        with cursor.copy(sql) as copy:
+            if types:
+                copy.set_types(types)
+            write = copy.write_row
             for row in rows:
-                copy.write_row(row)
-        return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-           f"VALUES ({', '.join([mark] * len(columns))})")
-    conn.exec_driver_sql(sql, rows)
+                write(row)
+    finally:
+        cursor.close()
+
+
+#: PostgreSQL types of binary COPY by column type (the first match; subclasses before their bases)
+PG_BINARY: tuple[tuple[type[sa.types.TypeEngine[Any]], str], ...] = (
+    (sa.Boolean, "bool"), (sa.BigInteger, "int8"), (sa.SmallInteger, "int2"), (sa.Integer, "int4"),
+    (sa.LargeBinary, "bytea"), (sa.String, "text"))  # Text is a String; VARCHAR's binary form is text's
+
+
+def _pg_type(column: sa.Column[Any]) -> str | None:
+    kind = column.type
+    return next((name for cls, name in PG_BINARY if isinstance(kind, cls)), None)
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> tuple[str, list[str] | None]:
+    """The statement of :func:`insert_rows` and, for binary COPY, the PostgreSQL type of each column."""
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    if dialect.name != "postgresql":
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        return f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([mark] * len(columns))})", None
+    types = [_pg_type(table.c[c]) for c in columns]
+    if all(types):
+        return f"COPY {quote(table.name)} ({names}) FROM STDIN (FORMAT BINARY)", [str(x) for x in types]
+    return f"COPY {quote(table.name)} ({names}) FROM STDIN", None
 
 
 def placeholder(conn: Connection) -> str:

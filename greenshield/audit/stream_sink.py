@@ -28,8 +28,8 @@ from sqlalchemy.engine import Connection
 from greenshield.audit import schema as t
 from greenshield.audit.entries import loads
 from greenshield.audit.intake import DEDUP_PREFIX, reject_row as _intake_reject_row
-from greenshield.audit.log import append
-from greenshield.audit.rows import event_row_entry, restored
+from greenshield.audit.log import append_entries
+from greenshield.audit.rows import EVENT_COLUMNS, event_values, restored
 from greenshield.audit.store import Store, insert_ignoring_conflicts, insert_rows, placeholder
 from greenshield.audit.verdicts import apply_changes, plan_changes, stored_violations
 from greenshield.rules.dedup import digest
@@ -93,10 +93,9 @@ def store_events(conn: Connection, store: Store, events: list[NewEvent]) -> None
     if not events:
         return
     ids = store.allocate_ids(conn, len(events))
-    built = [event_row_entry(n.item, n.doc, n.digest, n.source, n.position) for n in events]
-    columns = ("entry_id", *built[0][0])
-    insert_rows(conn, t.events, columns, [(i, *row.values()) for i, (row, _) in zip(ids, built)])
-    append(conn, ((i, "event", entry) for i, (_, entry) in zip(ids, built)), store)
+    built = [event_values(i, n.item, n.doc, n.digest, n.source, n.position) for i, n in zip(ids, events)]
+    insert_rows(conn, t.events, EVENT_COLUMNS, [row for row, _ in built])
+    append_entries(conn, ids, "event", [entry for _, entry in built], store)
 
 
 def reject_row(source: str, position: int, rejection: Rejection) -> dict[str, Any]:
