@@ -8,11 +8,10 @@ only after that result, so "offsets only after the store commit" still holds; a
 failure comes back to the worker's thread, which bisects a content error or
 recovers from an outage exactly as without the thread.
 
-Where it pays (docs/adr/0006-worker-loop.md): on PostgreSQL the transaction waits
-for the server a third of its time, and the GIL is free meanwhile. On SQLite the
-transaction is CPU in C, and ``sqlite3`` releases and retakes the GIL for every
-row, so a busy decoding thread makes each row wait up to the switch interval: off
-by default there.
+Where it could pay (docs/adr/0006-worker-loop.md): on PostgreSQL the transaction
+waits for the server a third of its time, and the GIL is free meanwhile; on SQLite
+``sqlite3`` releases and retakes the GIL for every row, so a busy decoding thread
+makes rows wait. Measured here it won on neither, so ``auto`` is off (:data:`AUTO_ON`).
 """
 
 from __future__ import annotations
@@ -27,12 +26,18 @@ from greenshield.settings import Settings
 T = TypeVar("T")
 
 
+#: where ``auto`` turns the thread on: the stores on which it was measured to win (ADR 0006). On this
+#: project's measurements neither did (alternating runs, medians on/off 1.02-1.13, won 6 of 12 pairs, spread
+#: larger than the difference), so ``auto`` is off for both until a measurement says otherwise.
+AUTO_ON = {"sqlite": False, "postgresql": False}
+
+
 def writer_thread_wanted(settings: Settings, is_sqlite: bool) -> bool:
-    """``GREENSHIELD_WORKER_WRITER_THREAD``: on, off, or auto (on for PostgreSQL, off for SQLite)."""
+    """``GREENSHIELD_WORKER_WRITER_THREAD``: on, off, or auto (see :data:`AUTO_ON`)."""
     mode = settings.worker_writer_thread
     if mode not in ("auto", "on", "off"):
         raise ValueError(f"worker_writer_thread={mode!r}: expected auto, on or off")
-    return mode == "on" or (mode == "auto" and not is_sqlite)
+    return mode == "on" or (mode == "auto" and AUTO_ON["sqlite" if is_sqlite else "postgresql"])
 
 
 class InFlight(Generic[T]):

@@ -17,7 +17,7 @@ from greenshield.audit.log import Policy, Sequencer, append
 from greenshield.audit.sequencer_thread import SequencerThread
 from greenshield.audit.store import Store
 from greenshield.audit.testing import isolated_schema
-from greenshield.ingest.writer import writer_thread_wanted
+from greenshield.ingest.writer import AUTO_ON, writer_thread_wanted
 from greenshield.settings import Settings
 
 from .helpers import WorkerThread, count_rows, duplicate_keys, sample_lines, send_valid, stored_events, wait_until
@@ -30,7 +30,8 @@ Pipeline = Callable[..., tuple[Settings, str]]
 def test_the_writer_thread_setting_is_auto_on_or_off() -> None:
     auto = Settings.from_env({})
     assert auto.worker_writer_thread == "auto" and auto.worker_sequencer_thread is True
-    assert writer_thread_wanted(auto, is_sqlite=False) and not writer_thread_wanted(auto, is_sqlite=True)
+    assert writer_thread_wanted(auto, is_sqlite=False) is AUTO_ON["postgresql"]
+    assert writer_thread_wanted(auto, is_sqlite=True) is AUTO_ON["sqlite"]
     on = Settings.from_env({"GREENSHIELD_WORKER_WRITER_THREAD": "ON"})
     assert writer_thread_wanted(on, is_sqlite=True)
     off = Settings.from_env({"GREENSHIELD_WORKER_WRITER_THREAD": "off"})
