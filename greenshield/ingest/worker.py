@@ -382,7 +382,10 @@ class Worker:
             # violations opened on stale reference data and retracted a moment later
             self.registry.catch_up(timeout=30.0)
         else:
-            self.registry.poll(0)
+            # not poll(0): that leaves a fetch parked at the broker for up to its max wait (500 ms),
+            # and the next batch's catch-up (a ListOffsets on the same connection) queued behind it
+            # (ADR 0006: up to 460 ms of a loop iteration)
+            self.registry.catch_up(timeout=30.0)
         self._reconcile()
         self.metrics.ready.set(1 if self.parts.states else 0)
         processed = self._process(records) if records else 0
@@ -402,10 +405,7 @@ class Worker:
         records = self._poll()
         ahead = self._decode(records) if records and self._inflight is not None else None
         processed = self._finish()
-        if records:
-            self.registry.catch_up(timeout=30.0)  # see step()
-        else:
-            self.registry.poll(0)
+        self.registry.catch_up(timeout=30.0)  # see step()
         self._reconcile()
         self.metrics.ready.set(1 if self.parts.states else 0)
         self._housekeeping()
