@@ -211,7 +211,8 @@ class Phases:
     Nested parts are reported on their own too: ``store`` includes ``publish`` and the indented
     parts (``commit``: from the end of the transaction's work to its commit's return); ``housekeeping``
     includes ``sequencer``, ``release_quiet``, ``tick`` and ``gauges``; ``cpu (thread)`` is the worker
-    thread's CPU time in the iteration.
+    thread's CPU time in the iteration. A part run by another thread (the sequencer thread, the writer
+    thread) is labelled with that thread's name and is not part of the loop's iteration time.
     """
 
     def __init__(self, worker: Worker) -> None:
@@ -268,7 +269,10 @@ class Phases:
 
         self.profile: Any = None  # a cProfile.Profile of the worker's loop while probing (--profile)
 
+        self.loop_thread: Any = None
+
         def timed_step() -> int:
+            self.loop_thread = threading.current_thread()
             self.current = {}
             t0, c0 = time.perf_counter(), time.thread_time()
             prof = self.profile if self.on else None
@@ -291,7 +295,9 @@ class Phases:
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.current[name] = self.current.get(name, 0.0) + time.perf_counter() - t0
+                here = threading.current_thread()
+                label = name if here is self.loop_thread else f"{name} [{here.name.split('_')[0]}]"
+                self.current[label] = self.current.get(label, 0.0) + time.perf_counter() - t0
         return wrapper
 
     def timeline(self, sent: dict[str, float], seen: dict[str, float]) -> None:
