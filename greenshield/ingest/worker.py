@@ -1,6 +1,8 @@
 """The stream worker: events and registry in, verdicts and the audit trail out; nothing lost, nothing counted twice.
 
-One thread, one loop, on a kafka-python consumer group (see "Why not faust" below)::
+One loop, on a kafka-python consumer group (see "Why not faust" below); the sequencer
+(Merkle integration, checkpoint signing) runs in a thread of its own, and a store-writer
+thread may run a batch's transaction while the loop polls the next (docs/adr/0006-worker-loop.md)::
 
     poll a batch (events + registry partitions this worker owns)
       └► decode: validate, redact, keyed digest              (ingest/decode.py)
@@ -377,15 +379,11 @@ class Worker:
             return self._step_pipelined(self._writer)
         self._commit_pending()
         records = self._poll()
-        if records:
-            # registry versions sent before these events were read apply to them: fewer
-            # violations opened on stale reference data and retracted a moment later
-            self.registry.catch_up(timeout=30.0)
-        else:
-            # not poll(0): that leaves a fetch parked at the broker for up to its max wait (500 ms),
-            # and the next batch's catch-up (a ListOffsets on the same connection) queued behind it
-            # (ADR 0006: up to 460 ms of a loop iteration)
-            self.registry.catch_up(timeout=30.0)
+        # registry versions sent before these events were read apply to them: fewer violations
+        # opened on stale reference data and retracted a moment later. Idle, too: a poll(0) there
+        # left a fetch parked at the broker (up to its 500 ms max wait) that the next catch-up's
+        # ListOffsets, on the same connection, queued behind (ADR 0006: up to 460 ms)
+        self.registry.catch_up(timeout=30.0)
         self._reconcile()
         self.metrics.ready.set(1 if self.parts.states else 0)
         processed = self._process(records) if records else 0
