@@ -21,8 +21,13 @@ Method (one run, one broker, one machine):
    inspection: IN-1 holds at once) are produced at ``--probe-rate`` per second, dated
    before the stream's watermark so that no lateness applies; a reader polls the
    store's ``violations`` table every 5 ms. Latency = first seen in the store minus
-   produce time; p50/p99 reported. (A deadline rule's latency is its deadline in
-   event time plus the allowed lateness, by design; not measured here.)
+   produce time; p50/p99 reported. Meanwhile another process produces ``--load-rate``
+   (1,000) events/s of normal traffic (new parcels of the sample day), from 5 s before
+   the first probe; the loop's parts are timed per iteration and each probe's legs
+   (produce -> polled -> store commit -> seen) reported (``Phases``). (A deadline rule's
+   latency is its deadline in event time plus the allowed lateness, by design; not
+   measured here.) ``--ab N``: only throughput, N alternating pairs of runs with the
+   store-writer thread off and on.
 
 5. *Budget* (no Kafka): where one event's time goes. The same events are decoded
    (validate, redact, keyed digest: what the worker does per message), their rows and
