@@ -23,8 +23,13 @@ Method (one run, one broker, one machine):
    inspection: IN-1 holds at once) are produced at ``--probe-rate`` per second, dated
    before the stream's watermark so that no lateness applies; a reader polls the
    store's ``violations`` table every 5 ms. Latency = first seen in the store minus
-   produce time; p50/p99 reported. (A deadline rule's latency is its deadline in
-   event time plus the allowed lateness, by design; not measured here.)
+   produce time; p50/p99 reported. Meanwhile another process produces ``--load-rate``
+   (1,000) events/s of normal traffic (new parcels of the sample day), from 5 s before
+   the first probe; the loop's parts are timed per iteration and each probe's legs
+   (produce -> polled -> store commit -> seen) reported (``Phases``). (A deadline rule's
+   latency is its deadline in event time plus the allowed lateness, by design; not
+   measured here.) ``--ab N``: only throughput, N alternating pairs of runs with the
+   store-writer thread off and on.
 
 5. *Budget* (no Kafka): where one event's time goes. The same events are decoded
    (validate, redact, keyed digest: what the worker does per message), their rows and
@@ -39,6 +44,7 @@ The broker is the local one (``greenshield kafka up``); it is started if it is n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import statistics
 import sys
@@ -59,6 +65,7 @@ from greenshield.audit.pipeline import open_audit  # noqa: E402
 from greenshield.ingest.metrics import WorkerMetrics  # noqa: E402
 from greenshield.ingest.producer import GreenShieldProducer  # noqa: E402
 from greenshield.ingest.topics import admin_client, create_topics, topic_specs  # noqa: E402
+from greenshield.ingest.state import PartitionState  # noqa: E402
 from greenshield.ingest.worker import Worker, tune_gc  # noqa: E402
 from greenshield.rules.pack import default_pack  # noqa: E402
 from greenshield.settings import Secret, Settings  # noqa: E402
@@ -67,8 +74,8 @@ SAMPLE = ROOT / "tests" / "data" / "sample-day.jsonl"
 GOAL_RATE, GOAL_RATIO = 25_000, 0.5
 
 
-def dataset(events: int) -> tuple[list[bytes], list[bytes]]:
-    """(registry lines, parcel event lines) of about ``events`` parcel events."""
+def dataset(events: int, tag: str = "B") -> tuple[list[bytes], list[bytes]]:
+    """(registry lines, parcel event lines) of about ``events`` parcel events (waybills ``...<tag>nnnnn``)."""
     registry, parcels = [], []
     for line in SAMPLE.read_bytes().splitlines():
         doc = orjson.loads(line)
@@ -76,7 +83,7 @@ def dataset(events: int) -> tuple[list[bytes], list[bytes]]:
     out: list[bytes] = []
     k = 0
     while len(out) < events:
-        out.extend(orjson.dumps({**d, "waybill_no": f"{d['waybill_no']}B{k:05d}", "event_id": f"{d['event_id']}.{k}"})
+        out.extend(orjson.dumps({**d, "waybill_no": f"{d['waybill_no']}{tag}{k:05d}", "event_id": f"{d['event_id']}.{tag}{k}"})
                    for d in parcels)
         k += 1
     return [orjson.dumps(d) for d in registry], out[:events]
@@ -190,42 +197,252 @@ def run_worker(settings: Settings, db: str, ends: dict[Any, int]) -> tuple[float
     return took, worker, audit, stop, thread
 
 
-def latency(settings: Settings, db: str, probes: int, rate: float) -> list[float]:
-    """Produce-to-visible-in-store seconds for parcels whose violation holds at once."""
+def ab_runs(settings: Settings, db_arg: str, ends: dict[Any, int], tmp: Path, rounds: int) -> None:
+    """Throughput with the store-writer thread off and on, alternating, each run on a fresh group and store."""
+    from contextlib import ExitStack
+
+    from greenshield.audit.testing import isolated_schema
+
+    total = sum(ends.values())
+    results: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
+    for r in range(rounds):
+        for mode in (("off", "on") if r % 2 == 0 else ("on", "off")):
+            s = dataclasses.replace(settings, worker_group=f"gs-bench-{uuid.uuid4().hex[:8]}",
+                                    worker_writer_thread=mode)
+            with ExitStack() as stack:
+                db = (f"sqlite:///{tmp / f'ab-{r}-{mode}.db'}" if db_arg == "sqlite"
+                      else stack.enter_context(isolated_schema(db_arg)))
+                c0 = time.process_time()
+                took, worker, audit, stop, thread = run_worker(s, db, ends)
+                cpu = time.process_time() - c0
+                stop.set()
+                thread.join(timeout=60)
+                worker.close()
+                audit.close()
+            results[mode].append((total / took, cpu * 1e6 / total))
+            print(f"  round {r + 1} writer thread {mode:3s}: {total / took:7,.0f} events/s, "
+                  f"process CPU {cpu * 1e6 / total:5.1f} us/event", flush=True)
+    for mode, got in results.items():
+        rates = sorted(g[0] for g in got)
+        cpus = sorted(g[1] for g in got)
+        print(f"  writer thread {mode:3s}: median {statistics.median(rates):7,.0f} events/s "
+              f"(min {rates[0]:,.0f}, max {rates[-1]:,.0f}); CPU median {statistics.median(cpus):.1f} us/event")
+    on, off = (statistics.median(g[0] for g in results[m]) for m in ("on", "off"))
+    wins = sum(a[0] > b[0] for a, b in zip(results["on"], results["off"]))
+    print(f"  on / off (medians): {on / off:.2f}; on won {wins} of {rounds} rounds")
+
+
+class Phases:
+    """Wall time of each part of every worker loop iteration (wrapping the worker's methods on the instance).
+
+    Nested parts are reported on their own too: ``store`` includes ``publish`` and the indented
+    parts (``commit``: from the end of the transaction's work to its commit's return); ``housekeeping``
+    includes ``sequencer``, ``release_quiet``, ``tick`` and ``gauges``; ``cpu (thread)`` is the worker
+    thread's CPU time in the iteration. A part run by another thread (the sequencer thread, the writer
+    thread) is labelled with that thread's name and is not part of the loop's iteration time.
+    """
+
+    def __init__(self, worker: Worker) -> None:
+        self.iterations: list[tuple[float, float, dict[str, float]]] = []  # (start, seconds, part -> seconds)
+        self.current: dict[str, float] = {}
+        self.on = False
+        parts = {"poll": (worker, "_poll"), "registry": (worker.registry, "catch_up"),
+                 "reconcile": (worker, "_reconcile"), "decode": (worker, "_decode"), "store": (worker, "_commit"),
+                 "writer wait": (worker, "_finish"),
+                 "publish": (worker, "_publish"), "offsets": (worker, "_commit_pending"),
+                 "housekeeping": (worker, "_housekeeping"), "sequencer": (worker.audit.sequencer, "integrate"),
+                 "release_quiet": (PartitionState, "release_quiet"), "tick": (worker.parts, "tick"),
+                 "gauges": (worker, "_gauges")}
+        from greenshield.audit import stream_sink
+
+        parts.update({"  digests": (stream_sink, "stored_digests"), "  store_events": (stream_sink, "store_events"),
+                      "  prepare": (worker.parts, "prepare"), "  evaluate": (worker.parts, "evaluate")})
+        for name, (obj, attr) in parts.items():
+            setattr(obj, attr, self._timed(name, getattr(obj, attr)))
+        write = worker.audit.store.write
+
+        @contextlib.contextmanager
+        def timed_write() -> Any:
+            with write() as conn:
+                yield conn
+                t0 = time.perf_counter()  # from here: COMMIT (on SQLite with any WAL checkpoint) and pool return
+            self.current["  commit"] = self.current.get("  commit", 0.0) + time.perf_counter() - t0
+
+        worker.audit.store.write = timed_write  # type: ignore[method-assign]
+        self.polled: dict[str, float] = {}  # probe waybill -> when a poll returned it
+        self.stored: dict[str, float] = {}  # probe waybill -> when its batch's store commit returned
+        poll, store = worker._poll, worker._commit
+
+        def probe_poll() -> Any:
+            records = poll()
+            now = time.perf_counter()
+            for msgs in records.values():
+                for m in msgs:
+                    if m.key and m.key.startswith(b"LAT"):
+                        self.polled.setdefault(m.key.decode(), now)
+            return records
+
+        def probe_store(items: Any) -> Any:
+            out = store(items)
+            now = time.perf_counter()
+            for c in items:
+                w = getattr(getattr(c, "item", None), "waybill_no", "")
+                if w.startswith("LAT"):
+                    self.stored.setdefault(w, now)
+            return out
+
+        worker._poll, worker._commit = probe_poll, probe_store  # type: ignore[method-assign]
+        step = worker.step
+
+        self.profile: Any = None  # a cProfile.Profile of the worker's loop while probing (--profile)
+
+        self.loop_thread: Any = None
+
+        def timed_step() -> int:
+            self.loop_thread = threading.current_thread()
+            self.current = {}
+            t0, c0 = time.perf_counter(), time.thread_time()
+            prof = self.profile if self.on else None
+            if prof is not None:
+                prof.enable()
+            try:
+                return step()
+            finally:
+                if prof is not None:
+                    prof.disable()
+                if self.on:
+                    self.current["cpu (thread)"] = time.thread_time() - c0
+                    self.iterations.append((t0, time.perf_counter() - t0, self.current))
+
+        worker.step = timed_step  # type: ignore[method-assign]
+
+    def _timed(self, name: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                here = threading.current_thread()
+                label = name if here is self.loop_thread else f"{name} [{here.name.split('_')[0]}]"
+                self.current[label] = self.current.get(label, 0.0) + time.perf_counter() - t0
+        return wrapper
+
+    def timeline(self, sent: dict[str, float], seen: dict[str, float]) -> None:
+        """Where a probe's latency went: produce -> polled -> stored -> seen by the reader."""
+        ok = [w for w in sent if w in self.polled and w in self.stored and w in seen]
+        if not ok:
+            return
+        legs = {"produce -> returned by a poll": [self.polled[w] - sent[w] for w in ok],
+                "poll -> store commit returned": [self.stored[w] - self.polled[w] for w in ok],
+                "store commit -> seen by the reader": [seen[w] - self.stored[w] for w in ok]}
+        print(f"  latency legs of {len(ok)} probes, ms (p50 / p90 / p99):")
+        for name, values in legs.items():
+            v = sorted(values)
+            print(f"    {name:36s} {_pct(v, 0.5) * 1e3:7.1f} {_pct(v, 0.9) * 1e3:7.1f} {_pct(v, 0.99) * 1e3:7.1f}")
+
+    def report(self) -> None:
+        its = self.iterations
+        if not its:
+            return
+        order = ["cpu (thread)", "poll", "registry", "reconcile", "decode", "store", "  digests", "  prepare",
+                 "  store_events", "  evaluate", "publish", "  commit", "offsets", "housekeeping", "sequencer",
+                 "release_quiet", "tick", "gauges", "writer wait"]
+        found = {n for _, _, parts in its for n in parts}
+        names = [n for n in order if n in found] + sorted(found - set(order))
+        print(f"  loop iterations while probing: {len(its)}; ms per iteration (p50 / p99 / max; share of loop time):")
+        total = sum(d for _, d, _ in its)
+        rows = [("iteration", [d for _, d, _ in its])] + [(n, [p.get(n, 0.0) for *_, p in its]) for n in names]
+        for name, values in rows:
+            v = sorted(values)
+            print(f"    {name:14s} {_pct(v, 0.5) * 1e3:7.1f} {_pct(v, 0.99) * 1e3:7.1f} {v[-1] * 1e3:7.1f}"
+                  f"   {sum(v) / total:5.1%}")
+        slow = sorted(its, key=lambda x: -x[1])[:5]
+        print("    slowest iterations: " + "; ".join(
+            f"{d * 1e3:.0f} ms (" + ", ".join(f"{n} {v * 1e3:.0f}" for n, v in sorted(p.items(), key=lambda x: -x[1])[:3]) + ")"
+            for _, d, p in slow))
+
+
+def _pct(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def background_load(bootstrap: str, events_topic: str, registry_topic: str, lines: list[bytes], rate: float,
+                    stop: Any) -> None:
+    """Produce ``lines`` (normal traffic) at ``rate`` events/s until ``stop`` is set (runs in its own process)."""
+    tick = 0.01
+    with GreenShieldProducer(bootstrap, None, events_topic=events_topic, registry_topic=registry_topic,
+                             linger_ms=5) as producer:
+        t0, sent = time.perf_counter(), 0
+        while not stop.is_set() and sent < len(lines):
+            due = min(len(lines), int((time.perf_counter() - t0) * rate))
+            for line in lines[sent:due]:
+                producer.send_line(line)
+            sent = due
+            time.sleep(tick)
+
+
+def latency(settings: Settings, db: str, probes: int, rate: float, load: float, load_lines: list[bytes],
+            phases: Phases | None = None) -> list[float]:
+    """Produce-to-visible-in-store seconds for parcels whose violation holds at once, under ``load`` events/s."""
+    import multiprocessing
+
     engine = sa.create_engine(db)
     seen: dict[str, float] = {}
     sent: dict[str, float] = {}
     done = threading.Event()
+    names = [f"LAT{i:09d}" for i in range(probes)]
 
     def watch() -> None:
         with engine.connect() as conn:
+            lo = 0
             while not done.is_set():
-                rows = conn.execute(sa.text("SELECT DISTINCT waybill_no FROM violations WHERE waybill_no LIKE 'LAT%'"))
+                while lo < len(names) and names[lo] in seen:
+                    lo += 1
+                floor = names[lo] if lo < len(names) else "LAU"
+                rows = conn.execute(sa.text("SELECT DISTINCT waybill_no FROM violations "
+                                            "WHERE waybill_no >= :lo AND waybill_no < 'LAU'"), {"lo": floor})
                 now = time.perf_counter()
                 for (w,) in rows:
                     seen.setdefault(w, now)
                 conn.commit()
                 time.sleep(0.005)
 
+    ctx = multiprocessing.get_context("spawn")
+    stop_load = ctx.Event()
+    loader = None
+    if load > 0:
+        loader = ctx.Process(target=background_load, args=(settings.kafka_bootstrap, settings.events_topic,
+                                                           settings.registry_topic, load_lines, load, stop_load))
+        loader.start()
+        time.sleep(5.0)  # the load is flowing and the worker has settled on it
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     base = {"v": 1, "type": "acceptance", "enterprise_id": "E3100001", "occurred_at": "2026-11-11T08:00:00+08:00",
             "site_id": "S66000001", "staff_id": "P00000001", "contract_customer_id": "C00000001",
             "origin_region": "110000", "destination_region": "310000", "weight_g": 500}
+    if phases is not None:
+        phases.on = True
     with GreenShieldProducer(settings.kafka_bootstrap, None, events_topic=settings.events_topic,
                              registry_topic=settings.registry_topic, linger_ms=0) as producer:
-        for i in range(probes):
-            waybill = f"LAT{i:09d}"
+        t0 = time.perf_counter()
+        for i, waybill in enumerate(names):
+            time.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
             sent[waybill] = time.perf_counter()
             producer.send({**base, "event_id": f"lat-{i}", "waybill_no": waybill})
             producer._producer.flush()
-            time.sleep(1.0 / rate)
     deadline = time.monotonic() + 60
     while len(seen) < probes and time.monotonic() < deadline:
         time.sleep(0.05)
+    if phases is not None:
+        phases.on = False
+    stop_load.set()
+    if loader is not None:
+        loader.join(timeout=30)
     done.set()
     watcher.join()
     engine.dispose()
+    if phases is not None:
+        phases.timeline(sent, seen)
     return sorted(seen[w] - sent[w] for w in sent if w in seen)
 
 
@@ -268,9 +485,20 @@ def main() -> None:
     ap.add_argument("--db", default="sqlite", help="'sqlite' (a temp file) or a SQLAlchemy URL")
     ap.add_argument("--bootstrap", help="Kafka bootstrap (default: start/use the local broker)")
     ap.add_argument("--batch", type=int, default=5000)
-    ap.add_argument("--probes", type=int, default=300)
-    ap.add_argument("--probe-rate", type=float, default=100.0)
+    ap.add_argument("--probes", type=int, default=1800)
+    ap.add_argument("--probe-rate", type=float, default=50.0)
+    ap.add_argument("--load-rate", type=float, default=1000.0,
+                    help="events/s of normal traffic produced (from another process) while probing (0: none)")
+    ap.add_argument("--no-budget", action="store_true", help="skip the per-event budget")
+    ap.add_argument("--profile", metavar="FILE", help="cProfile the worker's loop while probing into FILE")
     ap.add_argument("--budget-db", help="an empty database for the per-event budget when --db is a URL")
+    ap.add_argument("--writer-thread", choices=("auto", "on", "off"), default="auto",
+                    help="the worker's store-writer thread (GREENSHIELD_WORKER_WRITER_THREAD)")
+    ap.add_argument("--sequencer-thread", choices=("on", "off"), default="on",
+                    help="the sequencer in its own thread (GREENSHIELD_WORKER_SEQUENCER_THREAD)")
+    ap.add_argument("--ab", type=int, metavar="ROUNDS",
+                    help="only throughput: ROUNDS pairs of runs with the writer thread off and on, alternating "
+                         "(with a URL, each run in a fresh schema of that database)")
     args = ap.parse_args()
 
     bootstrap = ensure_broker(args.bootstrap)
@@ -280,7 +508,8 @@ def main() -> None:
         Settings.from_env({}), kafka_host=host, kafka_port=int(port), data_dir=tmp,
         topic_prefix=f"gs.bench{uuid.uuid4().hex[:8]}.", worker_group=f"gs-bench-{uuid.uuid4().hex[:8]}",
         hmac_key=Secret("bench-hmac-key"), control_key=Secret("bench-control-key"), backstop_idle_seconds=0,
-        worker_batch_size=args.batch)
+        worker_batch_size=args.batch, worker_writer_thread=args.writer_thread,
+        worker_sequencer_thread=args.sequencer_thread == "on")
     db = f"sqlite:///{tmp / 'store.db'}" if args.db == "sqlite" else args.db
     admin = admin_client(settings)
     create_topics(admin, topic_specs(settings))
@@ -300,6 +529,11 @@ def main() -> None:
     rdk, rdk_cpu = bare_confluent(settings, total)
     print(f"  bare confluent-kafka consumer: {total:,} messages in {rdk:.2f}s = {total / rdk:,.0f} events/s, "
           f"CPU {1e6 * rdk_cpu / total:.1f} us/event")
+    if args.ab:
+        ab_runs(settings, args.db, ends, tmp, args.ab)
+        admin.delete_topics([s.name for s in topic_specs(settings)])
+        admin.close()
+        return
 
     took, worker, audit, stop, thread = run_worker(settings, db, ends)
     rate = total / took
@@ -312,12 +546,24 @@ def main() -> None:
     print(f"  of the worker's time: store transactions {store_s / took:.0%} (the commit-latency histogram's sum); "
           f"poll, decode and offsets the rest")
 
-    lat = latency(settings, db, args.probes, args.probe_rate)
+    span = args.probes / args.probe_rate + 15
+    _, load_lines = dataset(int(args.load_rate * span), tag="L") if args.load_rate > 0 else ([], [])
+    phases = Phases(worker)
+    if args.profile:
+        import cProfile
+
+        phases.profile = cProfile.Profile()
+    lat = latency(settings, db, args.probes, args.probe_rate, args.load_rate, load_lines, phases)
     if lat:
         p50 = statistics.median(lat) * 1000
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-        print(f"  latency produce -> violation visible in the store ({len(lat)} probes at {args.probe_rate:.0f}/s): "
-              f"p50 {p50:.0f} ms, p99 {p99:.0f} ms")
+        p99 = _pct(lat, 0.99) * 1000
+        print(f"  latency produce -> violation visible in the store ({len(lat)} of {args.probes} probes at "
+              f"{args.probe_rate:.0f}/s, under {args.load_rate:,.0f} events/s of other traffic): "
+              f"p50 {p50:.0f} ms, p90 {_pct(lat, 0.9) * 1000:.0f} ms, p99 {p99:.0f} ms, max {lat[-1] * 1000:.0f} ms")
+    phases.report()
+    if args.profile:
+        phases.profile.dump_stats(args.profile)
+        print(f"  profile of the worker's loop while probing: {args.profile}")
     stop.set()
     thread.join(timeout=60)
     worker.close()
@@ -326,7 +572,7 @@ def main() -> None:
     admin.close()
 
     db2 = f"sqlite:///{tmp / 'budget.db'}" if args.db == "sqlite" else args.budget_db
-    if db2:
+    if db2 and not args.no_budget:
         steps = budget(settings, db2, events, args.batch)
         print(f"  budget per event, each step timed alone (goal {GOAL_RATE:,}/s = {1e6 / GOAL_RATE:.0f} us for all):")
         print(f"    {'bare consumer (poll + record decoding)':44s} {1e6 / bare_rate:6.1f} us")

@@ -72,6 +72,11 @@ class Settings:
     release_after_seconds: int = 6 * 3600
     worker_batch_size: int = 5000
     worker_batch_wait_ms: int = 100
+    # issue 16: the sequencer (Merkle integration, checkpoint signing, SQLite WAL checkpoints) in a thread of
+    # its own, off the worker's loop; and a store-writer thread overlapping batch N's store transaction with
+    # batch N+1's poll and decode ("auto": on where it was measured to win, see docs/adr/0006-worker-loop.md)
+    worker_sequencer_thread: bool = True
+    worker_writer_thread: str = "auto"  # auto | on | off
     worker_group: str = "greenshield-worker"
     metrics_port: int = 9108
     metrics_host: str = "127.0.0.1"  # the worker's /metrics bind address (0.0.0.0 in containers)
@@ -179,6 +184,9 @@ class Settings:
             release_after_seconds=_int(env, "GREENSHIELD_RELEASE_AFTER_SECONDS", d.release_after_seconds),
             worker_batch_size=_int(env, "GREENSHIELD_WORKER_BATCH_SIZE", d.worker_batch_size),
             worker_batch_wait_ms=_int(env, "GREENSHIELD_WORKER_BATCH_WAIT_MS", d.worker_batch_wait_ms),
+            worker_sequencer_thread=_bool(env, "GREENSHIELD_WORKER_SEQUENCER_THREAD", d.worker_sequencer_thread),
+            worker_writer_thread=_choice(env, "GREENSHIELD_WORKER_WRITER_THREAD", d.worker_writer_thread,
+                                         ("auto", "on", "off")),
             worker_group=env.get("GREENSHIELD_WORKER_GROUP", d.worker_group),
             metrics_port=_int(env, "GREENSHIELD_METRICS_PORT", d.metrics_port),
             metrics_host=env.get("GREENSHIELD_METRICS_HOST", d.metrics_host),
@@ -254,3 +262,12 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw.lower() in ("0", "false", "no", "off", ""):
         return False
     raise ValueError(f"{name}={raw!r}: expected true or false")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if raw.lower() not in allowed:
+        raise ValueError(f"{name}={raw!r}: expected one of {', '.join(allowed)}")
+    return raw.lower()

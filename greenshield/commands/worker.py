@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from greenshield.ingest.metrics import WorkerMetrics
     from greenshield.ingest.topics import TopicsError, ensure_topics
     from greenshield.ingest.worker import Worker, tune_gc
+    from greenshield.ingest.writer import writer_thread_wanted
     from greenshield.rules.pack import default_pack, load_pack
     from greenshield.settings import Settings
 
@@ -60,9 +61,11 @@ def run(args: argparse.Namespace) -> int:
         if port:
             metrics.serve(port, settings.metrics_host)
         worker.start()
+        writer = writer_thread_wanted(settings, audit.store.is_sqlite)
         print(f"greenshield worker: consuming {settings.events_topic} and {settings.registry_topic} as group "
-              f"{settings.worker_group}" + (f"; metrics on {settings.metrics_host}:{port}/metrics" if port else ""), file=sys.stderr,
-              flush=True)
+              f"{settings.worker_group}" + (f"; metrics on {settings.metrics_host}:{port}/metrics" if port else "")
+              + f"; sequencer thread {'on' if settings.worker_sequencer_thread else 'off'}, "
+                f"store-writer thread {'on' if writer else 'off'}", file=sys.stderr, flush=True)
         worker.run(stop)
     except TopicsError as err:  # missing or misconfigured topics: the message names them and the fix
         print(f"greenshield worker: {err}", file=sys.stderr)

@@ -1,7 +1,9 @@
 """The stream worker: events and registry in, verdicts and the audit trail out; nothing lost, nothing counted twice.
 
-One thread, one loop, on a librdkafka consumer group (:mod:`~greenshield.ingest.consumer`;
-"Why not faust" below, ``docs/adr/0005-consumer.md`` for librdkafka over kafka-python)::
+One loop, on a librdkafka consumer group (:mod:`~greenshield.ingest.consumer`; "Why not faust"
+below, ``docs/adr/0005-consumer.md`` for librdkafka over kafka-python); the sequencer (Merkle
+integration, checkpoint signing) runs in a thread of its own, and a store-writer thread may run
+a batch's transaction while the loop polls the next (``docs/adr/0006-worker-loop.md``)::
 
     poll a batch (events + registry partitions this worker owns)
       └► decode: validate, redact, keyed digest              (ingest/decode.py)
@@ -86,6 +88,7 @@ from typing import Any
 
 from greenshield.audit import stream_sink as sink
 from greenshield.audit.pipeline import Audit
+from greenshield.audit.sequencer_thread import SequencerThread
 from greenshield.ingest.sender import Verifier
 from greenshield.ingest.decode import (
     Candidate, Context, Control, Reject, decode_message, reject_message, violation_message)
@@ -95,6 +98,7 @@ from greenshield.ingest.partitions import Applied, Partitions
 from greenshield.intake.classify import classify
 from greenshield.intake.decisions import Duplicate, Fresh
 from greenshield.ingest.state import PartitionState
+from greenshield.ingest.writer import InFlight, StoreWriter, writer_thread_wanted
 from greenshield.risk.credit import GradeBook
 from greenshield.risk.model import RiskModel, default_model, load_model
 from greenshield.rules.model import Event, RegistryRecord, Rejection
@@ -104,8 +108,9 @@ from greenshield.settings import Settings
 log = logging.getLogger("greenshield.worker")
 
 HOUSEKEEPING_SECONDS = 1.0
-RELEASE_SECONDS = 30.0
-SEQUENCE_SECONDS = 5.0
+RELEASE_SECONDS = 30.0  # each partition's quiet parcels are released this often (one partition at a time)
+SEQUENCE_SECONDS = 5.0  # the loop's own sequencing, when the sequencer thread is off
+SEQUENCER_THREAD_SECONDS = 1.0  # the sequencer thread's interval
 PUBLISH_TIMEOUT = 60.0
 
 
@@ -137,6 +142,8 @@ class Batch:
 
     items: list[Candidate | Reject] = field(default_factory=list)
     controls: list[Control] = field(default_factory=list)
+    decoded_controls: list[tuple[Any, Control]] = field(default_factory=list)  # (tp, control) to apply
+    view: Any = None  # the assignment and partition states it was decoded against
     offsets: dict[Any, int] = field(default_factory=dict)
     consumed: Counter[tuple[str, str]] = field(default_factory=Counter)
     messages: int = 0
@@ -267,6 +274,10 @@ class Worker:
         self.ctx = Context(self.key, settings.registry_topic, settings.events_topic, self.control_key,
                            settings.events_partitions, sender)
         self._fed = False  # the rule cores took events of a transaction not yet committed
+        self._writer: StoreWriter | None = None  # the store-writer thread (run() starts it when wanted)
+        self._inflight: InFlight[Outcome] | None = None  # the batch whose transaction it runs
+        self._sequencer_thread: SequencerThread | None = None
+        self._released = -1  # the partition whose quiet parcels were released last
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -301,17 +312,55 @@ class Worker:
         self.parts.on_record(record)
 
     def run(self, stop: threading.Event) -> None:
-        """Work until ``stop`` is set; recover from store and Kafka failures on the way."""
-        while not stop.is_set():
-            try:
-                self.step()
-            except Exception as err:
-                if not _outage(err):
-                    raise
-                self._recover(err, stop)
+        """Work until ``stop`` is set; recover from store and Kafka failures on the way.
+
+        Starts the sequencer thread and the store-writer thread (as the settings say) and
+        stops them before it returns; the caller's :meth:`Audit.close` signs the last checkpoint.
+        """
+        s = self.settings
+        if s.worker_sequencer_thread:
+            self._sequencer_thread = SequencerThread(self.audit.sequencer, SEQUENCER_THREAD_SECONDS).start()
+        if writer_thread_wanted(s, self.audit.store.is_sqlite):
+            self._writer = StoreWriter()
+        log.info("event=loop sequencer_thread=%s writer_thread=%s", self._sequencer_thread is not None,
+                 self._writer is not None)
+        try:
+            while not stop.is_set():
+                try:
+                    self.step()
+                except Exception as err:
+                    self._abandon()  # nothing of the failed step may still be running
+                    if not _outage(err):
+                        raise
+                    self._recover(err, stop)
+            self.drain()
+        finally:
+            self._abandon()
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+            if self._sequencer_thread is not None:
+                self._sequencer_thread.stop()
+                self._sequencer_thread = None
+
+    def drain(self) -> int:
+        """Finish the batch the writer thread holds (store commit, then offsets); how many messages."""
+        try:
+            return self._finish()
+        except Exception as err:  # stopping: its offsets stay uncommitted, the batch is redelivered
+            self._abandon()
+            log.warning("event=drain_failed error=%r", err)
+            return 0
+
+    def _abandon(self) -> None:
+        """Wait for the writer thread's transaction to end and forget it (its offsets are not committed)."""
+        flight, self._inflight = self._inflight, None
+        if flight is not None:
+            flight.wait()
 
     def close(self) -> None:
         """Commit what is pending and leave the group (the caller closes the audit store)."""
+        self.drain()
         try:
             if self._pending and self.consumer is not None:
                 self._commit_pending()
@@ -327,21 +376,69 @@ class Worker:
     # ----------------------------------------------------------------- the loop
 
     def step(self) -> int:
-        """One poll and its batch; returns how many messages were processed."""
+        """One poll and its batch; returns how many messages were processed (their store commit done)."""
         assert self.registry is not None, "start() first"
+        if self._writer is not None:
+            return self._step_pipelined(self._writer)
         self._commit_pending()
         records = self._poll()
-        if records:
-            # registry versions sent before these events were read apply to them: fewer
-            # violations opened on stale reference data and retracted a moment later
-            self.registry.catch_up(timeout=30.0)
-        else:
-            self.registry.poll(0)
+        # registry versions sent before these events were read apply to them: fewer violations
+        # opened on stale reference data and retracted a moment later. Idle, too: a poll(0) there
+        # left a fetch parked at the broker (up to its 500 ms max wait) that the next catch-up's
+        # ListOffsets, on the same connection, queued behind (ADR 0006: up to 460 ms)
+        self.registry.catch_up(timeout=30.0)
         self._reconcile()
         self.metrics.ready.set(1 if self.parts.states else 0)
         processed = self._process(records) if records else 0
         self._housekeeping()
         return processed
+
+    def _step_pipelined(self, writer: StoreWriter) -> int:
+        """:meth:`step` with the writer thread: batch N's transaction runs while N+1 is polled and decoded.
+
+        Everything the transaction uses (registry feed, partition states, housekeeping,
+        offsets) is touched only once it has ended (:meth:`_finish`). The early decode is
+        pure but for the clocks' arrival times; it is redone if the assignment or the
+        partition states changed meanwhile (a rebalance, a rebuild after a refused row).
+        """
+        assert self.registry is not None
+        self._commit_pending()
+        records = self._poll()
+        ahead = self._decode(records) if records and self._inflight is not None else None
+        processed = self._finish()
+        self.registry.catch_up(timeout=30.0)  # see step()
+        self._reconcile()
+        self.metrics.ready.set(1 if self.parts.states else 0)
+        self._housekeeping()
+        if records:
+            batch = ahead if ahead is not None and ahead.view == self._view() else self._decode(records)
+            self._apply_controls(batch)
+            if batch.offsets:
+                items = batch.items
+                self._inflight = writer.submit(batch, lambda: self._commit(items))
+        return processed
+
+    def _finish(self) -> int:
+        """Wait for the writer thread's batch; bisect it if the store refused a row; then its offsets."""
+        flight, self._inflight = self._inflight, None
+        if flight is None:
+            return 0
+        batch = flight.what
+        assert isinstance(batch, Batch)
+        try:
+            outcome = flight.result()
+        except Exception as err:
+            outcome = self._store(batch, failed=err)  # an outage raises on to run(), as inline
+        # the store transactions have committed: only now may the offsets move (see the module docstring)
+        self.metrics.commit_seconds.observe(time.monotonic() - flight.started)
+        self._queue_offsets(batch.offsets)
+        self._commit_pending()
+        self._count(batch, outcome)
+        return batch.messages
+
+    def _view(self) -> tuple[frozenset[Any], tuple[tuple[int, int], ...]]:
+        return (frozenset(self.consumer.assignment()),
+                tuple((p, id(state)) for p, state in self.parts.states.items()))
 
     def _poll(self) -> dict[Any, list[Any]]:
         size = self.settings.worker_batch_size
@@ -379,6 +476,7 @@ class Worker:
 
     def _process(self, records: dict[Any, list[Any]]) -> int:
         batch = self._decode(records)
+        self._apply_controls(batch)
         if not batch.offsets:
             return 0
         started = time.monotonic()
@@ -391,8 +489,10 @@ class Worker:
         return batch.messages
 
     def _decode(self, records: dict[Any, list[Any]]) -> Batch:
+        """Decode a poll (pure but for the clocks' arrival times); control messages wait for :meth:`_apply_controls`."""
         s, batch, now, ctx = self.settings, Batch(), self.wall(), self.ctx
         assigned = self.consumer.assignment()
+        batch.view = self._view()
         for tp, messages in records.items():
             if tp not in assigned or (tp.topic == s.events_topic and tp.partition not in self.parts.states):
                 continue  # revoked meanwhile: the new owner reads these
@@ -406,7 +506,7 @@ class Worker:
                 if got is None:
                     continue
                 if isinstance(got, Control):
-                    self._control(batch, state, got)
+                    batch.decoded_controls.append((tp, got))
                 elif isinstance(got, Reject):
                     batch.items.append(got)
                     batch.consumed[(got.type, got.enterprise)] += 1
@@ -414,6 +514,12 @@ class Worker:
                     batch.items.append(got)
                     batch.consumed[(_kind(got), got.item.enterprise_id)] += 1
         return batch
+
+    def _apply_controls(self, batch: Batch) -> None:
+        """The batch's control messages move their partitions' clocks (before its transaction)."""
+        events = self.settings.events_topic
+        for tp, got in batch.decoded_controls:
+            self._control(batch, self.parts.states.get(tp.partition) if tp.topic == events else None, got)
 
     def _control(self, batch: Batch, state: PartitionState | None, got: Control) -> None:
         batch.consumed[("control", "system")] += 1
@@ -428,17 +534,22 @@ class Worker:
 
     # ----------------------------------------------------------------- storing, with poison rows found
 
-    def _store(self, batch: Batch) -> Outcome:
-        """Commit the batch; on a content error, bisect it and turn each row the store refuses into a reject."""
-        try:
-            return self._commit(batch.items)
-        except Exception as err:
-            if not _content_error(err):
-                raise
-            first = err
-            log.warning("event=batch_refused error=%s items=%d; bisecting to find the row(s)",
-                        _refusal(err), len(batch.items))
-            self._after_failure(batch)
+    def _store(self, batch: Batch, failed: BaseException | None = None) -> Outcome:
+        """Commit the batch; on a content error, bisect it and turn each row the store refuses into a reject.
+
+        ``failed``: the batch's first transaction already ran (in the writer thread) and failed so.
+        """
+        if failed is None:
+            try:
+                return self._commit(batch.items)
+            except Exception as err:
+                failed = err
+        if not _content_error(failed):
+            raise failed
+        first = failed
+        log.warning("event=batch_refused error=%s items=%d; bisecting to find the row(s)",
+                    _refusal(first), len(batch.items))
+        self._after_failure(batch)
         total, refused = Outcome(), list[Candidate | Reject]()
         mid = len(batch.items) // 2
         for half in (batch.items[:mid], batch.items[mid:]):
@@ -598,10 +709,15 @@ class Worker:
             if self.parts.grades is not None:
                 self.parts.grades.done(grades)
             self._count_changes(changes)
-        if now_mono - self._last["release"] >= RELEASE_SECONDS:
+        states = self.parts.states
+        if states and now_mono - self._last["release"] >= RELEASE_SECONDS / len(states):
+            # one partition at a time: a scan of every open parcel at once stalled the loop (ADR 0006)
             self._last["release"] = now_mono
-            self.parts.release_quiet()
-        if now_mono - self._last["sequence"] >= SEQUENCE_SECONDS:
+            order = sorted(states)
+            self._released = next((p for p in order if p > self._released), order[0])
+            states[self._released].release_quiet()
+        sequencer = self._sequencer_thread
+        if (sequencer is None or not sequencer.running) and now_mono - self._last["sequence"] >= SEQUENCE_SECONDS:
             self._last["sequence"] = now_mono
             self.audit.sequencer.integrate()
         self._gauges(now)
