@@ -2,8 +2,11 @@
 
 Method: simulate N parcels (deterministic seed) into a file; then, alternating,
 run in child processes (a) a baseline that reads the same file and calls
-``json.loads`` on every line and (b) ``greenshield check FILE``; take the median
-wall time of each over REPEAT runs; peak memory is the child's max RSS.
+``json.loads`` on every line, (b) ``greenshield check FILE`` (on this size: two
+worker processes where there are two cores) and (c) ``greenshield check --jobs 1
+FILE`` (one process); take the median wall time of each over REPEAT runs, and its
+CPU time (user + system, workers included); peak memory is the child's max RSS.
+The machine's load average is printed: on a shared machine wall time suffers first.
 """
 
 from __future__ import annotations
@@ -21,15 +24,15 @@ from pathlib import Path
 BASELINE = "import json,sys\nwith open(sys.argv[1],'rb') as f:\n    for line in f:\n        json.loads(line)\n"
 
 
-def _child(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
+def _child(cmd: list[str]) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (MiB) and CPU seconds (its own workers included) of one child process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"benchmark child failed: {' '.join(cmd)}")
-    return elapsed, usage.ru_maxrss // 1024
+    return elapsed, usage.ru_maxrss // 1024, usage.ru_utime + usage.ru_stime
 
 
 def simulate(parcels: int, seed: int, out: Path) -> int:
@@ -41,14 +44,18 @@ def simulate(parcels: int, seed: int, out: Path) -> int:
 
 
 def measure(path: Path, repeat: int) -> dict[str, float]:
-    base, check, rss = [], [], []
+    runs: dict[str, list[tuple[float, int, float]]] = {"base": [], "check": [], "serial": []}
+    check = [sys.executable, "-m", "greenshield.cli", "check"]
     for _ in range(repeat):
-        base.append(_child([sys.executable, "-c", BASELINE, str(path)])[0])
-        t, m = _child([sys.executable, "-m", "greenshield.cli", "check", str(path)])
-        check.append(t)
-        rss.append(m)
-    b, c = statistics.median(base), statistics.median(check)
-    return {"baseline_s": b, "check_s": c, "ratio": c / b, "peak_mib": max(rss)}
+        runs["base"].append(_child([sys.executable, "-c", BASELINE, str(path)]))
+        runs["check"].append(_child([*check, str(path)]))
+        runs["serial"].append(_child([*check, "--jobs", "1", str(path)]))
+    wall = {k: statistics.median(r[0] for r in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(r[2] for r in v) for k, v in runs.items()}
+    return {"baseline_s": wall["base"], "check_s": wall["check"], "ratio": wall["check"] / wall["base"],
+            "serial_s": wall["serial"], "serial_ratio": wall["serial"] / wall["base"],
+            "baseline_cpu": cpu["base"], "check_cpu": cpu["check"], "serial_cpu": cpu["serial"],
+            "peak_mib": max(r[1] for r in runs["check"]), "serial_peak_mib": max(r[1] for r in runs["serial"])}
 
 
 def main() -> int:
@@ -65,10 +72,14 @@ def main() -> int:
     for i, parcels in enumerate(sizes):
         path = args.dir / f"check-{parcels}.jsonl"
         events = simulate(parcels, 7, path)
+        load = os.getloadavg()[0]
         r = measure(path, args.repeat if i == 0 else 1)
         print(f"check  events={events} check={r['check_s']:.2f}s ({events / r['check_s']:,.0f} events/s) "
               f"json.loads={r['baseline_s']:.2f}s ratio={r['ratio']:.2f} (goal <= 2.0) "
-              f"peak_rss={r['peak_mib']} MiB")
+              f"peak_rss={r['peak_mib']} MiB | --jobs 1: {r['serial_s']:.2f}s ratio={r['serial_ratio']:.2f} "
+              f"peak_rss={r['serial_peak_mib']} MiB | cpu s: json.loads={r['baseline_cpu']:.2f} "
+              f"check={r['check_cpu']:.2f} --jobs 1={r['serial_cpu']:.2f} | load {load:.1f} -> "
+              f"{os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -16,9 +16,9 @@ import re
 
 Instant = tuple[int, str]
 
-_RFC3339 = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([0-9]+))?([Zz]|[+-][0-9]{2}:[0-9]{2})"
-)
+#: the shape of an RFC 3339 timestamp with an offset (groups: fraction digits, zone)
+SHAPE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([0-9]+))?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+_RFC3339 = re.compile(SHAPE)
 _DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _day_cache: dict[str, int] = {}
 
@@ -99,18 +99,39 @@ def parse_instant(text: str) -> Instant:
     not): every instant accepted can be written back (:func:`format_utc`). Messages never
     echo a text that is not timestamp-shaped, and elide long fractions.
     """
-    m = _RFC3339.fullmatch(text)
-    if m is None:
+    if _RFC3339.fullmatch(text) is None:
         # never echoed: a text of any other shape may be anything, personal data included
         raise TimestampError(f"a string of {len(text)} characters is not an RFC 3339 timestamp with an offset")
-    second = int(text[17:19])
-    if second > 59:
+    return instant_of_shaped(text)
+
+
+_SECONDS = {f"{n:02d}": n for n in range(60)}
+
+
+def instant_of_shaped(text: str) -> Instant:
+    """:func:`parse_instant` of a text already known to have :data:`SHAPE` (matched by a caller's regex).
+
+    The same instant and the same errors, without matching the shape again: the fraction
+    starts at the 20th character, the zone is ``Z``/``z`` or the last six characters.
+    """
+    second = _SECONDS.get(text[17:19])
+    if second is None:
         raise TimestampError(f"{shown(text)} has a time of day out of range")
-    frac, zone = m.groups()
-    seconds = _minute(text[:16], text) + second - _offset(text, zone)
+    prefix = text[:16]
+    minute = _minute_cache.get(prefix)
+    if minute is None:
+        minute = _minute(prefix, text)
+    last = text[-1]
+    if last == "Z" or last == "z":
+        offset, end = 0, len(text) - 1
+    else:
+        zone = text[-6:]
+        found = _offset_cache.get(zone)
+        offset, end = (found if found is not None else _offset(text, zone)), len(text) - 6
+    seconds = minute + second - offset
     if not MIN_SECONDS <= seconds <= MAX_SECONDS:
         raise TimestampError(OUT_OF_RANGE)
-    return (seconds, frac.rstrip("0") if frac else "")
+    return (seconds, text[20:end].rstrip("0") if text[19] == "." else "")
 
 
 def add_seconds(instant: Instant, seconds: int) -> Instant:
