@@ -13,6 +13,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from typing import Generic
 
 from greenshield.intake.decisions import C, Conflict, Digest, Duplicate, Fresh, Key
+from greenshield.rules.dedup import Seen, first_copy
 
 
 class Classifier(Generic[C]):
@@ -29,15 +30,10 @@ class Classifier(Generic[C]):
     def decide(self, candidate: C, key: Hashable | None = None) -> Fresh[C] | Duplicate[C] | Conflict[C]:
         """The decision of one candidate; a fresh one's digest is remembered. ``key``: a compact form of
         ``candidate.key`` to remember instead (e.g. ``"E/ID"``), the same for every copy of the key."""
-        k: Hashable = candidate.key if key is None else key
-        seen = self.seen
-        if k not in seen:
-            seen[k] = candidate.digest
+        seen = first_copy(self.seen, candidate.key if key is None else key, candidate.digest)
+        if seen is Seen.NEW:
             return Fresh(candidate)
-        first = seen[k]
-        if first is None or first == candidate.digest:
-            return Duplicate(candidate)
-        return Conflict(candidate)
+        return Duplicate(candidate) if seen is Seen.EXACT else Conflict(candidate)
 
 
 def classify(candidates: Iterable[C], known: Mapping[Key, Digest | None]

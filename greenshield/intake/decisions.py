@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, Union
 
+from greenshield.rules.dedup import conflict_reason as _reason
 from greenshield.rules.model import Rejection
 
 Key = tuple[str, str]  # the idempotency key (enterprise_id, event_id)
@@ -38,7 +39,7 @@ C = TypeVar("C", bound=Candidate)
 
 def conflict_reason(key: Key) -> str:
     """The reject reason of a conflicting duplicate (contract §7), the same for every entry point."""
-    return f"conflicting duplicate of ({key[0]}, {key[1]}): same key, different content"
+    return _reason(key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from greenshield.privacy import redact_rejected
-from greenshield.rules.dedup import CanonicalError, Deduplicator, Seen
+from greenshield.rules.dedup import CanonicalError, Deduplicator, Seen, conflict_reason
 from greenshield.rules.engine import PackFor, RuleCore
 from greenshield.rules.model import Event, RegistryRecord, Rejection, Violation
 from greenshield.rules.pack import RulePack
@@ -139,7 +139,7 @@ class BatchChecker:
             elif seen is Seen.CONFLICT:
                 key = (item.enterprise_id, item.event_id)  # type: ignore[union-attr]
                 self._reject(source, number, Rejection(
-                    f"conflicting duplicate of ({key[0]}, {key[1]}): same key, different content",
+                    conflict_reason(key),
                     item_payload(obj), key))
             else:
                 stats.accepted += 1
@@ -177,7 +177,7 @@ class BatchChecker:
             elif seen is Seen.CONFLICT:
                 key = (enterprise, item.event_id)  # type: ignore[union-attr]
                 self._keep((here, number), RejectedLine(source, number, Rejection(
-                    f"conflicting duplicate of ({key[0]}, {key[1]}): same key, different content",
+                    conflict_reason(key),
                     item_payload(obj), key)))
             else:
                 stats.accepted += 1

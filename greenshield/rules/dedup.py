@@ -12,7 +12,7 @@ import hashlib
 import json
 from decimal import Decimal
 from enum import Enum
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, MutableMapping
 from typing import Any
 
 import orjson
@@ -206,21 +206,35 @@ def digest(obj: Any, raw: bytes | None = None, plain: bool = False) -> bytes:
     return hashlib.blake2b(canonical(obj, raw, plain), digest_size=16).digest()
 
 
+def first_copy(seen: MutableMapping[Hashable, Any], key: Hashable, digest: Any) -> Seen:
+    """The one duplicate decision (contract §7), for every entry point: the first copy of a key wins.
+
+    ``seen`` maps each key to the digest of its first accepted copy (None: purged, a copy
+    cannot be told apart and counts as an exact duplicate); a new key is remembered there.
+    A conflicting copy does not replace the first.
+    """
+    if key not in seen:
+        seen[key] = digest
+        return Seen.NEW
+    first = seen[key]
+    return Seen.EXACT if first is None or first == digest else Seen.CONFLICT
+
+
+def conflict_reason(key: tuple[str, str]) -> str:
+    """The reject reason of a conflicting duplicate (contract §7), the same for every entry point."""
+    return f"conflicting duplicate of ({key[0]}, {key[1]}): same key, different content"
+
+
 class Deduplicator:
     """Remembers the first accepted copy of every key; memory is one 64-bit digest per key."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, int] = {}
+        self._seen: dict[Hashable, Any] = {}
 
     def __len__(self) -> int:
         return len(self._seen)
 
     def check(self, enterprise_id: str, event_id: str, obj: Any, plain: bool = False) -> Seen:
         """Classify a valid line; a NEW one is remembered as the first accepted copy."""
-        key = f"{enterprise_id}/{event_id}"
         d = hash(canonical(obj, plain=plain))  # 64 bits suffice: only copies of one key are compared
-        first = self._seen.get(key)
-        if first is None:
-            self._seen[key] = d
-            return Seen.NEW
-        return Seen.EXACT if first == d else Seen.CONFLICT
+        return first_copy(self._seen, f"{enterprise_id}/{event_id}", d)
