@@ -47,15 +47,23 @@ def test_the_docker_context_leaves_devtools_out() -> None:
     assert lines.index("greenshield/devtools/") > lines.index("!greenshield/")  # later lines win
 
 
+def _without_devtools(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Importing the broker module fails, as in the image (also when an earlier test imported it)."""
+    import greenshield.devtools
+
+    monkeypatch.setitem(sys.modules, "greenshield.devtools.kafka_broker", None)
+    monkeypatch.delattr(greenshield.devtools, "kafka_broker", raising=False)
+
+
 def test_kafka_up_without_devtools_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setitem(sys.modules, "greenshield.devtools.kafka_broker", None)  # import fails, as in the image
+    _without_devtools(monkeypatch)
     assert kafka_command.main(["up"]) == 2
     assert "has no greenshield.devtools" in capsys.readouterr().err
 
 
 def test_kafka_acl_without_devtools_needs_the_configured_super_user(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setitem(sys.modules, "greenshield.devtools.kafka_broker", None)
+    _without_devtools(monkeypatch)
     for name in ("GREENSHIELD_KAFKA_CREDENTIALS",):
         monkeypatch.delenv(name, raising=False)
     assert kafka_command.main(["acl", "--credentials-dir", "/nonexistent"]) == 2
