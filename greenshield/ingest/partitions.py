@@ -107,17 +107,25 @@ class Partitions:
         fails after it leaves the states consistent.
         """
         unknown: dict[ParcelKey, PartitionState] = {}
+        states = self.states
         for p, e in events:
-            state = self.states[p]
-            if not state.knows(e.parcel):
-                unknown[e.parcel] = state
+            state = states[p]
+            parcel = e.parcel
+            if parcel not in state.core.parcels:  # state.knows(parcel), inline: once per event
+                unknown[parcel] = state
         if unknown:
             self.reload(conn, {k: unknown[k] for k in sink.stored_parcels(conn, unknown)})
 
     def add(self, events: list[tuple[int, Event]]) -> None:
-        """New parcel events into their cores (after :meth:`prepare`)."""
+        """New parcel events into their cores (after :meth:`prepare`), each partition's in order."""
+        by_partition: dict[int, list[Event]] = {}
         for p, e in events:
-            self.states[p].add_event(e)
+            found = by_partition.get(p)
+            if found is None:
+                by_partition[p] = found = []
+            found.append(e)
+        for p, evs in by_partition.items():
+            self.states[p].add_events(evs)
 
     def feed(self, conn: Any, events: list[tuple[int, Event]]) -> None:
         """New parcel events ``(partition, event)`` into their cores; parcels not in memory are reloaded first."""
