@@ -281,6 +281,21 @@ class CpuParts:
             self._add("  commit (COMMIT)", time.thread_time() - c0)
 
         worker.audit.store.write = timed_write  # type: ignore[method-assign]
+        import gc
+
+        self._gc_started = 0.0
+        self.collections: dict[int, int] = {}
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                self._gc_started = time.thread_time()
+            else:
+                self._add("(garbage collector, in the parts)", time.thread_time() - self._gc_started)
+                if threading.current_thread() is self.loop_thread:
+                    self.collections[info["generation"]] = self.collections.get(info["generation"], 0) + 1
+
+        gc.callbacks.append(on_gc)
+        self.order.append("(garbage collector, in the parts)")
 
     def _add(self, name: str, spent: float) -> None:
         if threading.current_thread() is self.loop_thread:
@@ -302,7 +317,9 @@ class CpuParts:
         for name in self.order:
             if name in self.spent:
                 print(f"    {name:28s} {self.spent[name] * 1e6 / total:6.1f}")
-        top = sum(v for n, v in self.spent.items() if not n.startswith(" "))
+        if self.collections:
+            print(f"    collections by generation: {dict(sorted(self.collections.items()))}")
+        top = sum(v for n, v in self.spent.items() if not n.startswith((" ", "(")))
         print(f"    {'rest of the loop':28s} {(thread_cpu - top) * 1e6 / total:6.1f}")
 
 

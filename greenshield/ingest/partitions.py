@@ -117,15 +117,10 @@ class Partitions:
             self.reload(conn, {k: unknown[k] for k in sink.stored_parcels(conn, unknown)})
 
     def add(self, events: list[tuple[int, Event]]) -> None:
-        """New parcel events into their cores (after :meth:`prepare`), each partition's in order."""
-        by_partition: dict[int, list[Event]] = {}
+        """New parcel events into their cores (after :meth:`prepare`)."""
+        states = self.states
         for p, e in events:
-            found = by_partition.get(p)
-            if found is None:
-                by_partition[p] = found = []
-            found.append(e)
-        for p, evs in by_partition.items():
-            self.states[p].add_events(evs)
+            states[p].add_event(e)
 
     def feed(self, conn: Any, events: list[tuple[int, Event]]) -> None:
         """New parcel events ``(partition, event)`` into their cores; parcels not in memory are reloaded first."""

@@ -69,20 +69,6 @@ class PartitionState:
         self.core.add_event(event)
         self.clock.saw_event(event.at)
 
-    def add_events(self, events: Iterable[Event]) -> None:
-        """:meth:`add_event` of each, in order; the clock sees the latest once (capping is monotone: the same)."""
-        core = self.core
-        discard, add = core.finalised.discard, core.add_event
-        latest = None
-        for event in events:
-            discard(event.parcel)
-            add(event)
-            at = event.at
-            if latest is None or at > latest:
-                latest = at
-        if latest is not None:
-            self.clock.saw_event(latest)
-
     def add_record(self, record: RegistryRecord) -> None:
         self.core.add_record(record)
 
