@@ -171,30 +171,156 @@ class CommittedWatcher:
         self.consumer.close()
 
 
-def run_worker(settings: Settings, db: str, ends: dict[Any, int]) -> tuple[float, Worker, Any, threading.Event,
-                                                                              threading.Thread]:
+@dataclasses.dataclass
+class Usage:
+    """CPU seconds of the throughput phase: the worker's loop thread and the whole process."""
+
+    thread: float = 0.0
+    process: float = 0.0
+
+
+def run_worker(settings: Settings, db: str, ends: dict[Any, int], usage: Usage | None = None,
+               profile: Any = None, cpu_parts: list[CpuParts] | None = None
+               ) -> tuple[float, Worker, Any, threading.Event, threading.Thread]:
+    """Start a worker and wait until its committed offsets reach ``ends``; ``usage`` gets its CPU time.
+
+    ``profile``: a ``cProfile.Profile`` enabled in the loop thread until the offsets are reached.
+    ``cpu_parts``: given (a list), a :class:`CpuParts` of the worker is appended to it.
+    """
     audit = open_audit(settings, db)
     tune_gc()  # as `greenshield worker` does
     worker = Worker(settings, audit, default_pack(), metrics=WorkerMetrics())
     worker.start()
+    parts = CpuParts(worker) if cpu_parts is not None else None
+    if parts is not None and cpu_parts is not None:
+        cpu_parts.append(parts)
     stop = threading.Event()
     started = threading.Event()
+    reached = threading.Event()
     t0 = [0.0]
+    clock = [0]
 
     def loop() -> None:
+        clock[0] = time.pthread_getcpuclockid(threading.get_ident())
+        if parts is not None:
+            parts.loop_thread = threading.current_thread()
         t0[0] = time.perf_counter()
+        if profile is not None:
+            step = worker.step
+
+            def profiled() -> int:
+                if reached.is_set():
+                    worker.step = step  # type: ignore[method-assign]
+                    return step()
+                profile.enable()
+                try:
+                    return step()
+                finally:
+                    profile.disable()
+
+            worker.step = profiled  # type: ignore[method-assign]
         started.set()
         worker.run(stop)
 
     watcher = CommittedWatcher(settings)
-    thread = threading.Thread(target=loop, daemon=True)
+    thread = threading.Thread(target=loop, daemon=True, name="worker-loop")
+    c0 = time.process_time()
     thread.start()
     started.wait()
+    th0 = time.clock_gettime(clock[0])
     while not watcher.reached(ends):
         time.sleep(0.02)
     took = time.perf_counter() - t0[0]
+    reached.set()
+    if parts is not None:
+        parts.loop_thread = None  # the figures stop here
+    if usage is not None:
+        usage.thread = time.clock_gettime(clock[0]) - th0
+        usage.process = time.process_time() - c0
     watcher.close()
     return took, worker, audit, stop, thread
+
+
+class CpuParts:
+    """CPU time of the worker loop thread's parts during the throughput run (``--cpu-parts``), in us/event.
+
+    Each part wraps a method or a module function the loop calls (inclusive of what it
+    calls; a nested part is indented). Only the loop thread's calls count. The wrappers
+    cost ~1 us per call themselves, so per-message parts (``parse``, ``redact``) read high.
+    """
+
+    def __init__(self, worker: Worker) -> None:
+        from greenshield.audit import stream_sink
+        from greenshield.ingest import decode as decode_module, worker as worker_module
+
+        self.spent: dict[str, float] = {}
+        self.loop_thread: Any = None
+        parts = [("poll", worker, "_poll"), ("registry catch-up", worker.registry, "catch_up"),
+                 ("decode", worker, "_decode"), ("  parse (rules)", decode_module, "parse_line_plain"),
+                 ("  redact", decode_module, "redact_counting"),
+                 ("store transaction", worker, "_commit"),
+                 ("  stored digests", stream_sink, "stored_digests"), ("  classify", worker_module, "classify"),
+                 ("  reach late / grades", worker.parts, "reach_late_records"),
+                 ("  prepare (reloads)", worker.parts, "prepare"),
+                 ("  store events", stream_sink, "store_events"), ("  store rejects", stream_sink, "store_rejects"),
+                 ("  add to cores", worker.parts, "add"), ("  evaluate + verdicts", worker.parts, "evaluate"),
+                 ("    record verdicts", stream_sink, "record_verdicts"),
+                 ("  publish", worker, "_publish"),
+                 ("offsets", worker, "_commit_pending"), ("metrics", worker, "_count"),
+                 ("housekeeping", worker, "_housekeeping")]
+        self.order = [name for name, *_ in parts] + ["  commit (COMMIT)"]
+        for name, obj, attr in parts:
+            setattr(obj, attr, self._timed(name, getattr(obj, attr)))
+        write = worker.audit.store.write
+
+        @contextlib.contextmanager
+        def timed_write() -> Any:
+            with write() as conn:
+                yield conn
+                c0 = time.thread_time()
+            self._add("  commit (COMMIT)", time.thread_time() - c0)
+
+        worker.audit.store.write = timed_write  # type: ignore[method-assign]
+        import gc
+
+        self._gc_started = 0.0
+        self.collections: dict[int, int] = {}
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                self._gc_started = time.thread_time()
+            else:
+                self._add("(garbage collector, in the parts)", time.thread_time() - self._gc_started)
+                if threading.current_thread() is self.loop_thread:
+                    self.collections[info["generation"]] = self.collections.get(info["generation"], 0) + 1
+
+        gc.callbacks.append(on_gc)
+        self.order.append("(garbage collector, in the parts)")
+
+    def _add(self, name: str, spent: float) -> None:
+        if threading.current_thread() is self.loop_thread:
+            self.spent[name] = self.spent.get(name, 0.0) + spent
+
+    def _timed(self, name: str, fn: Any) -> Any:
+        thread_time = time.thread_time
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            c0 = thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._add(name, thread_time() - c0)
+        return wrapper
+
+    def report(self, total: int, thread_cpu: float) -> None:
+        print(f"  worker loop thread CPU by part, us/event (inclusive; of {thread_cpu * 1e6 / total:.1f} us):")
+        for name in self.order:
+            if name in self.spent:
+                print(f"    {name:28s} {self.spent[name] * 1e6 / total:6.1f}")
+        if self.collections:
+            print(f"    collections by generation: {dict(sorted(self.collections.items()))}")
+        top = sum(v for n, v in self.spent.items() if not n.startswith((" ", "(")))
+        print(f"    {'rest of the loop':28s} {(thread_cpu - top) * 1e6 / total:6.1f}")
 
 
 def ab_runs(settings: Settings, db_arg: str, ends: dict[Any, int], tmp: Path, rounds: int) -> None:
@@ -212,9 +338,9 @@ def ab_runs(settings: Settings, db_arg: str, ends: dict[Any, int], tmp: Path, ro
             with ExitStack() as stack:
                 db = (f"sqlite:///{tmp / f'ab-{r}-{mode}.db'}" if db_arg == "sqlite"
                       else stack.enter_context(isolated_schema(db_arg)))
-                c0 = time.process_time()
-                took, worker, audit, stop, thread = run_worker(s, db, ends)
-                cpu = time.process_time() - c0
+                usage = Usage()
+                took, worker, audit, stop, thread = run_worker(s, db, ends, usage)
+                cpu = usage.process
                 stop.set()
                 thread.join(timeout=60)
                 worker.close()
@@ -493,6 +619,11 @@ def main() -> None:
                     help="events/s of normal traffic produced (from another process) while probing (0: none)")
     ap.add_argument("--no-budget", action="store_true", help="skip the per-event budget")
     ap.add_argument("--profile", metavar="FILE", help="cProfile the worker's loop while probing into FILE")
+    ap.add_argument("--profile-throughput", metavar="FILE",
+                    help="cProfile the worker's loop thread (its CPU time) during the throughput run into FILE")
+    ap.add_argument("--cpu-parts", action="store_true",
+                    help="the worker loop thread's CPU time by part during the throughput run")
+    ap.add_argument("--no-latency", action="store_true", help="skip the latency probes")
     ap.add_argument("--budget-db", help="an empty database for the per-event budget when --db is a URL")
     ap.add_argument("--writer-thread", choices=("auto", "on", "off"), default="auto",
                     help="the worker's store-writer thread (GREENSHIELD_WORKER_WRITER_THREAD)")
@@ -537,9 +668,22 @@ def main() -> None:
         admin.close()
         return
 
-    took, worker, audit, stop, thread = run_worker(settings, db, ends)
+    usage, prof = Usage(), None
+    if args.profile_throughput:
+        import cProfile
+
+        prof = cProfile.Profile(time.thread_time)  # CPU time: a loaded machine's preemptions are not charged
+    found: list[CpuParts] | None = [] if args.cpu_parts else None
+    took, worker, audit, stop, thread = run_worker(settings, db, ends, usage, prof, found)
     rate = total / took
     print(f"  worker, broker -> committed store: {total:,} events in {took:.2f}s = {rate:,.0f} events/s")
+    print(f"  CPU per event: worker loop thread {usage.thread * 1e6 / total:.1f} us, "
+          f"process {usage.process * 1e6 / total:.1f} us{' (profiled)' if prof is not None else ''}")
+    if found:
+        found[0].report(total, usage.thread)
+    if prof is not None:
+        prof.dump_stats(args.profile_throughput)
+        print(f"  profile of the worker's loop thread during the throughput run: {args.profile_throughput}")
     print(f"  ratio worker / bare consumer: {rate / bare_rate:.2f}  "
           f"(goals: >= {GOAL_RATE:,} events/s per worker, ratio >= {GOAL_RATIO})")
 
@@ -548,6 +692,14 @@ def main() -> None:
     print(f"  of the worker's time: store transactions {store_s / took:.0%} (the commit-latency histogram's sum); "
           f"poll, decode and offsets the rest")
 
+    if args.no_latency:
+        stop.set()
+        thread.join(timeout=60)
+        worker.close()
+        audit.close()
+        admin.delete_topics([s.name for s in topic_specs(settings)])
+        admin.close()
+        return
     span = args.probes / args.probe_rate + 15
     _, load_lines = dataset(int(args.load_rate * span), tag="L") if args.load_rate > 0 else ([], [])
     phases = Phases(worker)

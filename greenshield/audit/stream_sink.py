@@ -20,7 +20,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -49,6 +49,25 @@ class NewEvent:
     digest: bytes
     source: str
     position: int
+
+
+class Storable(Protocol):
+    """What :func:`store_events` reads of an event to store (a :class:`NewEvent`, or the worker's candidate)."""
+
+    @property
+    def item(self) -> Event | RegistryRecord: ...
+
+    @property
+    def doc(self) -> dict[str, Any]: ...
+
+    @property
+    def digest(self) -> bytes: ...
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def position(self) -> int: ...
 
 
 def keyed_digester(key: bytes) -> Callable[[Any, bytes | None, bool], bytes]:
@@ -88,8 +107,11 @@ def stored_digests(conn: Connection, keys: Iterable[Key]) -> dict[Key, bytes | N
     return out
 
 
-def store_events(conn: Connection, store: Store, events: list[NewEvent]) -> None:
-    """Insert new events and their audit entries (the caller checked the keys are new)."""
+def store_events(conn: Connection, store: Store, events: Sequence[Storable]) -> None:
+    """Insert new events and their audit entries (the caller checked the keys are new).
+
+    ``events``: :class:`NewEvent` values or anything with the same attributes (the worker
+    passes its candidates as they are: no copy per event on the hot path)."""
     if not events:
         return
     ids = store.allocate_ids(conn, len(events))

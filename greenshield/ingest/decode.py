@@ -124,9 +124,17 @@ def bounded(rejection: Rejection) -> Rejection:
     return Rejection(text, rejection.payload, rejection.key)
 
 
+_SOURCES: dict[tuple[str, int], str] = {}
+
+
 def source_of(topic: str, partition: int) -> str:
     """The store's ``source`` of a Kafka message; with the offset as ``position`` it locates it."""
-    return f"kafka:{topic}:{partition}"
+    found = _SOURCES.get((topic, partition))
+    if found is None:
+        found = f"kafka:{topic}:{partition}"
+        if len(_SOURCES) < 4096:  # a few topics' partitions: bounded whatever asks
+            _SOURCES[(topic, partition)] = found
+    return found
 
 
 def _labels(obj: Any) -> tuple[str, str]:

@@ -107,17 +107,20 @@ class Partitions:
         fails after it leaves the states consistent.
         """
         unknown: dict[ParcelKey, PartitionState] = {}
+        states = self.states
         for p, e in events:
-            state = self.states[p]
-            if not state.knows(e.parcel):
-                unknown[e.parcel] = state
+            state = states[p]
+            parcel = e.parcel
+            if parcel not in state.core.parcels:  # state.knows(parcel), inline: once per event
+                unknown[parcel] = state
         if unknown:
             self.reload(conn, {k: unknown[k] for k in sink.stored_parcels(conn, unknown)})
 
     def add(self, events: list[tuple[int, Event]]) -> None:
         """New parcel events into their cores (after :meth:`prepare`)."""
+        states = self.states
         for p, e in events:
-            self.states[p].add_event(e)
+            states[p].add_event(e)
 
     def feed(self, conn: Any, events: list[tuple[int, Event]]) -> None:
         """New parcel events ``(partition, event)`` into their cores; parcels not in memory are reloaded first."""

@@ -86,6 +86,10 @@ class PartitionClock:
         cap = self._future_cap()
         return cap is not None and at > cap
 
+    def future_cap(self) -> Instant | None:
+        """The instant past which an event is future-dated now (None: no cap): ``is_future(at)`` is ``at > cap``."""
+        return self._future_cap()
+
     def _future_cap(self) -> Instant | None:
         if self.max_future <= 0 or self.last_activity is None:
             return None

@@ -283,9 +283,7 @@ class Worker:
 
     def start(self) -> None:
         """Check the topics (raising TopicsError with what is wrong), connect, and read the registry."""
-        from kafka import KafkaProducer
-
-        from greenshield.ingest.clients import RELIABLE_PRODUCER, common
+        from greenshield.ingest.clients import librdkafka
         from greenshield.ingest.consumer import StreamConsumer, feed_config, worker_config
         from greenshield.ingest.topics import admin_client, require_topics, topic_specs
 
@@ -297,9 +295,11 @@ class Worker:
             admin.close()
         self.consumer = StreamConsumer(worker_config(s, self.bootstrap, "greenshield-worker"))
         self.consumer.subscribe([s.events_topic, s.registry_topic], self._rebalance.on_revoked)
-        base = common(self.bootstrap, "greenshield-worker", s.kafka_security)
-        self.producer = KafkaProducer(**base, **RELIABLE_PRODUCER, linger_ms=5, batch_size=512 * 1024,
-                                      allow_auto_create_topics=False, max_request_size=2 * 1024 * 1024)
+        from greenshield.ingest.output import OutputProducer, output_config
+
+        # librdkafka, as the consumer (ADR 0005): acks=all, idempotent, flushed before the store commit
+        self.producer = OutputProducer(output_config(librdkafka(self.bootstrap, "greenshield-worker",
+                                                                s.kafka_security)))
         reader = StreamConsumer(feed_config(s, self.bootstrap, "greenshield-worker-registry"))
         self.registry = RegistryFeed(reader, s.registry_topic, s.registry_partitions)
         self.parts.registry = self.registry.records
@@ -489,30 +489,42 @@ class Worker:
         return batch.messages
 
     def _decode(self, records: dict[Any, list[Any]]) -> Batch:
-        """Decode a poll (pure but for the clocks' arrival times); control messages wait for :meth:`_apply_controls`."""
+        """Decode a poll (pure but for the clocks' arrival times); control messages wait for :meth:`_apply_controls`.
+
+        Hot path (once per message): per-partition work is done once per partition.
+        """
         s, batch, now, ctx = self.settings, Batch(), self.wall(), self.ctx
         assigned = self.consumer.assignment()
         batch.view = self._view()
+        items, controls = batch.items, batch.decoded_controls
+        consumed: dict[tuple[str, str], int] = {}
         for tp, messages in records.items():
+            if not messages:
+                continue
             if tp not in assigned or (tp.topic == s.events_topic and tp.partition not in self.parts.states):
                 continue  # revoked meanwhile: the new owner reads these
             state = self.parts.states.get(tp.partition) if tp.topic == s.events_topic else None
+            if state is not None:
+                state.clock.saw_message(now)  # the same arrival time for every message of the poll
+            batch.messages += len(messages)
+            batch.offsets[tp] = messages[-1].offset + 1
+            topic, partition = tp.topic, tp.partition
             for m in messages:
-                batch.messages += 1
-                batch.offsets[tp] = m.offset + 1
-                if state is not None:
-                    state.clock.saw_message(now)
-                got = decode_message(tp.topic, tp.partition, m.offset, m.key, m.value, m.headers, ctx)
+                got = decode_message(topic, partition, m.offset, m.key, m.value, m.headers, ctx)
                 if got is None:
                     continue
-                if isinstance(got, Control):
-                    batch.decoded_controls.append((tp, got))
-                elif isinstance(got, Reject):
-                    batch.items.append(got)
-                    batch.consumed[(got.type, got.enterprise)] += 1
+                kind = type(got)
+                if kind is Candidate:
+                    item = got.item  # type: ignore[union-attr]
+                    label = (item.type if type(item) is Event else "registry", item.enterprise_id)
+                elif kind is Control:
+                    controls.append((tp, got))  # type: ignore[arg-type]
+                    continue
                 else:
-                    batch.items.append(got)
-                    batch.consumed[(_kind(got), got.item.enterprise_id)] += 1
+                    label = (got.type, got.enterprise)  # type: ignore[union-attr]
+                items.append(got)  # type: ignore[arg-type]
+                consumed[label] = consumed.get(label, 0) + 1
+        batch.consumed.update(consumed)
         return batch
 
     def _apply_controls(self, batch: Batch) -> None:
@@ -623,23 +635,26 @@ class Worker:
         refuses leaves memory as it was (see :meth:`_after_failure` for the rest).
         """
         store, outcome = self.audit.store, Outcome()
-        candidates = [i for i in items if isinstance(i, Candidate)]
-        outcome.rejects = [i for i in items if isinstance(i, Reject)]
+        candidates: list[Candidate] = []
+        rejects = outcome.rejects
+        for i in items:
+            (candidates if type(i) is Candidate else rejects).append(i)  # type: ignore[arg-type]
+        fresh, duplicates = outcome.fresh, outcome.duplicates
         for d in classify(candidates, sink.stored_digests(conn, (c.key for c in candidates))):
             c = d.candidate
-            if isinstance(d, Fresh):
-                outcome.fresh.append(c)
-            elif isinstance(d, Duplicate):
-                outcome.duplicates.append(c)
+            kind = type(d)
+            if kind is Fresh:
+                fresh.append(c)
+            elif kind is Duplicate:
+                duplicates.append(c)
             else:  # a conflicting duplicate: its payload is the redacted document
-                outcome.rejects.append(Reject(c.topic, c.partition, c.offset, Rejection(d.reason, c.doc, c.key), 0,
-                                              None, _kind(c), c.item.enterprise_id))
+                rejects.append(Reject(c.topic, c.partition, c.offset, Rejection(d.reason, c.doc, c.key), 0,  # type: ignore[union-attr]
+                                      None, _kind(c), c.item.enterprise_id))
         outcome.late = self.parts.reach_late_records(conn)
         outcome.grades = self.parts.grades.apply(conn, self.parts) if self.parts.grades is not None else None
-        events = [(c.partition, c.item) for c in outcome.fresh if isinstance(c.item, Event)]
+        events = [(c.partition, c.item) for c in fresh if type(c.item) is Event]
         self.parts.prepare(conn, events)
-        sink.store_events(conn, store, [sink.NewEvent(c.item, c.doc, c.digest, c.source, c.offset)
-                                        for c in outcome.fresh])
+        sink.store_events(conn, store, fresh)
         sink.store_rejects(conn, store, [_reject_row(r) for r in outcome.rejects])
         self._fed = bool(events) or outcome.grades is not None
         self.parts.add(events)
@@ -656,7 +671,7 @@ class Worker:
         for r in rejects:
             key, value = reject_message(r)
             futures.append(self.producer.send(s.rejects_topic, key=key, value=value))
-        self.producer.flush(timeout=PUBLISH_TIMEOUT)
+        self.producer.flush(timeout=PUBLISH_TIMEOUT)  # every delivery reported (acks=all), or the timeout
         failed = [f for f in futures if not f.is_done or f.failed()]
         if failed:
             raise PublishError(f"{len(failed)} output message(s) not acknowledged: {failed[0].exception!r}")
@@ -768,39 +783,67 @@ class Worker:
     # ----------------------------------------------------------------- metrics
 
     def _count(self, batch: Batch, outcome: Outcome) -> None:
+        """The batch's metrics: counted per distinct (type, enterprise), labels looked up once per distinct value."""
         m, labels = self.metrics, self.metrics.labels
-        for c in outcome.fresh + outcome.duplicates:
-            labels.admit(c.item.enterprise_id)
+        admit = labels.admit
+        for ent in {c.item.enterprise_id for c in outcome.fresh} | {c.item.enterprise_id for c in outcome.duplicates}:
+            admit(ent)
 
-        def counted(metric: Any, found: Counter[tuple[str, str]]) -> None:
-            bounded: Counter[tuple[str, str]] = Counter()
+        def counted(metric: Any, found: dict[tuple[str, str], int]) -> None:
+            bounded: dict[tuple[str, str], int] = {}
             for (kind, ent), n in found.items():
-                bounded[(labels.type(kind), labels.enterprise(ent))] += n
+                key = (labels.type(kind), labels.enterprise(ent))
+                bounded[key] = bounded.get(key, 0) + n
             for (kind, ent), n in bounded.items():
                 metric.labels(kind, ent).inc(n)
 
+        caps = {p: state.clock.future_cap() for p, state in self.parts.states.items()}
+        accepted: dict[tuple[str, str], int] = {}
+        future: dict[str, int] = {}
+        dropped: dict[str, int] = {}
+        for c in outcome.fresh:
+            item = c.item
+            if type(item) is Event:
+                label = (item.type, item.enterprise_id)
+                cap = caps.get(c.partition)
+                if cap is not None and item.at > cap:
+                    future[item.enterprise_id] = future.get(item.enterprise_id, 0) + 1
+            else:
+                label = ("registry", item.enterprise_id)
+            accepted[label] = accepted.get(label, 0) + 1
+            if c.dropped:
+                dropped[label[0]] = dropped.get(label[0], 0) + c.dropped
+        duplicated: dict[tuple[str, str], int] = {}
+        for c in outcome.duplicates:
+            label = (_kind(c), c.item.enterprise_id)
+            duplicated[label] = duplicated.get(label, 0) + 1
+        rejected: dict[tuple[str, str], int] = {}
+        internal = 0
+        for r in outcome.rejects:
+            label = (r.type, r.enterprise)
+            rejected[label] = rejected.get(label, 0) + 1
+            internal += r.internal
         counted(m.consumed, batch.consumed)
-        counted(m.accepted, Counter((_kind(c), c.item.enterprise_id) for c in outcome.fresh))
-        counted(m.duplicated, Counter((_kind(c), c.item.enterprise_id) for c in outcome.duplicates))
-        counted(m.rejected, Counter((r.type, r.enterprise) for r in outcome.rejects))
-        for ent, n in Counter(c.item.enterprise_id for c in outcome.fresh if self._future(c)).items():
-            m.future_dated.labels(labels.enterprise(ent)).inc(n)
-        internal = sum(r.internal for r in outcome.rejects)
+        counted(m.accepted, accepted)
+        counted(m.duplicated, duplicated)
+        counted(m.rejected, rejected)
+        bounded_future: dict[str, int] = {}
+        for ent, n in future.items():
+            bounded_ent = labels.enterprise(ent)
+            bounded_future[bounded_ent] = bounded_future.get(bounded_ent, 0) + n
+        for ent, n in bounded_future.items():
+            m.future_dated.labels(ent).inc(n)
         if internal:
             m.internal_errors.inc(internal)
         if outcome.refused:
             m.store_refused.inc(outcome.refused)
-        dropped: Counter[str] = Counter()
-        for c in outcome.fresh:
-            if c.dropped:
-                dropped[labels.type(_kind(c))] += c.dropped
+        bounded_dropped: dict[str, int] = {}
         for kind, n in dropped.items():
+            bounded_kind = labels.type(kind)
+            bounded_dropped[bounded_kind] = bounded_dropped.get(bounded_kind, 0) + n
+        for kind, n in bounded_dropped.items():
             m.fields_dropped.labels(kind).inc(n)
         self._count_changes(outcome.changes)
-
-    def _future(self, c: Candidate) -> bool:
-        state = self.parts.states.get(c.partition) if isinstance(c.item, Event) else None
-        return state is not None and state.clock.is_future(c.item.at)
 
     def _count_changes(self, changes: list[dict[str, Any]]) -> None:
         for change in changes:

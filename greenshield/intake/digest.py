@@ -25,13 +25,20 @@ def keyed_digest(key: bytes, obj: Any, raw: bytes | None = None) -> bytes:
 
 
 def keyed_digester(key: bytes) -> Callable[[Any, bytes | None, bool], bytes]:
-    """:func:`keyed_digest` with the key bound once (the HMAC's keyed state is copied, not rebuilt)."""
-    base = hmac.new(key, DEDUP_PREFIX, hashlib.sha256)
+    """:func:`keyed_digest` with the key bound once (the HMAC's keyed state is copied, not rebuilt).
+
+    Hot path (once per message): the copy is OpenSSL's own HMAC object when the standard
+    library has one (``hmac.HMAC._hmac``; ≈ 0.8 µs less per message than ``HMAC.copy``,
+    which builds a Python wrapper), else the portable ``HMAC.copy``; the same digest.
+    """
+    wrapper = hmac.new(key, DEDUP_PREFIX, hashlib.sha256)
+    base: Any = getattr(wrapper, "_hmac", None) or wrapper
 
     def keyed(obj: Any, raw: bytes | None = None, plain: bool = False) -> bytes:
         h = base.copy()
         h.update(digest(obj, raw, plain))
-        return h.digest()[:16]
+        digest_: bytes = h.digest()
+        return digest_[:16]
 
     return keyed
 
