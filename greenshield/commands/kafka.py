@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run a local single-node Kafka broker (no Docker; needs Java 17 and Maven)",
         description=(
             "Run a real Apache Kafka broker (KRaft, broker+controller in one JVM) on loopback. "
-            "The broker jars are fetched once from Maven Central into GREENSHIELD_KAFKA_CACHE "
+            "The broker jars are fetched once from Maven Central into GREENSHIELD_KAFKA_CACHE_DIR "
             "(default ~/.cache/greenshield/kafka)."
         ),
     )
