@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import greenshield
+from greenshield import devtools
 from greenshield.commands import kafka as kafka_command
 from greenshield.devtools import kafka_jars
 
@@ -49,6 +50,7 @@ def test_the_docker_context_leaves_devtools_out() -> None:
 
 def test_kafka_up_without_devtools_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "greenshield.devtools.kafka_broker", None)  # import fails, as in the image
+    monkeypatch.delattr(devtools, "kafka_broker", raising=False)  # imported by another test module: hide it too
     assert kafka_command.main(["up"]) == 2
     assert "has no greenshield.devtools" in capsys.readouterr().err
 
@@ -56,6 +58,7 @@ def test_kafka_up_without_devtools_says_so(monkeypatch: pytest.MonkeyPatch, caps
 def test_kafka_acl_without_devtools_needs_the_configured_super_user(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "greenshield.devtools.kafka_broker", None)
+    monkeypatch.delattr(devtools, "kafka_broker", raising=False)
     for name in ("GREENSHIELD_KAFKA_CREDENTIALS",):
         monkeypatch.delenv(name, raising=False)
     assert kafka_command.main(["acl", "--credentials-dir", "/nonexistent"]) == 2
