@@ -3,6 +3,8 @@
 Every subcommand lives in ``greenshield/commands/<name>.py`` and exposes
 ``register(subparsers)``; heavy libraries (Kafka, faust, the web stack) are
 imported inside the command's run function, so ``greenshield check`` starts fast.
+A :class:`~greenshield.errors.GreenShieldError` a command lets through is reported
+here, once: ``error: <message>`` on stderr and the error's ``exit_code``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from greenshield.errors import GreenShieldError
 
 # subcommand module names, in the order ``--help`` lists them
 COMMAND_MODULES: tuple[str, ...] = (
@@ -55,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except GreenShieldError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -14,10 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
+from greenshield.errors import GreenShieldError
+
 log = logging.getLogger("greenshield.api")
 
 
-class ApiError(Exception):
+class ApiError(GreenShieldError):
     """An expected failure with its HTTP status and a message safe to show to anyone."""
 
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:

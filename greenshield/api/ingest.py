@@ -42,6 +42,7 @@ from greenshield.intake.decisions import Decision, Duplicate, Fresh, Key, Reject
 from greenshield.intake.lines import BOM, Line, Reader, conflict_rejected
 from greenshield.rules.model import Rejection
 from greenshield.rules.parse import Invalid, decode, is_blank
+from greenshield.errors import GreenShieldError
 
 Mode = Literal["rollback", "proceed"]
 NDJSON = ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/json-seq")
@@ -208,7 +209,7 @@ def summary(mode: Mode, outcomes: list[Outcome], committed: bool, delivery: str)
 
 # --------------------------------------------------------------------------- the two sinks
 
-class _RolledBack(Exception):
+class _RolledBack(GreenShieldError):
     """Raised inside the store transaction to undo a rollback batch."""
 
 

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from greenshield.audit.checkpoint import (
     generate_private_key, load_private_key, load_public_key, save_private_key, save_public_key)
 from greenshield.settings import Secret, Settings
+from greenshield.errors import AuditError
 
 DEV_SIGNING_KEY = "audit-signing-key.pem"
 DEV_PUBLIC_KEY = "audit-signing-key.pub.pem"
@@ -33,7 +34,7 @@ DEV_SENDER_KEY = "sender.key"
 log = logging.getLogger("greenshield.keys")
 
 
-class KeyConfigError(RuntimeError):
+class KeyConfigError(AuditError, RuntimeError):
     """A key is missing or unreadable; the message says which setting to fix."""
 
 

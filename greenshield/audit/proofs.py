@@ -28,6 +28,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+from greenshield.errors import AuditError
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -36,7 +38,7 @@ _MAX_U64 = (1 << 64) - 1
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
-class ProofError(ValueError):
+class ProofError(AuditError, ValueError):
     """A proof (or proof document) is invalid; ``reason`` says why."""
 
     def __init__(self, reason: str) -> None:

@@ -29,13 +29,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from greenshield.audit import schema as t
+from greenshield.errors import AuditError
 
 _WRITERS_LOCK = "hashtext(current_schema() || ':greenshield-writers')"
 _SEQUENCER_LOCK = "hashtext(current_schema() || ':greenshield-sequencer')"
 _STASH = "greenshield_leaves"
 
 
-class SchemaError(RuntimeError):
+class SchemaError(AuditError, RuntimeError):
     """The database holds a schema of another version, or none where one is needed."""
 
 

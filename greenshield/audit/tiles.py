@@ -14,6 +14,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from greenshield.errors import AuditError
+
 HEIGHT = 8
 WIDTH = 1 << HEIGHT  # hashes in a full tile
 MAX_LEVEL = 63
@@ -25,7 +27,7 @@ _LEVEL = re.compile(r"0|[1-9][0-9]?")
 _WIDTH = re.compile(r"[1-9][0-9]{0,2}")
 
 
-class TilePathError(ValueError):
+class TilePathError(AuditError, ValueError):
     """A path that is not a canonical tile or entry bundle path."""
 
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-USAGE_ERROR = 2
+from greenshield.errors import USAGE_ERROR
 
 
 def register(sub: Any) -> None:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import sys
 import zlib
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-USAGE_ERROR = 2
+from greenshield.commands.inputs import lines, open_input
+from greenshield.commands.startup import risk_model
+from greenshield.errors import USAGE_ERROR
 
 
 def register(sub: Any) -> None:
@@ -34,20 +34,6 @@ def register(sub: Any) -> None:
                    help="worker processes (default: one per core, up to 2, for inputs of 8 MiB or more; 1: one "
                         "process). Each worker takes some enterprises' lines; the output is the same either way")
     p.set_defaults(func=run)
-
-
-def _lines(stream: IO[bytes]) -> Iterator[bytes]:
-    for line in stream:
-        yield line
-
-
-def _open(path: str, stack: ExitStack) -> IO[bytes]:
-    if path == "-":
-        return sys.stdin.buffer
-    raw = stack.enter_context(open(path, "rb"))
-    if raw.peek(2)[:2] == b"\x1f\x8b" if hasattr(raw, "peek") else path.endswith(".gz"):
-        return stack.enter_context(gzip.open(raw, "rb"))  # type: ignore[arg-type]
-    return raw
 
 
 SPLIT_FROM = 8 * 1024 * 1024  # bytes of input from which the default splits the work
@@ -74,9 +60,8 @@ def grade_book(pack: Any, grades: Path | None, model_file: Path | None) -> Any:
             raise ValueError("--model applies to --grades: give both")
         return None
     from greenshield.risk.credit import GradeBook, read_grades
-    from greenshield.risk.model import default_model, load_model
 
-    model = load_model(model_file) if model_file else default_model()
+    model = risk_model(model_file)
     with open(grades, "rb") as f:
         return GradeBook(pack, model, read_grades(f, str(grades)))
 
@@ -113,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         if jobs > 1:
             from greenshield.rules.parallel import InputError, check_split
             try:
-                outcome = check_split(pack, book, args.files, _open, as_of, jobs)
+                outcome = check_split(pack, book, args.files, open_input, as_of, jobs)
             except InputError as err:
                 print(f"greenshield check: cannot read {err.path}: {err.reason}", file=sys.stderr)
                 return USAGE_ERROR
@@ -124,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             checker = BatchChecker(pack, on_reject, book)
             for path in args.files:
                 try:
-                    checker.feed(_lines(_open(path, stack)), source=path)
+                    checker.feed(lines(open_input(path, stack)), source=path)
                 except (OSError, EOFError, zlib.error) as err:
                     print(f"greenshield check: cannot read {path}: {getattr(err, 'strerror', None) or err}",
                           file=sys.stderr)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-USAGE_ERROR = 2
+from greenshield.errors import USAGE_ERROR
 
 
 def register(sub: Any) -> None:
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render(period: str, grades: list[dict[str, Any]], warnings: list[dict[str, Any]]) -> str:
-    from greenshield.commands.trace import render as table
+    from greenshield.commands.tables import render as table
 
     rows = [[g["enterprise_id"], f"{g['score']:.1f}", f"{g['grade']} {g['grade_zh']}", g["inputs"]["parcels"],
              " ".join(f"{k}:{v:.2f}" for k, v in g["indexes"].items()), g["audit_entry"]] for g in grades]

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from greenshield.commands.argtypes import share
+from greenshield.errors import USAGE_ERROR
 
-USAGE_ERROR = 2
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?")
 
 

@@ -7,7 +7,9 @@ import sys
 import time
 from typing import Any
 
-USAGE_ERROR = 2
+from greenshield.commands.startup import STARTUP_ERRORS
+from greenshield.errors import USAGE_ERROR
+
 TOO_MANY = 3
 
 
@@ -35,10 +37,8 @@ def _fail(message: str, code: int = USAGE_ERROR) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenshield.audit.keys import KeyConfigError
     from greenshield.audit.pipeline import open_audit
-    from greenshield.audit.store import SchemaError
-    from greenshield.rules.timestamps import TimestampError, parse_instant
+    from greenshield.rules.timestamps import parse_instant
     from greenshield.settings import Settings
 
     if bool(args.waybills) == bool(args.since or args.until) or (args.since is None) != (args.until is None):
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         window = (parse_instant(args.since), parse_instant(args.until)) if args.since else None
         audit = open_audit(Settings.from_env(), args.db, create=False)
-    except (ValueError, OSError, TimestampError, KeyConfigError, SchemaError) as err:
+    except STARTUP_ERRORS as err:
         return _fail(str(err))
     try:
         events, params = _read(audit, args, window)

@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from greenshield.commands.startup import STARTUP_ERRORS
+from greenshield.errors import USAGE_ERROR
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
@@ -15,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run a local single-node Kafka broker (no Docker; needs Java 17 and Maven)",
         description=(
             "Run a real Apache Kafka broker (KRaft, broker+controller in one JVM) on loopback. "
-            "The broker jars are fetched once from Maven Central into GREENSHIELD_KAFKA_CACHE "
+            "The broker jars are fetched once from Maven Central into GREENSHIELD_KAFKA_CACHE_DIR "
             "(default ~/.cache/greenshield/kafka)."
         ),
     )
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         if args.kafka_action != "acl":
             _err(f"error: `greenshield kafka {args.kafka_action}` runs a local development broker, and this "
                  "installation has no greenshield.devtools (the Docker image leaves it out)")
-            return 2
+            return USAGE_ERROR
         return _acl(args, Settings.from_env(), None)
     try:
         settings = Settings.from_env()
@@ -84,12 +87,9 @@ def run(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             secure=True if getattr(args, "secure", False) else None,
         )
-    except ValueError as e:
+    except STARTUP_ERRORS as e:  # a bad setting or option, a broker that cannot be set up (BrokerError)
         _err(f"error: {e}")
-        return 2
-    except broker.BrokerError as e:
-        _err(f"error: {e}")
-        return 2
+        return USAGE_ERROR
 
     action: str = args.kafka_action
     if action == "acl":
@@ -170,27 +170,19 @@ def _wanted(principals: Any, enterprises: list[str] | None, system: bool) -> lis
 def _acl(args: argparse.Namespace, settings: Any, cfg: Any) -> int:
     from kafka.errors import KafkaError
 
-    from greenshield.audit.keys import KeyConfigError
-    from greenshield.ingest import principals
-
-    refused: tuple[type[Exception], ...] = (principals.PrincipalError, KeyConfigError, ValueError, OSError)
-    if cfg is not None:
-        from greenshield.devtools.kafka_config import BrokerError
-
-        refused += (BrokerError,)
     if cfg is None and not settings.kafka_security:
         _err("error: GREENSHIELD_KAFKA_CREDENTIALS names no super user for the broker")
-        return 2
+        return USAGE_ERROR
     if cfg is not None and not settings.kafka_security and not cfg.secure:
         _err(f"error: {cfg.data_dir} holds no secure broker (start one with `greenshield kafka up --secure`), "
              "and GREENSHIELD_KAFKA_CREDENTIALS names no super user for another one")
-        return 2
+        return USAGE_ERROR
     try:
         files = _system_principals(settings, cfg, args.enterprise, not args.no_system, args.credentials_dir,
                                    args.bootstrap)
-    except refused as e:
+    except STARTUP_ERRORS as e:  # PrincipalError, KeyConfigError, BrokerError, a bad file or value
         _err(f"error: {e}")
-        return 2
+        return USAGE_ERROR
     except KafkaError as e:
         _err(f"error: the broker refused: {e!r}")
         return 1

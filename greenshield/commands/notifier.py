@@ -7,7 +7,8 @@ import signal
 import sys
 from typing import Any
 
-USAGE_ERROR = 2
+from greenshield.commands.startup import STARTUP_ERRORS, setup_logging
+from greenshield.errors import USAGE_ERROR
 
 
 def register(sub: Any) -> None:
@@ -27,8 +28,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from greenshield.audit import tokens
-    from greenshield.audit.store import SchemaError, Store
-    from greenshield.commands.run import setup_logging
+    from greenshield.audit.store import Store
     from greenshield.ingest.topics import TopicsError, ensure_topics
     from greenshield.settings import Settings
     from greenshield.share.metrics import NotifierMetrics
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         setup_logging(settings.log_level)
         store = Store.open(args.db or settings.db_url)
         tokens.ensure_tables(store)
-    except (ValueError, OSError, SchemaError, RuntimeError) as err:
+    except STARTUP_ERRORS + (RuntimeError,) as err:
         print(f"greenshield notifier: {err}", file=sys.stderr)
         return USAGE_ERROR
     try:

@@ -7,6 +7,9 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
+from greenshield.commands.startup import STARTUP_ERRORS, setup_logging
+from greenshield.errors import USAGE_ERROR
+
 
 def register(sub: Any) -> None:
     from greenshield.commands.send import add_producer_options
@@ -33,13 +36,11 @@ def run(args: argparse.Namespace) -> int:
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    from greenshield.audit.keys import KeyConfigError, with_system_keys
-    from greenshield.commands.run import setup_logging
+    from greenshield.audit.keys import with_system_keys
     from greenshield.commands.send import make_producer, send_all
     from greenshield.ingest.clients import RELIABLE_PRODUCER, common
     from greenshield.ingest.control import send_advance
-    from greenshield.ingest.topics import TopicsError
-    from greenshield.rules.timestamps import TimestampError, parse_instant
+    from greenshield.rules.timestamps import parse_instant
     from greenshield.settings import Settings
 
     try:
@@ -48,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
         parse_instant(args.as_of)
         settings = with_system_keys(settings)
         producer = make_producer(args, settings)
-    except (ValueError, TimestampError, KafkaError, TopicsError, KeyConfigError, OSError) as err:
+    except STARTUP_ERRORS + (KafkaError,) as err:
         print(f"greenshield replay: {err}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     stats = send_all("replay", producer, args)  # flushed: every event is acknowledged before the clock moves
     if isinstance(stats, int):
         return stats

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from greenshield.commands.startup import STARTUP_ERRORS, risk_model
+from greenshield.errors import USAGE_ERROR
 from greenshield.risk.model import KINDS
-
-USAGE_ERROR = 2
 
 
 def register(sub: Any) -> None:
@@ -32,17 +32,14 @@ def register(sub: Any) -> None:
 
 def open_for(args: argparse.Namespace, command: str) -> Any:
     """(settings, audit, model) or an error message; shared with ``greenshield credit``."""
-    from greenshield.audit.keys import KeyConfigError
     from greenshield.audit.pipeline import open_audit
-    from greenshield.audit.store import SchemaError
-    from greenshield.risk.model import default_model, load_model
     from greenshield.settings import Settings
 
     try:
         settings = Settings.from_env()
-        model = load_model(args.model) if args.model else default_model()
+        model = risk_model(args.model)
         audit = open_audit(settings, args.db, create=False)
-    except (ValueError, OSError, KeyConfigError, SchemaError) as err:
+    except STARTUP_ERRORS as err:
         print(f"greenshield {command}: {err}", file=sys.stderr)
         return None
     return settings, audit, model
@@ -114,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render(report: dict[str, Any]) -> str:
-    from greenshield.commands.trace import render as table
+    from greenshield.commands.tables import render as table
 
     rows = [[r["rank"], r["source"], f"{r['score']:.1f}", f"{r['interval'][0]:.1f}-{r['interval'][1]:.1f}",
              f"{r['level_zh']} {r['level']}" if r["level"] else "-", r["parcels"],

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-USAGE_ERROR = 2
+from greenshield.commands.startup import STARTUP_ERRORS, risk_model, setup_logging
+from greenshield.errors import USAGE_ERROR
 
 
 def register(sub: Any) -> None:
@@ -33,13 +34,11 @@ def add_db_argument(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
-    from greenshield.audit.keys import KeyConfigError
     from greenshield.audit.pipeline import open_audit
     from greenshield.audit.pipeline import run as run_pipeline
-    from greenshield.audit.store import SchemaError
-    from greenshield.commands.check import _lines, _open
+    from greenshield.commands.inputs import lines, open_input
     from greenshield.rules.pack import default_pack, load_pack
-    from greenshield.rules.timestamps import TimestampError, parse_instant
+    from greenshield.rules.timestamps import parse_instant
     from greenshield.settings import Settings
 
     try:
@@ -49,12 +48,12 @@ def run(args: argparse.Namespace) -> int:
         model = risk_model(args.model or settings.risk_model_file)
         as_of = parse_instant(args.as_of) if args.as_of else None
         audit = open_audit(settings, args.db)
-    except (ValueError, OSError, TimestampError, KeyConfigError, SchemaError) as err:
+    except STARTUP_ERRORS as err:
         print(f"greenshield run: {err}", file=sys.stderr)
         return USAGE_ERROR
     try:
         with ExitStack() as stack:
-            sources = ((_source_name(path), _lines(_open(path, stack))) for path in args.files)
+            sources = ((_source_name(path), lines(open_input(path, stack))) for path in args.files)
             report = run_pipeline(audit, sources, pack, as_of, model)
     except OSError as err:
         print(f"greenshield run: cannot read input: {err.strerror or err}", file=sys.stderr)
@@ -65,20 +64,5 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def risk_model(path: Path | None) -> Any:
-    """The risk model at ``path``, else the shipped one (``ValueError`` says what is wrong)."""
-    from greenshield.risk.model import default_model, load_model
-
-    return load_model(path) if path else default_model()
-
-
 def _source_name(path: str) -> str:
     return "<stdin>" if path == "-" else str(Path(path).resolve())
-
-
-def setup_logging(level: str) -> None:
-    """Structured ``key=value`` log lines on stderr (never personal data: the store never holds any)."""
-    import logging
-
-    logging.basicConfig(level=getattr(logging, level, logging.WARNING), stream=sys.stderr,
-                        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")

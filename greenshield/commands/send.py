@@ -12,6 +12,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, Any
 
+from greenshield.commands.inputs import open_input
+from greenshield.commands.startup import STARTUP_ERRORS
+from greenshield.errors import USAGE_ERROR
+
 BOM = b"\xef\xbb\xbf"
 SHOWN_ERRORS = 20
 
@@ -73,17 +77,8 @@ class Progress:
             self.stream.flush()
 
 
-def _open(path: str, stack: ExitStack) -> IO[bytes]:
-    if path == "-":
-        return sys.stdin.buffer
-    raw = stack.enter_context(open(path, "rb"))
-    if raw.peek(2)[:2] == b"\x1f\x8b":
-        return stack.enter_context(gzip.open(raw, "rb"))  # type: ignore[arg-type]
-    return raw
-
-
 def _lines(path: str, stack: ExitStack) -> Iterator[bytes]:
-    for number, line in enumerate(_open(path, stack), 1):
+    for number, line in enumerate(open_input(path, stack), 1):
         yield line[3:] if number == 1 and line.startswith(BOM) else line
 
 
@@ -149,7 +144,7 @@ def send_all(command: str, producer: Any, args: argparse.Namespace) -> SendStats
         producer.flush()
     except (OSError, EOFError, gzip.BadGzipFile) as err:
         print(f"greenshield {command}: cannot read input: {getattr(err, 'strerror', None) or err}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     except (DeliveryError, KafkaError) as err:
         print(f"greenshield {command}: {err}", file=sys.stderr)
         return 1
@@ -162,16 +157,14 @@ def send_all(command: str, producer: Any, args: argparse.Namespace) -> SendStats
 def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
-    from greenshield.audit.keys import KeyConfigError
-    from greenshield.ingest.topics import TopicsError
     from greenshield.settings import Settings
 
     try:
         settings = Settings.from_env()
         producer = make_producer(args, settings)
-    except (ValueError, KafkaError, TopicsError, KeyConfigError, OSError) as err:
+    except STARTUP_ERRORS + (KafkaError,) as err:
         print(f"greenshield send: {err}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     stats = send_all("send", producer, args)
     if isinstance(stats, int):
         return stats

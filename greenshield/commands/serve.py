@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-USAGE_ERROR = 2
+from greenshield.commands.startup import STARTUP_ERRORS, setup_logging
+from greenshield.errors import USAGE_ERROR
 
 
 def register(sub: Any) -> None:
@@ -33,10 +34,6 @@ def run(args: argparse.Namespace) -> int:
 
     from greenshield.api.app import create_app
     from greenshield.api.limits import server_config
-    from greenshield.ingest.topics import TopicsError
-    from greenshield.audit.keys import KeyConfigError
-    from greenshield.audit.store import SchemaError
-    from greenshield.commands.run import setup_logging
     from greenshield.settings import Settings
 
     try:
@@ -49,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         if settings.api_ingest_mode == "streaming" and not getattr(args, "no_topics_check", False):
             check_streaming_topics(settings)
         app = create_app(settings)
-    except (ValueError, OSError, KeyConfigError, SchemaError, RuntimeError, TopicsError) as err:
+    except STARTUP_ERRORS + (RuntimeError,) as err:
         print(f"greenshield serve: {err}", file=sys.stderr)
         return USAGE_ERROR
     if settings.api_metrics_port:

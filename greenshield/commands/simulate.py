@@ -7,8 +7,8 @@ import sys
 from typing import IO, Any, cast
 
 from greenshield.commands.argtypes import share
+from greenshield.errors import USAGE_ERROR
 
-USAGE_ERROR = 2
 _BATCH = 4096  # lines per write
 
 

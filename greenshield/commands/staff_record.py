@@ -7,7 +7,9 @@ import re
 import sys
 from typing import Any
 
-USAGE_ERROR = 2
+from greenshield.commands.startup import STARTUP_ERRORS
+from greenshield.errors import USAGE_ERROR
+
 NOT_FOUND = 1
 _STAFF = re.compile(r"P[0-9]{8}")
 
@@ -26,10 +28,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from greenshield.audit import queries
-    from greenshield.audit.keys import KeyConfigError
     from greenshield.audit.pipeline import open_audit
     from greenshield.audit.staff_record import staff_record
-    from greenshield.audit.store import SchemaError
     from greenshield.settings import Settings
 
     if _STAFF.fullmatch(args.staff_id) is None:
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     try:
         audit = open_audit(Settings.from_env(), args.db, create=False)
-    except (ValueError, OSError, KeyConfigError, SchemaError) as err:
+    except STARTUP_ERRORS as err:
         print(f"greenshield staff-record: {err}", file=sys.stderr)
         return USAGE_ERROR
     try:
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 def _print(result: dict[str, Any], as_json: bool) -> None:
     import orjson
 
-    from greenshield.commands.trace import render
+    from greenshield.commands.tables import render
 
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))

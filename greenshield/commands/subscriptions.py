@@ -7,7 +7,9 @@ import json
 import sys
 from typing import Any
 
-USAGE_ERROR = 2
+from greenshield.commands.startup import STARTUP_ERRORS
+from greenshield.errors import USAGE_ERROR
+
 ACTIONS = ("pause", "resume", "delete", "redrive")
 
 
@@ -47,14 +49,14 @@ def _db(p: argparse.ArgumentParser) -> None:
 
 def _open(args: argparse.Namespace, action: str) -> Any:
     from greenshield.audit import tokens
-    from greenshield.audit.store import SchemaError, Store
+    from greenshield.audit.store import Store
     from greenshield.settings import Settings
 
     try:
         settings = Settings.from_env()
         store = Store.open(args.db or settings.db_url)
         tokens.ensure_tables(store)
-    except (ValueError, OSError, SchemaError, RuntimeError) as err:
+    except STARTUP_ERRORS + (RuntimeError,) as err:
         print(f"greenshield subscriptions {action}: {err}", file=sys.stderr)
         return None, None
     return store, settings
@@ -88,7 +90,7 @@ def create(args: argparse.Namespace) -> int:
 
 
 def list_(args: argparse.Namespace) -> int:
-    from greenshield.commands.trace import render
+    from greenshield.commands.tables import render
     from greenshield.share import outbox
 
     store, _ = _open(args, "list")

@@ -6,7 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-USAGE_ERROR = 2
+from greenshield.commands.startup import STARTUP_ERRORS
+from greenshield.errors import USAGE_ERROR
+
 ROLES = ("enterprise", "regulator", "registrar", "auditor", "department")  # = greenshield.audit.tokens.ROLES (a test checks)
 
 
@@ -44,13 +46,13 @@ def _db(p: argparse.ArgumentParser) -> None:
 
 def _open(args: argparse.Namespace, action: str) -> Any:
     from greenshield.audit import tokens
-    from greenshield.audit.store import SchemaError, Store
+    from greenshield.audit.store import Store
     from greenshield.settings import Settings
 
     try:
         store = Store.open(args.db or Settings.from_env().db_url)
         tokens.ensure_tables(store)
-    except (ValueError, OSError, SchemaError, RuntimeError) as err:
+    except STARTUP_ERRORS + (RuntimeError,) as err:
         print(f"greenshield tokens {action}: {err}", file=sys.stderr)
         return None
     return store
@@ -99,7 +101,7 @@ def revoke(args: argparse.Namespace) -> int:
 
 def list_(args: argparse.Namespace) -> int:
     from greenshield.audit import tokens
-    from greenshield.commands.trace import render
+    from greenshield.commands.tables import render
 
     store = _open(args, "list")
     if store is None:

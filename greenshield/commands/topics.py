@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from greenshield.errors import USAGE_ERROR
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("topics", help="create or check the pipeline's Kafka topics",
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         admin = admin_client(settings, args.bootstrap)
     except (ValueError, KafkaError) as err:
         print(f"greenshield topics: {err}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     try:
         if args.topics_action == "create":
             outcome = create_topics(admin, specs, settings.topic_replication)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from typing import Any
 
-USAGE_ERROR = 2
+from greenshield.commands.startup import STARTUP_ERRORS
+from greenshield.commands.tables import render  # also greenshield.commands.trace.render, as before
+from greenshield.errors import USAGE_ERROR
 
 
 def register(sub: Any) -> None:
@@ -38,10 +39,8 @@ def _target(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from greenshield.audit import queries
-    from greenshield.audit.keys import KeyConfigError
     from greenshield.audit.pipeline import open_audit
-    from greenshield.audit.store import SchemaError
-    from greenshield.rules.timestamps import TimestampError, parse_instant
+    from greenshield.rules.timestamps import parse_instant
     from greenshield.settings import Settings
 
     target = _target(args)
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         window = (parse_instant(args.start) if args.start else None, parse_instant(args.end) if args.end else None)
         audit = open_audit(Settings.from_env(), args.db, create=False)
-    except (ValueError, OSError, TimestampError, KeyConfigError, SchemaError) as err:
+    except STARTUP_ERRORS as err:
         print(f"greenshield trace: {err}", file=sys.stderr)
         return USAGE_ERROR
     try:
@@ -137,12 +136,3 @@ def _event_cells(ev: dict[str, Any]) -> list[str]:
     entry = ev.get("audit_entry")
     return [str(entry) if entry is not None else "pending", ev["occurred_at"], ev["type"], ev["waybill_no"],
             ev["event_id"], ev["site_id"], ev["staff_id"] or "-", device or "-", result or "-"]
-
-
-def render(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain-text table with a header rule."""
-    widths = [max([len(h)] + [len(str(r[i])) for r in rows]) for i, h in enumerate(head)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    out = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
-    out += [fmt.format(*(str(c) for c in r)) for r in rows]
-    return "\n".join(line.rstrip() for line in out)

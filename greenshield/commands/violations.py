@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-USAGE_ERROR = 2
+from greenshield.commands.startup import STARTUP_ERRORS
+from greenshield.errors import USAGE_ERROR
 
 
 def register(sub: Any) -> None:
@@ -26,17 +27,15 @@ def run(args: argparse.Namespace) -> int:
     import orjson
 
     from greenshield.audit import queries
-    from greenshield.audit.keys import KeyConfigError
     from greenshield.audit.pipeline import open_audit
-    from greenshield.audit.store import SchemaError
-    from greenshield.commands.trace import render
-    from greenshield.rules.timestamps import TimestampError, format_utc_exact, parse_instant
+    from greenshield.commands.tables import render
+    from greenshield.rules.timestamps import format_utc_exact, parse_instant
     from greenshield.settings import Settings
 
     try:
         since = parse_instant(args.since) if args.since else None
         audit = open_audit(Settings.from_env(), args.db, create=False)
-    except (ValueError, OSError, TimestampError, KeyConfigError, SchemaError) as err:
+    except STARTUP_ERRORS as err:
         print(f"greenshield violations: {err}", file=sys.stderr)
         return USAGE_ERROR
     try:

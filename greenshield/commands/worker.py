@@ -9,7 +9,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-USAGE_ERROR = 2
+from greenshield.commands.startup import STARTUP_ERRORS, risk_model, setup_logging
+from greenshield.errors import USAGE_ERROR
+
 ROLES = ("events", "registry", "violations", "rejects")  # the worker reads two and writes two
 
 
@@ -28,10 +30,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenshield.audit.keys import KeyConfigError, with_system_keys
+    from greenshield.audit.keys import with_system_keys
     from greenshield.audit.pipeline import open_audit
-    from greenshield.audit.store import SchemaError
-    from greenshield.commands.run import risk_model, setup_logging
     from greenshield.ingest.metrics import WorkerMetrics
     from greenshield.ingest.topics import TopicsError, ensure_topics
     from greenshield.ingest.worker import Worker, tune_gc
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         pack = load_pack(args.rules) if args.rules else default_pack()
         model = risk_model(settings.risk_model_file)  # whose [credit.tighten] a stored grade applies
         audit = open_audit(settings, args.db)
-    except (ValueError, OSError, KeyConfigError, SchemaError) as err:
+    except STARTUP_ERRORS as err:
         print(f"greenshield worker: {err}", file=sys.stderr)
         return USAGE_ERROR
     stop = threading.Event()

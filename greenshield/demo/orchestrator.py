@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from greenshield.devtools.process import STOP_TIMEOUT, Child, Children, running, start_time, tail, terminate
+from greenshield.errors import GreenShieldError
 
 STATE_FILE = "demo.json"
 STORE_FILE = "greenshield.db"
@@ -38,7 +39,7 @@ LOGS_DIR = "logs"
 Log = Callable[[str], None]
 
 
-class DemoError(Exception):
+class DemoError(GreenShieldError):
     """Something the demo cannot do; the message says what to change."""
 
 

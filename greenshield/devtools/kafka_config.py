@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from greenshield.settings import Settings
+from greenshield.errors import DevtoolsError
 
 #: Debian/Ubuntu packages that provide each tool
 PACKAGES: Mapping[str, str] = {"java": "openjdk-17-jre-headless", "mvn": "maven"}
@@ -44,7 +45,7 @@ def _quiet(_: str) -> None:
     pass
 
 
-class BrokerError(Exception):
+class BrokerError(DevtoolsError):
     """The broker could not be started, checked or stopped; the message says why."""
 
     exit_code = 1
@@ -72,7 +73,7 @@ class DownloadError(BrokerError):
     exit_code = 2
 
 
-class ProbeError(Exception):
+class ProbeError(DevtoolsError):
     """The broker did not answer a client request."""
 
 

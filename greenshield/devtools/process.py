@@ -21,13 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from greenshield.errors import DevtoolsError
+
 STOP_TIMEOUT = 30.0
 PR_SET_PDEATHSIG = 1
 
 Log = Callable[[str], None]
 
 
-class ProcessError(Exception):
+class ProcessError(DevtoolsError):
     """A process could not be stopped, or a port cannot be checked; the message says which."""
 
     exit_code = 1

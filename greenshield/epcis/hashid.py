@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from greenshield.epcis.digital_link import normalise
+from greenshield.errors import EpcisError
 
 Order = list[tuple[Any, Any]]  # (field name, order of its sub-fields or None)
 _QUANTITY: Order = [("quantityElement", [("epcClass", None), ("quantity", None), ("uom", None)])]
@@ -87,7 +88,7 @@ class Pair:
         return (self.first.key(), self.second.key())
 
 
-class HashInputError(ValueError):
+class HashInputError(EpcisError, ValueError):
     """The document is not an EPCIS 2.0 JSON document with events."""
 
 

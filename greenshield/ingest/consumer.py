@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from greenshield.ingest.kafka_records import undecodable_headers
 from greenshield.settings import Settings
+from greenshield.errors import IngestError
 
 log = logging.getLogger("greenshield.kafka")
 
@@ -47,7 +48,7 @@ class Record:
         self.key, self.value, self.headers = key, value, headers
 
 
-class CommitFailed(Exception):
+class CommitFailed(IngestError):
     """The group moved on (a rebalance): these offsets are not committed; the new owner re-reads them."""
 
 

@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 from greenshield.rules.timestamps import Instant, TimestampError, parse_instant
+from greenshield.errors import IngestError
 
 CONTROL_KEY = b"__greenshield_control__"
 CONTROL_HEADER = "gs-control"
@@ -42,7 +43,7 @@ ADVANCE = b"advance-v1"
 _DOMAIN = b"gs-control-v1\x00"
 
 
-class ControlError(ValueError):
+class ControlError(IngestError, ValueError):
     """A message that claims to be a control message but is not a valid one."""
 
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from greenshield.ingest.sender import enterprise_key
 from greenshield.settings import Settings
+from greenshield.errors import IngestError
 
 MECHANISM = "SCRAM-SHA-512"
 SYSTEM_ROLES = ("worker", "registry-feed", "api", "tools", "notifier")
@@ -45,7 +46,7 @@ _USER = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _ENTERPRISE = re.compile(r"E[0-9]{7}")
 
 
-class PrincipalError(ValueError):
+class PrincipalError(IngestError, ValueError):
     """A principal that cannot be made (bad name or role), or a broker that refused a change."""
 
 

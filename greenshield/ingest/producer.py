@@ -36,11 +36,12 @@ from greenshield.ingest.sender import Signer, SenderError
 from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.parse import is_blank, parse_line, validate
 from greenshield.rules.timestamps import format_utc_exact
+from greenshield.errors import IngestError
 
 log = logging.getLogger("greenshield.producer")
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(IngestError, ValueError):
     """An event the contract rejects; nothing was sent. ``reason`` says why."""
 
     def __init__(self, reason: str, event_id: str | None = None) -> None:
@@ -55,7 +56,7 @@ Failure = tuple[str, str | None, BaseException]
 MAX_REPORTED = 10_000  # failures kept per flush beyond this are counted, not listed
 
 
-class DeliveryError(Exception):
+class DeliveryError(IngestError):
     """Some messages were not acknowledged by the broker (after all retries).
 
     ``failed`` lists them as ``(key, event_id, error)``; only the messages of this

@@ -24,6 +24,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from greenshield.errors import IngestError
+
 if TYPE_CHECKING:
     from greenshield.settings import Settings
 
@@ -35,7 +37,7 @@ _KEY_DOMAIN = b"gs-sender-key-v1\x00"
 _ENTERPRISE = re.compile(r"E[0-9]{7}")
 
 
-class SenderError(ValueError):
+class SenderError(IngestError, ValueError):
     """A producer was asked to sign an event of an enterprise it does not speak for."""
 
 

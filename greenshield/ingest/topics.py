@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from greenshield.settings import Settings
+from greenshield.errors import IngestError
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class TopicSpec:
                 "configs": dict(self.configs)}
 
 
-class TopicsError(Exception):
+class TopicsError(IngestError):
     """The topics are missing or not laid out as the pipeline needs; the message says how to fix it."""
 
 

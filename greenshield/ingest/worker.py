@@ -104,6 +104,7 @@ from greenshield.risk.model import RiskModel, default_model, load_model
 from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.pack import RulePack
 from greenshield.settings import Settings
+from greenshield.errors import IngestError
 
 log = logging.getLogger("greenshield.worker")
 
@@ -132,7 +133,7 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-class PublishError(RuntimeError):
+class PublishError(IngestError, RuntimeError):
     """An output message was not acknowledged; the batch is retried."""
 
 

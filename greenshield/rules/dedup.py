@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 from json.encoder import encode_basestring_ascii as _escape
 
+from greenshield.errors import RulesError
+
 _SORT = orjson.OPT_SORT_KEYS
 
 
@@ -27,7 +29,7 @@ class Seen(Enum):
     CONFLICT = "conflicting duplicate"
 
 
-class CanonicalError(ValueError):
+class CanonicalError(RulesError, ValueError):
     """A value that is not JSON (a non-string key, a foreign type): it has no canonical form."""
 
 

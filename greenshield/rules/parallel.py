@@ -28,6 +28,7 @@ from greenshield.rules.engine import PackFor
 from greenshield.rules.model import RegistryRecord, Violation
 from greenshield.rules.pack import RulePack
 from greenshield.rules.timestamps import Instant
+from greenshield.errors import RulesError
 
 #: opens one input for reading (``-`` is not splittable: the caller runs those in one process)
 Opener = Callable[[str, ExitStack], IO[bytes]]
@@ -116,7 +117,7 @@ def _recv(fd: int) -> Any:
     return pickle.loads(exactly(int.from_bytes(exactly(8), "big")))
 
 
-class InputError(Exception):
+class InputError(RulesError):
     """An input could not be read (``check`` says which and why, as in one process)."""
 
     def __init__(self, path: str, reason: str) -> None:

@@ -32,6 +32,7 @@ from greenshield.rules.formats import (
 from greenshield.rules.model import TYPE_RANK, Acceptance, Event, RegistryRecord, Rejection
 from greenshield.rules.timestamps import SHAPE as TIMESTAMP_SHAPE
 from greenshield.rules.timestamps import Instant, TimestampError, instant_of_shaped, local_date, parse_instant
+from greenshield.errors import RulesError
 
 JSON_WHITESPACE = b" \t\r\n"
 MAX_REASON = 300  # characters: a reason is a sentence, never a copy of the input
@@ -48,7 +49,7 @@ _i = sys.intern  # identifiers repeat across events: share one string each (memo
 Base = tuple[str, str, str, Instant, str, str, str, "str | None"]
 
 
-class Invalid(ValueError):
+class Invalid(RulesError, ValueError):
     """Raised inside validation; becomes a :class:`Rejection` with this message (a ValueError, so that
     callers of :func:`decode_stored` that catch ValueError for a corrupted text catch it too)."""
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from greenshield.errors import RulesError
+
 Instant = tuple[int, str]
 
 #: the shape of an RFC 3339 timestamp with an offset (groups: fraction digits, zone)
@@ -23,7 +25,7 @@ _DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _day_cache: dict[str, int] = {}
 
 
-class TimestampError(ValueError):
+class TimestampError(RulesError, ValueError):
     """A string that is not an RFC 3339 timestamp with an offset."""
 
 

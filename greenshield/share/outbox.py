@@ -30,12 +30,13 @@ from greenshield.audit.store import Store, insert_ignoring_conflicts
 from greenshield.audit.tokens import Token, api_tokens
 from greenshield.share.scope import Scope, from_doc
 from greenshield.share.webhooks import Backoff, new_secret
+from greenshield.errors import ShareError
 
 STATES = ("active", "paused", "parked", "deleted")
 ACTIONS = {"pause": ("active",), "resume": ("paused",), "delete": ("active", "paused", "parked")}
 
 
-class SubscriptionError(ValueError):
+class SubscriptionError(ShareError, ValueError):
     """A subscription that cannot be made or changed; the message says why."""
 
 

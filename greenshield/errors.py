@@ -1,0 +1,46 @@
+"""The root of Green Shield's exceptions, one subclass per package, and the exit codes.
+
+Every exception the package defines derives from :class:`GreenShieldError` (and keeps
+its standard-library base, so ``except ValueError`` still catches it). The console
+script catches the root once and exits with the error's ``exit_code``.
+"""
+
+from __future__ import annotations
+
+USAGE_ERROR = 2  # exit status of a bad command line or configuration (argparse's own)
+
+
+class GreenShieldError(Exception):
+    """Any failure Green Shield itself reports; ``exit_code`` is the console script's exit status for it."""
+
+    exit_code: int = 1
+
+
+class SettingsError(GreenShieldError, ValueError):
+    """A ``GREENSHIELD_*`` variable or credentials file that cannot be used; the message names it."""
+
+    exit_code = USAGE_ERROR
+
+
+class RulesError(GreenShieldError):
+    """``greenshield.rules``: the rule core (parsing, timestamps, canonical forms, split checks)."""
+
+
+class AuditError(GreenShieldError):
+    """``greenshield.audit``: the store, the Merkle log, its proofs, checkpoints and keys."""
+
+
+class IngestError(GreenShieldError):
+    """``greenshield.ingest``: the stream worker, topics, principals and the enterprise producer."""
+
+
+class ShareError(GreenShieldError):
+    """``greenshield.share``: subscriptions of departments and their delivery."""
+
+
+class EpcisError(GreenShieldError):
+    """``greenshield.epcis``: the EPCIS / GS1 Digital Link mapping."""
+
+
+class DevtoolsError(GreenShieldError):
+    """``greenshield.devtools``: the local broker and process supervision."""
