@@ -16,6 +16,9 @@ def ph1_prohibited_moved_on(view: ParcelView) -> Hit | None:
 
     快递暂行条例 art. 33: stop sorting, transport and delivery at once.
     """
+    types = view.types()
+    if "interception" not in types and "xray" not in types and "manual_check" not in types:
+        return None  # no trigger possible
     trigger: Event | None = None
     for e in view.events:
         if trigger is not None and e.type in DOWNSTREAM:
@@ -31,6 +34,9 @@ def ph2_not_intercepted(view: ParcelView) -> Hit | None:
 
     快递暂行条例 art. 33: report items that may involve crime; the interception is the report.
     """
+    types = view.types()
+    if "xray" not in types and "manual_check" not in types:
+        return None  # no finding possible
     window = view.deadline("PH-2")
     interceptions = [e.at for e in view.events if e.type == "interception"]
     for e in view.events:
