@@ -1,7 +1,7 @@
 """What a rule sees of one parcel: its events in §3.1 order up to ``as_of``, the registry, the pack.
 
-Facts several rules need (the acceptances, the types present, the staff each event
-names with their status) are derived once per view, on first use, and shared.
+Facts several rules need (the acceptances, the types present, the prohibited findings,
+the staff each event names with their status) are derived once per view, on first use, and shared.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ Responsible = tuple[Event, str, "str | None", "str | None"]
 class ParcelView:
     """A parcel's events (sorted, none after ``as_of``) with the context every rule may read."""
 
-    __slots__ = ("events", "registry", "pack", "as_of", "_acceptances", "_types", "_responsible")
+    __slots__ = ("events", "registry", "pack", "as_of", "_acceptances", "_types", "_responsible", "_prohibited")
 
     def __init__(self, events: list[Event], registry: Registry, pack: RulePack, as_of: Instant) -> None:
         self.events = events
@@ -41,6 +41,7 @@ class ParcelView:
         self._acceptances: list[Event] | None = None
         self._types: frozenset[str] | None = None
         self._responsible: list[Responsible] | None = None
+        self._prohibited: list[Event] | None = None
 
     def acceptances(self) -> list[Event]:
         """The ``acceptance`` events, in order."""
@@ -54,6 +55,14 @@ class ParcelView:
         found = self._types
         if found is None:
             found = self._types = frozenset([e.type for e in self.events])
+        return found
+
+    def prohibited(self) -> list[Event]:
+        """The prohibited findings (an ``xray`` or ``manual_check`` with the result ``prohibited``), in order."""
+        found = self._prohibited
+        if found is None:
+            found = self._prohibited = [e for e in self.events if e.result == "prohibited"
+                                        and (e.type == "xray" or e.type == "manual_check")]
         return found
 
     def responsible(self) -> list[Responsible]:
