@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import zlib
@@ -67,6 +68,16 @@ def grade_book(pack: Any, grades: Path | None, model_file: Path | None) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    # check holds every open parcel's events (acyclic values) until the verdict; the cyclic
+    # collector would only re-scan that growing heap (about 8 % of the run), and the process ends after
+    gc.disable()
+    try:
+        return _run(args)
+    finally:
+        gc.enable()
+
+
+def _run(args: argparse.Namespace) -> int:
     from greenshield.rules.batch import BatchChecker, RejectedLine
     from greenshield.rules.output import reject_record, render_table, violation_lines
     from greenshield.rules.pack import default_pack, load_pack

@@ -50,9 +50,12 @@ class Parcel:
         self.sorted = True
 
     def add(self, event: Event) -> None:
-        if self.events and self.sorted and event.order() < self.events[-1].order():
-            self.sorted = False
-        self.events.append(event)
+        events = self.events
+        if events and self.sorted:
+            last = events[-1]
+            if event.at <= last.at and event.order() < last.order():  # the full key only on a tie or worse
+                self.sorted = False
+        events.append(event)
 
     def up_to(self, as_of: Instant) -> list[Event]:
         if not self.sorted:
@@ -109,13 +112,15 @@ class RuleCore:
 
     def add_event(self, event: Event) -> bool:
         """Take a parcel event; False when its parcel was already finalised (too late to count)."""
-        key = event.parcel
+        key = (event.enterprise_id, event.waybill_no)  # event.parcel, without the property call
         if key in self.finalised:
             return False
         parcel = self.parcels.get(key)
         if parcel is None:
             parcel = self.parcels[key] = Parcel()
-        parcel.add(event)
+            parcel.events.append(event)
+        else:
+            parcel.add(event)
         self._dirty.add(key)
         if self._track:
             for ref in references(event):
@@ -138,13 +143,12 @@ class RuleCore:
         (enterprise, waybill) = key
         pack = self.pack if self.pack_for is None else self.pack_for(enterprise, events[0].at)
         view = ParcelView(events, self.registry, pack, as_of)
-        label = pack.label
         found: dict[str, Violation] = {}
         for rule_id, rule, severity in self.rules_of(pack):
             hit = rule(view)
             if hit is not None:
                 found[rule_id] = Violation(waybill, rule_id, enterprise, severity, hit.at,
-                                           hit.evidence, hit.message, label)
+                                           hit.evidence, hit.message, pack.label)
         return found
 
     def rules_of(self, pack: RulePack) -> list[tuple[str, Rule, str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from greenshield.rules.model import DOWNSTREAM, Event
-from greenshield.rules.view import Hit, ParcelView, first_hit
+from greenshield.rules.view import Hit, ParcelView
 
 
 def in1_not_inspected(view: ParcelView) -> Hit | None:
@@ -11,11 +11,10 @@ def in1_not_inspected(view: ParcelView) -> Hit | None:
 
     邮政法 art. 25; 快递暂行条例 art. 31: inspect the contents on the spot at acceptance.
     """
-    def test(e: Event) -> str | None:
+    for e in view.acceptances():
         if e.acceptance is not None and not e.acceptance.inspected:
-            return "acceptance without an inspection record"
-        return None
-    return first_hit(view, test)
+            return Hit(e.at, (e.event_id,), "acceptance without an inspection record")
+    return None
 
 
 def in2_refused_but_shipped(view: ParcelView) -> Hit | None:
@@ -23,12 +22,14 @@ def in2_refused_but_shipped(view: ParcelView) -> Hit | None:
 
     快递暂行条例 art. 31: the sender refuses inspection → the parcel is not accepted.
     """
-    refused: Event | None = None
+    refused: Event | None = next((e for e in view.acceptances()
+                                  if e.acceptance is not None and e.acceptance.inspection_result == "refused"), None)
+    if refused is None:
+        return None
+    after = False
     for e in view.events:
-        if refused is not None and (e.type == "xray" or e.type in DOWNSTREAM):
+        if after and (e.type == "xray" or e.type in DOWNSTREAM):
             return Hit(e.at, (refused.event_id, e.event_id),
                        f"inspection refused at acceptance, yet {e.type} followed")
-        a = e.acceptance
-        if refused is None and a is not None and a.inspection_result == "refused":
-            refused = e
+        after = after or e is refused
     return None

@@ -16,6 +16,8 @@ def ph1_prohibited_moved_on(view: ParcelView) -> Hit | None:
 
     快递暂行条例 art. 33: stop sorting, transport and delivery at once.
     """
+    if not view.prohibited() and "interception" not in view.types():
+        return None  # no trigger
     trigger: Event | None = None
     for e in view.events:
         if trigger is not None and e.type in DOWNSTREAM:
@@ -31,11 +33,13 @@ def ph2_not_intercepted(view: ParcelView) -> Hit | None:
 
     快递暂行条例 art. 33: report items that may involve crime; the interception is the report.
     """
+    findings = view.prohibited()
+    if not findings:
+        return None
     window = view.deadline("PH-2")
     interceptions = [e.at for e in view.events if e.type == "interception"]
-    for e in view.events:
-        if _prohibits(e):
-            due = add_seconds(e.at, window)
-            if due <= view.as_of and not any(e.at <= i <= due for i in interceptions):
-                return Hit(due, (e.event_id,), f"prohibited item not intercepted within {window // 60} min")
+    for e in findings:
+        due = add_seconds(e.at, window)
+        if due <= view.as_of and not any(e.at <= i <= due for i in interceptions):
+            return Hit(due, (e.event_id,), f"prohibited item not intercepted within {window // 60} min")
     return None

@@ -1,9 +1,8 @@
-"""实名收寄 real-name posting: rules RN-1..RN-3."""
+"""实名收寄 real-name posting: rules RN-1..RN-3 (they read the acceptances only)."""
 
 from __future__ import annotations
 
-from greenshield.rules.model import Event
-from greenshield.rules.view import Hit, ParcelView, first_hit
+from greenshield.rules.view import Hit, ParcelView
 
 
 def rn1_no_identity(view: ParcelView) -> Hit | None:
@@ -11,12 +10,11 @@ def rn1_no_identity(view: ParcelView) -> Hit | None:
 
     快递暂行条例 art. 22; 反恐怖主义法 art. 20: verify and register the sender's identity.
     """
-    def test(e: Event) -> str | None:
+    for e in view.acceptances():
         a = e.acceptance
         if a is not None and not a.sender_complete and a.contract_customer_id is None:
-            return "acceptance without a complete sender or a contract customer"
-        return None
-    return first_hit(view, test)
+            return Hit(e.at, (e.event_id,), "acceptance without a complete sender or a contract customer")
+    return None
 
 
 def rn2_bad_document(view: ParcelView) -> Hit | None:
@@ -24,12 +22,11 @@ def rn2_bad_document(view: ParcelView) -> Hit | None:
 
     邮件快件实名收寄管理办法: record the document type and number truthfully (GB 11643-1999).
     """
-    def test(e: Event) -> str | None:
+    for e in view.acceptances():
         a = e.acceptance
         if a is not None and a.sender_complete and not a.sender_document_ok:
-            return "sender's identity document is of an unknown type or ill-formed"
-        return None
-    return first_hit(view, test)
+            return Hit(e.at, (e.event_id,), "sender's identity document is of an unknown type or ill-formed")
+    return None
 
 
 def rn3_inactive_customer(view: ParcelView) -> Hit | None:
@@ -37,12 +34,11 @@ def rn3_inactive_customer(view: ParcelView) -> Hit | None:
 
     快递暂行条例 art. 22: the exemption holds only for senders with a signed safety agreement.
     """
-    def test(e: Event) -> str | None:
+    for e in view.acceptances():
         a = e.acceptance
         if a is None or a.sender_complete or a.contract_customer_id is None:
-            return None
+            continue
         status = view.registry.status("contract_customer", a.contract_customer_id, e.at)
         if status != "active":
-            return f"contract customer {a.contract_customer_id} is {status} at acceptance"
-        return None
-    return first_hit(view, test)
+            return Hit(e.at, (e.event_id,), f"contract customer {a.contract_customer_id} is {status} at acceptance")
+    return None

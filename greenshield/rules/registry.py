@@ -22,6 +22,9 @@ def _latest(versions: list[Version] | None, at: Instant) -> Version | None:
     """The version in force at ``at``: the latest ``occurred_at <= at``, the later arrival on a tie."""
     if not versions:
         return None
+    last = versions[-1]
+    if last[0] <= at:  # the common case: the latest version is in force (on a tie, it is the latest arrival)
+        return last
     i = bisect.bisect_right(versions, (at, _AFTER, "", None))
     return versions[i - 1] if i else None
 
@@ -38,6 +41,8 @@ class Registry:
         self._persons: dict[str, list[Version]] = {}  # person hash -> its person records (decision refs)
         self._holders: dict[str, set[str]] = {}       # person hash -> staff ids any staff record gave it
         self._seq = 0
+        self._blacklisted: set[str] = set()           # person hashes some person record blacklists
+        self._suspects: set[str] = set()              # staff ids any staff record gave such a person
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._versions.values())
@@ -51,8 +56,13 @@ class Registry:
             if record.entity == "person":
                 bisect.insort(self._persons.setdefault(record.person, []),
                               (record.at, self._seq, record.status, record.id))
+                if record.status == "blacklisted":
+                    self._blacklisted.add(record.person)
+                    self._suspects.update(self._holders.get(record.person, ()))
             elif record.entity == "staff":
                 self._holders.setdefault(record.person, set()).add(record.id)
+                if record.person in self._blacklisted:
+                    self._suspects.add(record.id)
         return key
 
     def reach(self, record: RegistryRecord) -> list[tuple[str, str]]:
@@ -63,8 +73,20 @@ class Registry:
 
     def status(self, entity: str, ident: str | None, at: Instant) -> str:
         """``active``, ``suspended``, ``revoked``, ``blacklisted`` or ``unregistered``."""
-        found = _latest(self._versions.get((entity, ident)), at) if ident is not None else None
+        versions = self._versions.get((entity, ident)) if ident is not None else None
+        if not versions:
+            return UNREGISTERED
+        last = versions[-1]
+        if last[0] <= at:  # as in _latest, inline: the latest version is in force
+            return last[2]
+        found = _latest(versions, at)
         return found[2] if found is not None else UNREGISTERED
+
+    def suspects(self) -> set[str]:
+        """The staff ids that may be held by a blacklisted person at some time: those a staff record
+        gave a person hash that some person record blacklists. No other staff id ever is (PR-3).
+        (Read only; it only grows.)"""
+        return self._suspects
 
     def is_active(self, entity: str, ident: str | None, at: Instant) -> bool:
         return self.status(entity, ident, at) == "active"

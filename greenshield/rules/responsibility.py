@@ -1,20 +1,12 @@
-"""可倒查 responsibility traceable back: rules PR-1, PR-2 and PR-3."""
+"""可倒查 responsibility traceable back: rules PR-1, PR-2 and PR-3.
+
+Each reads :meth:`ParcelView.responsible`: every (event, role, staff id, its status then), derived once.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from greenshield.rules.model import Event
 from greenshield.rules.registry import UNREGISTERED
 from greenshield.rules.view import Hit, ParcelView
-
-
-def _responsible(e: Event) -> Iterator[tuple[str, str | None]]:
-    """Each (role, staff id) the event names: its staff, and an acceptance's inspector."""
-    yield "staff_id", e.staff_id
-    a = e.acceptance
-    if a is not None and a.inspected:
-        yield "inspector_id", a.inspector_id
 
 
 def pr1_unknown_person(view: ParcelView) -> Hit | None:
@@ -22,12 +14,11 @@ def pr1_unknown_person(view: ParcelView) -> Hit | None:
 
     Yangtze Delta plan (2017): every person's responsibility is traceable back (人员可倒查).
     """
-    for e in view.events:
-        for role, staff in _responsible(e):
-            if staff is None:
-                return Hit(e.at, (e.event_id,), f"{e.type} without {role}")
-            if view.staff_status(staff, e.at) == UNREGISTERED:
-                return Hit(e.at, (e.event_id,), f"{role} {staff} is not registered")
+    for e, role, staff, status in view.responsible():
+        if staff is None:
+            return Hit(e.at, (e.event_id,), f"{e.type} without {role}")
+        if status == UNREGISTERED:
+            return Hit(e.at, (e.event_id,), f"{role} {staff} is not registered")
     return None
 
 
@@ -36,13 +27,9 @@ def pr2_inactive_person(view: ParcelView) -> Hit | None:
 
     快递暂行条例: only licensed, active personnel handle parcels; suspended staff may not.
     """
-    for e in view.events:
-        for role, staff in _responsible(e):
-            if staff is None:
-                continue
-            status = view.staff_status(staff, e.at)
-            if status != UNREGISTERED and status != "active":
-                return Hit(e.at, (e.event_id,), f"{role} {staff} is {status}")
+    for e, role, staff, status in view.responsible():
+        if staff is not None and status != UNREGISTERED and status != "active":
+            return Hit(e.at, (e.event_id,), f"{role} {staff} is {status}")
     return None
 
 
@@ -54,10 +41,11 @@ def pr3_blacklisted_person(view: ParcelView) -> Hit | None:
     itself not active is PR-1/PR-2's, never also PR-3's.
     """
     registry = view.registry
-    for e in view.events:
-        for role, staff in _responsible(e):
-            if staff is None or view.staff_status(staff, e.at) != "active":
-                continue
+    suspects = registry.suspects()
+    if not suspects:
+        return None  # no person is blacklisted at any time
+    for e, role, staff, status in view.responsible():
+        if staff in suspects and status == "active":
             person = registry.person_of(staff, e.at)
             decision = registry.blacklisting(person, e.at) if person is not None else None
             if decision is not None:

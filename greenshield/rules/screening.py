@@ -22,11 +22,15 @@ def xr1_unscreened(view: ParcelView) -> Hit | None:
         return None
     first = view.first_acceptance()
     origin = first.site_id if first is not None else None
+    types = view.types()
+    if "delivery" not in types and "depart" not in types:
+        return None  # nothing here needs a screening before it
+    status = view.registry.status
     screened = suspicious_open = False
     for e in view.events:
         t = e.type
         if t == "xray":
-            if view.active("xray_machine", e.device_id, e.at):
+            if status("xray_machine", e.device_id, e.at) == "active":
                 screened = screened or e.result == "clear"
                 suspicious_open = suspicious_open or e.result == "suspicious"
         elif t == "manual_check":
@@ -41,6 +45,8 @@ def xr2_inactive_machine(view: ParcelView) -> Hit | None:
 
     快递暂行条例 art. 32: machines meet GB 15208 and are networked (安检机联网).
     """
+    if "xray" not in view.types():
+        return None
     for e in view.events:
         if e.type == "xray":
             status = view.registry.status("xray_machine", e.device_id, e.at)
@@ -54,6 +60,8 @@ def xr3_suspicious_unchecked(view: ParcelView) -> Hit | None:
 
     快递暂行条例 art. 33; AI-flagged images must be handled (开箱复检) before the parcel moves on.
     """
+    if "xray" not in view.types():
+        return None  # no image at all
     open_image = None
     for e in view.events:
         t = e.type
@@ -75,10 +83,9 @@ def xr4_not_screened_in_time(view: ParcelView) -> Hit | None:
     if not view.in_xray_scope():
         return None
     window = view.deadline("XR-4")
-    first_xray = next((e.at for e in view.events if e.type == "xray"), None)
-    for e in view.events:
-        if e.type == "acceptance":
-            due = add_seconds(e.at, window)
-            if due <= view.as_of and (first_xray is None or first_xray > due):
-                return Hit(due, (e.event_id,), f"no X-ray screening within {window // 3600}h of acceptance")
+    first_xray = next((e.at for e in view.events if e.type == "xray"), None) if "xray" in view.types() else None
+    for e in view.acceptances():
+        due = add_seconds(e.at, window)
+        if due <= view.as_of and (first_xray is None or first_xray > due):
+            return Hit(due, (e.event_id,), f"no X-ray screening within {window // 3600}h of acceptance")
     return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from greenshield.rules.model import Event
 from greenshield.rules.timestamps import add_seconds
-from greenshield.rules.view import Hit, ParcelView, first_hit
+from greenshield.rules.view import Hit, ParcelView
 
 
 def tr1_no_acceptance(view: ParcelView) -> Hit | None:
@@ -18,7 +18,7 @@ def tr1_no_acceptance(view: ParcelView) -> Hit | None:
     due = add_seconds(first.at, view.deadline("TR-1"))
     if due > view.as_of:
         return None
-    if any(e.type == "acceptance" and e.at <= due for e in view.events):
+    if any(e.at <= due for e in view.acceptances()):
         return None
     return Hit(due, (first.event_id,), f"no acceptance within {view.deadline('TR-1') // 3600}h of the first event")
 
@@ -28,14 +28,19 @@ def tk1_vehicle(view: ParcelView) -> Hit | None:
 
     Yangtze Delta plan (2017): vehicles are trackable (车辆可追踪).
     """
-    def test(e: Event) -> str | None:
+    types = view.types()
+    if "depart" not in types and "arrive" not in types:
+        return None
+    status = view.registry.status
+    for e in view.events:
         if e.type != "depart" and e.type != "arrive":
-            return None
+            continue
         if e.device_id is None:
-            return f"{e.type} without a vehicle_id"
-        status = view.registry.status("vehicle", e.device_id, e.at)
-        return None if status == "active" else f"vehicle {e.device_id} is {status}"
-    return first_hit(view, test)
+            return Hit(e.at, (e.event_id,), f"{e.type} without a vehicle_id")
+        found = status("vehicle", e.device_id, e.at)
+        if found != "active":
+            return Hit(e.at, (e.event_id,), f"vehicle {e.device_id} is {found}")
+    return None
 
 
 def _breaks(e: Event, at_site: str | None, last_depart: Event | None) -> str | None:
@@ -65,11 +70,14 @@ def tk2_path_breaks(view: ParcelView) -> Hit | None:
     at_site: str | None = None
     last_depart: Event | None = None
     for e in view.events:
-        reason = _breaks(e, at_site, last_depart)
-        if reason is not None:
-            return Hit(e.at, (e.event_id,), f"path breaks: {reason}")
         if e.type == "depart":
+            if last_depart is not None or (at_site is not None and at_site != e.site_id):
+                return Hit(e.at, (e.event_id,), f"path breaks: {_breaks(e, at_site, last_depart)}")
             at_site, last_depart = None, e
-        else:
-            at_site, last_depart = e.site_id, None
+            continue
+        if e.type == "arrive" or last_depart is not None or (at_site is not None and at_site != e.site_id):
+            reason = _breaks(e, at_site, last_depart)
+            if reason is not None:
+                return Hit(e.at, (e.event_id,), f"path breaks: {reason}")
+        at_site, last_depart = e.site_id, None
     return None

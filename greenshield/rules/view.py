@@ -1,4 +1,8 @@
-"""What a rule sees of one parcel: its events in §3.1 order up to ``as_of``, the registry, the pack."""
+"""What a rule sees of one parcel: its events in §3.1 order up to ``as_of``, the registry, the pack.
+
+Facts several rules need (the acceptances, the types present, the prohibited findings,
+the staff each event names with their status) are derived once per view, on first use, and shared.
+"""
 
 from __future__ import annotations
 
@@ -20,17 +24,68 @@ class Hit:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+#: one person an event names: (the event, its role ``staff_id``/``inspector_id``, the staff id, its status then)
+Responsible = tuple[Event, str, "str | None", "str | None"]
+
+
 class ParcelView:
     """A parcel's events (sorted, none after ``as_of``) with the context every rule may read."""
 
-    events: list[Event]
-    registry: Registry
-    pack: RulePack
-    as_of: Instant
+    __slots__ = ("events", "registry", "pack", "as_of", "_acceptances", "_types", "_responsible", "_prohibited")
+
+    def __init__(self, events: list[Event], registry: Registry, pack: RulePack, as_of: Instant) -> None:
+        self.events = events
+        self.registry = registry
+        self.pack = pack
+        self.as_of = as_of
+        self._acceptances: list[Event] | None = None
+        self._types: frozenset[str] | None = None
+        self._responsible: list[Responsible] | None = None
+        self._prohibited: list[Event] | None = None
+
+    def acceptances(self) -> list[Event]:
+        """The ``acceptance`` events, in order."""
+        found = self._acceptances
+        if found is None:
+            found = self._acceptances = [e for e in self.events if e.type == "acceptance"]
+        return found
+
+    def types(self) -> frozenset[str]:
+        """The event types present."""
+        found = self._types
+        if found is None:
+            found = self._types = frozenset([e.type for e in self.events])
+        return found
+
+    def prohibited(self) -> list[Event]:
+        """The prohibited findings (an ``xray`` or ``manual_check`` with the result ``prohibited``), in order."""
+        found = self._prohibited
+        if found is None:
+            found = self._prohibited = [e for e in self.events if e.result == "prohibited"
+                                        and (e.type == "xray" or e.type == "manual_check")]
+        return found
+
+    def responsible(self) -> list[Responsible]:
+        """Each person every event names, in order: its staff, and an inspected acceptance's inspector;
+        with the staff status at the event (None where no staff id is named)."""
+        found = self._responsible
+        if found is None:
+            status = self.registry.status
+            found = []
+            for e in self.events:
+                staff = e.staff_id
+                found.append((e, "staff_id", staff, status("staff", staff, e.at) if staff is not None else None))
+                a = e.acceptance
+                if a is not None and a.inspected:
+                    staff = a.inspector_id
+                    found.append((e, "inspector_id", staff,
+                                  status("staff", staff, e.at) if staff is not None else None))
+            self._responsible = found
+        return found
 
     def first_acceptance(self) -> Event | None:
-        return next((e for e in self.events if e.type == "acceptance"), None)
+        found = self.acceptances()
+        return found[0] if found else None
 
     def staff_status(self, ident: str | None, at: Instant) -> str:
         return self.registry.status("staff", ident, at)
