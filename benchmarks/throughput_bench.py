@@ -111,7 +111,7 @@ def cpu() -> float:
 
 def child_kafka_python(s: Settings, spec: dict[str, Any]) -> dict[str, Any]:
     c0 = cpu()
-    took = stream_bench.bare_consumer(s, spec["total"])
+    took, _cpu = stream_bench.bare_consumer(s, spec["total"])
     return {"seconds": took, "cpu_s": cpu() - c0}
 
 
