@@ -1,4 +1,4 @@
-"""The regulator and auditor service: the ``/v1`` API, the dashboard pages, tokens and roles (issue 6).
+"""The regulator and auditor service: the ``/v1`` API, the dashboard pages, tokens and roles.
 
 Run it::
 

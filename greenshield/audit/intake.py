@@ -4,7 +4,7 @@ Per line, as ``greenshield check`` does (contract §2, §7): a blank line is
 skipped, a rejection is stored with its reason and position, an exact duplicate of
 a stored or earlier line is counted and dropped, a conflicting duplicate is
 rejected. The decisions are :mod:`greenshield.intake`'s (read, classify against the
-stored digests); personal data is redacted before anything is stored (design note 1),
+stored digests); personal data is redacted before anything is stored (ADR 0008),
 the only trace of the plain content is a keyed digest. Each batch is one writer
 transaction (:func:`~greenshield.audit.batch_store.store_batch`): the events, the
 rejects and their audit entries commit together, so a re-run after a crash stores

@@ -1,6 +1,6 @@
 """The audit log: writers append entries, one sequencer integrates them into the Merkle tree.
 
-Trillian's split (design note 4)::
+Trillian's split (several writers, one sequencer; ADR 0008)::
 
     writer (any process)                         sequencer (one at a time)
     BEGIN (writers' lock, shared)                committed_high_water() -> M

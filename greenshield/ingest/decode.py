@@ -1,6 +1,6 @@
 """One Kafka message in: an accepted, redacted candidate event, a control message, or a reject; and the output messages.
 
-Personal data stops here (design note 1): the candidate carries the redacted
+Personal data stops here (ADR 0008): the candidate carries the redacted
 document (keyed hash and masked forms, contract §6) and a keyed digest of the
 original content for duplicate detection; the plain value is not kept.
 

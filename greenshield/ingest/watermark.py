@@ -1,6 +1,6 @@
 """Stream time of one events partition: the event-time watermark, the replay clock, the wall-clock backstop.
 
-The watermark is the stream's only "now" (design note 5). Per partition::
+The watermark is the stream's only "now" (rules never read the clock; ADR 0008). Per partition::
 
     wm = max( latest event time seen - allowed lateness,      event time
               control clock,                                  a replay's "advance to TS"

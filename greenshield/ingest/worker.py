@@ -1,79 +1,14 @@
 """The stream worker: events and registry in, verdicts and the audit trail out; nothing lost, nothing counted twice.
 
-One loop, on a librdkafka consumer group (:mod:`~greenshield.ingest.consumer`; "Why not faust"
-below, ``docs/adr/0005-consumer.md`` for librdkafka over kafka-python); the sequencer (Merkle
-integration, checkpoint signing) runs in a thread of its own, and a store-writer thread may run
-a batch's transaction while the loop polls the next (``docs/adr/0006-worker-loop.md``)::
+One loop on a librdkafka consumer group; the sequencer runs in a thread of its own, and a
+store-writer thread may run a batch's transaction while the loop polls the next::
 
-    poll a batch (events + registry partitions this worker owns)
-      └► decode: validate, redact, keyed digest              (ingest/decode.py)
-      └► ONE store transaction                               (audit/stream_sink.py)
-           which keys are stored already?   ── the store's unique (enterprise_id, event_id) is the guard
-           reload parcels that are not in memory
-           feed the rule cores, advance each partition to its watermark
-           insert events + audit entries, rejects, violation status changes + entries
-           publish the changes and rejects (flush, acks=all)
-         COMMIT
-      └► commit the Kafka offsets (with each partition's clock)    ── only now
+    poll a batch  ->  decode (validate, redact, keyed digest)  ->  ONE store transaction:
+      stored keys?  reload parcels  feed the rule cores  insert events, entries, rejects, changes
+      publish changes and rejects (flushed)  COMMIT  ->  only now: commit the offsets (+ clocks)
 
-**Order of commits.** Offsets are committed only after the store transaction has
-committed (:meth:`Worker._process`). A crash anywhere before the offset commit
-redelivers the batch; the store recognises every stored key, so nothing is
-stored or counted twice, and nothing the offsets skip was left unstored. Output
-messages are published inside the transaction, before its commit: a crash (or a
-store failure) between the two re-publishes them on the retry, so the violations
-and rejects topics are at-least-once; ``(enterprise_id, waybill_no, rule_id, seq)``
-identifies a violation change (a parcel is ``(enterprise_id, waybill_no)``, contract
-§8.1) and ``(topic, partition, offset)`` a reject, for consumers that de-duplicate.
-
-**State.** Each events partition has its own rule core and clock
-(:mod:`~greenshield.ingest.state`, :mod:`~greenshield.ingest.watermark`); the
-registry comes to every partition from the worker's own read of the compacted
-registry topic (:mod:`~greenshield.ingest.registry_feed`). On assignment a
-partition's state is rebuilt from the store: the stored events of every parcel
-with an event inside the longest deadline before its saved watermark, and their
-stored open violations; parcels outside it are reloaded when an event for them
-arrives. The clock is saved in the offset commit's metadata.
-
-**Why not faust.** The issue asks for faust-streaming with a changelog-backed
-table. This worker keeps the store as the only durable state instead: faust
-commits offsets on its own timer for events it considers acked, independently of
-our store transaction (its known bugs here: faust-streaming #312 committed past a
-gap in acks, #315 skipped the failing offset on restart, #189 noack batches), its
-changelog is not atomic with either (exactly-once is untested on Kafka 4), and a
-parcel's state as a table value would be re-serialised on every event. With the
-store as the guard and the source of state, "commit offsets only after the store
-commit" is a plain statement in one method, and redelivery is harmless.
-
-Measured, not only argued (``benchmarks/faust_bench.py``, 100k events, the same topic
-and run as a bare kafka-python consumer at 60-67k events/s): a faust-streaming
-0.15.3 agent that only counts messages reaches 4.0-4.6k events/s (ratio 0.07) to its
-committed offsets; with the issue's changelog-backed table updated per event,
-1.7-2.5k events/s (0.03-0.04), with or without ``take(5000)``. This worker, doing
-all of its work into the store, runs at 6.8k-7.1k (SQLite) and 6.2k-6.9k (PostgreSQL)
-events/s in the same conditions (``benchmarks/stream_bench.py``). In faust's source
-an event is "acked" when the agent asks for the next one, offsets are committed on a
-2.8 s timer or every 10,000 acks, and nothing ties that to an external transaction
-(``faust/transport/consumer.py`` ``_commit_handler``, ``_drain_messages``,
-``_commit_offsets``); the changelog is flushed before a commit but not atomically with it.
-
-**Failures.** A store outage or Kafka error during a batch rolls the transaction
-back; the worker drops its in-memory state, seeks back to the committed offsets,
-waits until the store answers again (``greenshield_store_unavailable`` = 1
-meanwhile; no offsets are committed), rebuilds and goes on.
-
-**No message stops a worker.** Each message is processed or is exactly one reject
-(:func:`~greenshield.ingest.decode.decode_message` never raises; a header key that
-is not UTF-8 is read, not a ``CorruptRecordError``, see
-:mod:`~greenshield.ingest.kafka_records`). A store error caused by a row's
-content (``DataError``, ``IntegrityError``: a value too long, a NUL byte, a
-constraint) is not an outage: the batch is bisected, halves retried in fresh
-transactions in order, each row the store refuses on its own becomes a reject
-(``store refused the row: <sqlstate class>``) and the rest is committed; the
-offsets move only after all of it is stored. An unexpected exception in the
-per-batch work is handled the same way (reason ``internal: <class>``), even when
-every message of a batch fails: stopping would let whoever can make one message
-fail stop the pipeline; ``greenshield_messages_internal_errors_total`` alerts.
+Why the store is the only durable state, the order of commits, state rebuilding, failures and
+poison rows: ``docs/adr/0008-stream-worker.md``; the loop and its threads: ``docs/adr/0006-worker-loop.md``.
 """
 
 from __future__ import annotations

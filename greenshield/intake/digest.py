@@ -1,6 +1,6 @@
 """The keyed duplicate digest of a line's original content (contract §7): HMAC of its canonical digest.
 
-Only this 16-byte digest of the plain content is kept (design note 1); it tells
+Only this 16-byte digest of the plain content is kept (ADR 0008); it tells
 exact from conflicting duplicates across runs and entry points.
 """
 

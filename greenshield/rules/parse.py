@@ -717,7 +717,7 @@ def _fast(obj: Any) -> Event | RegistryRecord | None:
     Returns ``None`` whenever anything is unusual; :func:`_validate` then decides
     and explains. It never accepts what :func:`_validate` would reject, and what it
     accepts is the event :func:`_validate` would build (tests/rules/test_fast_decode.py
-    pins both against the decoder before issue 16).
+    pins both against the earlier decoder, kept as an oracle).
     """
     if type(obj) is not dict:
         return None
