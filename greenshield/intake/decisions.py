@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, Union
 
-from greenshield.rules.dedup import conflict_reason as _reason
+from greenshield.rules.dedup import conflict_reason as conflict_reason  # the one reason text, re-exported
 from greenshield.rules.model import Rejection
 
 Key = tuple[str, str]  # the idempotency key (enterprise_id, event_id)
@@ -37,54 +37,34 @@ class Candidate(Protocol):
 C = TypeVar("C", bound=Candidate)
 
 
-def conflict_reason(key: Key) -> str:
-    """The reject reason of a conflicting duplicate (contract §7), the same for every entry point."""
-    return _reason(key)
+@dataclass(frozen=True, slots=True)
+class _Decided(Generic[C]):
+    """A decision on one candidate: where it was is the candidate's."""
+
+    candidate: C
+
+    @property
+    def source(self) -> str:
+        return self.candidate.source
+
+    @property
+    def position(self) -> int:
+        return self.candidate.position
 
 
 @dataclass(frozen=True, slots=True)
-class Fresh(Generic[C]):
+class Fresh(_Decided[C]):
     """The first copy of a new key: to be stored."""
 
-    candidate: C
-
-    @property
-    def source(self) -> str:
-        return self.candidate.source
-
-    @property
-    def position(self) -> int:
-        return self.candidate.position
-
 
 @dataclass(frozen=True, slots=True)
-class Duplicate(Generic[C]):
+class Duplicate(_Decided[C]):
     """An exact duplicate (or a copy of a purged key, which cannot be told apart): counted and dropped."""
 
-    candidate: C
-
-    @property
-    def source(self) -> str:
-        return self.candidate.source
-
-    @property
-    def position(self) -> int:
-        return self.candidate.position
-
 
 @dataclass(frozen=True, slots=True)
-class Conflict(Generic[C]):
+class Conflict(_Decided[C]):
     """The same key as a known one with other content: rejected with :func:`conflict_reason`."""
-
-    candidate: C
-
-    @property
-    def source(self) -> str:
-        return self.candidate.source
-
-    @property
-    def position(self) -> int:
-        return self.candidate.position
 
     @property
     def reason(self) -> str:
