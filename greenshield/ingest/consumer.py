@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -66,6 +67,10 @@ def worker_config(settings: Settings, bootstrap: str, client_id: str) -> dict[st
             "session.timeout.ms": 10_000, "heartbeat.interval.ms": 2_000, "max.poll.interval.ms": 300_000,
             "fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS}
 
+
+#: partition errors that mean "ask again shortly": its leader is being elected or not yet known here
+_LEADERLESS_ERRORS = ("NOT_LEADER_FOR_PARTITION", "NOT_LEADER_OR_FOLLOWER", "LEADER_NOT_AVAILABLE",
+                      "FENCED_LEADER_EPOCH", "UNKNOWN_LEADER_EPOCH")
 
 _REBALANCE_ERRORS = ("REBALANCE_IN_PROGRESS", "ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "_ASSIGNMENT_LOST",
                      "FENCED_INSTANCE_ID", "STALE_MEMBER_EPOCH")
@@ -153,15 +158,34 @@ class StreamConsumer:
         return self._asker
 
     def end_offsets(self, tps: Iterable[TP], timeout: float = 10.0) -> dict[TP, int]:
-        """The end offset of each partition, in one request per leader (ListOffsets of "latest")."""
+        """The end offset of each partition, in one request per leader (ListOffsets of "latest").
+
+        A partition whose leader is moving or not yet known (a topic just created, a
+        broker restarting) is asked again until ``timeout``; any other error raises.
+        """
         from confluent_kafka import OFFSET_END, KafkaException, TopicPartition
 
+        deadline = time.monotonic() + timeout
+        wanted = list(dict.fromkeys(tps))
         out: dict[TP, int] = {}
-        asked = [TopicPartition(t, n, OFFSET_END) for t, n in tps]
-        for p in self._ask().offsets_for_times(asked, timeout=timeout) if asked else []:
-            if p.error is not None:
-                raise KafkaException(p.error)
-            out[TP(p.topic, p.partition)] = int(p.offset)
+        pause = 0.05
+        while wanted:
+            left = max(deadline - time.monotonic(), 0.001)
+            asked = [TopicPartition(t, n, OFFSET_END) for t, n in wanted]
+            again: list[TP] = []
+            for p in self._ask().offsets_for_times(asked, timeout=left):
+                tp = TP(p.topic, p.partition)
+                if p.error is None:
+                    out[tp] = int(p.offset)
+                elif _leaderless(p.error) and time.monotonic() + pause < deadline:
+                    again.append(tp)
+                else:
+                    raise KafkaException(p.error)
+            if again:
+                log.info("event=offsets_retry reason=no_leader partitions=%d", len(again))
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+            wanted = again
         return out
 
     def position(self, tp: TP) -> int | None:
@@ -227,6 +251,10 @@ class StreamConsumer:
             log.error("event=kafka_fatal error=%s", err)
         else:
             log.warning("event=kafka_error error=%s", err)
+
+
+def _leaderless(err: Any) -> bool:
+    return hasattr(err, "name") and err.name() in _LEADERLESS_ERRORS
 
 
 def _rebalance(err: Any) -> bool:

@@ -41,6 +41,61 @@ class TestConfig:
             Consumer(config).close()  # an unknown or invalid property raises here
 
 
+class _Answer:
+    """One partition of an offsets answer, as librdkafka gives it."""
+
+    def __init__(self, topic: str, partition: int, offset: int, error: Any = None) -> None:
+        self.topic, self.partition, self.offset, self.error = topic, partition, offset, error
+
+
+class _Asker:
+    """Answers offset questions from a script: each call takes the next answer per partition."""
+
+    def __init__(self, script: dict[int, list[Any]]) -> None:
+        self.script, self.calls = script, []  # type: dict[int, list[Any]], list[list[int]]
+
+    def offsets_for_times(self, asked: list[Any], timeout: float) -> list[_Answer]:
+        self.calls.append([p.partition for p in asked])
+        out = []
+        for p in asked:
+            step = self.script[p.partition].pop(0)
+            out.append(_Answer(p.topic, p.partition, -1, step) if not isinstance(step, int)
+                       else _Answer(p.topic, p.partition, step))
+        return out
+
+
+class TestEndOffsets:
+    """A partition without a leader yet (a topic just created) is asked again; other errors raise."""
+
+    @pytest.fixture
+    def consumer(self) -> Any:
+        c = StreamConsumer(worker_config(Settings.from_env({}), "127.0.0.1:1", "t"))
+        yield c
+        c._asker = None
+        c.close()
+
+    def test_a_partition_without_a_leader_is_asked_again_alone(self, consumer: StreamConsumer) -> None:
+        from confluent_kafka import KafkaError
+
+        no_leader = KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION)
+        consumer._asker = asker = _Asker({0: [7], 1: [no_leader, KafkaError(KafkaError.LEADER_NOT_AVAILABLE), 9]})
+        got = consumer.end_offsets([TP("t", 0), TP("t", 1)], timeout=10.0)
+        assert got == {TP("t", 0): 7, TP("t", 1): 9}
+        assert asker.calls == [[0, 1], [1], [1]]
+
+    def test_other_errors_and_a_spent_budget_raise(self, consumer: StreamConsumer) -> None:
+        from confluent_kafka import KafkaError, KafkaException
+
+        consumer._asker = _Asker({0: [KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)]})
+        with pytest.raises(KafkaException, match="TOPIC_AUTHORIZATION_FAILED"):
+            consumer.end_offsets([TP("t", 0)], timeout=10.0)
+        consumer._asker = _Asker({0: [KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION)] * 100})
+        started = time.monotonic()
+        with pytest.raises(KafkaException, match="NOT_LEADER"):
+            consumer.end_offsets([TP("t", 0)], timeout=0.5)
+        assert time.monotonic() - started < 5.0
+
+
 def _read(consumer: StreamConsumer, n: int, timeout: float = 60.0) -> list[Record]:
     got: list[Record] = []
     deadline = time.monotonic() + timeout
