@@ -49,15 +49,15 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from greenshield.audit import tokens  # noqa: E402
-from greenshield.audit.pipeline import open_audit  # noqa: E402
-from greenshield.audit.store import Store  # noqa: E402
+from greenshield.store import tokens  # noqa: E402
+from greenshield.store.pipeline import open_audit  # noqa: E402
+from greenshield.store.database import Store  # noqa: E402
 from greenshield.demo.progress import Counters  # noqa: E402
 from greenshield.demo.streaming import KafkaSink, stream_day  # noqa: E402
-from greenshield.ingest.clients import common  # noqa: E402
-from greenshield.ingest.topics import admin_client, create_topics, topic_specs  # noqa: E402
+from greenshield.sdk.clients import common  # noqa: E402
+from greenshield.stream.topics import admin_client, create_topics, topic_specs  # noqa: E402
 from greenshield.settings import Settings  # noqa: E402
-from greenshield.share import outbox  # noqa: E402
+from greenshield.store import outbox  # noqa: E402
 from greenshield.share.scope import parse  # noqa: E402
 from greenshield.share.webhooks import violation_id  # noqa: E402
 from greenshield.simulate import Simulation  # noqa: E402

@@ -43,11 +43,11 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from greenshield.audit import tokens  # noqa: E402
-from greenshield.audit.pipeline import open_audit  # noqa: E402
-from greenshield.audit.pipeline import run as run_pipeline  # noqa: E402
-from greenshield.audit.store import SchemaError, Store  # noqa: E402
-from greenshield.audit.testing import settings_for  # noqa: E402
+from greenshield.store import tokens  # noqa: E402
+from greenshield.store.pipeline import open_audit  # noqa: E402
+from greenshield.store.pipeline import run as run_pipeline  # noqa: E402
+from greenshield.store.database import SchemaError, Store  # noqa: E402
+from greenshield.store.testing import settings_for  # noqa: E402
 from greenshield.devtools.process import stop_child  # noqa: E402
 from greenshield.rules.pack import default_pack  # noqa: E402
 

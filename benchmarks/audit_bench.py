@@ -50,14 +50,14 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from greenshield.audit.checkpoint import generate_private_key  # noqa: E402
-from greenshield.audit.entries import event_entry  # noqa: E402
-from greenshield.audit.intake import Intake  # noqa: E402
-from greenshield.audit.log import Policy, Sequencer, append  # noqa: E402
-from greenshield.audit.queries import record, trace_waybill  # noqa: E402
-from greenshield.audit.schema import RowKey  # noqa: E402
-from greenshield.audit.store import Store, insert_rows  # noqa: E402
-from greenshield.audit.testing import isolated_schema  # noqa: E402
+from greenshield.translog.checkpoint import generate_private_key  # noqa: E402
+from greenshield.translog.entries import event_entry  # noqa: E402
+from greenshield.store.intake_files import Intake  # noqa: E402
+from greenshield.store.audit_log import Policy, Sequencer, append  # noqa: E402
+from greenshield.store.queries import record, trace_waybill  # noqa: E402
+from greenshield.store.schema import RowKey  # noqa: E402
+from greenshield.store.database import Store, insert_rows  # noqa: E402
+from greenshield.store.testing import isolated_schema  # noqa: E402
 
 
 def entries(n: int) -> list[bytes]:
@@ -201,7 +201,7 @@ SAMPLE = ROOT / "tests" / "data" / "sample-day.jsonl"
 
 def sample_events(n: int) -> list[Any]:
     """``n`` parcel events of the sample day under fresh waybills and ids, decoded as the worker does."""
-    from greenshield.ingest.decode import Candidate, decode
+    from greenshield.stream.decode import Candidate, decode
 
     parcels = [d for d in map(orjson.loads, SAMPLE.read_bytes().splitlines()) if d["type"] != "registry"]
     lines: list[bytes] = []
@@ -216,7 +216,7 @@ def sample_events(n: int) -> list[Any]:
 
 def _built(ids: list[int], cands: list[Any]) -> tuple[list[tuple[Any, ...]], list[bytes]]:
     """(events rows, audit entries) of decoded events, by the store's own path (stream_sink.store_events)."""
-    from greenshield.audit.rows import event_values
+    from greenshield.store.rows import event_values
 
     built = [event_values(i, c.item, c.doc, c.digest, c.source, c.offset) for i, c in zip(ids, cands)]
     return [r for r, _ in built], [e for _, e in built]
@@ -225,9 +225,9 @@ def _built(ids: list[int], cands: list[Any]) -> tuple[list[tuple[Any, ...]], lis
 def store_round(url: str, cands: list[Any], batch: int, drop: tuple[str, ...] = (),
                 log: bool = True) -> dict[str, Clock]:
     """Per batch of ``cands``: build rows and entries, insert the events rows, append the entries (each timed)."""
-    from greenshield.audit import schema as t
-    from greenshield.audit.log import append_entries
-    from greenshield.audit.rows import EVENT_COLUMNS
+    from greenshield.store import schema as t
+    from greenshield.store.audit_log import append_entries
+    from greenshield.store.rows import EVENT_COLUMNS
 
     store = Store.open(url)
     for name in drop:
@@ -271,9 +271,9 @@ def _schema6_insert(conn: Any, table: sa.Table, columns: Sequence[str], rows: li
 
 def old_round(url: str, cands: list[Any], batch: int) -> dict[str, Clock]:
     """:func:`store_round` by the path before ADR 0004: event_row_entry dicts, text COPY, full sparse indexes."""
-    from greenshield.audit import schema as t
-    from greenshield.audit.merkle import leaf_hash
-    from greenshield.audit.rows import event_row_entry
+    from greenshield.store import schema as t
+    from greenshield.translog.merkle import leaf_hash
+    from greenshield.store.rows import event_row_entry
 
     store = Store.open(url)
     with store.write() as conn:
@@ -323,8 +323,8 @@ def _us(clock: Clock, us: float, server: bool) -> str:
 
 def bench_store(make_url: Iterator[str], n: int, batch: int, index_cost: bool, rounds: int,
                 compare: bool = False) -> None:
-    from greenshield.audit import schema as t
-    from greenshield.ingest.worker import tune_gc
+    from greenshield.store import schema as t
+    from greenshield.stream.worker import tune_gc
 
     tune_gc()  # as `greenshield worker` does
     cands = sample_events(n)

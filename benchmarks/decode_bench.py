@@ -1,7 +1,7 @@
 """Per-event cost of the worker's decode (validate + redact + keyed digest) and of ``check``'s line step.
 
 Method: the lines of a JSON Lines file (default: the sample day, repeated to about
-50,000 lines) go through ``greenshield.ingest.decode.decode`` (what the stream worker
+50,000 lines) go through ``greenshield.stream.decode.decode`` (what the stream worker
 runs per message) and through ``parse_line_plain`` alone; each is timed REPEAT times
 in CPU time (``time.process_time``, not wall: the machine is shared) and the best run
 is reported in µs per event.
@@ -29,7 +29,7 @@ def best_us(fn: Callable[[bytes], object], lines: list[bytes], repeat: int) -> f
 
 
 def main() -> int:
-    from greenshield.ingest.decode import decode
+    from greenshield.stream.decode import decode
     from greenshield.rules.parse import parse_line_plain
 
     ap = argparse.ArgumentParser(description=__doc__)

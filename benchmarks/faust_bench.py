@@ -4,14 +4,14 @@
 
 Why: the issue asked for the stream worker on faust-streaming with per-parcel state in
 a changelog-backed table; the worker is built on a plain kafka-python consumer group
-instead (greenshield/ingest/worker.py, "Why not faust"). This measures what faust
+instead (greenshield/stream/worker.py, "Why not faust"). This measures what faust
 itself costs on this machine, so that the choice rests on numbers.
 
 Method (one run, one broker, one machine):
 
 1. *Data*: ``stream_bench.dataset()`` parcel events (``--events``), produced beforehand
    through the SDK (``stream_bench.produce()``) to a fresh events topic (6 partitions,
-   prefix ``gs.fbench<hex>.``, made by ``greenshield.ingest.topics``). Not timed.
+   prefix ``gs.fbench<hex>.``, made by ``greenshield.stream.topics``). Not timed.
 2. *Baseline*: ``stream_bench.bare_consumer()`` (kafka-python, no group, all six
    partitions assigned) reads the topic to its end offsets, ``--bare-repeats`` times
    before and as many times after the faust runs; the ratios are to the median of all.
@@ -268,7 +268,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from stream_bench import bare_consumer, dataset, end_offsets, ensure_broker, produce  # type: ignore
 
-    from greenshield.ingest.topics import admin_client, create_topics, topic_specs
+    from greenshield.stream.topics import admin_client, create_topics, topic_specs
     from greenshield.settings import Settings
 
     variants = [v for v in args.variants.split(",") if v]

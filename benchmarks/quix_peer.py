@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from greenshield.audit import schema
+from greenshield.store import schema
 
 PEER_KEY = b"bench-peer-key"
 _DEVICE = ("machine_id", "vehicle_id")

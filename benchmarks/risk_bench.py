@@ -9,10 +9,10 @@
    run works on a fresh copy of it. ``--db URL --build`` builds it into ``URL`` instead (for
    PostgreSQL: a schema of one's own, ``?options=-csearch_path%3D<schema>``) if that is empty.
    The risk side tables are dropped first, so the index is always built from nothing.
-2. *Index*: :func:`greenshield.audit.risk_index.refresh` builds the risk side tables from
+2. *Index*: :func:`greenshield.store.risk_index.refresh` builds the risk side tables from
    the whole store (timed: the one-off cost for a store that never had them; afterwards each
    refresh only catches up the events since the last one).
-3. *Timing*: in one process, :func:`greenshield.audit.risk_report.risk_report` for each of
+3. *Timing*: in one process, :func:`greenshield.store.risk_report.risk_report` for each of
    the seven kinds at the latest parcel event (the current and the previous 30-day window,
    top 20) - from the side tables (new) and from ``events`` alone (``reference=True``, the
    computation before the side tables) - then :func:`grade_docs` for the month; each
@@ -42,9 +42,9 @@ from pathlib import Path
 
 def cached_store(parcels: int, seed: int, cache: Path) -> Path:
     """The simulated store for these parameters, built once (the embedded pipeline) and kept in ``cache``."""
-    from greenshield.audit.pipeline import open_audit
-    from greenshield.audit.pipeline import run as run_pipeline
-    from greenshield.audit.testing import settings_for
+    from greenshield.store.pipeline import open_audit
+    from greenshield.store.pipeline import run as run_pipeline
+    from greenshield.store.testing import settings_for
     from greenshield.rules.pack import default_pack
     from greenshield.simulate import generate_lines
 
@@ -68,9 +68,9 @@ def cached_store(parcels: int, seed: int, cache: Path) -> Path:
 
 def build_into(url: str, parcels: int, seed: int, cache: Path) -> None:
     """Build the simulated store into ``url`` (PostgreSQL: a schema of one's own) unless it holds events."""
-    from greenshield.audit.pipeline import open_audit
-    from greenshield.audit.pipeline import run as run_pipeline
-    from greenshield.audit.testing import settings_for
+    from greenshield.store.pipeline import open_audit
+    from greenshield.store.pipeline import run as run_pipeline
+    from greenshield.store.testing import settings_for
     from greenshield.rules.pack import default_pack
     from greenshield.simulate import generate_lines
 
@@ -108,9 +108,9 @@ def add_events(url: str, cache: Path, parcels: int, seed: int, after_s: int) -> 
     """Feed a later day's parcel events (no registry) into the store as the worker would; return those stored."""
     from datetime import datetime, timezone
 
-    from greenshield.audit.intake import Intake
-    from greenshield.audit.pipeline import open_audit
-    from greenshield.audit.testing import settings_for
+    from greenshield.store.intake_files import Intake
+    from greenshield.store.pipeline import open_audit
+    from greenshield.store.testing import settings_for
     from greenshield.simulate import generate_lines
 
     start = datetime.fromtimestamp(after_s + 3600, tz=timezone.utc)
@@ -129,7 +129,7 @@ def upgrade_copy(url: str) -> None:
     """A copy built by an older schema gets this one's new (empty) tables and version: risk reads none of them."""
     import sqlalchemy as sa
 
-    from greenshield.audit import schema as t
+    from greenshield.store import schema as t
 
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -146,10 +146,10 @@ def api_bench(cached: Path, repeat: int) -> None:
     from fastapi.testclient import TestClient
 
     from greenshield.api.app import create_app
-    from greenshield.audit import risk_index, tokens
-    from greenshield.audit.queries import record
-    from greenshield.audit.store import Store
-    from greenshield.audit.testing import settings_for
+    from greenshield.store import risk_index, tokens
+    from greenshield.store.queries import record
+    from greenshield.store.database import Store
+    from greenshield.store.testing import settings_for
     from greenshield.risk.model import KINDS
 
     work = Path(tempfile.mkdtemp(prefix="risk-api-bench-"))
@@ -188,10 +188,10 @@ def api_bench(cached: Path, repeat: int) -> None:
 
 
 def main() -> None:
-    from greenshield.audit import risk_index
-    from greenshield.audit.risk_report import grade_docs, risk_report
-    from greenshield.audit.store import Store
-    from greenshield.audit.verdicts import latest_parcel_instant
+    from greenshield.store import risk_index
+    from greenshield.store.risk_report import grade_docs, risk_report
+    from greenshield.store.database import Store
+    from greenshield.store.verdicts import latest_parcel_instant
     from greenshield.risk.credit import period_of
     from greenshield.risk.model import KINDS, default_model
 

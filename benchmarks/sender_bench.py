@@ -25,8 +25,8 @@ from pathlib import Path
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from greenshield.ingest.decode import Context, decode_message
-from greenshield.ingest.sender import Signer, Verifier
+from greenshield.stream.decode import Context, decode_message
+from greenshield.sdk.sender import Signer, Verifier
 
 MASTER = b"bench-master-sender-key"
 

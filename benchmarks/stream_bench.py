@@ -12,7 +12,7 @@ Method (one run, one broker, one machine):
    each value. Events/s = messages / wall time; CPU us/event = the process's CPU time
    (librdkafka's threads included) / messages. The same for a bare confluent-kafka
    ``Consumer`` (librdkafka, the worker's client since ADR 0005) with ``consume(5000)``.
-3. *Worker*: one :class:`~greenshield.ingest.worker.Worker` (the real one: decode,
+3. *Worker*: one :class:`~greenshield.stream.worker.Worker` (the real one: decode,
    redact, de-duplicate against the store, rule cores, store events + audit entries +
    violation changes, publish, commit offsets after the store commit) starts on the
    same topic with an empty store (``--db``: a SQLite file, or a PostgreSQL URL). Timed
@@ -61,12 +61,12 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from greenshield.audit.pipeline import open_audit  # noqa: E402
-from greenshield.ingest.metrics import WorkerMetrics  # noqa: E402
-from greenshield.ingest.producer import GreenShieldProducer  # noqa: E402
-from greenshield.ingest.topics import admin_client, create_topics, topic_specs  # noqa: E402
-from greenshield.ingest.state import PartitionState  # noqa: E402
-from greenshield.ingest.worker import Worker, tune_gc  # noqa: E402
+from greenshield.store.pipeline import open_audit  # noqa: E402
+from greenshield.stream.metrics import WorkerMetrics  # noqa: E402
+from greenshield.sdk.producer import GreenShieldProducer  # noqa: E402
+from greenshield.stream.topics import admin_client, create_topics, topic_specs  # noqa: E402
+from greenshield.stream.state import PartitionState  # noqa: E402
+from greenshield.stream.worker import Worker, tune_gc  # noqa: E402
 from greenshield.rules.pack import default_pack  # noqa: E402
 from greenshield.settings import Secret, Settings  # noqa: E402
 
@@ -250,8 +250,8 @@ class CpuParts:
     """
 
     def __init__(self, worker: Worker) -> None:
-        from greenshield.audit import stream_sink
-        from greenshield.ingest import decode as decode_module, worker as worker_module
+        from greenshield.store import intake_stream as stream_sink
+        from greenshield.stream import decode as decode_module, worker as worker_module
 
         self.spent: dict[str, float] = {}
         self.loop_thread: Any = None
@@ -327,7 +327,7 @@ def ab_runs(settings: Settings, db_arg: str, ends: dict[Any, int], tmp: Path, ro
     """Throughput with the store-writer thread off and on, alternating, each run on a fresh group and store."""
     from contextlib import ExitStack
 
-    from greenshield.audit.testing import isolated_schema
+    from greenshield.store.testing import isolated_schema
 
     total = sum(ends.values())
     results: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
@@ -379,7 +379,7 @@ class Phases:
                  "housekeeping": (worker, "_housekeeping"), "sequencer": (worker.audit.sequencer, "integrate"),
                  "release_quiet": (PartitionState, "release_quiet"), "tick": (worker.parts, "tick"),
                  "gauges": (worker, "_gauges")}
-        from greenshield.audit import stream_sink
+        from greenshield.store import intake_stream as stream_sink
 
         parts.update({"  digests": (stream_sink, "stored_digests"), "  store_events": (stream_sink, "store_events"),
                       "  prepare": (worker.parts, "prepare"), "  evaluate": (worker.parts, "evaluate")})
@@ -574,11 +574,11 @@ def latency(settings: Settings, db: str, probes: int, rate: float, load: float, 
 
 def budget(settings: Settings, db: str, events: list[bytes], batch: int) -> dict[str, float]:
     """Microseconds per event of the worker's per-event steps, each timed alone (no Kafka)."""
-    from greenshield.audit import schema as t
-    from greenshield.audit.log import append_entries
-    from greenshield.audit.rows import EVENT_COLUMNS, event_values
-    from greenshield.audit.store import insert_rows
-    from greenshield.ingest.decode import Candidate, decode
+    from greenshield.store import schema as t
+    from greenshield.store.audit_log import append_entries
+    from greenshield.store.rows import EVENT_COLUMNS, event_values
+    from greenshield.store.database import insert_rows
+    from greenshield.stream.decode import Candidate, decode
 
     audit = open_audit(settings, db)
     key, n = audit.hmac_key, len(events)

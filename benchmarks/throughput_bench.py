@@ -23,7 +23,7 @@ Method (one run, one broker, one machine, the same events for every row):
 4. *Peer*: the quixstreams app of ``benchmarks/quix_peer.py`` (a ``BatchingSink``
    writing the same rows by COPY; quixstreams commits offsets after the sink's
    flush), with the default checkpoint (5 s) and with ``commit_every=5000``.
-5. *Worker*: the installed :class:`~greenshield.ingest.worker.Worker`
+5. *Worker*: the installed :class:`~greenshield.stream.worker.Worker`
    (``stream_bench.run_worker``: the real one, everything it does) on SQLite (a temp
    file) and on PostgreSQL (a fresh schema of ``--pg-url``).
    Groups (peer, floor, worker) are timed from the start of the consuming loop (group
@@ -217,11 +217,11 @@ def child_worker(s: Settings, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def child_sequencer(s: Settings, spec: dict[str, Any]) -> dict[str, Any]:
-    from greenshield.audit.intake import Intake
-    from greenshield.audit.keys import signing_key
-    from greenshield.audit.log import Policy, Sequencer
-    from greenshield.audit.pipeline import open_audit
-    from greenshield.audit.store import Store
+    from greenshield.store.intake_files import Intake
+    from greenshield.translog.keys import signing_key
+    from greenshield.store.audit_log import Policy, Sequencer
+    from greenshield.store.pipeline import open_audit
+    from greenshield.store.database import Store
 
     _, lines = stream_bench.dataset(spec["entries"])
     audit = open_audit(s, spec["db"])
@@ -357,13 +357,13 @@ class Bench:
         return {**self.base, "kind": kind, "group": f"gs-tp-{tag}-{uuid.uuid4().hex[:6]}", **more}
 
     def pg_schema(self) -> Any:
-        from greenshield.audit.testing import isolated_schema
+        from greenshield.store.testing import isolated_schema
 
         return isolated_schema(self.args.pg_url)
 
     def prepare_store(self, url: str) -> None:
         """Create the store's tables (and the dev keys) before a worker starts: not timed, no race."""
-        from greenshield.audit.pipeline import open_audit
+        from greenshield.store.pipeline import open_audit
 
         open_audit(bench_settings(self.base), url).close()
 
@@ -548,7 +548,7 @@ def main() -> None:
     base = {"bootstrap": bootstrap, "data_dir": str(tmp / "data"), "prefix": f"gs.tp{uuid.uuid4().hex[:8]}.",
             "batch": args.batch}
     settings = bench_settings(base)
-    from greenshield.ingest.topics import admin_client, create_topics, topic_specs
+    from greenshield.stream.topics import admin_client, create_topics, topic_specs
 
     admin = admin_client(settings)
     create_topics(admin, topic_specs(settings))

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "tlog"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "translog"))
 from tlogworld import open_log  # noqa: E402
 
-from greenshield.audit.log import append  # noqa: E402
-from greenshield.audit.tiles import Tile, tiles_of  # noqa: E402
+from greenshield.store.audit_log import append  # noqa: E402
+from greenshield.translog.tiles import Tile, tiles_of  # noqa: E402
 
 
 def build(directory: Path, leaves: int) -> tuple[object, float]:

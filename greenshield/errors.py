@@ -26,12 +26,20 @@ class RulesError(GreenShieldError):
     """``greenshield.rules``: the rule core (parsing, timestamps, canonical forms, split checks)."""
 
 
-class AuditError(GreenShieldError):
-    """``greenshield.audit``: the store, the Merkle log, its proofs, checkpoints and keys."""
+class TranslogError(GreenShieldError):
+    """``greenshield.translog``: Merkle proofs, checkpoints, tiles and keys."""
 
 
-class IngestError(GreenShieldError):
-    """``greenshield.ingest``: the stream worker, topics, principals and the enterprise producer."""
+class StoreError(GreenShieldError):
+    """``greenshield.store``: the audit store's database and schema."""
+
+
+class StreamError(GreenShieldError):
+    """``greenshield.stream``: the stream worker, topics, control messages and principals."""
+
+
+class SdkError(GreenShieldError):
+    """``greenshield.sdk``: the enterprise producer and its signatures."""
 
 
 class ShareError(GreenShieldError):

@@ -40,12 +40,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "share")]
 import sqlalchemy as sa  # noqa: E402
 from sharekit import Receiver, department, publish, subscribe, wait_until  # noqa: E402
 
-from greenshield.audit import schema as t  # noqa: E402
-from greenshield.audit.store import Store  # noqa: E402
-from greenshield.share import tables as st  # noqa: E402
+from greenshield.store import schema as t  # noqa: E402
+from greenshield.store.database import Store  # noqa: E402
+from greenshield.store import sharing_tables as st  # noqa: E402
 from greenshield.devtools import kafka_broker as broker  # noqa: E402
-from greenshield.ingest import principals  # noqa: E402
-from greenshield.ingest.topics import admin_client, create_topics, topic_specs  # noqa: E402
+from greenshield.stream import principals  # noqa: E402
+from greenshield.stream.topics import admin_client, create_topics, topic_specs  # noqa: E402
 from greenshield.settings import Settings  # noqa: E402
 from greenshield.share.webhooks import violation_id  # noqa: E402
 
@@ -104,7 +104,7 @@ def main() -> int:
             admin.close()
         db = f"sqlite:///{work / 'store.db'}"
         store = Store.open(db)
-        from greenshield.audit import tokens
+        from greenshield.store import tokens
 
         tokens.ensure_tables(store)
         everyone = subscribe(store, department(store, "all", "all"), receiver.url)

@@ -25,7 +25,7 @@ import pytest
 SERVER_MARKERS = ("kafka", "postgres")
 
 
-from greenshield.ingest.testing import kafka_security  # noqa: E402
+from greenshield.stream.testing import kafka_security  # noqa: E402
 
 
 if os.environ.get("GREENSHIELD_TEST_KAFKA_CREDENTIALS", "").strip():

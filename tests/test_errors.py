@@ -55,8 +55,8 @@ def test_every_exception_class_derives_from_the_root() -> None:
 
 
 def test_stdlib_bases_kept() -> None:
-    from greenshield.audit.keys import KeyConfigError
-    from greenshield.audit.store import SchemaError
+    from greenshield.translog.keys import KeyConfigError
+    from greenshield.store.database import SchemaError
     from greenshield.rules.dedup import CanonicalError
     from greenshield.rules.timestamps import TimestampError
 

@@ -33,5 +33,5 @@ GET  /, /auditor, /static/...              regulator / auditor    the pages (sig
 Trace, sender and proof queries are written to the audit log (every request of an
 auditor token, and every trace). Modules: :mod:`~greenshield.api.app` (the one wiring
 function), :mod:`~greenshield.api.auth` (roles), :mod:`~greenshield.api.service` (state
-and upkeep), :mod:`~greenshield.api.ingest`, one ``routes_*`` module per resource.
+and upkeep), :mod:`~greenshield.api.intake`, one ``routes_*`` module per resource.
 """

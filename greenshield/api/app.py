@@ -26,11 +26,11 @@ from greenshield.api.limits import BodyGuard
 from greenshield.api.models import Health
 from greenshield.api.params import ERRORS, Json
 from greenshield.api.service import INGEST_MODES, Service, Upkeep
-from greenshield.audit import stats, tokens
-from greenshield.audit.keys import hmac_key, signing_key
-from greenshield.audit.log import Policy, Sequencer
-from greenshield.audit.pipeline import Audit, open_audit
-from greenshield.audit.store import Store
+from greenshield.store import stats, tokens
+from greenshield.translog.keys import hmac_key, signing_key
+from greenshield.store.audit_log import Policy, Sequencer
+from greenshield.store.pipeline import Audit, open_audit
+from greenshield.store.database import Store
 from greenshield.rules.pack import RulePack, default_pack
 from greenshield.settings import Settings
 

@@ -1,4 +1,4 @@
-"""``POST /v1/events``: batch ingest for enterprises without Kafka (see :mod:`greenshield.api.ingest`)."""
+"""``POST /v1/events``: batch ingest for enterprises without Kafka (see :mod:`greenshield.api.intake`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from greenshield.api.auth import Principal, require
 from greenshield.api.errors import ApiError
-from greenshield.api.ingest import ingest, split_body
+from greenshield.api.intake import ingest, split_body
 from greenshield.api.models import Error, IngestAnswer
 from greenshield.api.params import ERRORS, Json
 from greenshield.api.service import Service, service_of

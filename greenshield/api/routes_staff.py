@@ -17,7 +17,7 @@ from greenshield.api.auth import Principal, require
 from greenshield.api.errors import not_found
 from greenshield.api.params import BAD, ERRORS, NOT_FOUND, Json
 from greenshield.api.service import Service, service_of
-from greenshield.audit.staff_record import staff_record
+from greenshield.store.staff_record import staff_record
 
 router = APIRouter(tags=["traces"])
 

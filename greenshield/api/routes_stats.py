@@ -12,7 +12,7 @@ from greenshield.api.models import Stats
 from greenshield.api.params import BAD, ERRORS, RFC3339, Json, instant, since_text, until_text
 from greenshield.api.regions import prefecture_name
 from greenshield.api.service import Service, service_of
-from greenshield.audit import stats
+from greenshield.store import stats
 from greenshield.rules.catalog import SYSTEMS
 
 router = APIRouter(tags=["statistics"])

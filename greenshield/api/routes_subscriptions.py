@@ -14,8 +14,8 @@ from greenshield.api.auth import Principal, require
 from greenshield.api.errors import ApiError, bad_request, forbidden, not_found
 from greenshield.api.params import BAD, ERRORS, Json
 from greenshield.api.service import Service, service_of
-from greenshield.audit import tokens
-from greenshield.share import outbox
+from greenshield.store import tokens
+from greenshield.store import outbox
 from greenshield.share.scope import from_doc
 from greenshield.share.webhooks import check_callback, headers
 

@@ -19,10 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from greenshield.api.auth import Principal, require
 from greenshield.api.errors import ApiError, bad_request, not_found
 from greenshield.api.service import Service, service_of
-from greenshield.audit.checkpoint import Checkpoint, key_id
-from greenshield.audit.log import latest_checkpoint
-from greenshield.audit.tile_store import leaf_entries, tile_hashes
-from greenshield.audit.tiles import Tile, TilePathError, entry_bundle, parse_path
+from greenshield.translog.checkpoint import Checkpoint, key_id
+from greenshield.store.audit_log import latest_checkpoint
+from greenshield.store.tile_reads import leaf_entries, tile_hashes
+from greenshield.translog.tiles import Tile, TilePathError, entry_bundle, parse_path
 
 router = APIRouter(tags=["transparency log (C2SP tlog-tiles)"])
 NOTE_TYPE = "text/plain; charset=utf-8"

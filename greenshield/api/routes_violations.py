@@ -11,7 +11,7 @@ from greenshield.api.auth import Principal, require
 from greenshield.api.models import ViolationPage
 from greenshield.api.params import BAD, ERRORS, RFC3339, Json, decode_cursor, encode_cursor, instant, since_text, until_text
 from greenshield.api.service import Service, service_of
-from greenshield.audit.stats import ViolationFilter, violation_page
+from greenshield.store.stats import ViolationFilter, violation_page
 
 router = APIRouter(tags=["violations"])
 MAX_LIMIT = 1000

@@ -21,13 +21,13 @@ from typing import Any
 from starlette.requests import Request
 
 from greenshield.api.metrics import ApiMetrics
-from greenshield.audit import stats, tokens
-from greenshield.audit.log import Sequencer
-from greenshield.audit.pipeline import Audit
-from greenshield.audit.pipeline import run as run_pipeline
-from greenshield.audit.queries import record
-from greenshield.audit.store import Store
-from greenshield.audit.verdicts import last_evaluation
+from greenshield.store import stats, tokens
+from greenshield.store.audit_log import Sequencer
+from greenshield.store.pipeline import Audit
+from greenshield.store.pipeline import run as run_pipeline
+from greenshield.store.queries import record
+from greenshield.store.database import Store
+from greenshield.store.verdicts import last_evaluation
 from greenshield.risk.model import default_model, load_model
 from greenshield.rules.pack import RulePack
 from greenshield.settings import Settings
@@ -91,8 +91,8 @@ class Service:
         return self.producer
 
     def _connect(self) -> Any:
-        from greenshield.ingest.producer import GreenShieldProducer
-        from greenshield.ingest.sender import signer_for
+        from greenshield.sdk.producer import GreenShieldProducer
+        from greenshield.sdk.sender import signer_for
 
         s = self.settings
         # the service vouches for the enterprise of each token (checked before this): it signs as the system

@@ -89,11 +89,11 @@ def _dump(doc: Any) -> None:
 
 
 def verify(args: argparse.Namespace) -> int:
-    from greenshield.audit.checkpoint import CheckpointError, load_checkpoint_file
-    from greenshield.audit.keys import KeyConfigError, public_key
-    from greenshield.audit.log import Policy
-    from greenshield.audit.store import SchemaError, Store
-    from greenshield.audit.verify import verify as check
+    from greenshield.translog.checkpoint import CheckpointError, load_checkpoint_file
+    from greenshield.translog.keys import KeyConfigError, public_key
+    from greenshield.store.audit_log import Policy
+    from greenshield.store.database import SchemaError, Store
+    from greenshield.store.verify import verify as check
     from greenshield.settings import Settings
 
     try:
@@ -140,9 +140,9 @@ def _print_report(report: Any, as_json: bool) -> None:
 
 
 def checkpoint(args: argparse.Namespace) -> int:
-    from greenshield.audit.keys import KeyConfigError, public_key
-    from greenshield.audit.log import latest_checkpoint
-    from greenshield.audit.store import SchemaError, Store
+    from greenshield.translog.keys import KeyConfigError, public_key
+    from greenshield.store.audit_log import latest_checkpoint
+    from greenshield.store.database import SchemaError, Store
     from greenshield.settings import Settings
 
     try:
@@ -178,8 +178,8 @@ def checkpoint(args: argparse.Namespace) -> int:
 
 
 def rebuild_nodes(args: argparse.Namespace) -> int:
-    from greenshield.audit.log import rebuild_nodes as rebuild
-    from greenshield.audit.store import SchemaError, Store
+    from greenshield.store.audit_log import rebuild_nodes as rebuild
+    from greenshield.store.database import SchemaError, Store
     from greenshield.settings import Settings
 
     try:
@@ -196,9 +196,9 @@ def rebuild_nodes(args: argparse.Namespace) -> int:
 
 
 def proof(args: argparse.Namespace) -> int:
-    from greenshield.audit.log import latest_checkpoint, leaf_hashes, prove_inclusion
-    from greenshield.audit.proofs import InclusionProof
-    from greenshield.audit.store import SchemaError, Store
+    from greenshield.store.audit_log import latest_checkpoint, leaf_hashes, prove_inclusion
+    from greenshield.translog.proofs import InclusionProof
+    from greenshield.store.database import SchemaError, Store
     from greenshield.settings import Settings
 
     try:
@@ -229,8 +229,8 @@ def proof(args: argparse.Namespace) -> int:
 
 
 def consistency(args: argparse.Namespace) -> int:
-    from greenshield.audit.log import prove_consistency, root_at
-    from greenshield.audit.store import SchemaError, Store
+    from greenshield.store.audit_log import prove_consistency, root_at
+    from greenshield.store.database import SchemaError, Store
     from greenshield.settings import Settings
 
     try:
@@ -259,7 +259,7 @@ def consistency(args: argparse.Namespace) -> int:
 
 
 def check_proof(args: argparse.Namespace) -> int:
-    from greenshield.audit.proofs import check_proof_file
+    from greenshield.translog.proofs import check_proof_file
 
     valid, message = check_proof_file(args.file, args.public_key)
     print(message)
@@ -267,10 +267,10 @@ def check_proof(args: argparse.Namespace) -> int:
 
 
 def purge(args: argparse.Namespace) -> int:
-    from greenshield.audit.keys import KeyConfigError
-    from greenshield.audit.pipeline import open_audit
-    from greenshield.audit.retention import purge as erase
-    from greenshield.audit.store import SchemaError
+    from greenshield.translog.keys import KeyConfigError
+    from greenshield.store.pipeline import open_audit
+    from greenshield.store.retention import purge as erase
+    from greenshield.store.database import SchemaError
     from greenshield.settings import Settings
 
     try:

@@ -28,9 +28,9 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import orjson
 
-    from greenshield.audit import queries
-    from greenshield.audit.credit_log import stored_grades
-    from greenshield.audit.risk_report import record_credit
+    from greenshield.store import queries
+    from greenshield.store.credit_log import stored_grades
+    from greenshield.store.risk_report import record_credit
     from greenshield.commands.risk import as_of_seconds, open_for, publish
     from greenshield.risk.credit import period_bounds, period_of
     from greenshield.rules.timestamps import TimestampError

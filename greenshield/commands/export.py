@@ -37,7 +37,7 @@ def _fail(message: str, code: int = USAGE_ERROR) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenshield.audit.pipeline import open_audit
+    from greenshield.store.pipeline import open_audit
     from greenshield.rules.timestamps import parse_instant
     from greenshield.settings import Settings
 
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read(audit: Any, args: argparse.Namespace, window: Any) -> tuple[list[dict[str, Any]] | None, dict[str, Any]]:
-    from greenshield.audit import epcis_events
+    from greenshield.store import epcis_events
     from greenshield.rules.timestamps import format_utc_exact
 
     with audit.store.read() as conn:
@@ -87,7 +87,7 @@ def _render(events: list[dict[str, Any]]) -> bytes:
 
 
 def _record(audit: Any, params: dict[str, Any], count: int) -> None:
-    from greenshield.audit import queries
+    from greenshield.store import queries
 
     queries.record(audit.store, "export.epcis", params, count)
 

@@ -27,12 +27,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenshield.audit import tokens
-    from greenshield.audit.store import Store
-    from greenshield.ingest.topics import TopicsError, ensure_topics
+    from greenshield.store import tokens
+    from greenshield.store.database import Store
+    from greenshield.stream.topics import TopicsError, ensure_topics
     from greenshield.settings import Settings
-    from greenshield.share.metrics import NotifierMetrics
-    from greenshield.share.notifier import Notifier, consumer_of
+    from greenshield.notifier.metrics import NotifierMetrics
+    from greenshield.notifier.service import Notifier, consumer_of
 
     try:
         settings = Settings.from_env()

@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
         "replay", help="replay event files through Kafka and finalise the stream's verdict at --as-of",
         description="Send the files' events like `send`, then put a signed control message on every partition "
                     "of the events topic that advances each partition's stream clock to --as-of (see "
-                    "greenshield/ingest/control.py), signed with the control key, the system's own identity: "
+                    "greenshield/stream/control.py), signed with the control key, the system's own identity: "
                     "GREENSHIELD_CONTROL_KEY, or in development the data directory's control.key (made on first "
                     "use, shared with the workers of the same data directory; production mode requires the "
                     "variable). "
@@ -36,10 +36,10 @@ def run(args: argparse.Namespace) -> int:
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    from greenshield.audit.keys import with_system_keys
+    from greenshield.translog.keys import with_system_keys
     from greenshield.commands.send import make_producer, send_all
-    from greenshield.ingest.clients import RELIABLE_PRODUCER, common
-    from greenshield.ingest.control import send_advance
+    from greenshield.sdk.clients import RELIABLE_PRODUCER, common
+    from greenshield.stream.control import send_advance
     from greenshield.rules.timestamps import parse_instant
     from greenshield.settings import Settings
 

@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
 
 def open_for(args: argparse.Namespace, command: str) -> Any:
     """(settings, audit, model) or an error message; shared with ``greenshield credit``."""
-    from greenshield.audit.pipeline import open_audit
+    from greenshield.store.pipeline import open_audit
     from greenshield.settings import Settings
 
     try:
@@ -46,7 +46,7 @@ def open_for(args: argparse.Namespace, command: str) -> Any:
 
 
 def as_of_seconds(conn: Any, text: str | None) -> int | None:
-    from greenshield.audit.verdicts import latest_parcel_instant
+    from greenshield.store.verdicts import latest_parcel_instant
     from greenshield.rules.timestamps import parse_instant
 
     if text:
@@ -56,7 +56,7 @@ def as_of_seconds(conn: Any, text: str | None) -> int | None:
 
 
 def publish(settings: Any, warnings: list[dict[str, Any]], bootstrap: str | None, command: str) -> bool:
-    from greenshield.risk.publish import publish_warnings
+    from greenshield.stream.warnings_topic import publish_warnings
 
     try:
         sent = publish_warnings(settings, warnings, bootstrap)
@@ -70,8 +70,8 @@ def publish(settings: Any, warnings: list[dict[str, Any]], bootstrap: str | None
 def run(args: argparse.Namespace) -> int:
     import orjson
 
-    from greenshield.audit import queries, risk_index
-    from greenshield.audit.risk_report import record_risk_warnings, risk_report
+    from greenshield.store import queries, risk_index
+    from greenshield.store.risk_report import record_risk_warnings, risk_report
     from greenshield.risk.model import parse_span
     from greenshield.rules.timestamps import TimestampError
 

@@ -91,7 +91,7 @@ def total_size(paths: list[str]) -> int | None:
 
 def send_files(producer: Any, paths: list[str], progress: Progress, log: IO[str] | None = None) -> SendStats:
     """Send every valid line of every file through ``producer``; report invalid ones to ``log`` (stderr)."""
-    from greenshield.ingest.producer import InvalidEvent
+    from greenshield.sdk.producer import InvalidEvent
 
     log = log or sys.stderr
     stats = SendStats()
@@ -114,10 +114,10 @@ def send_files(producer: Any, paths: list[str], progress: Progress, log: IO[str]
 
 def make_producer(args: argparse.Namespace, settings: Any) -> Any:
     """The SDK producer of ``send``/``replay``, once the events and registry topics are known to exist
-    (raises :class:`~greenshield.ingest.topics.TopicsError` naming the missing ones and the fix)."""
-    from greenshield.ingest.producer import GreenShieldProducer
-    from greenshield.ingest.sender import signer_for
-    from greenshield.ingest.topics import ensure_topics
+    (raises :class:`~greenshield.stream.topics.TopicsError` naming the missing ones and the fix)."""
+    from greenshield.sdk.producer import GreenShieldProducer
+    from greenshield.sdk.sender import signer_for
+    from greenshield.stream.topics import ensure_topics
 
     # an enterprise's login may see only the events topic (it never writes the registry)
     ensure_topics(settings, ("events",) if settings.enterprise_id else ("events", "registry"), args.bootstrap)
@@ -136,7 +136,7 @@ def send_all(command: str, producer: Any, args: argparse.Namespace) -> SendStats
     """
     from kafka.errors import KafkaError
 
-    from greenshield.ingest.producer import DeliveryError
+    from greenshield.sdk.producer import DeliveryError
 
     progress = Progress(total_size(args.files), enabled=not args.no_progress)
     try:

@@ -59,6 +59,6 @@ def run(args: argparse.Namespace) -> int:
 
 def check_streaming_topics(settings: Any) -> None:
     """Streaming ingest publishes events, registry records and rejects: their topics must exist as specified."""
-    from greenshield.ingest.topics import ensure_topics
+    from greenshield.stream.topics import ensure_topics
 
     ensure_topics(settings, ("events", "registry", "rejects"), client_id="greenshield-serve")

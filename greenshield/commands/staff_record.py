@@ -27,9 +27,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenshield.audit import queries
-    from greenshield.audit.pipeline import open_audit
-    from greenshield.audit.staff_record import staff_record
+    from greenshield.store import queries
+    from greenshield.store.pipeline import open_audit
+    from greenshield.store.staff_record import staff_record
     from greenshield.settings import Settings
 
     if _STAFF.fullmatch(args.staff_id) is None:

@@ -48,8 +48,8 @@ def _db(p: argparse.ArgumentParser) -> None:
 
 
 def _open(args: argparse.Namespace, action: str) -> Any:
-    from greenshield.audit import tokens
-    from greenshield.audit.store import Store
+    from greenshield.store import tokens
+    from greenshield.store.database import Store
     from greenshield.settings import Settings
 
     try:
@@ -63,8 +63,8 @@ def _open(args: argparse.Namespace, action: str) -> Any:
 
 
 def create(args: argparse.Namespace) -> int:
-    from greenshield.audit import tokens
-    from greenshield.share import outbox
+    from greenshield.store import tokens
+    from greenshield.store import outbox
     from greenshield.share.scope import parse
     from greenshield.share.webhooks import check_callback
 
@@ -91,7 +91,7 @@ def create(args: argparse.Namespace) -> int:
 
 def list_(args: argparse.Namespace) -> int:
     from greenshield.commands.tables import render
-    from greenshield.share import outbox
+    from greenshield.store import outbox
 
     store, _ = _open(args, "list")
     if store is None:
@@ -112,7 +112,7 @@ def list_(args: argparse.Namespace) -> int:
 
 
 def change(args: argparse.Namespace) -> int:
-    from greenshield.share import outbox
+    from greenshield.store import outbox
 
     store, _ = _open(args, args.action)
     if store is None:

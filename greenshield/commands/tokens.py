@@ -9,7 +9,7 @@ from typing import Any
 from greenshield.commands.startup import STARTUP_ERRORS
 from greenshield.errors import USAGE_ERROR
 
-ROLES = ("enterprise", "regulator", "registrar", "auditor", "department")  # = greenshield.audit.tokens.ROLES (a test checks)
+ROLES = ("enterprise", "regulator", "registrar", "auditor", "department")  # = greenshield.store.tokens.ROLES (a test checks)
 
 
 def register(sub: Any) -> None:
@@ -45,8 +45,8 @@ def _db(p: argparse.ArgumentParser) -> None:
 
 
 def _open(args: argparse.Namespace, action: str) -> Any:
-    from greenshield.audit import tokens
-    from greenshield.audit.store import Store
+    from greenshield.store import tokens
+    from greenshield.store.database import Store
     from greenshield.settings import Settings
 
     try:
@@ -59,7 +59,7 @@ def _open(args: argparse.Namespace, action: str) -> Any:
 
 
 def create(args: argparse.Namespace) -> int:
-    from greenshield.audit import tokens
+    from greenshield.store import tokens
     from greenshield.share.scope import parse
 
     try:
@@ -83,7 +83,7 @@ def create(args: argparse.Namespace) -> int:
 
 
 def revoke(args: argparse.Namespace) -> int:
-    from greenshield.audit import tokens
+    from greenshield.store import tokens
 
     store = _open(args, "revoke")
     if store is None:
@@ -100,7 +100,7 @@ def revoke(args: argparse.Namespace) -> int:
 
 
 def list_(args: argparse.Namespace) -> int:
-    from greenshield.audit import tokens
+    from greenshield.store import tokens
     from greenshield.commands.tables import render
 
     store = _open(args, "list")

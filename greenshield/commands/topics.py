@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
-    from greenshield.ingest.topics import TopicsError, admin_client, check_topics, create_topics, topic_specs
+    from greenshield.stream.topics import TopicsError, admin_client, check_topics, create_topics, topic_specs
     from greenshield.settings import Settings
 
     try:

@@ -38,8 +38,8 @@ def _target(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenshield.audit import queries
-    from greenshield.audit.pipeline import open_audit
+    from greenshield.store import queries
+    from greenshield.store.pipeline import open_audit
     from greenshield.rules.timestamps import parse_instant
     from greenshield.settings import Settings
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _query(audit: Any, target: str, args: argparse.Namespace, window: Any, queries: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    from greenshield.privacy import id_hash, mask_id_number
+    from greenshield.rules.privacy import id_hash, mask_id_number
     from greenshield.rules.documents import trim
     from greenshield.rules.timestamps import format_utc_exact
 

@@ -26,8 +26,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import orjson
 
-    from greenshield.audit import queries
-    from greenshield.audit.pipeline import open_audit
+    from greenshield.store import queries
+    from greenshield.store.pipeline import open_audit
     from greenshield.commands.tables import render
     from greenshield.rules.timestamps import format_utc_exact, parse_instant
     from greenshield.settings import Settings

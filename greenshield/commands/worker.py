@@ -30,12 +30,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenshield.audit.keys import with_system_keys
-    from greenshield.audit.pipeline import open_audit
-    from greenshield.ingest.metrics import WorkerMetrics
-    from greenshield.ingest.topics import TopicsError, ensure_topics
-    from greenshield.ingest.worker import Worker, tune_gc
-    from greenshield.ingest.writer import writer_thread_wanted
+    from greenshield.translog.keys import with_system_keys
+    from greenshield.store.pipeline import open_audit
+    from greenshield.stream.metrics import WorkerMetrics
+    from greenshield.stream.topics import TopicsError, ensure_topics
+    from greenshield.stream.worker import Worker, tune_gc
+    from greenshield.stream.writer import writer_thread_wanted
     from greenshield.rules.pack import default_pack, load_pack
     from greenshield.settings import Settings
 

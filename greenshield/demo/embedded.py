@@ -1,15 +1,15 @@
 """The demo without Kafka: events go straight into the SQLite store through the embedded pipeline.
 
-This is ``greenshield run``'s pipeline (:mod:`greenshield.audit.intake`,
-:mod:`greenshield.audit.verdicts`), fed a little at a time instead of a file at once:
+This is ``greenshield run``'s pipeline (:mod:`greenshield.store.intake_files`,
+:mod:`greenshield.store.verdicts`), fed a little at a time instead of a file at once:
 
-* :meth:`EmbeddedPipeline.feed` stores lines with :class:`~greenshield.audit.intake.Intake`
+* :meth:`EmbeddedPipeline.feed` stores lines with :class:`~greenshield.store.intake_files.Intake`
   (validate, redact, de-duplicate, events and audit entries in one transaction);
 * :meth:`EmbeddedPipeline.evaluate` brings the verdict up to the latest stored parcel
-  event with :class:`~greenshield.audit.verdicts.Evaluator`, as ``run`` does.
+  event with :class:`~greenshield.store.verdicts.Evaluator`, as ``run`` does.
 
 Only *which* parcels are re-evaluated differs. ``run``'s
-:func:`~greenshield.audit.verdicts.affected` takes every parcel with an event in
+:func:`~greenshield.store.verdicts.affected` takes every parcel with an event in
 ``[previous as_of - longest deadline, as_of]``: right for a file at once, but a
 streamed day re-evaluates nearly every parcel each second (the longest deadline is
 24 h, and a compressed day is younger than that), about 10 s a round at 5,000
@@ -34,10 +34,10 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greenshield.audit import schema as t
-from greenshield.audit.intake import Intake, IntakeStats
-from greenshield.audit.pipeline import Audit
-from greenshield.audit.verdicts import Changes, Clock, Evaluator, affected, last_evaluation, latest_parcel_instant
+from greenshield.store import schema as t
+from greenshield.store.intake_files import Intake, IntakeStats
+from greenshield.store.pipeline import Audit
+from greenshield.store.verdicts import Changes, Clock, Evaluator, affected, last_evaluation, latest_parcel_instant
 from greenshield.rules.pack import RulePack
 from greenshield.rules.timestamps import Instant
 

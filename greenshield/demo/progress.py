@@ -20,8 +20,8 @@ from typing import IO
 
 import sqlalchemy as sa
 
-from greenshield.audit import schema as t
-from greenshield.audit.store import Store
+from greenshield.store import schema as t
+from greenshield.store.database import Store
 from greenshield.rules.catalog import SYSTEMS
 
 SAFETY_SYSTEMS = ("RN", "IN", "XR")  # 实名收寄, 收寄验视, 过机安检: the three safety systems

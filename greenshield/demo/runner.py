@@ -168,7 +168,7 @@ class Demo:
         return status
 
     def _settings(self) -> None:
-        from greenshield.audit.keys import KeyConfigError, control_key, sender_key
+        from greenshield.translog.keys import KeyConfigError, control_key, sender_key
         from greenshield.settings import Secret, Settings
 
         o = self.o
@@ -199,10 +199,10 @@ class Demo:
 
     def _store(self) -> dict[str, str]:
         """Create the store and the keys before any child opens them; issue the demo's tokens."""
-        from greenshield.audit import stats, tokens
-        from greenshield.audit.keys import KeyConfigError
-        from greenshield.audit.pipeline import open_audit
-        from greenshield.audit.store import SchemaError
+        from greenshield.store import stats, tokens
+        from greenshield.translog.keys import KeyConfigError
+        from greenshield.store.pipeline import open_audit
+        from greenshield.store.database import SchemaError
 
         try:
             audit = open_audit(self.settings)
@@ -221,7 +221,7 @@ class Demo:
     def _kafka(self, earlier_broker: dict[str, Any] | None) -> None:
         from kafka.errors import KafkaError
 
-        from greenshield.ingest.topics import TopicsError, admin_client, create_topics, topic_specs
+        from greenshield.stream.topics import TopicsError, admin_client, create_topics, topic_specs
 
         o, s = self.o, self.settings
         if o.bootstrap:
@@ -375,7 +375,7 @@ class Demo:
             self._next_steps(sample)
 
     def _delete_topics(self) -> None:
-        from greenshield.ingest.topics import admin_client, topic_specs
+        from greenshield.stream.topics import admin_client, topic_specs
 
         try:
             admin = admin_client(self.settings, self.broker.bootstrap if self.broker else None, "greenshield-demo-admin")

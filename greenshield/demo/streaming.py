@@ -7,7 +7,7 @@ day of 5,000 parcels (about 55,000 lines) takes about 9 minutes at 100/s. When t
 sink falls behind by more than a second's worth, the pace carries on from there
 instead of bursting.
 
-Kafka mode ends with replay's control message (:mod:`greenshield.ingest.control`):
+Kafka mode ends with replay's control message (:mod:`greenshield.stream.control`):
 after every line is acknowledged, each partition's stream clock is advanced to the
 time of the last line sent, so deadlines up to then are final (the watermark would
 otherwise trail the allowed lateness behind), and the demo waits until the worker
@@ -107,8 +107,8 @@ class KafkaSink:
     """Lines to the events and registry topics with the enterprise SDK (:class:`GreenShieldProducer`)."""
 
     def __init__(self, settings: Any, bootstrap: str, counters: Counters) -> None:
-        from greenshield.ingest.producer import GreenShieldProducer
-        from greenshield.ingest.sender import signer_for
+        from greenshield.sdk.producer import GreenShieldProducer
+        from greenshield.sdk.sender import signer_for
 
         self.settings = settings
         self.bootstrap = bootstrap
@@ -120,7 +120,7 @@ class KafkaSink:
         self.lag: int | None = None
 
     def feed(self, lines: list[bytes]) -> None:
-        from greenshield.ingest.producer import InvalidEvent
+        from greenshield.sdk.producer import InvalidEvent
 
         for line in lines:
             try:
@@ -138,8 +138,8 @@ class KafkaSink:
         """Flush, advance every partition's clock to ``as_of_ms``, wait for the worker to commit everything."""
         from kafka import KafkaProducer
 
-        from greenshield.ingest.clients import RELIABLE_PRODUCER, common
-        from greenshield.ingest.control import send_advance
+        from greenshield.sdk.clients import RELIABLE_PRODUCER, common
+        from greenshield.stream.control import send_advance
 
         s = self.settings
         self.counters.phase = "waiting for Kafka to acknowledge every event"
@@ -185,8 +185,8 @@ class _GroupLag:
     def __enter__(self) -> _GroupLag:
         from kafka import KafkaConsumer, TopicPartition
 
-        from greenshield.ingest.clients import common
-        from greenshield.ingest.topics import admin_client
+        from greenshield.sdk.clients import common
+        from greenshield.stream.topics import admin_client
 
         s = self.settings
         self.admin = admin_client(s, self.bootstrap, "greenshield-demo-admin")

@@ -138,7 +138,7 @@ def probe(bootstrap: str, *, timeout: float = 10.0, roundtrip: bool = False, gro
     ms = max(1000, int(timeout * 1000))
     with _kafka_logs_silenced():
         try:
-            from greenshield.ingest.clients import security_options
+            from greenshield.sdk.clients import security_options
 
             admin = KafkaAdminClient(
                 **security_options(security or {}),

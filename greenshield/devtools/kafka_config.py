@@ -209,7 +209,7 @@ ADMIN_USER = "admin"
 
 def admin_password(cfg: BrokerConfig) -> str:
     """The super user's password, made (with its credentials file) on the first secure start."""
-    from greenshield.ingest.principals import write_private
+    from greenshield.stream.principals import write_private
 
     path = cfg.admin_credentials
     if not path.exists():

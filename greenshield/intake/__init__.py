@@ -5,5 +5,5 @@ candidate (BOM, blank lines, parse and validate, keyed digest; redaction on dema
 :mod:`~greenshield.intake.classify` decides each candidate against the keys already
 known (new, exact duplicate, conflicting duplicate), :mod:`~greenshield.intake.decisions`
 holds the decision types. The store writes a batch of decisions
-(:func:`greenshield.audit.batch_store.store_batch`); entry points load, call, store, commit.
+(:func:`greenshield.store.batches.store_batch`); entry points load, call, store, commit.
 """

@@ -4,7 +4,7 @@ Per line (contract §2, §7): the BOM of a file's first line is dropped, a blank
 is skipped, the line is parsed and validated (:func:`greenshield.rules.parse.parse_line_plain`),
 and a valid one gets the digest of its original content. Personal data is redacted on
 demand, before anything is stored (:meth:`Line.doc`) or rejected (:meth:`Line.rejected_payload`).
-The worker reads Kafka messages with its own decoder (:mod:`greenshield.ingest.decode`:
+The worker reads Kafka messages with its own decoder (:mod:`greenshield.stream.decode`:
 headers, control messages, tombstones, topics), whose candidates the same classifier takes.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from greenshield.intake.decisions import Conflict, Digest, Key, Rejected
 from greenshield.intake.digest import Digester, keyed_digester, unkeyed_digest
-from greenshield.privacy import redact_event, redact_rejected
+from greenshield.rules.privacy import redact_event, redact_rejected
 from greenshield.rules.dedup import CanonicalError
 from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.parse import is_blank, parse_line_plain

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from greenshield.privacy import redact_rejected
+from greenshield.rules.privacy import redact_rejected
 from greenshield.rules.dedup import CanonicalError, Deduplicator, Seen, conflict_reason
 from greenshield.rules.engine import PackFor, RuleCore
 from greenshield.rules.model import Event, RegistryRecord, Rejection, Violation

@@ -6,7 +6,7 @@ and a registry record's ``person`` (revision 2 §8.2) to its keyed hash and mask
 Total: any bytes give an accepted value or a Rejection, never a raise; a reason
 names the field and the fault, never echoes a string value, and is at most
 :data:`MAX_REASON` characters; a rejected line's payload is masked
-(:func:`greenshield.privacy.redact_rejected`). :func:`decode_stored` re-reads the
+(:func:`greenshield.rules.privacy.redact_rejected`). :func:`decode_stored` re-reads the
 store's own documents with the same parser.
 """
 
@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import orjson
 
-from greenshield.privacy import id_hash, mask_id_number, redact_rejected
+from greenshield.rules.privacy import id_hash, mask_id_number, redact_rejected
 from greenshield.rules.documents import DOCUMENTS, document_well_formed, trim
 from greenshield.rules.formats import (
     ENTITIES, EVENT_ID as _EVENT_ID, FORMATS, PERSON_STATUSES, REGION as _REGION, SENDER_FIELDS, STATUSES,

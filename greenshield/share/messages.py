@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from greenshield.audit.entries import canonical
+from greenshield.translog.entries import canonical
 from greenshield.share.scope import Facts
 from greenshield.share.webhooks import message_id, payload, violation_id
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from greenshield.audit import tokens
-from greenshield.audit.pipeline import open_audit
-from greenshield.audit.pipeline import run as run_pipeline
-from greenshield.audit.store import Store
-from greenshield.audit.testing import settings_for
+from greenshield.store import tokens
+from greenshield.store.pipeline import open_audit
+from greenshield.store.pipeline import run as run_pipeline
+from greenshield.store.database import Store
+from greenshield.store.testing import settings_for
 from greenshield.rules.pack import default_pack
 from greenshield.settings import Settings
 from greenshield.share.scope import Scope

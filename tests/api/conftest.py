@@ -17,8 +17,8 @@ if _HERE not in sys.path:
 from apiworld import World, copy_store, make_tokens, seed_store, simulated_day  # noqa: E402
 
 from greenshield.api.app import create_app  # noqa: E402
-from greenshield.audit.store import Store  # noqa: E402
-from greenshield.audit.testing import settings_for  # noqa: E402
+from greenshield.store.database import Store  # noqa: E402
+from greenshield.store.testing import settings_for  # noqa: E402
 
 
 @pytest.fixture(scope="session")

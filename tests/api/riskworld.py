@@ -18,12 +18,12 @@ from typing import Any
 
 import orjson
 
-from greenshield.audit.pipeline import open_audit
-from greenshield.audit.pipeline import run as run_pipeline
-from greenshield.audit.risk_report import record_credit, record_risk_warnings
-from greenshield.audit.stats import prefecture_of
-from greenshield.audit.testing import settings_for
-from greenshield.audit.verdicts import latest_parcel_instant
+from greenshield.store.pipeline import open_audit
+from greenshield.store.pipeline import run as run_pipeline
+from greenshield.store.risk_report import record_credit, record_risk_warnings
+from greenshield.store.stats import prefecture_of
+from greenshield.store.testing import settings_for
+from greenshield.store.verdicts import latest_parcel_instant
 from greenshield.risk.model import KINDS, load_model
 from greenshield.rules.pack import default_pack
 from greenshield.settings import Settings

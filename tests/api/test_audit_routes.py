@@ -8,11 +8,11 @@ import hashlib
 import sqlalchemy as sa
 from apiworld import World
 
-from greenshield.audit import schema as t
-from greenshield.audit.checkpoint import Checkpoint, verify_checkpoint
-from greenshield.audit.entries import loads
-from greenshield.audit.keys import public_key
-from greenshield.audit.proofs import check_proof_document
+from greenshield.store import schema as t
+from greenshield.translog.checkpoint import Checkpoint, verify_checkpoint
+from greenshield.translog.entries import loads
+from greenshield.translog.keys import public_key
+from greenshield.translog.proofs import check_proof_document
 
 
 class TestCheckpoints:

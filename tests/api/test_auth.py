@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from apiworld import World
 
-from greenshield.audit import tokens
+from greenshield.store import tokens
 
 ROUTES = {  # a request of each endpoint, and the roles that may make it
     ("GET", "/v1/violations"): {"regulator", "enterprise"},

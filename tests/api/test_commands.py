@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from greenshield import cli
-from greenshield.audit import tokens
-from greenshield.audit.store import Store
+from greenshield.store import tokens
+from greenshield.store.database import Store
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from apiworld import copy_store, make_tokens
 
-from greenshield.audit.store import Store
+from greenshield.store.database import Store
 from greenshield.devtools.process import stop_child
 
 ROOT = Path(__file__).resolve().parents[2]

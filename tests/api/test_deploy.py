@@ -15,9 +15,9 @@ from apiworld import World
 from prometheus_client import generate_latest
 
 from greenshield.api.metrics import ApiMetrics
-from greenshield.ingest.metrics import WorkerMetrics
+from greenshield.stream.metrics import WorkerMetrics
 from greenshield.settings import Settings
-from greenshield.share.metrics import NotifierMetrics
+from greenshield.notifier.metrics import NotifierMetrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 

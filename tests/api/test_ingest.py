@@ -13,8 +13,8 @@ from apiworld import ENTERPRISE, World, copy_store, make_tokens
 from fastapi.testclient import TestClient
 
 from greenshield.api.app import create_app
-from greenshield.audit import schema as t
-from greenshield.audit.store import Store
+from greenshield.store import schema as t
+from greenshield.store.database import Store
 
 ID_NUMBER = "330200195302199992"
 
@@ -226,7 +226,7 @@ class TestStreamingFailures:
         send waiting for metadata) and a failed delivery answer 503 with Retry-After (the timeout was a 500)."""
         from kafka.errors import KafkaTimeoutError
 
-        from greenshield.ingest.producer import DeliveryError, DeliveryTimeout
+        from greenshield.sdk.producer import DeliveryError, DeliveryTimeout
 
         raised = {"timeout": DeliveryTimeout("1 of 1 message(s) not acknowledged within 30 s"),
                   "kafka_timeout": KafkaTimeoutError("Failed to update metadata after 60.0 secs."),
@@ -269,7 +269,7 @@ class TestStreamingFailures:
 class TestUpkeep:
     def test_upkeep_never_evaluates_events_it_did_not_ingest(self, world: World) -> None:
         """Events stored by another writer (a stream worker) get no verdict from the service's upkeep."""
-        from greenshield.audit.intake import Intake
+        from greenshield.store.intake_files import Intake
 
         service = world.client.app.state.service  # type: ignore[attr-defined]
         Intake(world.store, service.audit.hmac_key).feed([json.dumps(acceptance("up-1", "WBUPKEEP0001")).encode()],

@@ -21,7 +21,7 @@ from apiworld import copy_store, make_tokens
 
 from greenshield.api.app import create_app
 from greenshield.api.limits import server_config
-from greenshield.audit.store import Store
+from greenshield.store.database import Store
 from greenshield.settings import Settings
 
 SMALL, INGEST, HEADER_S, BODY_S = 4096, 64 * 1024, 2, 2

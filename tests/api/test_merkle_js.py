@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from greenshield.audit.checkpoint import generate_private_key, sign_checkpoint
-from greenshield.audit.merkle import consistency_proof, inclusion_proof, leaf_hash, root
-from greenshield.audit.proofs import ProofError, verify_inclusion
+from greenshield.translog.checkpoint import generate_private_key, sign_checkpoint
+from greenshield.translog.merkle import consistency_proof, inclusion_proof, leaf_hash, root
+from greenshield.translog.proofs import ProofError, verify_inclusion
 
 MERKLE_JS = Path(__file__).resolve().parents[2] / "greenshield" / "web" / "merkle.js"
 
@@ -30,7 +30,7 @@ def flip(h: str) -> str:
 
 
 def python_accepts(c: dict[str, Any]) -> bool:
-    """The Python verifier's answer (greenshield.audit.proofs), the reference the page must agree with."""
+    """The Python verifier's answer (greenshield.translog.proofs), the reference the page must agree with."""
     try:
         verify_inclusion(c["index"], c["size"], bytes.fromhex(c["leaf"]), [bytes.fromhex(h) for h in c["path"]],
                          bytes.fromhex(c["root"]))

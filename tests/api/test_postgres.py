@@ -11,9 +11,9 @@ from apiworld import ENTERPRISE, World, make_tokens, seed_store, simulated_day
 from fastapi.testclient import TestClient
 
 from greenshield.api.app import create_app
-from greenshield.audit import tokens
-from greenshield.audit.store import Store
-from greenshield.audit.testing import isolated_schema, settings_for
+from greenshield.store import tokens
+from greenshield.store.database import Store
+from greenshield.store.testing import isolated_schema, settings_for
 
 pytestmark = pytest.mark.postgres
 

@@ -19,8 +19,8 @@ from apiworld import ENTERPRISE, OTHER, World, copy_store, make_tokens
 from fastapi.testclient import TestClient
 
 from greenshield.api.app import create_app
-from greenshield.audit import schema as t
-from greenshield.audit.store import Store
+from greenshield.store import schema as t
+from greenshield.store.database import Store
 
 BACK_DATED = "2026-01-01T00:00:00+08:00"  # before every event of the simulated day
 

@@ -8,10 +8,10 @@ import json
 import sqlalchemy as sa
 from apiworld import ENTERPRISE, World, simulated_day
 
-from greenshield.audit import schema as t
+from greenshield.store import schema as t
 
-from greenshield.audit.proofs import check_proof_document
-from greenshield.audit.keys import public_key
+from greenshield.translog.proofs import check_proof_document
+from greenshield.translog.keys import public_key
 
 SANCTION = {"enterprise_id": ENTERPRISE, "decision_ref": "SH-2026-0007", "occurred_at": "2026-11-11T12:00:00+08:00",
             "points": 30, "reason_code": "unlicensed_site"}

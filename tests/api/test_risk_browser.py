@@ -24,7 +24,7 @@ from apiworld import ENTERPRISE, make_tokens
 from riskworld import seed_risk_store
 from test_dashboard_browser import ARTIFACTS, ROOT, _free_port, beijing, playwright_dir  # noqa: F401  (a fixture)
 
-from greenshield.audit.store import Store
+from greenshield.store.database import Store
 from greenshield.devtools.process import stop_child
 
 pytestmark = pytest.mark.browser

@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 
 from greenshield.api.app import check, create_app
 from greenshield.api.routes_risk import RiskWarmer, usable_behind
-from greenshield.audit import schema as t
-from greenshield.audit.intake import Intake
-from greenshield.audit.keys import hmac_key
-from greenshield.audit.risk_report import risk_report
-from greenshield.audit.store import Store
-from greenshield.audit.verdicts import latest_parcel_instant
+from greenshield.store import schema as t
+from greenshield.store.intake_files import Intake
+from greenshield.translog.keys import hmac_key
+from greenshield.store.risk_report import risk_report
+from greenshield.store.database import Store
+from greenshield.store.verdicts import latest_parcel_instant
 from greenshield.risk.model import KINDS, default_model
 from greenshield.settings import Settings
 

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from apiworld import ENTERPRISE, OTHER, World, simulated_day
 
-from greenshield.audit import schema as t
-from greenshield.audit.entries import loads
-from greenshield.privacy import id_hash
+from greenshield.store import schema as t
+from greenshield.translog.entries import loads
+from greenshield.rules.privacy import id_hash
 from greenshield.rules.batch import BatchChecker
 from greenshield.rules.pack import default_pack
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from apiworld import World, simulated_day
 
-from greenshield.audit.stats import prefecture_of
+from greenshield.store.stats import prefecture_of
 from greenshield.rules.batch import BatchChecker
 from greenshield.rules.pack import default_pack
 

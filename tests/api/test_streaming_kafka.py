@@ -12,10 +12,10 @@ from apiworld import ENTERPRISE, copy_store, make_tokens
 from fastapi.testclient import TestClient
 
 from greenshield.api.app import create_app
-from greenshield.audit.keys import sender_key
-from greenshield.audit.store import Store
-from greenshield.ingest.sender import Verifier
-from greenshield.ingest.testing import consume_all, create_test_topics, delete_test_topics, kafka_security
+from greenshield.translog.keys import sender_key
+from greenshield.store.database import Store
+from greenshield.sdk.sender import Verifier
+from greenshield.stream.testing import consume_all, create_test_topics, delete_test_topics, kafka_security
 
 pytestmark = pytest.mark.kafka
 
@@ -100,7 +100,7 @@ def test_streaming_ingest_recovers_after_a_refused_batch(kafka_bootstrap: str, s
     the next batch is accepted and delivered (before, the SDK failed every later flush: 503 until a restart)."""
     from kafka.admin import ConfigResource, ConfigResourceType
 
-    from greenshield.ingest.topics import admin_client
+    from greenshield.stream.topics import admin_client
 
     host, _, port = kafka_bootstrap.rpartition(":")
     settings = dataclasses.replace(copy_store(seeded, tmp_path), api_ingest_mode="streaming", kafka_host=host,

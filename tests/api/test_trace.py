@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from apiworld import World, simulated_day
 
-from greenshield.audit import schema as t
-from greenshield.audit.entries import loads
+from greenshield.store import schema as t
+from greenshield.translog.entries import loads
 
 
 def queries(world: World) -> list[dict[str, Any]]:

@@ -6,9 +6,9 @@ import dataclasses
 import itertools
 from pathlib import Path
 
-from greenshield.audit import schema as t
-from greenshield.audit.pipeline import open_audit
-from greenshield.audit.testing import settings_for
+from greenshield.store import schema as t
+from greenshield.store.pipeline import open_audit
+from greenshield.store.testing import settings_for
 from greenshield.demo.embedded import EmbeddedPipeline
 from greenshield.rules.batch import BatchChecker
 from greenshield.rules.pack import default_pack

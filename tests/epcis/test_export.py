@@ -11,7 +11,7 @@ import pytest
 from apiworld import ENTERPRISE, OTHER, World
 
 from greenshield import cli
-from greenshield.audit import schema as t
+from greenshield.store import schema as t
 from greenshield.epcis.hashid import event_hash_id
 from greenshield.epcis.mapping import CONTEXT, STEPS, object_event
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 
 def _personal(lines: list[bytes]) -> set[str]:
-    """Every plain sender name and ID number of the input (as tests/audit/test_privacy.py collects them)."""
+    """Every plain sender name and ID number of the input (as tests/store/test_privacy.py collects them)."""
     found: set[str] = set()
     for line in lines:
         try:

@@ -146,12 +146,12 @@ class TestLines:
 
 
 def test_the_intake_package_imports_no_store_and_no_broker() -> None:
-    """Issue 15's layout: greenshield.intake is pure (no SQL, no Kafka, no service)."""
+    """The layout: greenshield.intake is pure (no SQL, no Kafka, no service)."""
     import subprocess
     import sys
 
     code = ("import sys, greenshield.intake.lines, greenshield.intake.classify, greenshield.intake.digest\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'kafka', 'psycopg', 'fastapi')"
-            " or m.startswith(('greenshield.audit', 'greenshield.ingest', 'greenshield.api'))))")
+            " or m.startswith(('greenshield.store', 'greenshield.stream', 'greenshield.sdk', 'greenshield.api'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

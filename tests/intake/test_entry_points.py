@@ -15,10 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from greenshield.audit import schema as t
-from greenshield.audit.intake import Intake
-from greenshield.audit.pipeline import Audit, open_audit
-from greenshield.audit.testing import settings_for
+from greenshield.store import schema as t
+from greenshield.store.intake_files import Intake
+from greenshield.store.pipeline import Audit, open_audit
+from greenshield.store.testing import settings_for
 from greenshield.rules.batch import BatchChecker
 from greenshield.rules.pack import default_pack
 from greenshield.rules.parse import is_blank
@@ -71,7 +71,7 @@ class AnyRight:
 
 
 def by_http(settings: Settings, audit: Audit, first: list[bytes], second: list[bytes]) -> Decided:
-    from greenshield.api.ingest import ingest
+    from greenshield.api.intake import ingest
     from greenshield.api.service import Service
 
     service = Service(settings, audit, default_pack(), owns_store=False)
@@ -109,9 +109,9 @@ class Producer:
 
 def by_worker(settings: Settings, audit: Audit, first: list[bytes], second: list[bytes]) -> Decided:
     """Each line a message at offset = its line number, on the topic and partition the SDK would choose."""
-    from greenshield.ingest.decode import Candidate, Control, decode_message
-    from greenshield.ingest.state import partition_of
-    from greenshield.ingest.worker import Worker
+    from greenshield.stream.decode import Candidate, Control, decode_message
+    from greenshield.stream.state import partition_of
+    from greenshield.stream.worker import Worker
     from greenshield.rules.model import Event, RegistryRecord
     from greenshield.rules.parse import parse_line
 

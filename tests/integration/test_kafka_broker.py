@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from greenshield.ingest.testing import kafka_client
+from greenshield.stream.testing import kafka_client
 
 pytestmark = pytest.mark.kafka
 
@@ -251,7 +251,7 @@ def test_a_secure_broker_makes_its_principals_and_refuses_to_start_plain(
     from kafka.errors import KafkaError
 
     from greenshield.devtools import kafka_broker as broker
-    from greenshield.ingest.clients import security_options
+    from greenshield.sdk.clients import security_options
     from greenshield.settings import Settings, read_credentials
 
     monkeypatch.setenv("GREENSHIELD_DATA_DIR", str(tmp_path / "var"))

@@ -17,21 +17,21 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from greenshield.audit import schema as t
-from greenshield.audit.credit_log import list_warnings, store_sanction, stored_grades
-from greenshield.audit.entries import canonical, record_entry
-from greenshield.audit.keys import public_key
-from greenshield.audit.log import latest_checkpoint, leaf_hashes, prove_inclusion
-from greenshield.audit.merkle import leaf_hash
-from greenshield.audit.pipeline import Audit, open_audit
-from greenshield.audit.pipeline import run as run_pipeline
-from greenshield.audit.proofs import InclusionProof, check_proof_document
-from greenshield.audit.risk_report import record_credit, record_risk_warnings, risk_report
-from greenshield.audit.stats import leaf_entry
-from greenshield.audit.testing import isolated_schema, settings_for
-from greenshield.audit.verdicts import latest_parcel_instant
-from greenshield.audit.verify import verify
-from greenshield.privacy import id_hash
+from greenshield.store import schema as t
+from greenshield.store.credit_log import list_warnings, store_sanction, stored_grades
+from greenshield.translog.entries import canonical, record_entry
+from greenshield.translog.keys import public_key
+from greenshield.store.audit_log import latest_checkpoint, leaf_hashes, prove_inclusion
+from greenshield.translog.merkle import leaf_hash
+from greenshield.store.pipeline import Audit, open_audit
+from greenshield.store.pipeline import run as run_pipeline
+from greenshield.translog.proofs import InclusionProof, check_proof_document
+from greenshield.store.risk_report import record_credit, record_risk_warnings, risk_report
+from greenshield.store.stats import leaf_entry
+from greenshield.store.testing import isolated_schema, settings_for
+from greenshield.store.verdicts import latest_parcel_instant
+from greenshield.store.verify import verify
+from greenshield.rules.privacy import id_hash
 from greenshield.risk.model import KINDS, default_model
 from greenshield.rules.pack import default_pack
 from greenshield.settings import Settings

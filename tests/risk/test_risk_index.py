@@ -16,14 +16,14 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from greenshield.audit import risk_index
-from greenshield.audit.pipeline import Audit, open_audit
-from greenshield.audit.pipeline import run as run_pipeline
-from greenshield.audit.retention import purge
-from greenshield.audit.risk_data import kind_data
-from greenshield.audit.risk_report import risk_report
-from greenshield.audit.testing import isolated_schema, settings_for
-from greenshield.audit.verdicts import latest_parcel_instant
+from greenshield.store import risk_index
+from greenshield.store.pipeline import Audit, open_audit
+from greenshield.store.pipeline import run as run_pipeline
+from greenshield.store.retention import purge
+from greenshield.store.risk_data import kind_data
+from greenshield.store.risk_report import risk_report
+from greenshield.store.testing import isolated_schema, settings_for
+from greenshield.store.verdicts import latest_parcel_instant
 from greenshield.risk.model import KINDS, default_model
 from greenshield.rules.pack import default_pack
 from greenshield.rules.timestamps import parse_instant

@@ -14,12 +14,12 @@ import orjson
 import pytest
 
 from greenshield.api import routes_risk
-from greenshield.audit import risk_data, risk_index
-from greenshield.audit.pipeline import Audit, open_audit
-from greenshield.audit.pipeline import run as run_pipeline
-from greenshield.audit.risk_report import risk_report
-from greenshield.audit.testing import settings_for
-from greenshield.audit.verdicts import latest_parcel_instant
+from greenshield.store import risk_data, risk_index
+from greenshield.store.pipeline import Audit, open_audit
+from greenshield.store.pipeline import run as run_pipeline
+from greenshield.store.risk_report import risk_report
+from greenshield.store.testing import settings_for
+from greenshield.store.verdicts import latest_parcel_instant
 from greenshield.risk.model import default_model
 from greenshield.rules.pack import default_pack
 from greenshield.rules.timestamps import parse_instant

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import greenshield.privacy as new_privacy
+import greenshield.rules.privacy as new_privacy
 import greenshield.rules.dedup as new_dedup
 import greenshield.rules.parse as new
 from greenshield.rules.model import Acceptance, Event
@@ -39,7 +39,7 @@ old.PROCESS_KEY = new.PROCESS_KEY  # person hashes of both under one key
 
 
 def _hostile_values() -> list[bytes]:
-    spec = importlib.util.spec_from_file_location("hostile_corpus", ROOT / "tests" / "ingest" / "hostile_corpus.py")
+    spec = importlib.util.spec_from_file_location("hostile_corpus", ROOT / "tests" / "stream" / "hostile_corpus.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("hostile_corpus", module)

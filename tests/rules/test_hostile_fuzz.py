@@ -19,8 +19,8 @@ from builders import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from greenshield.audit.entries import canonical as stored_canonical
-from greenshield.privacy import extra_fields, redact_counting, redact_event, redact_rejected
+from greenshield.translog.entries import canonical as stored_canonical
+from greenshield.rules.privacy import extra_fields, redact_counting, redact_event, redact_rejected
 from greenshield.rules.batch import RejectedLine
 from greenshield.rules.dedup import canonical, digest
 from greenshield.rules.engine import RuleCore

@@ -18,8 +18,8 @@ from builders import (
     sort_scan, xray,
 )
 
-from greenshield.audit.entries import canonical as stored_canonical
-from greenshield.privacy import (
+from greenshield.translog.entries import canonical as stored_canonical
+from greenshield.rules.privacy import (
     extra_fields, id_hash, mask_text, redact_counting, redact_event, redact_rejected, redact_sender,
 )
 from greenshield.rules.batch import BatchChecker, RejectedLine

@@ -15,7 +15,7 @@ if _HERE not in sys.path:
 
 from sharekit import Receiver, copy, seed  # noqa: E402
 
-from greenshield.audit.store import Store  # noqa: E402
+from greenshield.store.database import Store  # noqa: E402
 from greenshield.settings import Settings  # noqa: E402
 
 

@@ -15,16 +15,16 @@ import orjson
 import sqlalchemy as sa
 from standardwebhooks import Webhook
 
-from greenshield.audit import schema as t
-from greenshield.audit import tokens
-from greenshield.audit.entries import loads
-from greenshield.audit.pipeline import open_audit
-from greenshield.audit.pipeline import run as run_pipeline
-from greenshield.audit.store import Store
-from greenshield.audit.testing import settings_for
+from greenshield.store import schema as t
+from greenshield.store import tokens
+from greenshield.translog.entries import loads
+from greenshield.store.pipeline import open_audit
+from greenshield.store.pipeline import run as run_pipeline
+from greenshield.store.database import Store
+from greenshield.store.testing import settings_for
 from greenshield.rules.pack import default_pack
 from greenshield.settings import Settings
-from greenshield.share import outbox
+from greenshield.store import outbox
 from greenshield.share.scope import parse
 
 PARCELS, SEED = 300, 11
@@ -172,7 +172,7 @@ def publish(settings: Settings, values: list[dict[str, Any]]) -> None:
     """Send violation changes to the settings' violations topic, keyed by waybill like the worker."""
     from kafka import KafkaProducer
 
-    from greenshield.ingest.clients import security_options
+    from greenshield.sdk.clients import security_options
 
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
                              **security_options(settings.kafka_security))
@@ -186,7 +186,7 @@ def publish(settings: Settings, values: list[dict[str, Any]]) -> None:
 
 def route_values(store: Store, values: list[dict[str, Any]]) -> int:
     """Queue violations-topic values as the notifier's intake does; the rows offered."""
-    from greenshield.share.notifier import route, violation_messages
+    from greenshield.notifier.service import route, violation_messages
 
     with store.write() as conn:
         return route(conn, store, violation_messages(conn, values), outbox.now_ms())

@@ -14,8 +14,8 @@ from sharekit import copy
 
 from greenshield import cli
 from greenshield.api.app import create_app
-from greenshield.audit import tokens
-from greenshield.audit.store import Store
+from greenshield.store import tokens
+from greenshield.store.database import Store
 from greenshield.settings import Settings
 from greenshield.share.scope import parse
 
@@ -144,8 +144,8 @@ def test_a_pull_feed_serves_the_same_messages_and_ids_signed(api: Api) -> None:
 
     from sharekit import topic_values
 
-    from greenshield.share import outbox
-    from greenshield.share.notifier import route, violation_messages
+    from greenshield.store import outbox
+    from greenshield.notifier.service import route, violation_messages
 
     made = api.call("POST", "/v1/subscriptions", "police", json={"filter": {}}).json()
     assert made["callback"] == "" and made["state"] == "active"

@@ -14,12 +14,12 @@ import sqlalchemy as sa
 
 from sharekit import Receiver, copy, department, subscribe, topic_values, route_values, wait_until
 
-from greenshield.audit import schema as t
-from greenshield.audit.store import Store
-from greenshield.audit.verify import verify
+from greenshield.store import schema as t
+from greenshield.store.database import Store
+from greenshield.store.verify import verify
 from greenshield.settings import Settings
-from greenshield.share import outbox
-from greenshield.share.notifier import Deliverer
+from greenshield.store import outbox
+from greenshield.notifier.service import Deliverer
 
 
 class Running:
@@ -152,8 +152,8 @@ def test_every_attempt_is_a_leaf_that_verify_covers(world: tuple[Settings, Store
         leaves = conn.execute(sa.select(sa.func.count()).select_from(t.audit_log)
                               .where(t.audit_log.c.kind == "delivery")).scalar_one()
     assert leaves == 3
-    from greenshield.audit.keys import signing_key
-    from greenshield.audit.log import Policy, Sequencer
+    from greenshield.translog.keys import signing_key
+    from greenshield.store.audit_log import Policy, Sequencer
 
     Sequencer(store, signing_key(settings), Policy(10_000, 3600)).integrate(close=True)
     public = signing_key(settings).public_key()

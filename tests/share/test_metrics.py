@@ -13,11 +13,11 @@ from prometheus_client import generate_latest
 
 from sharekit import OnePollConsumer, Receiver, Record, copy, department, subscribe, topic_values, route_values, wait_until
 
-from greenshield.audit.store import Store
+from greenshield.store.database import Store
 from greenshield.settings import Settings
-from greenshield.share import outbox
-from greenshield.share.metrics import NotifierMetrics, outcome_class
-from greenshield.share.notifier import Deliverer, Notifier
+from greenshield.store import outbox
+from greenshield.notifier.metrics import NotifierMetrics, outcome_class
+from greenshield.notifier.service import Deliverer, Notifier
 from greenshield.share.scope import TYPES
 
 

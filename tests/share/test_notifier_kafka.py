@@ -20,14 +20,14 @@ import sqlalchemy as sa
 
 from sharekit import Receiver, copy, department, publish, subscribe, topic_values, wait_until
 
-from greenshield.audit import schema as t
-from greenshield.share import tables as st
-from greenshield.audit import stats
-from greenshield.audit.store import Store
-from greenshield.ingest.testing import create_test_topics, delete_test_topics, kafka_security
+from greenshield.store import schema as t
+from greenshield.store import sharing_tables as st
+from greenshield.store import stats
+from greenshield.store.database import Store
+from greenshield.stream.testing import create_test_topics, delete_test_topics, kafka_security
 from greenshield.settings import Settings
-from greenshield.share import outbox
-from greenshield.share.notifier import Notifier, consumer_of
+from greenshield.store import outbox
+from greenshield.notifier.service import Notifier, consumer_of
 from greenshield.share.webhooks import violation_id
 
 pytestmark = pytest.mark.kafka
@@ -186,8 +186,8 @@ def _env(settings: Settings, credentials: Path) -> dict[str, str]:
 
 def _notifier_login(settings: Settings, directory: Path) -> Path:
     """The notifier's own SCRAM login and ACLs (read the violations, its group), made by the super user."""
-    from greenshield.ingest import principals
-    from greenshield.ingest.topics import admin_client
+    from greenshield.stream import principals
+    from greenshield.stream.topics import admin_client
 
     admin = admin_client(settings)
     try:

@@ -15,12 +15,12 @@ import orjson
 import sqlalchemy as sa
 from sharekit import OnePollConsumer, Receiver, Record, copy, department, subscribe, topic_values
 
-from greenshield.audit import schema as t
-from greenshield.audit.store import Store
+from greenshield.store import schema as t
+from greenshield.store.database import Store
 from greenshield.settings import Settings
-from greenshield.share import tables as st
+from greenshield.store import sharing_tables as st
 from greenshield.share.messages import violation
-from greenshield.share.notifier import Notifier, change_key, origins
+from greenshield.notifier.service import Notifier, change_key, origins
 
 
 def _uncommitted(seeded: Path, into: Path, wait_ms: int, receiver: Receiver) -> tuple[bool, int]:

@@ -6,7 +6,7 @@ and a registry record's ``person`` (revision 2 §8.2) to its keyed hash and mask
 Total: any bytes give an accepted value or a Rejection, never a raise; a reason
 names the field and the fault, never echoes a string value, and is at most
 :data:`MAX_REASON` characters; a rejected line's payload is masked
-(:func:`greenshield.privacy.redact_rejected`). :func:`decode_stored` re-reads the
+(:func:`greenshield.rules.privacy.redact_rejected`). :func:`decode_stored` re-reads the
 store's own documents with the same parser.
 """
 

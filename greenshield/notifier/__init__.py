@@ -1,0 +1,1 @@
+"""``greenshield notifier``: violations in from Kafka, signed webhooks out to departments."""

@@ -1,0 +1,1 @@
+"""The enterprise SDK: validate, sign, key and send parcel events to Kafka."""
