@@ -115,3 +115,10 @@ def librdkafka(bootstrap: str, client_id: str, security: Mapping[str, str] | Non
             raise ValueError(f"Kafka security setting {key!r} has no librdkafka counterpart "
                              "(the stream worker's consumer is librdkafka)")
     return out
+
+
+def kafka_errors() -> tuple[type[Exception], ...]:
+    """What a kafka-python client raises when the broker or the network fails (for ``except`` outside ``stream``/``sdk``)."""
+    from kafka.errors import KafkaError
+
+    return (KafkaError,)

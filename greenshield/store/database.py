@@ -31,6 +31,11 @@ from sqlalchemy.engine import Connection, Engine
 from greenshield.store import schema as t
 from greenshield.errors import StoreError
 
+#: what the database layer raises when the store fails (an outage, a refused statement), for callers outside store/
+DATABASE_ERRORS: tuple[type[Exception], ...] = (sa.exc.SQLAlchemyError,)
+#: a unique or foreign key refused the row (someone else stored it first)
+IntegrityError = sa.exc.IntegrityError
+
 _WRITERS_LOCK = "hashtext(current_schema() || ':greenshield-writers')"
 _SEQUENCER_LOCK = "hashtext(current_schema() || ':greenshield-sequencer')"
 _STASH = "greenshield_leaves"
