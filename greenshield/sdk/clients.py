@@ -81,7 +81,7 @@ def common(bootstrap: str, client_id: str, security: Mapping[str, str] | None = 
     }
 
 
-#: kafka-python's security option -> librdkafka's property (the worker's consumer, ingest/consumer.py)
+#: kafka-python's security option -> librdkafka's property (the worker's consumer, stream/consumer.py)
 LIBRDKAFKA_SECURITY: Mapping[str, str] = {
     "security_protocol": "security.protocol",
     "sasl_mechanism": "sasl.mechanisms",
