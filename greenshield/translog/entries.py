@@ -54,7 +54,7 @@ from typing import Any
 
 import orjson
 
-from greenshield.rules.parse import decode_stored
+from greenshield.rules.exact_json import decode_stored
 
 PERSONAL_STORED = ("name_masked", "id_number_masked", "id_hash")
 _SORT = orjson.OPT_SORT_KEYS
