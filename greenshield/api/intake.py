@@ -41,7 +41,8 @@ from greenshield.intake.classify import classify as classify_candidates
 from greenshield.intake.decisions import Decision, Duplicate, Fresh, Key, Rejected
 from greenshield.intake.lines import BOM, Line, Reader, conflict_rejected
 from greenshield.rules.model import Rejection
-from greenshield.rules.parse import Invalid, decode, is_blank
+from greenshield.rules.exact_json import Invalid, decode
+from greenshield.rules.parse import is_blank
 from greenshield.errors import GreenShieldError
 
 Mode = Literal["rollback", "proceed"]

@@ -3,21 +3,17 @@
 No Docker needed: the official broker jars come from Maven Central (:mod:`kafka_jars`)
 and run on the local Java 17 as one process that is both broker and controller, on
 loopback only. Everything it writes lives in its data directory (:class:`BrokerConfig`).
-Only :func:`probe` talks Kafka; it imports kafka-python lazily.
+Only :func:`probe` (:mod:`kafka_probe`) talks Kafka; it imports kafka-python lazily.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shutil
-import socket
 import subprocess
 import time
-import uuid
 import warnings
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,149 +24,16 @@ from greenshield.devtools.kafka_config import (
 from greenshield.devtools.kafka_config import MIN_JAVA
 from greenshield.devtools.kafka_jars import (
     POM_PATH, _child_env, ensure_jars, find_tools, jars_present, java_major_version)
-from greenshield.devtools.process import (
-    ProcessError, command_line, locked, pid_alive, port_in_use, tail_text, terminate)
+from greenshield.devtools.kafka_probe import probe
+from greenshield.devtools.kafka_process import (
+    broker_port_in_use, is_our_broker, log_tail, read_pid_file, remove_pid_file, stop_process, write_pid_file)
+from greenshield.devtools.process import locked, pid_alive, tail_text
 
 __all__ = [  # the broker's API, for `greenshield kafka`, the demo, tests and benchmarks
     "BrokerConfig", "BrokerError", "BrokerStatus", "DownResult", "MissingToolError", "ProbeError", "UpResult",
     "down", "ensure_jars", "find_tools", "is_our_broker", "jars_present", "pid_alive", "probe", "read_pid_file",
     "render_server_properties", "status", "stop_process", "up",
 ]
-
-# --------------------------------------------------------------------------- processes
-
-
-def read_pid_file(cfg: BrokerConfig) -> int | None:
-    """The pid recorded in the pid file; None when there is none (or it is garbage)."""
-    try:
-        text = cfg.pid_file.read_text().strip()
-    except FileNotFoundError:
-        return None
-    try:
-        pid = int(text)
-    except ValueError:
-        return None
-    return pid if pid > 0 else None
-
-
-def _write_pid_file(cfg: BrokerConfig, pid: int) -> None:
-    tmp = cfg.pid_file.with_suffix(".pid.tmp")
-    tmp.write_text(f"{pid}\n")
-    os.replace(tmp, cfg.pid_file)
-
-
-def _remove_pid_file(cfg: BrokerConfig) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        cfg.pid_file.unlink()
-
-
-def is_our_broker(pid: int, cfg: BrokerConfig) -> bool:
-    """True when ``pid`` is alive and is the broker of this data dir (guards against pid reuse)."""
-    if not pid_alive(pid):
-        return False
-    args = command_line(pid)
-    if args is None:
-        return not Path("/proc/self").exists()  # no procfs at all: trust the pid file
-    return "kafka.Kafka" in args and str(cfg.server_properties) in args
-
-
-def _port_in_use(host: str, port: int) -> bool:
-    try:
-        return port_in_use(host, port)
-    except ProcessError as e:
-        raise BrokerError(str(e)) from None
-
-
-def stop_process(pid: int, timeout: float = STOP_TIMEOUT) -> bool:
-    """SIGTERM ``pid`` (Kafka's controlled shutdown), SIGKILL after ``timeout``; True if killed."""
-    try:
-        return terminate(pid, None, timeout)
-    except ProcessError as e:
-        raise BrokerError(str(e)) from None
-
-
-def log_tail(cfg: BrokerConfig, lines: int = 40) -> str:
-    """The last lines of the broker log and of the JVM's own output, for error messages."""
-    parts = []
-    for path in (cfg.log_file, cfg.stdout_file):
-        try:
-            text = path.read_text(errors="replace")
-        except FileNotFoundError:
-            continue
-        if text.strip():
-            parts.append(f"--- last {lines} lines of {path} ---\n{tail_text(text, lines)}")
-    return "\n".join(parts) if parts else f"(no broker log in {cfg.data_dir})"
-
-
-# --------------------------------------------------------------------------- probing
-
-
-@contextlib.contextmanager
-def _kafka_logs_silenced() -> Iterator[None]:
-    """kafka-python logs every refused connection; a probe expects those."""
-    logger = logging.getLogger("kafka")
-    old = logger.level
-    logger.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        logger.setLevel(old)
-
-
-def probe(bootstrap: str, *, timeout: float = 10.0, roundtrip: bool = False, group: bool = False,
-          security: Mapping[str, str] | None = None) -> None:
-    """Ask the broker at ``bootstrap`` for cluster metadata; raise :class:`ProbeError` if it fails.
-
-    ``roundtrip`` also creates and deletes a throw-away topic (the controller
-    works); ``group`` also looks up a group coordinator, which creates the
-    offsets topic so the first consumer group does not wait for it.
-    """
-    host, _, port_text = bootstrap.rpartition(":")
-    host = host.strip("[]")
-    try:
-        socket.create_connection((host, int(port_text)), timeout=min(timeout, 3.0)).close()
-    except (OSError, ValueError) as e:
-        raise ProbeError(f"cannot connect to {bootstrap}: {e}") from None
-
-    from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
-
-    ms = max(1000, int(timeout * 1000))
-    with _kafka_logs_silenced():
-        try:
-            from greenshield.sdk.clients import security_options
-
-            admin = KafkaAdminClient(
-                **security_options(security or {}),
-                bootstrap_servers=bootstrap,
-                client_id="greenshield-probe",
-                request_timeout_ms=ms,
-                bootstrap_timeout_ms=ms,
-                reconnect_backoff_max_ms=1000,
-            )
-        except (KafkaError, OSError) as e:
-            raise ProbeError(f"no Kafka answer from {bootstrap}: {e!r}") from None
-        try:
-            meta = admin.describe_cluster()
-            if not meta.get("brokers"):
-                raise ProbeError(f"{bootstrap} reports no brokers yet")
-            if roundtrip:
-                topic = f"greenshield-probe-{uuid.uuid4().hex[:12]}"
-                admin.create_topics(
-                    {topic: {"num_partitions": 1, "replication_factor": 1}},
-                    timeout_ms=ms,
-                    wait_for_metadata=True,
-                )
-                admin.delete_topics([topic], timeout_ms=ms)
-            if group:
-                admin.describe_groups(["greenshield-probe"])
-        except KafkaError as e:
-            raise ProbeError(f"{bootstrap} did not serve a request: {e!r}") from None
-        finally:
-            admin.close()
-
-
-# --------------------------------------------------------------------------- commands
 
 
 @dataclass(frozen=True)
@@ -268,12 +131,12 @@ def up(
                     raise BrokerError(f"--fresh: a broker (pid {pid}) is running in {cfg.data_dir}; stop it first")
                 return UpResult(pid, cfg.bootstrap, already_running=True)
             log(f"removing stale pid file {cfg.pid_file} (pid {pid} is not running this broker)")
-            _remove_pid_file(cfg)
+            remove_pid_file(cfg)
         if fresh:
             _wipe(cfg)
 
         for port in (cfg.port, cfg.controller_port):
-            if _port_in_use(cfg.host, port):
+            if broker_port_in_use(cfg.host, port):
                 raise BrokerError(
                     f"{cfg.host}:{port} is already in use by another process; "
                     "pick other ports with --port/--controller-port"
@@ -337,7 +200,7 @@ def up(
                 start_new_session=True,  # Ctrl-C on the CLI must not kill it
                 close_fds=True,
             )
-        _write_pid_file(cfg, proc.pid)
+        write_pid_file(cfg, proc.pid)
         log(f"started broker pid {proc.pid}; waiting for it to answer at {cfg.bootstrap}")
         try:
             _wait_until_ready(cfg, proc, ready_timeout, roundtrip=True)
@@ -347,7 +210,7 @@ def up(
                     stop_process(proc.pid, 20.0)
             with contextlib.suppress(ChildProcessError):
                 proc.wait(timeout=5)
-            _remove_pid_file(cfg)
+            remove_pid_file(cfg)
             raise
         startup = time.monotonic() - t0
         pid = proc.pid
@@ -399,9 +262,9 @@ def down(cfg: BrokerConfig, *, timeout: float = STOP_TIMEOUT, log: Log = _quiet)
         if pid is None:
             return DownResult(None, False, detail=f"no broker running (no pid file at {cfg.pid_file})")
         if not is_our_broker(pid, cfg):
-            _remove_pid_file(cfg)
+            remove_pid_file(cfg)
             return DownResult(None, False, detail=f"removed stale pid file {cfg.pid_file} (pid {pid} was not running)")
         log(f"stopping broker pid {pid} (controlled shutdown)")
         forced = stop_process(pid, timeout)
-        _remove_pid_file(cfg)
+        remove_pid_file(cfg)
         return DownResult(pid, True, forced=forced)

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 from greenshield.settings import Settings
 from greenshield.errors import DevtoolsError
@@ -78,6 +79,22 @@ class ProbeError(DevtoolsError):
 
 
 # --------------------------------------------------------------------------- config
+
+
+class _InDataDir:
+    """A path attribute of a :class:`BrokerConfig`: the entry of this name in its data dir."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, cfg: None, owner: type[BrokerConfig]) -> _InDataDir: ...
+
+    @overload
+    def __get__(self, cfg: BrokerConfig, owner: type[BrokerConfig]) -> Path: ...
+
+    def __get__(self, cfg: BrokerConfig | None, owner: type[BrokerConfig]) -> Path | _InDataDir:
+        return self if cfg is None else cfg.data_dir / self.name
 
 
 @dataclass(frozen=True)
@@ -150,42 +167,16 @@ class BrokerConfig:
     def core_jar(self) -> Path:
         return self.libs_dir / f"kafka_2.13-{self.version}.jar"
 
-    @property
-    def server_properties(self) -> Path:
-        return self.data_dir / "server.properties"
-
-    @property
-    def log4j_config(self) -> Path:
-        return self.data_dir / "log4j2.properties"
-
-    @property
-    def log_file(self) -> Path:
-        return self.data_dir / "broker.log"
-
-    @property
-    def stdout_file(self) -> Path:
-        return self.data_dir / "broker.out"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.data_dir / "broker.pid"
-
-    @property
-    def cluster_id_file(self) -> Path:
-        return self.data_dir / "cluster.id"
-
-    @property
-    def storage_dir(self) -> Path:
-        return self.data_dir / "kraft"
-
-    @property
-    def lock_file(self) -> Path:
-        return self.data_dir / "greenshield.lock"
-
-    @property
-    def credentials_dir(self) -> Path:
-        """Where ``--secure`` keeps the super user's and the principals' credentials files (mode 0600)."""
-        return self.data_dir / "credentials"
+    # the broker's files and directories, all in its data dir
+    server_properties = _InDataDir("server.properties")
+    log4j_config = _InDataDir("log4j2.properties")
+    log_file = _InDataDir("broker.log")
+    stdout_file = _InDataDir("broker.out")
+    pid_file = _InDataDir("broker.pid")
+    cluster_id_file = _InDataDir("cluster.id")
+    storage_dir = _InDataDir("kraft")
+    lock_file = _InDataDir("greenshield.lock")
+    credentials_dir = _InDataDir("credentials")  # ``--secure``: the credentials files (mode 0600)
 
     @property
     def admin_credentials(self) -> Path:

@@ -1,21 +1,6 @@
 """The notifier's Prometheus metrics: totals and gauges only, no subscription, callback or department as a label.
 
-==============================================  ==============  ===========================================
-name                                            labels          meaning
-==============================================  ==============  ===========================================
-greenshield_notifier_messages_queued_total      type            outbox rows written (one per subscription)
-greenshield_notifier_messages_delivered_total   (none)          messages answered 2xx
-greenshield_notifier_messages_parked_total      (none)          messages parked after the attempt limit
-greenshield_notifier_attempts_total             outcome         attempts: 2xx 3xx 4xx 5xx timeout connect error
-greenshield_notifier_parked_subscriptions       (gauge)         subscriptions parked now (redrive clears them)
-greenshield_notifier_outbox_pending             (gauge)         rows waiting to be sent to active subscriptions
-greenshield_notifier_intake_seconds             (histogram)     violations-topic record time -> outbox commit
-greenshield_notifier_delivery_seconds           (histogram)     outbox row queued -> the receiver's 2xx
-==============================================  ==============  ===========================================
-
-``type`` is one of the message types of :data:`greenshield.share.scope.TYPES` (else ``other``); ``outcome``
-a fixed class of the HTTP status or of the error. The worker publishes a violation inside its store
-transaction, just before the commit, so intake + delivery bounds the worker's commit -> 200 OK from above.
+The metrics, their labels and what they bound are listed in docs/sharing.md ("Metrics and alerts").
 """
 
 from __future__ import annotations

@@ -174,7 +174,7 @@ def canonical(obj: Any, raw: bytes | None = None, plain: bool = False) -> bytes:
     """The canonical JSON text of a value: sorted keys, one text per number value. Total on parsed JSON.
 
     Exact numbers are written as raw JSON number text (an ``orjson.Fragment``), so
-    they never equal a string. ``plain`` (from :func:`greenshield.rules.parse.decode_plain`)
+    they never equal a string. ``plain`` (from :func:`greenshield.rules.exact_json.decode_plain`)
     says the value holds no number but 64-bit integers, so the number walk is skipped;
     ``raw`` is accepted for compatibility and not needed. What orjson cannot write (integers
     beyond 64 bits, lone surrogates, nesting over 255) is written by the stdlib encoder as

@@ -1,21 +1,8 @@
 """The incremental rule core shared by the batch checker and the stream worker.
 
-Feed events and registry records one at a time, in any order; ask for a
-parcel's verdict as of an instant; :meth:`RuleCore.advance` tells which
-verdicts changed since last asked. Nothing here reads a clock: ``as_of`` (the
-batch cut-off, or the stream's watermark) is the only "now".
-
-Lifecycle of a parcel's state::
-
-    add_event ──► open (dirty) ──advance(as_of)──► verdict published
-                     ▲                                   │ terminal (delivered or intercepted)
-    registry record ─┘ (re-evaluates parcels it touches) │ and every deadline <= as_of
-                                                         ▼
-                                                finalised: state released
-
-One pack for every parcel, or ``pack_for(enterprise_id, first_event_at)`` choosing one per
-parcel (an enterprise's credit grade may tighten its pack); a chosen pack changes the
-X-ray scope and severities only, never the deadlines, so the schedule stays ``pack``'s.
+Feed events and registry records one at a time, in any order; :meth:`RuleCore.advance`
+tells which verdicts changed as of an instant (``as_of`` is the only "now"). A parcel's
+lifecycle and the per-parcel packs: docs/adr/0942-rule-core-lifecycle.md.
 """
 
 from __future__ import annotations

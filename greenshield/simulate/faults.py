@@ -1,7 +1,7 @@
 """Fault injection: one intended rule per faulty parcel.
 
 Rules that change the shape of a journey (XR-1, XR-2, XR-3, XR-4, PH-1, PH-2,
-TR-1) are built by the journey builder in :mod:`greenshield.simulate.day`; the
+TR-1) are built by the journey builder in :mod:`greenshield.simulate.journey`; the
 others are applied here to a finished, clean journey. Each fault is made
 "clean": the parcel breaks its intended rule and no other one.
 """
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from greenshield.simulate import ids
 from greenshield.simulate.model import Ev, local_date
-from greenshield.simulate.network import Enterprise, Network
+from greenshield.simulate.entities import Enterprise
+from greenshield.simulate.network import Network
 
 RULES: tuple[str, ...] = (
     "RN-1", "RN-2", "RN-3",

@@ -1,9 +1,12 @@
-"""The in-flight event of a parcel journey, and fast RFC 3339 formatting."""
+"""The in-flight event of a parcel journey, the simulator's units of time (epoch ms), and fast RFC 3339 formatting."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 CST_OFFSET_MS = 8 * 3_600_000  # China Standard Time, +08:00
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 

@@ -1,27 +1,12 @@
 """Signed checkpoints (signed tree heads) of the audit log, in the C2SP checkpoint form.
 
-The signed text (the note body) is exactly these four lines, UTF-8, each ending in
-``\\n`` (0x0A), with no other whitespace::
-
-    <origin>
-    <tree size, decimal, no leading zeros>
-    <root hash, standard base64 with "=" padding, 44 characters>
-    timestamp <UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ, always 3 fraction digits>
-
-for example (origin ``greenshield.audit/v1``, 8 leaves, 2026-11-29 05:56:23.123 UTC)::
+A four-line note body (origin, tree size, base64 root hash, ``timestamp`` extension line)
+signed with Ed25519, for example (origin ``greenshield.audit/v1``, 8 leaves, 2026-11-29 05:56:23.123 UTC)::
 
     greenshield.audit/v1\\n8\\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\\ntimestamp 2026-11-29T05:56:23.123Z\\n
 
-The first three lines are the C2SP tlog-checkpoint body; the fourth is its extension line.
-The signature is a pure Ed25519 (RFC 8032) signature over exactly those bytes. The
-origin is also the signed-note key name, so it must be non-empty, printable, without
-whitespace or ``+``. :meth:`Checkpoint.to_note` renders the whole C2SP signed note (body,
-empty line, ``— <origin> <base64(key hash || signature)>``, key hash =
-``SHA-256(origin || "\\n" || 0x01 || public key)[:4]``), which Go's ``sumdb/note`` verifies.
-
-JSON form: ``{"origin", "tree_size", "root_hash": lowercase hex, "timestamp": the RFC 3339
-text above, "key_id": lowercase hex SHA-256 of the raw 32-byte public key,
-"signature": standard base64 of the 64-byte signature}``.
+:meth:`Checkpoint.to_note` renders the C2SP signed note; the JSON form is the API's.
+The exact bytes: docs/adr/0941-audit-log-forms.md.
 """
 
 from __future__ import annotations

@@ -1,47 +1,9 @@
 """The audit log's entries: canonical bytes derived from stored rows, free of personal data.
 
-An entry is canonical JSON (UTF-8, keys sorted, no whitespace; orjson with
-``OPT_SORT_KEYS``); its leaf hash is ``SHA-256(0x00 || entry)`` (RFC 6962). Hashes
-inside are lowercase hex SHA-256. The kinds (``v`` is the entry format, 2 since
-schema version 2: events gained ``digest``, ``source`` and ``position``; rejects became leaves;
-a violation entry is ``v`` 2 since schema version 3: it names the parcel's enterprise, contract §8.1)::
-
-    {"content": H(public doc), "digest": hex or null, "enterprise_id": E, "event_id": I, "kind": "event",
-     "position": P, "sender": C or null, "sender_facts": [complete, document_ok], "source": S,
-     "type": T, "v": 2}
-    {"content": H(change doc), "enterprise_id": E, "kind": "violation", "rule_id": R, "seq": k,
-     "status": "open" | "retracted", "v": 2, "waybill_no": W}
-    {"content": H(query doc), "kind": "query", "query": NAME, "v": 1}
-    {"content": H({"payload": public payload, "reason": reason}), "enterprise_id": E or null,
-     "event_id": I or null, "kind": "reject", "position": P, "sender": C or null, "source": S,
-     "stored_s": t, "v": 2}
-    {"content": H(doc), "kind": "grade" | "warning" | "sanction" | "delivery", "v": 1, <the row's key columns>}
-
-(grades, warnings and sanctions since schema version 5, delivery attempts to a
-subscription since version 6; their key columns are listed in :data:`RECORD_KEYS`)
-
-* *public doc* - the stored (already redacted) event with the sender's personal
-  fields (``name_masked``, ``id_number_masked``, ``id_hash``) taken out;
-* ``sender_facts`` - the two facts decided on the plain sender at intake (complete?
-  document well-formed?), which the redacted doc can no longer show;
-* *C*, the sender commitment - ``H("greenshield-sender\\0" E "\\0" I "\\0" canonical
-  personal fields)``, and for an event with a sender ``|| "\\0" || digest`` (the keyed
-  duplicate digest, which ``audit purge`` erases too): it binds those fields while they
-  exist, reveals nothing of them (``id_hash`` and the digest are keyed HMACs), differs per
-  event (no linking of parcels by it), and is kept in ``events.sender_commitment`` so that
-  ``audit purge`` can erase the fields without changing any leaf. ``digest`` in the entry
-  is the digest in hex when the event has no sender (nothing erases it), else null;
-* a reject's *public payload* is its stored (masked) payload without the sender's personal
-  fields, which its own commitment (``rejects.sender_commitment``, ``H("greenshield-reject\\0"
-  source "\\0" position "\\0" canonical personal fields)``) binds until the purge erases them; a payload
-  that does not parse back (never written so, but the check must not crash) is hashed as
-  its text;
-* *change doc* - a violation status change as stored in ``violation_changes.doc``:
-  the contract §5 fields plus ``status`` and ``as_of``;
-* *query doc* - an auditor query as stored in ``queries.doc``: ``query``, the
-  parameters (a sender is named by its HMAC only), ``at`` and ``results``.
-
-:mod:`greenshield.store.verify` re-derives every entry from its row with these functions.
+One function per kind (event, violation, query, reject, and the records of
+:data:`RECORD_KEYS`), and the sender commitments that bind personal fields until
+``audit purge`` erases them. :mod:`greenshield.store.verify` re-derives every entry from
+its row with these functions. The forms: docs/adr/0941-audit-log-forms.md.
 """
 
 from __future__ import annotations
@@ -54,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from greenshield.rules.parse import decode_stored
+from greenshield.rules.exact_json import decode_stored
 
 PERSONAL_STORED = ("name_masked", "id_number_masked", "id_hash")
 _SORT = orjson.OPT_SORT_KEYS

@@ -1,19 +1,8 @@
 """RFC 6962 / RFC 9162 Merkle trees for the audit log: hashing, an O(log n) appender, proofs.
 
-Pure and I/O-free. Hashes are SHA-256 (32 bytes):
-
-* ``leaf_hash(d) = SHA-256(0x00 || d)``, ``node_hash(l, r) = SHA-256(0x01 || l || r)``;
-* the root of ``n`` leaves is RFC 9162 §2.1.1's MTH: ``SHA-256(b"")`` for no leaves,
-  the leaf hash for one, else ``node_hash(MTH(D[0:k]), MTH(D[k:n]))`` with ``k`` the
-  largest power of two below ``n``.
-
-A *perfect subtree* is identified by ``(level, index)``: it covers the leaves
-``[index << level, (index + 1) << level)``; level 0 is a leaf. Its hash never changes
-once the log has grown past it, so a store may cache it forever (:class:`SubtreeHasher`
-accepts such a cache, and :class:`MerkleAccumulator` can report each one it creates).
-
-Proof generation (:func:`inclusion_proof`, :func:`consistency_proof`) follows RFC 9162
-§2.1.3.1 and §2.1.4.1 and only asks its caller for hashes of leaf ranges ``[lo, hi)``.
+Pure and I/O-free; SHA-256 leaf and node hashes, perfect subtrees by ``(level, index)``
+(cacheable forever, :class:`SubtreeHasher`), and proof generation per RFC 9162 §2.1.3.1
+and §2.1.4.1. Details: docs/adr/0941-audit-log-forms.md.
 """
 
 from __future__ import annotations

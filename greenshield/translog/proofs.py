@@ -1,20 +1,8 @@
 """Verifiers of RFC 9162 inclusion and consistency proofs, and the project's JSON proof forms.
 
-The verifiers hash on their own (nothing from :mod:`greenshield.translog.merkle`), so a bug in
-proof generation cannot hide itself. They follow RFC 9162 §2.1.3.2 / §2.1.4.2 and the edge
-cases of transparency-dev/merkle: sizes and indices are uint64; ``index >= size`` fails; the
-leaf hash and proof hashes must be 32 bytes; the proof length must be exactly right; a
-consistency proof needs ``0 < size1 <= size2``, and ``size1 == size2`` needs an empty proof
-and ``root1 == root2`` (roots then compared as given, as transparency-dev does).
-
-JSON forms (hashes lowercase hex, 64 characters):
-
-* inclusion: ``{"leaf_index", "tree_size", "leaf_hash", "audit_path": [...],
-  "root_hash", "checkpoint": {...}}`` (``checkpoint`` optional);
-* consistency: ``{"first", "second", "first_root", "second_root", "proof": [...],
-  "first_checkpoint": {...}, "second_checkpoint": {...}}`` (checkpoints optional).
-
-A checkpoint is the JSON form of :class:`greenshield.translog.checkpoint.Checkpoint`.
+The verifiers hash on their own (nothing from :mod:`greenshield.translog.merkle`), so a bug
+in proof generation cannot hide itself. Their edge cases and the JSON forms:
+docs/adr/0941-audit-log-forms.md.
 """
 
 from __future__ import annotations

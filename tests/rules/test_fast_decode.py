@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 import greenshield.rules.privacy as new_privacy
 import greenshield.rules.dedup as new_dedup
 import greenshield.rules.parse as new
+import greenshield.rules.person as new_person
 from greenshield.rules.model import Acceptance, Event
 
 from oracle import dedup as old_dedup
@@ -35,7 +36,7 @@ from oracle import privacy as old_privacy
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = b"fast-decode-test-key"
-old.PROCESS_KEY = new.PROCESS_KEY  # person hashes of both under one key
+old.PROCESS_KEY = new_person.PROCESS_KEY  # person hashes of both under one key
 
 
 def _hostile_values() -> list[bytes]:

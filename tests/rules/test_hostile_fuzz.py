@@ -27,7 +27,9 @@ from greenshield.rules.engine import RuleCore
 from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.output import reject_record
 from greenshield.rules.pack import default_pack
-from greenshield.rules.parse import MAX_REASON, decode_stored, facts_of, parse_line_plain, restore
+from greenshield.rules.exact_json import decode_stored
+from greenshield.rules.parse import facts_of, parse_line_plain, restore
+from greenshield.rules.reasons import MAX_REASON
 
 
 class Num:

@@ -27,9 +27,9 @@ from greenshield.rules.dedup import Deduplicator, Seen, canonical, digest
 from greenshield.rules.model import Event, Rejection
 from greenshield.rules.output import reject_record
 from greenshield.rules.pack import default_pack
-from greenshield.rules.parse import (
-    MAX_REASON, HugeInt, decode_plain, decode_stored, parse_line_plain, restore, validate,
-)
+from greenshield.rules.exact_json import HugeInt, decode_plain, decode_stored
+from greenshield.rules.parse import parse_line_plain, restore, validate
+from greenshield.rules.reasons import MAX_REASON
 from greenshield.rules.timestamps import TimestampError, format_utc, parse_instant
 
 NAME = "王小明"

@@ -78,7 +78,7 @@ class TestDigestAcrossPaths:
 
     def test_the_worker_digest_equals_the_intake_digest(self) -> None:
         from greenshield.store.intake_files import keyed_digest
-        from greenshield.rules.parse import decode as parse_json
+        from greenshield.rules.exact_json import decode as parse_json
 
         for line in (orjson.dumps({**ACCEPTANCE, "note": 100}),                         # plain: no walk
                      orjson.dumps({**ACCEPTANCE, "note": 100}).replace(b'"note":100', b'"note":1e2'),  # exact walk
