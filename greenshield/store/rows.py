@@ -151,7 +151,7 @@ def _digest(row: Any) -> bytes | None:
 def row_entry(row: Any) -> bytes:
     """The audit entry of an ``events`` row (a mapping), from its doc, stored commitment and placement.
 
-    The doc is re-read exactly (:func:`~greenshield.rules.parse.decode_stored`): orjson alone reads an
+    The doc is re-read exactly (:func:`~greenshield.rules.exact_json.decode_stored`): orjson alone reads an
     integer beyond 64 bits as a float, and the entry was made from the exact integer.
     """
     public, _ = split_sender(decode_stored(row["doc"]))
