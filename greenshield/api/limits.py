@@ -1,20 +1,11 @@
 """What one client can make the service hold: request bodies, slow requests, connections.
 
-* :class:`BodyGuard` (pure ASGI middleware): a route's body limit (``POST /v1/events``:
-  ``GREENSHIELD_API_INGEST_MAX_BYTES``; every other route, ``/login`` and the sender lookup
-  included: ``GREENSHIELD_API_SMALL_BODY_BYTES``) is enforced before the body is read: a
-  declared ``Content-Length`` over it is 413 at once, a chunked body is counted as it
-  arrives and refused (413) the moment it passes. A ``/v1`` request with a body must
-  carry a valid token, checked before any of it is read (401). A body that does not
-  arrive within ``GREENSHIELD_API_BODY_TIMEOUT_SECONDS`` of the headers is 408. These
-  refusals close the connection.
-* :class:`GuardedH11Protocol` (uvicorn's h11 protocol): a request's line and headers must
-  arrive within ``GREENSHIELD_API_HEADER_TIMEOUT_SECONDS`` of the connection (or of the
-  previous response), else 408 and the connection is closed; a slowloris client cannot
-  stretch the deadline by trickling bytes.
-* :func:`server_config`: uvicorn with that protocol and its own limits: idle keep-alive
-  (``GREENSHIELD_API_KEEPALIVE_SECONDS``), header size (``GREENSHIELD_API_MAX_HEADER_BYTES``),
-  concurrent connections (``GREENSHIELD_API_MAX_CONNECTIONS``, 503 beyond).
+* :class:`BodyGuard` (pure ASGI middleware): per-route body limits (413), the token before
+  the body (401), the body deadline (408).
+* :class:`GuardedH11Protocol` (uvicorn's h11 protocol): the header deadline (408).
+* :func:`server_config`: uvicorn with that protocol, keep-alive, header size and connection limits.
+
+The limits and why they are enforced this way: docs/adr/0933-request-limits.md.
 """
 
 from __future__ import annotations

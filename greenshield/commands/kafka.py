@@ -168,7 +168,7 @@ def _wanted(principals: Any, enterprises: list[str] | None, system: bool) -> lis
 
 
 def _acl(args: argparse.Namespace, settings: Any, cfg: Any) -> int:
-    from kafka.errors import KafkaError
+    from greenshield.sdk.clients import kafka_errors
 
     if cfg is None and not settings.kafka_security:
         _err("error: GREENSHIELD_KAFKA_CREDENTIALS names no super user for the broker")
@@ -183,7 +183,7 @@ def _acl(args: argparse.Namespace, settings: Any, cfg: Any) -> int:
     except STARTUP_ERRORS as e:  # PrincipalError, KeyConfigError, BrokerError, a bad file or value
         _err(f"error: {e}")
         return USAGE_ERROR
-    except KafkaError as e:
+    except kafka_errors() as e:
         _err(f"error: the broker refused: {e!r}")
         return 1
     for path in files:

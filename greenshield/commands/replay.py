@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
 from typing import Any
 
 from greenshield.commands.startup import STARTUP_ERRORS, setup_logging
@@ -33,13 +32,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kafka import KafkaProducer
-    from kafka.errors import KafkaError
-
     from greenshield.translog.keys import with_system_keys
     from greenshield.commands.send import make_producer, send_all
-    from greenshield.sdk.clients import RELIABLE_PRODUCER, common
-    from greenshield.stream.control import send_advance
+    from greenshield.sdk.clients import kafka_errors
+    from greenshield.stream.control import advance_every_partition, control_producer
     from greenshield.rules.timestamps import parse_instant
     from greenshield.settings import Settings
 
@@ -49,21 +45,17 @@ def run(args: argparse.Namespace) -> int:
         parse_instant(args.as_of)
         settings = with_system_keys(settings)
         producer = make_producer(args, settings)
-    except STARTUP_ERRORS + (KafkaError,) as err:
+    except STARTUP_ERRORS + kafka_errors() as err:
         print(f"greenshield replay: {err}", file=sys.stderr)
         return USAGE_ERROR
     stats = send_all("replay", producer, args)  # flushed: every event is acknowledged before the clock moves
     if isinstance(stats, int):
         return stats
     bootstrap = args.bootstrap or settings.kafka_bootstrap
-    control = KafkaProducer(**common(bootstrap, "greenshield-replay-control", settings.kafka_security),
-                            **RELIABLE_PRODUCER, allow_auto_create_topics=False)
+    control = control_producer(settings, bootstrap, "greenshield-replay-control")
     try:
-        partitions = len(control.partitions_for(settings.events_topic))
-        issued = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        send_advance(control, settings.events_topic, partitions, settings.control_key.reveal().encode(),
-                     args.as_of, issued)
-    except (KafkaError, RuntimeError) as err:
+        partitions = advance_every_partition(control, settings, args.as_of)
+    except kafka_errors() + (RuntimeError,) as err:
         print(f"greenshield replay: events sent, but the clock was not advanced: {err}", file=sys.stderr)
         return 1
     finally:

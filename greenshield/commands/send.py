@@ -134,8 +134,7 @@ def send_all(command: str, producer: Any, args: argparse.Namespace) -> SendStats
     reporting on stderr as ``greenshield <command>: ...``: 2 for unreadable input, 1 for a
     failed delivery.
     """
-    from kafka.errors import KafkaError
-
+    from greenshield.sdk.clients import kafka_errors
     from greenshield.sdk.producer import DeliveryError
 
     progress = Progress(total_size(args.files), enabled=not args.no_progress)
@@ -145,7 +144,7 @@ def send_all(command: str, producer: Any, args: argparse.Namespace) -> SendStats
     except (OSError, EOFError, gzip.BadGzipFile) as err:
         print(f"greenshield {command}: cannot read input: {getattr(err, 'strerror', None) or err}", file=sys.stderr)
         return USAGE_ERROR
-    except (DeliveryError, KafkaError) as err:
+    except (DeliveryError,) + kafka_errors() as err:
         print(f"greenshield {command}: {err}", file=sys.stderr)
         return 1
     finally:
@@ -155,14 +154,13 @@ def send_all(command: str, producer: Any, args: argparse.Namespace) -> SendStats
 
 
 def run(args: argparse.Namespace) -> int:
-    from kafka.errors import KafkaError
-
+    from greenshield.sdk.clients import kafka_errors
     from greenshield.settings import Settings
 
     try:
         settings = Settings.from_env()
         producer = make_producer(args, settings)
-    except STARTUP_ERRORS + (KafkaError,) as err:
+    except STARTUP_ERRORS + kafka_errors() as err:
         print(f"greenshield send: {err}", file=sys.stderr)
         return USAGE_ERROR
     stats = send_all("send", producer, args)

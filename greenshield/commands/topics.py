@@ -24,8 +24,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kafka.errors import KafkaError
-
+    from greenshield.sdk.clients import kafka_errors
     from greenshield.stream.topics import TopicsError, admin_client, check_topics, create_topics, topic_specs
     from greenshield.settings import Settings
 
@@ -33,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         settings = Settings.from_env()
         specs = topic_specs(settings)
         admin = admin_client(settings, args.bootstrap)
-    except (ValueError, KafkaError) as err:
+    except (ValueError,) + kafka_errors() as err:
         print(f"greenshield topics: {err}", file=sys.stderr)
         return USAGE_ERROR
     try:
@@ -43,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{spec.name:<28} {outcome.get(spec.name, '?'):<8} partitions={spec.partitions} "
                       f"key={spec.key} cleanup={spec.configs.get('cleanup.policy', 'delete')}")
         problems = check_topics(admin, specs)
-    except (TopicsError, KafkaError) as err:
+    except (TopicsError,) + kafka_errors() as err:
         print(f"greenshield topics: {err}", file=sys.stderr)
         return 1
     finally:

@@ -8,17 +8,9 @@ Kafka mode::
     service       greenshield serve  --db ... --ingest streaming                  (child process)
     this process  the simulated day through the producer SDK, the display
 
-Embedded mode: no broker, topics or worker; this process stores the day through the
-embedded pipeline (:mod:`greenshield.demo.embedded`) and the service is its only child.
-In both modes the service runs with ``--ingest streaming``, the mode in which it only
-reads the store and evaluates no verdicts: the worker, or this process, is the store's
-one pipeline.
-
-Every child gets the run's settings through its environment (``GREENSHIELD_DATA_DIR``
-for the keys, the topic prefix, the worker group, the control key). The worker's
-wall-clock backstop is off (``GREENSHIELD_BACKSTOP_IDLE_SECONDS=0``): the day is in the
-past, so an idle partition would otherwise jump to today and fire every deadline at
-once; the demo moves stream time itself, with replay's control message, at the end.
+Embedded mode: no broker, topics or worker; this process stores the day through
+:mod:`greenshield.demo.embedded` and the service is its only child. The children's
+settings, and why the worker has no wall-clock backstop: docs/adr/0934-demo-stream-time.md.
 """
 
 from __future__ import annotations
@@ -219,8 +211,7 @@ class Demo:
         return issued
 
     def _kafka(self, earlier_broker: dict[str, Any] | None) -> None:
-        from kafka.errors import KafkaError
-
+        from greenshield.sdk.clients import kafka_errors
         from greenshield.stream.topics import TopicsError, admin_client, create_topics, topic_specs
 
         o, s = self.o, self.settings
@@ -240,7 +231,7 @@ class Demo:
                 create_topics(admin, topic_specs(s), s.topic_replication)
             finally:
                 admin.close()
-        except (KafkaError, TopicsError) as err:
+        except kafka_errors() + (TopicsError,) as err:
             raise DemoError(f"cannot create the topics at {self.broker.bootstrap}: {err}") from None
         self.topics_made = True
         self.say(f"Kafka: topics {s.topic_prefix}{{events,registry,violations,rejects}}.v1 created")

@@ -136,10 +136,7 @@ class KafkaSink:
 
     def finish(self, as_of_ms: int | None, stop: threading.Event, timeout: float = 180.0) -> None:
         """Flush, advance every partition's clock to ``as_of_ms``, wait for the worker to commit everything."""
-        from kafka import KafkaProducer
-
-        from greenshield.sdk.clients import RELIABLE_PRODUCER, common
-        from greenshield.stream.control import send_advance
+        from greenshield.stream.control import advance_every_partition, control_producer
 
         s = self.settings
         self.counters.phase = "waiting for Kafka to acknowledge every event"
@@ -148,20 +145,18 @@ class KafkaSink:
         if as_of_ms is not None:
             as_of = as_of_text(as_of_ms)
             self.counters.phase = f"advancing the stream clock to {as_of}"
-            control = KafkaProducer(**common(self.bootstrap, "greenshield-demo-control", s.kafka_security),
-                                    **RELIABLE_PRODUCER, allow_auto_create_topics=False)
+            control = control_producer(s, self.bootstrap, "greenshield-demo-control")
             try:
-                partitions = len(control.partitions_for(s.events_topic))
-                issued = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-                send_advance(control, s.events_topic, partitions, s.control_key.reveal().encode(), as_of, issued)
+                advance_every_partition(control, s, as_of)
             finally:
                 control.close(timeout=10)
         self.wait_caught_up(stop, timeout)
 
     def wait_caught_up(self, stop: threading.Event, timeout: float) -> None:
-        s = self.settings
+        from greenshield.stream.group_lag import GroupLag
+
         deadline = time.monotonic() + timeout
-        with _GroupLag(s, self.bootstrap) as lag:
+        with GroupLag(self.settings, self.bootstrap, "greenshield-demo-lag", "greenshield-demo-admin") as lag:
             while not stop.is_set():
                 self.lag = lag.lag()
                 self.counters.phase = f"waiting for the worker to catch up ({self.lag:,} messages behind)"
@@ -174,50 +169,6 @@ class KafkaSink:
 
     def close(self) -> None:
         self.producer.close(timeout=10)
-
-
-class _GroupLag:
-    """Messages of the events and registry topics that the worker group has not committed yet."""
-
-    def __init__(self, settings: Any, bootstrap: str) -> None:
-        self.settings, self.bootstrap = settings, bootstrap
-
-    def __enter__(self) -> _GroupLag:
-        from kafka import KafkaConsumer, TopicPartition
-
-        from greenshield.sdk.clients import common
-        from greenshield.stream.topics import admin_client
-
-        s = self.settings
-        self.admin = admin_client(s, self.bootstrap, "greenshield-demo-admin")
-        self.consumer = KafkaConsumer(**common(self.bootstrap, "greenshield-demo-lag", s.kafka_security),
-                                      group_id=None, enable_auto_commit=False)
-        self.parts = [TopicPartition(topic, p) for topic in (s.events_topic, s.registry_topic)
-                      for p in sorted(self.consumer.partitions_for_topic(topic) or ())]
-        return self
-
-    def lag(self) -> int:
-        ends = self.consumer.end_offsets(self.parts)
-        committed = _committed(self.admin, self.settings.worker_group)
-        total = 0
-        for tp in self.parts:
-            done = committed.get(tp)
-            offset = done.offset if done is not None and done.offset >= 0 else 0
-            total += max(0, ends.get(tp, 0) - offset)
-        return total
-
-    def __exit__(self, *_: object) -> None:
-        self.consumer.close()
-        self.admin.close()
-
-
-def _committed(admin: Any, group: str) -> dict[Any, Any]:
-    """The group's committed offsets (kafka-python 2.x and 3.x name the call differently)."""
-    old = getattr(admin, "list_consumer_group_offsets", None)
-    if old is not None:
-        return dict(old(group))
-    found: dict[Any, Any] = admin.list_group_offsets(group).get(group, {})
-    return found
 
 
 # --------------------------------------------------------------------------- embedded

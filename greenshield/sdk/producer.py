@@ -6,18 +6,9 @@
         gs.send({"v": 1, "type": "acceptance", "event_id": "a-1", ...})
     # leaving the block flushes: every event is acknowledged by all in-sync replicas
 
-The credentials file (``greenshield kafka acl`` writes one per enterprise) holds the
-enterprise's Kafka login and its sender key: each parcel event is signed as that
-enterprise (:mod:`greenshield.sdk.sender`), and an event naming another
-``enterprise_id`` is refused here, before it is sent.
-
-Each event is checked with the same validation the stream worker applies
-(:func:`greenshield.rules.parse.validate`), so an enterprise sees its errors as an
-:class:`InvalidEvent` at its end instead of a reject on ours. Keys follow contract
-§1.2/§1.3: parcel events by ``waybill_no``, registry records by
-``<entity>:<id>@<occurred_at as a UTC instant>``. Sends use ``acks=all`` with
-idempotence (no duplicates or reordering from retries) and batching (``linger_ms``,
-``batch_size``). Kafka security settings pass through ``security``.
+An invalid event, or one naming another ``enterprise_id``, is an :class:`InvalidEvent`
+here, before it is sent; parcel events are signed with the credentials' sender key.
+Why it checks, signs and keys as it does: docs/adr/0931-enterprise-sdk-checks.md.
 """
 
 from __future__ import annotations

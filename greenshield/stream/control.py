@@ -29,12 +29,14 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
 
 from greenshield.rules.timestamps import Instant, TimestampError, parse_instant
 from greenshield.errors import StreamError
+from greenshield.settings import Settings
 
 CONTROL_KEY = b"__greenshield_control__"
 CONTROL_HEADER = "gs-control"
@@ -155,3 +157,21 @@ def send_advance(producer: Any, topic: str, partitions: int, key: bytes, as_of: 
     failed = [f for f in futures if not f.is_done or f.failed()]
     if failed:
         raise RuntimeError(f"{len(failed)} control message(s) not acknowledged: {failed[0].exception!r}")
+
+
+def control_producer(settings: Settings, bootstrap: str, client_id: str) -> Any:
+    """The kafka-python producer that sends control messages: reliable settings, no topic auto-creation."""
+    from kafka import KafkaProducer
+
+    from greenshield.sdk.clients import RELIABLE_PRODUCER, common
+
+    return KafkaProducer(**common(bootstrap, client_id, settings.kafka_security), **RELIABLE_PRODUCER,
+                         allow_auto_create_topics=False)
+
+
+def advance_every_partition(producer: Any, settings: Settings, as_of: str) -> int:
+    """Advance the clock of every events partition to ``as_of`` (signed now); returns the partition count."""
+    partitions = len(producer.partitions_for(settings.events_topic))
+    issued = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    send_advance(producer, settings.events_topic, partitions, settings.control_key.reveal().encode(), as_of, issued)
+    return partitions
