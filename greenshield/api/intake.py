@@ -1,22 +1,15 @@
 """Batch ingest for ``POST /v1/events``: one answer per event, ``rollback`` or ``proceed``.
 
-The body is JSON Lines (``application/x-ndjson``, contract §1's file form) or a JSON
-array (``application/json``). Array elements are re-encoded one per line, numbers
-kept exactly as written, so both forms go through the same rule-core validation as
-``greenshield run`` and the worker (:class:`greenshield.intake.lines.Reader`), the
-same redaction, the same keyed duplicate digest and the same classification
-(:func:`greenshield.intake.classify.classify`).
+The body is JSON Lines (``application/x-ndjson``) or a JSON array (``application/json``,
+re-encoded one element per line, numbers exactly as written): both go through the
+worker's validation, redaction, duplicate digest (:class:`greenshield.intake.lines.Reader`)
+and classification (:func:`greenshield.intake.classify.classify`).
 
-Per event: ``accepted`` (new), ``duplicate`` (exact duplicate of a stored or earlier
-event: dropped, contract §2), ``rejected`` with the reason, or ``rolled_back`` (valid,
-but a ``rollback`` batch with a rejection stores nothing). An enterprise token may only
-send its own enterprise's parcel events; registry records come only from a role that
-may state them (registrar, regulator), which in turn may send no parcel events. A
-batch holding one line its sender may not state is refused whole with 403 in either
-mode, nothing stored (not even a reject): it is a wrong credential or an attack,
-not a data error of the sender's (see :func:`authorize`). Embedded mode writes the batch in one store
-transaction (events, audit entries, rejects); streaming mode checks the store for
-duplicates, then publishes the new events with the producer SDK and waits for acks.
+Per event: ``accepted``, ``duplicate`` (dropped, contract §2), ``rejected`` with the reason,
+or ``rolled_back`` (a ``rollback`` batch with a rejection stores nothing). A batch holding a
+line its sender may not state is refused whole with 403 (:func:`authorize`). Embedded mode
+writes the batch in one store transaction; streaming mode checks the store for duplicates,
+then publishes the new events with the producer SDK and waits for acks (docs/adr/0911-http-intake.md).
 """
 
 from __future__ import annotations
@@ -29,13 +22,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy.exc import IntegrityError
-
 from greenshield.api.auth import Principal
 from greenshield.api.errors import ApiError, forbidden
 from greenshield.api.service import Service
 from greenshield.store import intake_stream as sink
 from greenshield.store.batches import store_batch
+from greenshield.store.database import IntegrityError
 from greenshield.stream.decode import Reject, reject_message
 from greenshield.intake.classify import classify as classify_candidates
 from greenshield.intake.decisions import Decision, Duplicate, Fresh, Key, Rejected
@@ -288,15 +280,15 @@ def _publish(service: Service, outcomes: list[Outcome], candidates: list[Line], 
     rejects = [reject_record(topic, source, o, o.rejection) for o in outcomes if o.rejection is not None]
     if not fresh and not rejects:
         return True
-    from kafka.errors import KafkaError
-
+    from greenshield.sdk.clients import kafka_errors
     from greenshield.sdk.producer import DeliveryError
 
+    undelivered: tuple[type[Exception], ...] = (DeliveryError, *kafka_errors(), OSError)
     try:
         service.kafka_producer().deliver([d.candidate.raw for d in fresh],
                                          timeout=service.settings.api_kafka_ack_seconds,
                                          extra=rejects)
-    except (DeliveryError, KafkaError, OSError) as err:
+    except undelivered as err:
         log.warning("event=publish_failed type=%s failed=%d", type(err).__name__, len(getattr(err, "failed", ())))
         raise ApiError(503, "Kafka did not acknowledge the batch; send it again (duplicates are harmless)",
                        RETRY_AFTER) from err

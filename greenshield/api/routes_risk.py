@@ -13,11 +13,9 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
-from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
 from greenshield.api.auth import Principal, require
@@ -26,14 +24,17 @@ from greenshield.api.models import Grades, RiskReport, SanctionAnswer, SanctionI
 from greenshield.api.params import BAD, ERRORS, NOT_FOUND, RFC3339, Json, instant
 from greenshield.api.service import Service, service_of
 from greenshield.store import risk_index
-from greenshield.store import schema as t
 from greenshield.store.credit_log import list_warnings, store_sanction, stored_grades
 from greenshield.store.risk_report import record_credit, risk_report
 from greenshield.store.database import Store
+from greenshield.store.positions import last_entry_id, last_event_entry_id
 from greenshield.store.verdicts import latest_parcel_instant
 from greenshield.risk.credit import period_bounds, period_of
 from greenshield.risk.model import KINDS, RiskModel, default_model, load_model, parse_span
 from greenshield.rules.timestamps import format_utc
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 router = APIRouter(tags=["risk and credit"])
 Kind = Literal["enterprise", "site", "staff", "sender", "machine", "vehicle", "city"]
@@ -139,8 +140,7 @@ class RiskWarmer:
 
     def _marker(self) -> tuple[Any, ...]:
         with self.service.store.read() as conn:
-            return (conn.execute(sa.select(sa.func.max(t.audit_log.c.id))).scalar(),
-                    conn.execute(sa.select(sa.func.max(t.events.c.entry_id))).scalar())
+            return last_entry_id(conn), last_event_entry_id(conn)
 
     def step(self) -> bool:
         """Recompute every kind's latest ranking if the store changed since the last step; whether it did."""
@@ -165,7 +165,7 @@ class RiskWarmer:
             cut = latest_parcel_instant(conn)
             if cut is None:
                 return None
-            entry = conn.execute(sa.select(sa.func.max(t.audit_log.c.id))).scalar()
+            entry = last_entry_id(conn)
             doc = risk_report(conn, kind, cut[0], model, None, top, None, behind=usable_behind(conn))
         return Ranking(doc, top, model.window_s, entry)
 
@@ -234,7 +234,7 @@ async def risk(request: Request, principal: Annotated[Principal, Depends(require
             cut = at if at is not None else latest_parcel_instant(conn)
             if cut is None:
                 return None
-            version = conn.execute(sa.select(sa.func.max(t.audit_log.c.id))).scalar()
+            version = last_entry_id(conn)
             behind = usable_behind(conn)
             key = (kind, cut[0], span, top, _scope(principal), version, risk_index.position(conn), behind)
             cache = _cache(request)

@@ -3,38 +3,21 @@
 This is ``greenshield run``'s pipeline (:mod:`greenshield.store.intake_files`,
 :mod:`greenshield.store.verdicts`), fed a little at a time instead of a file at once:
 
-* :meth:`EmbeddedPipeline.feed` stores lines with :class:`~greenshield.store.intake_files.Intake`
-  (validate, redact, de-duplicate, events and audit entries in one transaction);
+* :meth:`EmbeddedPipeline.feed` stores lines with :class:`~greenshield.store.intake_files.Intake`;
 * :meth:`EmbeddedPipeline.evaluate` brings the verdict up to the latest stored parcel
   event with :class:`~greenshield.store.verdicts.Evaluator`, as ``run`` does.
 
-Only *which* parcels are re-evaluated differs. ``run``'s
-:func:`~greenshield.store.verdicts.affected` takes every parcel with an event in
-``[previous as_of - longest deadline, as_of]``: right for a file at once, but a
-streamed day re-evaluates nearly every parcel each second (the longest deadline is
-24 h, and a compressed day is younger than that), about 10 s a round at 5,000
-parcels. Here a round takes the parcels that can have changed since the previous
-``as_of`` ``p``, for a new ``as_of`` ``c >= p``:
-
-* those with events stored since the last round, and those naming an entity of a new
-  registry record (``affected`` without its time window);
-* those with an event in ``[p, c]`` (stored earlier, now inside the cut);
-* for each deadline ``d`` of the rule pack, those with an event in ``[p - d, c - d]``:
-  a deadline counted from that event falls due in ``(p, c]``.
-
-(Every window is widened by a second, as ``affected`` does.) Should ``as_of`` move
-back, the round falls back to ``affected`` as it is. The result is the same verdict
-``greenshield check --as-of`` computes (``tests/demo/test_embedded.py`` checks it).
+Only *which* parcels a round re-evaluates differs: those changed since the previous
+``as_of`` (:func:`~greenshield.store.due_parcels.due_between`), not ``run``'s whole
+window, and the verdict is the one ``greenshield check --as-of`` computes
+(docs/adr/0912-incremental-demo-rounds.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from greenshield.store import schema as t
+from greenshield.store.due_parcels import due_between
 from greenshield.store.intake_files import Intake, IntakeStats
 from greenshield.store.pipeline import Audit
 from greenshield.store.verdicts import Changes, Clock, Evaluator, affected, last_evaluation, latest_parcel_instant
@@ -92,14 +75,3 @@ class EmbeddedPipeline:
         self.audit.sequencer.integrate()
         return self.changes
 
-
-def due_between(conn: Connection, prev: Instant, cut: Instant, deadlines: set[int]) -> set[tuple[str, str]]:
-    """Parcels ``(enterprise_id, waybill_no)`` with an event in ``[prev, cut]`` or one whose deadline ``d`` falls due in it."""
-    e = t.events
-    out: set[tuple[str, str]] = set()
-    for d in {0, *deadlines}:
-        lo, hi = prev[0] - d - 1, cut[0] - d + 1
-        query = sa.select(e.c.enterprise_id, e.c.waybill_no).where(e.c.at_s.between(lo, hi),
-                                                                   e.c.waybill_no.is_not(None)).distinct()
-        out.update((str(r[0]), str(r[1])) for r in conn.execute(query))
-    return out

@@ -3,7 +3,7 @@
 On a terminal the display is a block of lines redrawn in place twice a second;
 elsewhere (a pipe, a log, a test) it is one plain line every few seconds. Figures of
 the store (events stored, violations by rule prefix, rejects) are read straight from
-the SQLite store, read-only, with plain ``GROUP BY`` queries.
+the SQLite store, read-only (:mod:`greenshield.store.demo_figures`).
 """
 
 from __future__ import annotations
@@ -14,32 +14,19 @@ import threading
 import unicodedata
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import IO
 
-import sqlalchemy as sa
-
-from greenshield.store import schema as t
-from greenshield.store.database import Store
+from greenshield.store import demo_figures
+from greenshield.store.database import DATABASE_ERRORS, Store
+from greenshield.store.demo_figures import StoreFigures
 from greenshield.rules.catalog import SYSTEMS
 
 SAFETY_SYSTEMS = ("RN", "IN", "XR")  # 实名收寄, 收寄验视, 过机安检: the three safety systems
 OTHER_SYSTEMS = ("PH", "TR", "TK", "PR")
 CST = timezone(timedelta(hours=8))
 RATE_WINDOW = 5.0
-
-
-@dataclass
-class StoreFigures:
-    events: int = 0
-    rejects: int = 0
-    open_by_system: dict[str, int] = field(default_factory=dict)
-    retracted: int = 0
-
-    @property
-    def open_total(self) -> int:
-        return sum(self.open_by_system.values())
 
 
 class StoreView:
@@ -49,32 +36,13 @@ class StoreView:
         self.store = Store.open(db_url, create=False)
 
     def figures(self) -> StoreFigures:
-        v = t.violations
-        system = sa.func.substr(v.c.rule_id, 1, 2)
         with self.store.read() as conn:
-            events = conn.execute(sa.select(sa.func.count()).select_from(t.events)).scalar_one()
-            rejects = conn.execute(sa.select(sa.func.count()).select_from(t.rejects)).scalar_one()
-            rows = conn.execute(sa.select(system, v.c.status, sa.func.count()).group_by(system, v.c.status)).all()
-        found = StoreFigures(int(events), int(rejects))
-        for prefix, status, n in rows:
-            if status == "open":
-                found.open_by_system[str(prefix)] = int(n)
-            else:
-                found.retracted += int(n)
-        return found
+            return demo_figures.store_figures(conn)
 
     def sample_waybill(self) -> str | None:
         """A parcel with an open violation, the most severe kind first (for the "try next" commands)."""
-        v = t.violations
         with self.store.read() as conn:
-            for rule in ("XR-1", "PH-1", "RN-1", "IN-1", None):
-                query = sa.select(v.c.waybill_no).where(v.c.status == "open").order_by(v.c.waybill_no).limit(1)
-                if rule is not None:
-                    query = query.where(v.c.rule_id == rule)
-                found = conn.execute(query).scalar()
-                if found:
-                    return str(found)
-        return None
+            return demo_figures.sample_waybill(conn)
 
     def close(self) -> None:
         self.store.close()
@@ -153,7 +121,7 @@ class Progress:
     def refresh(self) -> None:
         try:
             self.figures = self.view.figures()
-        except sa.exc.SQLAlchemyError:
+        except DATABASE_ERRORS:
             return  # the store is busy or being created: next time
         if self.first_violation is None and (self.figures.open_total or self.figures.retracted):
             self.first_violation = time.monotonic() - self.started

@@ -2,19 +2,16 @@
 
 Two loops in one process, so that sharing never slows the worker::
 
-    intake (the main thread)                     delivery (a thread, a pool of senders)
-    poll gs.violations.v1 (its own group)        each active subscription's oldest pending
-    + stored blacklistings and warnings            row whose backoff has passed, one per
-      since a cursor                               subscription in flight (order kept)
-    match each message to the live             POST it, signed (Standard Webhooks)
-      subscriptions (filter and scope)         ONE store transaction: the attempt as a
-    ONE store transaction: outbox rows           leaf, the row delivered / retried later /
-      (+ the cursors)                            parked (and its subscription)
+    intake (the main thread)                       delivery (a thread, a pool of senders)
+    poll gs.violations.v1 (its own group)          each active subscription's oldest pending row whose
+    + stored blacklistings and warnings since        backoff has passed, one per subscription in flight
+      a cursor; match each message to the live       (order kept); POST it, signed (Standard Webhooks)
+      subscriptions (filter and scope)             ONE store transaction: the attempt as a leaf, the row
+    ONE store transaction: outbox rows (+ cursors)   delivered / retried later / parked (and its subscription)
     COMMIT, then commit the Kafka offsets
 
-A crash before the offset commit re-reads the batch; the outbox's unique (subscription,
-message id) adds nothing twice. A crash between a POST and its record re-sends that
-message with the same id and body: at least once, de-duplicated by ``webhook-id``.
+A crash before the offset commit re-reads the batch (the outbox's unique (subscription, message id) adds
+nothing twice); one between a POST and its record re-sends it, same id and body: at least once (``webhook-id``).
 """
 
 from __future__ import annotations
@@ -25,19 +22,15 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from greenshield.store import schema as t
-from greenshield.translog.entries import loads
-from greenshield.store.stats import prefecture_of
-from greenshield.store.database import Store
+from greenshield.store.database import DATABASE_ERRORS, Store
+from greenshield.store.sharing_feed import ChangeKey, origins, stored_changes, stored_messages
 from greenshield.store.tokens import Token, list_tokens
 from greenshield.share import messages
 from greenshield.store import outbox
@@ -46,13 +39,15 @@ from greenshield.notifier.metrics import NotifierMetrics
 from greenshield.store.outbox import Attempt, Pending, Subscription
 from greenshield.share.webhooks import Backoff, headers
 from greenshield.settings import Settings
+from greenshield.stream.violations_feed import consumer_of as consumer_of  # the notifier command's builder
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 log = logging.getLogger("greenshield.notifier")
 POLL_MS = 500
 MAX_RECORDS = 2000
-FEED_CHUNK = 5000
 GAUGES_EVERY = 5.0  # seconds between two counts of the parked subscriptions and the pending rows
-Parcel = tuple[str, str]
 
 
 def backoff_of(settings: Settings) -> Backoff:
@@ -60,25 +55,6 @@ def backoff_of(settings: Settings) -> Backoff:
 
 
 # --------------------------------------------------------------------------- matching
-
-
-def origins(conn: Connection, parcels: Iterable[Parcel]) -> dict[Parcel, str | None]:
-    """The prefecture city of each parcel's first acceptance (None: not accepted, or no region)."""
-    wanted = set(parcels)
-    e = t.events
-    out: dict[Parcel, str | None] = {p: None for p in wanted}
-    seen: set[Parcel] = set()
-    waybills = sorted({w for _, w in wanted})
-    for i in range(0, len(waybills), 500):
-        rows = conn.execute(sa.select(e.c.enterprise_id, e.c.waybill_no, e.c.doc)
-                            .where(e.c.waybill_no.in_(waybills[i:i + 500]), e.c.type == "acceptance")
-                            .order_by(e.c.at_s, e.c.entry_id))
-        for ent, wb, doc in rows:
-            if (ent, wb) in wanted and (ent, wb) not in seen:
-                seen.add((ent, wb))
-                value = loads(doc)
-                out[(ent, wb)] = prefecture_of(value.get("origin_region") if isinstance(value, dict) else None)
-    return out
 
 
 def matches(message: Message, subs: Sequence[Subscription], scopes: dict[str, Token]) -> list[Subscription]:
@@ -106,23 +82,8 @@ def route(conn: Connection, store: Store, batch: Sequence[Message], clock_ms: in
     return len(rows)
 
 
-ChangeKey = tuple[str, str, str, int]  # (enterprise_id, waybill_no, rule_id, seq) of a violation change
-
-
 def change_key(value: Mapping[str, Any]) -> ChangeKey:
     return (str(value["enterprise_id"]), str(value["waybill_no"]), str(value["rule_id"]), int(value["seq"]))
-
-
-def stored_changes(conn: Connection, keys: set[ChangeKey]) -> set[ChangeKey]:
-    """Those of ``keys`` whose violation change is committed in the store."""
-    vc = t.violation_changes
-    found: set[ChangeKey] = set()
-    waybills = sorted({k[1] for k in keys})
-    for i in range(0, len(waybills), 500):
-        rows = conn.execute(sa.select(vc.c.enterprise_id, vc.c.waybill_no, vc.c.rule_id, vc.c.seq)
-                            .where(vc.c.waybill_no.in_(waybills[i:i + 500])))
-        found.update(k for ent, wb, rule, seq in rows if (k := (ent, wb, rule, int(seq))) in keys)
-    return found
 
 
 def violation_messages(conn: Connection, values: Sequence[dict[str, Any]]) -> list[Message]:
@@ -140,26 +101,6 @@ def decode(raw: bytes | None) -> dict[str, Any] | None:
         pass
     log.warning("event=notifier_bad_message bytes=%d", len(raw or b""))
     return None
-
-
-# --------------------------------------------------------------------------- stored feeds
-
-
-def stored_messages(conn: Connection, after: dict[str, int], upto: int) -> tuple[list[Message], dict[str, int]]:
-    """Blacklistings and warnings stored with entry ids in ``(after[name], upto]``; the new cursors."""
-    e, w = t.events, t.warnings
-    found: list[Message] = []
-    cursors = dict(after)
-    rows = conn.execute(sa.select(e.c.entry_id, e.c.doc).where(
-        e.c.type == "registry", e.c.status == "blacklisted", e.c.entry_id > after.get("blacklistings", 0),
-        e.c.entry_id <= upto).order_by(e.c.entry_id).limit(FEED_CHUNK)).all()
-    found += [messages.blacklisting(int(i), loads(doc)) for i, doc in rows]
-    cursors["blacklistings"] = int(rows[-1][0]) if len(rows) == FEED_CHUNK else upto
-    rows = conn.execute(sa.select(w.c.id, w.c.doc).where(w.c.id > after.get("warnings", 0), w.c.id <= upto)
-                        .order_by(w.c.id).limit(FEED_CHUNK)).all()
-    found += [messages.warning(int(i), loads(doc)) for i, doc in rows]
-    cursors["warnings"] = int(rows[-1][0]) if len(rows) == FEED_CHUNK else upto
-    return found, cursors
 
 
 # --------------------------------------------------------------------------- delivery
@@ -325,18 +266,19 @@ class Notifier:
 
     def run(self) -> None:
         """Until :attr:`stopping` is set: intake on this thread, delivery on another."""
-        from kafka.errors import KafkaError
+        from greenshield.sdk.clients import kafka_errors
 
+        broker_errors = kafka_errors()
         thread = threading.Thread(target=self._deliver_loop, name="gs-deliver", daemon=True)
         thread.start()
         try:
             while not self.stopping.is_set():
                 try:
                     self.intake()
-                except KafkaError as err:  # a broker restart: kafka-python reconnects; uncommitted is re-read
+                except broker_errors as err:  # a broker restart: kafka-python reconnects; uncommitted is re-read
                     log.warning("event=notifier_kafka_error error=%r", err)
                     time.sleep(1.0)
-                except sa.exc.SQLAlchemyError as err:  # a store outage: nothing committed, the batch comes again
+                except DATABASE_ERRORS as err:  # a store outage: nothing committed, the batch comes again
                     log.warning("event=notifier_store_error error=%s", type(err).__name__)
                     self._rewind()
                     time.sleep(1.0)
@@ -364,23 +306,8 @@ class Notifier:
                     self.deliverer.refresh_gauges()
                     counted = time.monotonic()
                 started = self.deliverer.tick()
-            except sa.exc.SQLAlchemyError as err:
+            except DATABASE_ERRORS as err:
                 log.warning("event=notifier_store_error error=%s", type(err).__name__)
                 started = 0
             self.queued.wait(0.02 if started else 0.1)
 
-
-def consumer_of(settings: Settings, bootstrap: str | None = None) -> Any:
-    """The notifier's kafka-python consumer of the violations topic (its own group, manual commits)."""
-    from kafka import KafkaConsumer
-
-    from greenshield.sdk.clients import common
-
-    consumer = KafkaConsumer(**common(bootstrap or settings.kafka_bootstrap, "greenshield-notifier",
-                                      settings.kafka_security),
-                             group_id=settings.notifier_group, enable_auto_commit=False,
-                             auto_offset_reset="earliest", max_poll_interval_ms=300_000,
-                             # a killed notifier's partitions move to its restart within ~10 s, not 45
-                             session_timeout_ms=10_000, heartbeat_interval_ms=3_000)
-    consumer.subscribe([settings.violations_topic])
-    return consumer

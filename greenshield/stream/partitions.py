@@ -16,12 +16,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from greenshield.store import graded
-from greenshield.store import schema as t
 from greenshield.store import intake_stream as sink
 from greenshield.store.database import Store
+from greenshield.store.positions import last_event_entry_id
 from greenshield.stream.state import PartitionState, partition_of
 from greenshield.stream.watermark import PartitionClock
 from greenshield.rules.model import Event, ParcelKey, RegistryRecord
@@ -222,5 +220,5 @@ class GradeFollower:
 
     @staticmethod
     def _before_restart(conn: Any, grades: list[graded.StoredGrade]) -> frozenset[int]:
-        newest = conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.events.c.entry_id), 0))).scalar_one()
-        return frozenset(g.id for g in grades if g.id < int(newest))
+        newest = last_event_entry_id(conn) or 0
+        return frozenset(g.id for g in grades if g.id < newest)
