@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from greenshield.stream.topics import TopicsError, ensure_topics
     from greenshield.settings import Settings
     from greenshield.notifier.metrics import NotifierMetrics
-    from greenshield.notifier.service import Notifier, consumer_of
+    from greenshield.notifier.service import Notifier
+    from greenshield.stream.violations_feed import consumer_of
 
     try:
         settings = Settings.from_env()

@@ -39,7 +39,6 @@ from greenshield.notifier.metrics import NotifierMetrics
 from greenshield.store.outbox import Attempt, Pending, Subscription
 from greenshield.share.webhooks import Backoff, headers
 from greenshield.settings import Settings
-from greenshield.stream.violations_feed import consumer_of as consumer_of  # the notifier command's builder
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

@@ -27,7 +27,8 @@ from greenshield.store.database import Store
 from greenshield.stream.testing import create_test_topics, delete_test_topics, kafka_security
 from greenshield.settings import Settings
 from greenshield.store import outbox
-from greenshield.notifier.service import Notifier, consumer_of
+from greenshield.notifier.service import Notifier
+from greenshield.stream.violations_feed import consumer_of
 from greenshield.share.webhooks import violation_id
 
 pytestmark = pytest.mark.kafka
