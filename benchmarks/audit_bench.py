@@ -324,7 +324,7 @@ def _us(clock: Clock, us: float, server: bool) -> str:
 def bench_store(make_url: Iterator[str], n: int, batch: int, index_cost: bool, rounds: int,
                 compare: bool = False) -> None:
     from greenshield.store import schema as t
-    from greenshield.stream.worker import tune_gc
+    from greenshield.stream.gc_tuning import tune_gc
 
     tune_gc()  # as `greenshield worker` does
     cands = sample_events(n)

@@ -66,7 +66,9 @@ from greenshield.stream.metrics import WorkerMetrics  # noqa: E402
 from greenshield.sdk.producer import GreenShieldProducer  # noqa: E402
 from greenshield.stream.topics import admin_client, create_topics, topic_specs  # noqa: E402
 from greenshield.stream.state import PartitionState  # noqa: E402
-from greenshield.stream.worker import Worker, tune_gc  # noqa: E402
+from greenshield.stream import housekeeping  # noqa: E402
+from greenshield.stream.gc_tuning import tune_gc  # noqa: E402
+from greenshield.stream.worker import Worker  # noqa: E402
 from greenshield.rules.pack import default_pack  # noqa: E402
 from greenshield.settings import Secret, Settings  # noqa: E402
 
@@ -378,7 +380,7 @@ class Phases:
                  "publish": (worker, "_publish"), "offsets": (worker, "_commit_pending"),
                  "housekeeping": (worker, "_housekeeping"), "sequencer": (worker.audit.sequencer, "integrate"),
                  "release_quiet": (PartitionState, "release_quiet"), "tick": (worker.parts, "tick"),
-                 "gauges": (worker, "_gauges")}
+                 "gauges": (housekeeping, "gauges")}
         from greenshield.store import intake_stream as stream_sink
 
         parts.update({"  digests": (stream_sink, "stored_digests"), "  store_events": (stream_sink, "store_events"),

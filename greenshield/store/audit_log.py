@@ -1,24 +1,8 @@
 """The audit log: writers append entries, one sequencer integrates them into the Merkle tree.
 
-Trillian's split (several writers, one sequencer; ADR 0008)::
-
-    writer (any process)                         sequencer (one at a time)
-    BEGIN (writers' lock, shared)                committed_high_water() -> M
-      ids = allocate_ids(n)                      BEGIN (sequencer's lock)
-      INSERT data rows  (id = entry id)            read audit_state (compact tree, last_id)
-      INSERT audit_log  (id, kind, entry)          leaves = audit_log ids in (last_id, M], by id
-                                                   append their leaf hashes to the compact tree; record runs
-    COMMIT                                         and perfect subtrees (level >= NODE_LEVEL)
-                                                   sign a checkpoint every N entries / T s / on close
-                                                   UPDATE audit_state
-                                                 COMMIT
-
-Leaf ``i`` is the ``i``-th sequenced entry in id order; ``audit_runs`` records each
-stretch of consecutive ids (leaves ``[first_leaf, first_leaf + count)`` are the
-entries ``[first_id, first_id + count)``). A writer's row is exactly the entry;
-nothing is written or updated per entry afterwards, which keeps appends near raw
-insert speed. Leaf hashes are computed from the entries (this process's writers hand
-theirs over in memory, see :class:`~greenshield.store.database.Handoff`).
+Leaf ``i`` is the ``i``-th sequenced entry in id order; ``audit_runs`` records each stretch
+of consecutive ids. Nothing is written per entry after its writer commits. The writer's
+and the sequencer's steps: ``docs/adr/0928-writers-and-sequencer.md``.
 """
 
 from __future__ import annotations

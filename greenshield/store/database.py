@@ -1,19 +1,9 @@
 """The database behind the audit store: engine set-up, schema creation, transactions, entry ids.
 
-One code path for SQLite (a file; WAL, ``synchronous=NORMAL``) and PostgreSQL
-(``postgresql+psycopg://``). Three kinds of transaction:
-
-* :meth:`Store.read` - a plain transaction (:meth:`Store.snapshot`: one consistent view);
-* :meth:`Store.write` - a writer's: SQLite ``BEGIN IMMEDIATE`` (writers queue on
-  the database lock instead of failing to upgrade), PostgreSQL a *shared* advisory
-  lock held to commit, so the sequencer can wait for every writer in flight;
-* :meth:`Store.sequencing` - the sequencer's: SQLite ``BEGIN IMMEDIATE``,
-  PostgreSQL an exclusive advisory lock so only one sequencer works at a time.
-
-Entry ids come from :meth:`Store.allocate_ids` inside a writer's transaction. Hot
-batched inserts go through :func:`insert_rows`, straight to the driver. A writer's
-leaf hashes are handed to this process's sequencer in memory once its transaction
-commits (:class:`Handoff`); entries of other processes are read back.
+One code path for SQLite and PostgreSQL. Three kinds of transaction (:meth:`Store.read`,
+:meth:`Store.write`, :meth:`Store.sequencing`); entry ids from :meth:`Store.allocate_ids`;
+hot inserts through :func:`insert_rows`; leaf hashes handed to this process's sequencer in
+memory (:class:`Handoff`). How each kind locks: ``docs/adr/0928-writers-and-sequencer.md``.
 """
 
 from __future__ import annotations

@@ -1,24 +1,9 @@
 """The store's side of risk and credit: what each source handled and which violations it carries.
 
-Read-only SQLAlchemy Core queries (SQLite and PostgreSQL), then the pure core of
-:mod:`greenshield.risk`. Time is ``as_of`` only, in whole seconds: a window is the
-events with ``as_of - window <= at_s <= as_of`` and the open violations whose
-``occurred_at`` falls in it. Who a violation is attributed to:
-
-* enterprise, sender, city - the parcel's enterprise, its acceptance's sender (keyed hash,
-  contract §6) and the prefecture of its acceptance's ``origin_region``;
-* site, staff, machine, vehicle - the evidence events' ``site_id``, ``staff_id`` (and an
-  acceptance's inspector), X-ray ``machine_id`` and depart/arrive ``vehicle_id``.
-
-A parcel counts toward a source's volume when the source handled one of its events
-in the window (at the age of the first); a prohibited item found on a parcel
-(``xray``/``manual_check`` ``prohibited``, or an ``interception``) is the pseudo-rule
-``PROHIBITED``, which by default counts only for senders.
-
-Two ways to the same inputs: from the risk side tables (:mod:`greenshield.store.risk_index`)
-when they cover every event the transaction sees, else from ``events`` itself (the
-reference, also the test oracle): the volume of a parcel whose source handled it before the
-window and again inside it is looked up in ``events``, so both give equal ``KindData``.
+Read-only queries, then the pure core of :mod:`greenshield.risk`; time is ``as_of`` only.
+The inputs come from the risk side tables (:mod:`greenshield.store.risk_index`) when they
+cover every event seen, else from ``events`` (the reference); both give equal ``KindData``.
+Who a violation is attributed to and what a window counts: ``docs/adr/0929-risk-inputs.md``.
 """
 
 from __future__ import annotations

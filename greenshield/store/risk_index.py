@@ -1,20 +1,9 @@
 """The risk side tables: which source handled which parcel when, acceptances and prohibited findings.
 
-Derived from ``events`` like ``parcel_origins`` (:mod:`greenshield.store.stats`): caught up
-by entry id (:func:`refresh`: set-based ``INSERT ... SELECT`` in the database, in bounded
-chunks of ids under the sequencer's lock, never past an id a writer can still commit), with
-their own version row (``risk_index_version``). Rows:
-
-* ``risk_handled`` - per kind, source and parcel, the first and last ``at_s`` at which
-  the source handled the parcel (site, staff and inspector, X-ray machine, vehicle,
-  enterprise): a window's volume is a ``GROUP BY`` over it;
-* ``risk_accepts`` - one per acceptance: its time and prefecture city (the sender's hash is
-  read from its event, by primary key, so retention's purge needs nothing here);
-* ``risk_findings`` - one per prohibited finding (``xray``/``manual_check`` ``prohibited``,
-  ``interception``).
-
-A reader uses them only when they cover every event it sees (:func:`covers`);
-:func:`disagreements` rebuilds them in Python (:func:`index_rows`) to check the SQL.
+Derived from ``events`` and caught up by entry id (:func:`refresh`), with their own version
+row; a reader uses them only when they cover every event it sees (:func:`covers`);
+:func:`disagreements` checks the SQL against :func:`index_rows`. The tables and how they
+are caught up: ``docs/adr/0929-risk-inputs.md``.
 """
 
 from __future__ import annotations

@@ -1,29 +1,9 @@
 """The audit store's tables (SQLAlchemy Core), versioned by a one-row ``schema_version`` table.
 
-Every row that the audit log covers shares its id with its audit entry
-(``audit_log.id``): ``events.entry_id``, ``violation_changes.id`` and
-``queries.id`` and ``rejects.entry_id`` are allocated from the log's id space, so re-deriving a leaf is a
-primary-key join. Registry records are events of type ``registry`` (one key
-space for ``(enterprise_id, event_id)``, as contract §2 de-duplicates them
-together); "the registry history" is ``events WHERE type = 'registry'``.
-
-Columns holding a string an enterprise controls and the contract does not bound
-(timestamps may have any number of fraction digits, reject reasons and keys echo
-what was sent) are ``Text``: PostgreSQL enforces ``VARCHAR(n)``, and one over-long
-value would fail its whole batch. Version 2: those columns became ``Text``,
-rejects joined the log (``entry_id``, ``sender_commitment``), checkpoints are
-numbered by the sequencer (``id`` 1, 2, ... without gaps). Version 3 (contract §8.1): a
-parcel is ``(enterprise_id, waybill_no)``, so violations are keyed by
-``(enterprise_id, waybill_no, rule_id)`` and their changes carry the enterprise. Version 4
-(revision 2 §8.2): registry records of staff and persons keep their person's keyed hash
-(``person_id_hash``), and ``entity_id`` holds a person record's decision reference (32 chars).
-Version 5: credit grades, warnings and the regulator's sanctions are leaves too (``grades``,
-``warnings``, ``sanctions``).
-Version 6: every delivery attempt of the notifier to a department's subscription is a leaf
-(``deliveries``; the subscriptions themselves are side tables, :mod:`greenshield.store.sharing_tables`).
-Version 7: the ``events`` indexes on columns most events leave NULL (inspector, device, sender,
-person, customer, registry entity) are partial, ``WHERE <column> IS NOT NULL``: every query on them
-names a value, and a parcel event no longer pays an index insert for a NULL (docs/adr/0004-bulk-store.md).
+Every row the audit log covers shares its id with its audit entry, so re-deriving a leaf is
+a primary-key join; registry records are events of type ``registry``. Why strings an
+enterprise controls are ``Text``, and what each schema version changed:
+``docs/adr/0930-store-schema.md``.
 """
 
 from __future__ import annotations

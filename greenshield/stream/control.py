@@ -1,25 +1,11 @@
 """The replay control message: "advance the stream clock of this partition to TS", signed by the system.
 
-``greenshield replay`` sends one to **every** partition of the events topic after
-the replayed events (each partition's clock is its own, see
-:mod:`greenshield.stream.watermark`). The message, on the events topic::
-
-    key      __greenshield_control__
-    headers  gs-control:   advance-v1
-             gs-signature: hex HMAC-SHA256(control key, b"gs-control-v1\\x00" + value)
-    value    {"v": 1, "action": "advance", "as_of": "<RFC 3339>", "partition": <n>,
-              "issued_at": "<RFC 3339, wall clock>", "nonce": "<hex>"}
-
-Only the system's own identity may send it: the HMAC key
-(``GREENSHIELD_CONTROL_KEY``; in development the data directory's ``control.key``,
-see :func:`greenshield.translog.keys.control_key`) is held by the regulator's tools
-and the workers, never by an enterprise. A worker applies a control message only when the
-signature verifies and ``partition`` is the partition it arrived on; anything else
-carrying the ``gs-control`` header is rejected (to ``gs.rejects.v1``) and changes
-nothing. A control message only moves the clock forward, so re-sending an old
-one is harmless: a replayed valid message is applied again (a no-op once the clock
-is past it) and is not a reject. Whatever else carries the header (a null, duplicated
-or non-ASCII header, a null, truncated or forged value) is exactly one reject.
+``greenshield replay`` sends one to every partition of the events topic after the
+replayed events. A worker applies it only when its HMAC (the control key, never held by
+an enterprise) verifies and ``partition`` is the partition it arrived on; anything else
+carrying the ``gs-control`` header is exactly one reject. It only moves the clock
+forward, so a replayed valid message is applied again (a no-op), not a reject.
+The message's format and who holds the key: ``docs/adr/0922-control-messages.md``.
 """
 
 from __future__ import annotations

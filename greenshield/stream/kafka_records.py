@@ -1,26 +1,10 @@
 """Kafka records whose header keys are not UTF-8: read them, instead of failing the whole fetch.
 
-The record format types a header key as a UTF-8 string, but the broker does not
-check it, so any producer can send ``b"gs-control\\xff\\xfe"``. kafka-python 3.x
-decodes header keys strictly inside its record parser
-(``DefaultRecordBatch._read_msg``); the ``UnicodeDecodeError`` becomes a
-``CorruptRecordError`` raised from ``poll()``, every time the partition is fetched,
-and the records after the bad one *in the same record batch* can never be read
-(the parser stops there, and a seek past the bad offset re-fetches the same batch
-from its start). Catching the error and seeking cannot fix that, so the parser is
-made total instead: :func:`install` wraps ``_read_msg`` so that the strict (fast,
-unchanged) read is tried first and only a record whose header key is not UTF-8 is
-read again with the key as an :class:`UndecodableKey` (the replacement-decoded
-text, with the raw bytes in ``raw``). The worker turns such a record into one
-reject (``undecodable record: ...``, :func:`greenshield.stream.decode.decode_message`).
-
-confluent-kafka (the worker's consumer, :mod:`~greenshield.stream.consumer`) decodes
-header keys lazily, in ``Message.headers()``, with ``PyUnicode_FromString``: a key that
-is not UTF-8 makes that call fail (``SystemError`` from a ``UnicodeDecodeError`` that
-holds the key's bytes; the message then holds a half-built list, so it is called once,
-through a call that checks for the pending error). :func:`undecodable_headers` turns
-the failure into one :class:`UndecodableKey` whose position is not known (librdkafka
-does not say which header it was); the record is one reject, as with kafka-python.
+:func:`install` makes kafka-python's record parser total (a record whose header key is not
+UTF-8 is read again, with the key as an :class:`UndecodableKey`); :func:`undecodable_headers`
+does the same for a failed ``Message.headers()`` of confluent-kafka. The worker turns such a
+record into one reject. Why the parser is patched rather than the error caught:
+``docs/adr/0923-undecodable-header-keys.md``.
 """
 
 from __future__ import annotations

@@ -1,29 +1,8 @@
 """The worker's Prometheus metrics, counted from the decisions the worker gets back (never inside rules).
 
-=====================================================  ========================  ==========================
-name                                                   labels                    meaning
-=====================================================  ========================  ==========================
-greenshield_events_consumed_total                      type, enterprise          messages read (events + registry)
-greenshield_events_accepted_total                      type, enterprise          new events stored
-greenshield_events_rejected_total                      type, enterprise          rejects written
-greenshield_events_duplicated_total                    type, enterprise          exact duplicates dropped
-greenshield_violations_opened_total                    rule                      status changes to open
-greenshield_violations_retracted_total                 rule                      status changes to retracted
-greenshield_consumer_lag_messages                      topic, partition          high water - position
-greenshield_store_commit_seconds                       (histogram)               one batch's store transaction
-greenshield_watermark_age_seconds                      partition                 wall clock - watermark
-greenshield_store_unavailable                          (gauge 0/1)               the worker is waiting for the store
-greenshield_messages_internal_errors_total             (none)                    rejects for an unexpected exception
-greenshield_fields_dropped_total                       type                      non-contract fields not kept
-greenshield_store_refused_rows_total                   (none)                    rows the store refused (rejected)
-=====================================================  ========================  ==========================
-
-A label whose value is unknown (a line that did not parse) is ``unknown``. Label
-values come from known sets only (:class:`Labels`): ``type`` is one of the
-contract's types, ``registry``, ``control`` or ``unknown``; ``enterprise`` is an
-enterprise seen in an accepted event or registry record (or ``unknown``,
-``system``); anything else is ``other``. So junk cannot grow the metrics. Each
-worker has its own registry, so tests can run several in one process.
+:class:`WorkerMetrics` holds them, one registry per worker; :class:`Labels` keeps label
+values to known sets, so junk cannot grow the metrics. Every metric, its labels and
+meaning: ``docs/adr/0924-worker-metrics.md``.
 """
 
 from __future__ import annotations

@@ -1,27 +1,9 @@
 """Who may do what on Kafka: the pipeline's principals, their ACLs, and their credentials files.
 
-==============  ========================  ================================================
-role            SCRAM user (default)      may
-==============  ========================  ================================================
-worker          ``gs-worker``             read events and registry (its group); write
-                                          violations and rejects
-registry-feed   ``gs-registry-feed``      write the registry (the regulator's feed)
-api             ``gs-api``                write events (each checked against its token),
-                                          the registry (registrar/regulator tokens only)
-                                          and the service's rejects
-tools           ``gs-tools``              write events: ``send`` of a mixed file, replay
-                                          and its control messages (signed); write the
-                                          warnings (``risk``/``credit --publish``)
-notifier        ``gs-notifier``           read violations (its group): the departments'
-                                          webhooks (``greenshield notifier``)
-enterprise      its id (``E3100001``)     write events, nothing else; it reads nothing
-==============  ========================  ================================================
-
-Every topic ACL is LITERAL on the settings' topic names (a PREFIXED one on an
-enterprise id would also match a longer id). The broker's super user (``admin``)
-creates topics and sets these ACLs; nobody else can. :func:`grants` is the table as
-data (pure); :func:`apply` puts it on a broker. The full table, with the API's roles,
-is ``docs/security.md``.
+:func:`grants` is the table of roles (worker, registry feed, API, tools, notifier, an
+enterprise) and their LITERAL topic ACLs as data (pure); :func:`apply` puts it on a broker.
+The table and why the ACLs are LITERAL: ``docs/adr/0925-kafka-principals.md``; with the
+API's roles, ``docs/security.md``.
 """
 
 from __future__ import annotations

@@ -1,20 +1,10 @@
 """The rule state of one events partition: a RuleCore, its stream clock, and when parcels may leave memory.
 
-A parcel is ``(enterprise_id, waybill_no)`` (contract §8.1); events are placed by
-waybill, so every event of a parcel lands on one partition (two enterprises'
-parcels of one waybill share it, as two parcels) and each partition's state is
-independent of the others (the same :class:`~greenshield.rules.engine.RuleCore` as ``check``). The registry is
-global: every partition's core receives every registry record, in the registry
-topic's order.
-
-Memory: a parcel leaves memory once every deadline it can still reach has passed
-and nothing has happened to it for ``release_after`` seconds of stream time. That
-is only a memory matter, never a correctness one: an event that arrives later for
-a released parcel makes the worker reload the parcel's stored events and verdict
-first (:meth:`PartitionState.reload`), so the verdict is the same as if it had
-stayed. (A registry record arriving after the release of a parcel it affects does
-not re-open it; raise ``release_after`` to cover the latest registry corrections
-you expect.)
+Every event of a parcel lands on one partition, so each partition's state is independent;
+every partition's core receives every registry record, in the registry topic's order. A
+parcel leaves memory once its deadlines have passed and it was quiet for ``release_after``
+seconds of stream time, and is reloaded from the store if an event for it comes later
+(:meth:`PartitionState.reload`; docs/adr/0008-stream-worker.md, "State").
 """
 
 from __future__ import annotations

@@ -1,20 +1,8 @@
 """The pipeline's five topics: their layout, creating them, and checking them before use.
 
-=================  =====================================  ==========  ===========
-topic (default)    key                                    partitions  cleanup
-=================  =====================================  ==========  ===========
-gs.events.v1       ``waybill_no``                         6           delete
-gs.registry.v1     ``<entity>:<id>@<UTC instant>`` (§1.3)  1           compact
-gs.violations.v1   ``waybill_no``                         6           delete
-gs.rejects.v1      source ``<topic>:<partition>``         1           delete
-gs.warnings.v1     ``<subject_kind>:<subject_id>``         1           delete
-=================  =====================================  ==========  ===========
-
-Names come from ``Settings.topic_prefix``; partition counts from settings too.
-The registry is compacted and keyed by entity *and* instant, so compaction keeps
-every version. The per-parcel state is partitioned like the events topic, so its
-partition count must not change under a running pipeline: :func:`check_topics`
-reports a mismatch instead of guessing.
+Names come from ``Settings.topic_prefix``, partition counts from the settings too;
+:func:`check_topics` reports a mismatch instead of guessing. Each topic's key, partitions
+and cleanup, and why: ``docs/adr/0926-topics.md``.
 """
 
 from __future__ import annotations

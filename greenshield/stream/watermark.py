@@ -1,42 +1,10 @@
 """Stream time of one events partition: the event-time watermark, the replay clock, the wall-clock backstop.
 
-The watermark is the stream's only "now" (rules never read the clock; ADR 0008). Per partition::
-
-    wm = max( latest event time seen - allowed lateness,      event time
-              control clock,                                  a replay's "advance to TS"
-              backstop )                                      wall clock, idle partitions only
-    and it never moves back.
-
-A worked example, lateness 10 min::
-
-    event time   08:00      08:20         08:30  (latest seen)
-    ─────────────┼──────────┼─────────────┼──────────────►
-                            wm = 08:20 ───┘ 10 min
-    the verdict is computed as of 08:20: a deadline at or before 08:20 fires;
-    an event at 08:25 is kept and counts once wm reaches 08:25.
-
-**Wall-clock backstop.** A partition that receives nothing never advances its
-event time, so the last parcels' deadlines would never fire. When a partition
-has received no message for ``idle_seconds`` of wall-clock time, its backstop
-follows the wall clock: ``backstop = wall now - allowed lateness``. Events that
-arrive later still count; a deadline that fired too early is retracted by the
-evidence (a late ``xray`` retracts XR-4). The backstop is off when
-``idle_seconds`` is 0, and on a partition whose clock a replay's control
-message set (``pinned``): a replay of history must finalise at its ``--as-of``,
-not at today's date.
-
-**Future-dated events.** One event from a device whose clock is years ahead would
-otherwise move the partition's stream time years ahead, and every open deadline
-of every parcel on it would fire at once. An event counts towards ``latest`` at
-most as ``wall clock when its message arrived + max_future`` (1 hour by
-default, ``GREENSHIELD_MAX_FUTURE_SECONDS``; 0 turns the cap off). The event
-itself is accepted and evaluated like any other (the contract does not reject
-future times); only its pull on stream time is capped. The worker counts such
-events in ``greenshield_events_future_dated_total``. A replay's control clock is
-not capped: only the system's own identity can send it.
-
-Instants are :data:`~greenshield.rules.timestamps.Instant` ``(seconds, fraction)``;
-wall time is epoch seconds (float), passed in by the caller: nothing here reads a clock.
+``wm = max(latest event time seen - allowed lateness, control clock, backstop)``, and it
+never moves back; the backstop follows the wall clock on idle partitions only, and an
+event pulls stream time at most to its arrival + ``max_future``. Instants are
+:data:`~greenshield.rules.timestamps.Instant`; wall time is passed in by the caller:
+nothing here reads a clock. A worked example and the reasons: ``docs/adr/0927-stream-time.md``.
 """
 
 from __future__ import annotations

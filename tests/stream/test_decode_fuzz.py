@@ -14,7 +14,7 @@ from greenshield.stream.control import encode_advance
 from greenshield.stream.decode import (
     MAX_REJECT_MESSAGE, Candidate, Context, Control, Reject, decode_message, reject_message)
 from greenshield.stream.kafka_records import UndecodableKey
-from greenshield.stream.worker import _reject_row
+from greenshield.stream.batch import reject_row as _reject_row
 
 EVENTS, REGISTRY = "gs.events.v1", "gs.registry.v1"
 CONTROL_KEY = b"fuzz-control-key"

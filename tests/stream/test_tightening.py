@@ -171,9 +171,9 @@ class TestWorker:
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
         """The day is judged and its parcels leave memory; the grades are stored; the worker picks them up
         (reloading the released parcels) and ends with check --grades' verdict."""
-        import greenshield.stream.worker as worker_module
+        from greenshield.stream import housekeeping
 
-        monkeypatch.setattr(worker_module, "RELEASE_SECONDS", 0.0)
+        monkeypatch.setattr(housekeeping, "RELEASE_SECONDS", 0.0)
         settings, db = pipeline(release_after_seconds=0)
         plain, graded = check(tmp_path), check(tmp_path, "--grades", str(grades_file(tmp_path)))
         with WorkerThread(settings, db, PROVINCE) as running:

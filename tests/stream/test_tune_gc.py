@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from greenshield.stream.worker import GC_THRESHOLDS, tune_gc
+from greenshield.stream.gc_tuning import GC_THRESHOLDS, tune_gc
 
 
 def test_tune_gc_sets_the_worker_thresholds() -> None:
