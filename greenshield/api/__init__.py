@@ -5,5 +5,5 @@ and sign in at ``http://H:P/`` (or ``/auditor``) with a token from ``greenshield
 Modules: :mod:`~greenshield.api.app` (the one wiring function), :mod:`~greenshield.api.auth`
 (roles), :mod:`~greenshield.api.service` (state and upkeep), :mod:`~greenshield.api.intake`,
 one ``routes_*`` module per resource. Paths, roles and what is audited:
-docs/adr/0932-api-access.md; the OpenAPI document is ``GET /openapi.json``.
+docs/adr/0023-api-access.md; the OpenAPI document is ``GET /openapi.json``.
 """

@@ -9,7 +9,7 @@ Per event: ``accepted``, ``duplicate`` (dropped, contract §2), ``rejected`` wit
 or ``rolled_back`` (a ``rollback`` batch with a rejection stores nothing). A batch holding a
 line its sender may not state is refused whole with 403 (:func:`authorize`). Embedded mode
 writes the batch in one store transaction; streaming mode checks the store for duplicates,
-then publishes the new events with the producer SDK and waits for acks (docs/adr/0911-http-intake.md).
+then publishes the new events with the producer SDK and waits for acks (docs/adr/0022-http-intake.md).
 """
 
 from __future__ import annotations

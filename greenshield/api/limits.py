@@ -5,7 +5,7 @@
 * :class:`GuardedH11Protocol` (uvicorn's h11 protocol): the header deadline (408).
 * :func:`server_config`: uvicorn with that protocol, keep-alive, header size and connection limits.
 
-The limits and why they are enforced this way: docs/adr/0933-request-limits.md.
+The limits and why they are enforced this way: docs/adr/0024-request-limits.md.
 """
 
 from __future__ import annotations

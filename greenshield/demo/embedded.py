@@ -10,7 +10,7 @@ This is ``greenshield run``'s pipeline (:mod:`greenshield.store.intake_files`,
 Only *which* parcels a round re-evaluates differs: those changed since the previous
 ``as_of`` (:func:`~greenshield.store.due_parcels.due_between`), not ``run``'s whole
 window, and the verdict is the one ``greenshield check --as-of`` computes
-(docs/adr/0912-incremental-demo-rounds.md).
+(docs/adr/0026-incremental-demo-rounds.md).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Kafka mode::
 
 Embedded mode: no broker, topics or worker; this process stores the day through
 :mod:`greenshield.demo.embedded` and the service is its only child. The children's
-settings, and why the worker has no wall-clock backstop: docs/adr/0934-demo-stream-time.md.
+settings, and why the worker has no wall-clock backstop: docs/adr/0025-demo-stream-time.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Feed events and registry records one at a time, in any order; :meth:`RuleCore.advance`
 tells which verdicts changed as of an instant (``as_of`` is the only "now"). A parcel's
-lifecycle and the per-parcel packs: docs/adr/0942-rule-core-lifecycle.md.
+lifecycle and the per-parcel packs: docs/adr/0009-rule-core-lifecycle.md.
 """
 
 from __future__ import annotations

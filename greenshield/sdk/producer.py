@@ -8,7 +8,7 @@
 
 An invalid event, or one naming another ``enterprise_id``, is an :class:`InvalidEvent`
 here, before it is sent; parcel events are signed with the credentials' sender key.
-Why it checks, signs and keys as it does: docs/adr/0931-enterprise-sdk-checks.md.
+Why it checks, signs and keys as it does: docs/adr/0021-enterprise-sdk-checks.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Leaf ``i`` is the ``i``-th sequenced entry in id order; ``audit_runs`` records each stretch
 of consecutive ids. Nothing is written per entry after its writer commits. The writer's
-and the sequencer's steps: ``docs/adr/0928-writers-and-sequencer.md``.
+and the sequencer's steps: ``docs/adr/0011-writers-and-sequencer.md``.
 """
 
 from __future__ import annotations

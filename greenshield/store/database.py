@@ -3,7 +3,7 @@
 One code path for SQLite and PostgreSQL. Three kinds of transaction (:meth:`Store.read`,
 :meth:`Store.write`, :meth:`Store.sequencing`); entry ids from :meth:`Store.allocate_ids`;
 hot inserts through :func:`insert_rows`; leaf hashes handed to this process's sequencer in
-memory (:class:`Handoff`). How each kind locks: ``docs/adr/0928-writers-and-sequencer.md``.
+memory (:class:`Handoff`). How each kind locks: ``docs/adr/0011-writers-and-sequencer.md``.
 """
 
 from __future__ import annotations

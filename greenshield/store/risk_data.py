@@ -3,7 +3,7 @@
 Read-only queries, then the pure core of :mod:`greenshield.risk`; time is ``as_of`` only.
 The inputs come from the risk side tables (:mod:`greenshield.store.risk_index`) when they
 cover every event seen, else from ``events`` (the reference); both give equal ``KindData``.
-Who a violation is attributed to and what a window counts: ``docs/adr/0929-risk-inputs.md``.
+Who a violation is attributed to and what a window counts: ``docs/adr/0014-risk-inputs.md``.
 """
 
 from __future__ import annotations

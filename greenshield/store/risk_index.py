@@ -3,7 +3,7 @@
 Derived from ``events`` and caught up by entry id (:func:`refresh`), with their own version
 row; a reader uses them only when they cover every event it sees (:func:`covers`);
 :func:`disagreements` checks the SQL against :func:`index_rows`. The tables and how they
-are caught up: ``docs/adr/0929-risk-inputs.md``.
+are caught up: ``docs/adr/0014-risk-inputs.md``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every row the audit log covers shares its id with its audit entry, so re-deriving a leaf is
 a primary-key join; registry records are events of type ``registry``. Why strings an
 enterprise controls are ``Text``, and what each schema version changed:
-``docs/adr/0930-store-schema.md``.
+``docs/adr/0012-store-schema.md``.
 """
 
 from __future__ import annotations

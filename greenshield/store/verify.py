@@ -7,7 +7,7 @@ the tables beside the leaves (:mod:`~greenshield.store.verify_tables`). The firs
 entry is the lowest leaf index with a finding. Not checked: ``run_state``'s ``as_of``
 (not trust-bearing: it only decides which parcels the next run re-evaluates) and
 ``schema_version`` (:meth:`Store.open` refuses an edited one first). What each table
-must satisfy, and why trust needs ``--trusted``: ``docs/adr/0921-audit-verify.md``.
+must satisfy, and why trust needs ``--trusted``: ``docs/adr/0013-audit-verify.md``.
 """
 
 from __future__ import annotations

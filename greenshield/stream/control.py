@@ -5,7 +5,7 @@ replayed events. A worker applies it only when its HMAC (the control key, never 
 an enterprise) verifies and ``partition`` is the partition it arrived on; anything else
 carrying the ``gs-control`` header is exactly one reject. It only moves the clock
 forward, so a replayed valid message is applied again (a no-op), not a reject.
-The message's format and who holds the key: ``docs/adr/0922-control-messages.md``.
+The message's format and who holds the key: ``docs/adr/0016-control-messages.md``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 UTF-8 is read again, with the key as an :class:`UndecodableKey`); :func:`undecodable_headers`
 does the same for a failed ``Message.headers()`` of confluent-kafka. The worker turns such a
 record into one reject. Why the parser is patched rather than the error caught:
-``docs/adr/0923-undecodable-header-keys.md``.
+``docs/adr/0017-undecodable-header-keys.md``.
 """
 
 from __future__ import annotations

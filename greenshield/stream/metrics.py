@@ -2,7 +2,7 @@
 
 :class:`WorkerMetrics` holds them, one registry per worker; :class:`Labels` keeps label
 values to known sets, so junk cannot grow the metrics. Every metric, its labels and
-meaning: ``docs/adr/0924-worker-metrics.md``.
+meaning: ``docs/adr/0020-worker-metrics.md``.
 """
 
 from __future__ import annotations

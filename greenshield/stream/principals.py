@@ -2,7 +2,7 @@
 
 :func:`grants` is the table of roles (worker, registry feed, API, tools, notifier, an
 enterprise) and their LITERAL topic ACLs as data (pure); :func:`apply` puts it on a broker.
-The table and why the ACLs are LITERAL: ``docs/adr/0925-kafka-principals.md``; with the
+The table and why the ACLs are LITERAL: ``docs/adr/0019-kafka-principals.md``; with the
 API's roles, ``docs/security.md``.
 """
 

@@ -2,7 +2,7 @@
 
 Names come from ``Settings.topic_prefix``, partition counts from the settings too;
 :func:`check_topics` reports a mismatch instead of guessing. Each topic's key, partitions
-and cleanup, and why: ``docs/adr/0926-topics.md``.
+and cleanup, and why: ``docs/adr/0018-topics.md``.
 """
 
 from __future__ import annotations

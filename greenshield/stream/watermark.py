@@ -4,7 +4,7 @@
 never moves back; the backstop follows the wall clock on idle partitions only, and an
 event pulls stream time at most to its arrival + ``max_future``. Instants are
 :data:`~greenshield.rules.timestamps.Instant`; wall time is passed in by the caller:
-nothing here reads a clock. A worked example and the reasons: ``docs/adr/0927-stream-time.md``.
+nothing here reads a clock. A worked example and the reasons: ``docs/adr/0015-stream-time.md``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ signed with Ed25519, for example (origin ``greenshield.audit/v1``, 8 leaves, 202
     greenshield.audit/v1\\n8\\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\\ntimestamp 2026-11-29T05:56:23.123Z\\n
 
 :meth:`Checkpoint.to_note` renders the C2SP signed note; the JSON form is the API's.
-The exact bytes: docs/adr/0941-audit-log-forms.md.
+The exact bytes: docs/adr/0010-audit-log-forms.md.
 """
 
 from __future__ import annotations

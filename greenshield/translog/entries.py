@@ -3,7 +3,7 @@
 One function per kind (event, violation, query, reject, and the records of
 :data:`RECORD_KEYS`), and the sender commitments that bind personal fields until
 ``audit purge`` erases them. :mod:`greenshield.store.verify` re-derives every entry from
-its row with these functions. The forms: docs/adr/0941-audit-log-forms.md.
+its row with these functions. The forms: docs/adr/0010-audit-log-forms.md.
 """
 
 from __future__ import annotations

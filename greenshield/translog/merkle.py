@@ -2,7 +2,7 @@
 
 Pure and I/O-free; SHA-256 leaf and node hashes, perfect subtrees by ``(level, index)``
 (cacheable forever, :class:`SubtreeHasher`), and proof generation per RFC 9162 §2.1.3.1
-and §2.1.4.1. Details: docs/adr/0941-audit-log-forms.md.
+and §2.1.4.1. Details: docs/adr/0010-audit-log-forms.md.
 """
 
 from __future__ import annotations

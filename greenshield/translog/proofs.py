@@ -2,7 +2,7 @@
 
 The verifiers hash on their own (nothing from :mod:`greenshield.translog.merkle`), so a bug
 in proof generation cannot hide itself. Their edge cases and the JSON forms:
-docs/adr/0941-audit-log-forms.md.
+docs/adr/0010-audit-log-forms.md.
 """
 
 from __future__ import annotations
