@@ -19,20 +19,32 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import greenshield
-from greenshield.api import errors, routes_audit, routes_events, routes_risk, routes_stats, routes_trace, routes_violations, routes_web
-from greenshield.api import routes_epcis, routes_staff, routes_subscriptions, routes_tlog
+from greenshield.api import (
+    errors,
+    routes_audit,
+    routes_epcis,
+    routes_events,
+    routes_risk,
+    routes_staff,
+    routes_stats,
+    routes_subscriptions,
+    routes_tlog,
+    routes_trace,
+    routes_violations,
+    routes_web,
+)
 from greenshield.api.auth import Principal, any_token
 from greenshield.api.limits import BodyGuard
 from greenshield.api.models import Health
 from greenshield.api.params import ERRORS, Json
 from greenshield.api.service import INGEST_MODES, Service, Upkeep
-from greenshield.store import stats, tokens
-from greenshield.translog.keys import hmac_key, signing_key
-from greenshield.store.audit_log import Policy, Sequencer
-from greenshield.store.pipeline import Audit, open_audit
-from greenshield.store.database import Store
 from greenshield.rules.pack import RulePack, default_pack
 from greenshield.settings import Settings
+from greenshield.store import stats, tokens
+from greenshield.store.audit_log import Policy, Sequencer
+from greenshield.store.database import Store
+from greenshield.store.pipeline import Audit, open_audit
+from greenshield.translog.keys import hmac_key, signing_key
 
 ROUTERS = (routes_violations.router, routes_stats.router, routes_trace.router, routes_audit.router,
            routes_events.router, routes_web.router, routes_risk.router, routes_staff.router, routes_epcis.router,

@@ -25,17 +25,17 @@ from typing import Any, Literal
 from greenshield.api.auth import Principal
 from greenshield.api.errors import ApiError, forbidden
 from greenshield.api.service import Service
+from greenshield.errors import GreenShieldError
+from greenshield.intake.classify import classify as classify_candidates
+from greenshield.intake.decisions import Decision, Duplicate, Fresh, Key, Rejected
+from greenshield.intake.lines import BOM, Line, Reader, conflict_rejected
+from greenshield.rules.exact_json import Invalid, decode
+from greenshield.rules.model import Rejection
+from greenshield.rules.parse import is_blank
 from greenshield.store import intake_stream as sink
 from greenshield.store.batches import store_batch
 from greenshield.store.database import IntegrityError
 from greenshield.stream.decode import Reject, reject_message
-from greenshield.intake.classify import classify as classify_candidates
-from greenshield.intake.decisions import Decision, Duplicate, Fresh, Key, Rejected
-from greenshield.intake.lines import BOM, Line, Reader, conflict_rejected
-from greenshield.rules.model import Rejection
-from greenshield.rules.exact_json import Invalid, decode
-from greenshield.rules.parse import is_blank
-from greenshield.errors import GreenShieldError
 
 Mode = Literal["rollback", "proceed"]
 NDJSON = ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/json-seq")

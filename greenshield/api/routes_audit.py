@@ -20,10 +20,10 @@ from greenshield.api.errors import bad_request, not_found
 from greenshield.api.models import Checkpoints, ConsistencyProof, InclusionProof, PublicKey
 from greenshield.api.params import BAD, ERRORS, NOT_FOUND, Json
 from greenshield.api.service import Service, service_of
-from greenshield.translog.checkpoint import DEFAULT_ORIGIN, key_id, verifier_key
 from greenshield.store.audit_log import all_checkpoints, leaf_hashes, prove_consistency, prove_inclusion, root_at
-from greenshield.translog.proofs import InclusionProof as Proof
 from greenshield.store.stats import leaf_entry, tree_size
+from greenshield.translog.checkpoint import DEFAULT_ORIGIN, key_id, verifier_key
+from greenshield.translog.proofs import InclusionProof as Proof
 
 router = APIRouter(tags=["audit log"])
 MAX_U63 = (1 << 63) - 1

@@ -19,9 +19,9 @@ from greenshield.api.auth import Principal, require
 from greenshield.api.errors import bad_request, forbidden, not_found
 from greenshield.api.params import BAD, ERRORS, NOT_FOUND, RFC3339, Json, instant
 from greenshield.api.service import Service, service_of
-from greenshield.store import epcis_events
 from greenshield.epcis.mapping import document
 from greenshield.rules.timestamps import format_utc, format_utc_exact
+from greenshield.store import epcis_events
 
 router = APIRouter(tags=["epcis"])
 MEDIA = "application/ld+json"

@@ -23,15 +23,15 @@ from greenshield.api.errors import ApiError, bad_request, forbidden, not_found
 from greenshield.api.models import Grades, RiskReport, SanctionAnswer, SanctionIn, Warnings
 from greenshield.api.params import BAD, ERRORS, NOT_FOUND, RFC3339, Json, instant
 from greenshield.api.service import Service, service_of
-from greenshield.store import risk_index
-from greenshield.store.credit_log import list_warnings, store_sanction, stored_grades
-from greenshield.store.risk_report import record_credit, risk_report
-from greenshield.store.database import Store
-from greenshield.store.positions import last_entry_id, last_event_entry_id
-from greenshield.store.verdicts import latest_parcel_instant
 from greenshield.risk.credit import period_bounds, period_of
 from greenshield.risk.model import KINDS, RiskModel, default_model, load_model, parse_span
 from greenshield.rules.timestamps import format_utc
+from greenshield.store import risk_index
+from greenshield.store.credit_log import list_warnings, store_sanction, stored_grades
+from greenshield.store.database import Store
+from greenshield.store.positions import last_entry_id, last_event_entry_id
+from greenshield.store.risk_report import record_credit, risk_report
+from greenshield.store.verdicts import latest_parcel_instant
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

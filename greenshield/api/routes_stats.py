@@ -12,8 +12,8 @@ from greenshield.api.models import Stats
 from greenshield.api.params import BAD, ERRORS, RFC3339, Json, instant, since_text, until_text
 from greenshield.api.regions import prefecture_name
 from greenshield.api.service import Service, service_of
-from greenshield.store import stats
 from greenshield.rules.catalog import SYSTEMS
+from greenshield.store import stats
 
 router = APIRouter(tags=["statistics"])
 

@@ -14,10 +14,9 @@ from greenshield.api.auth import Principal, require
 from greenshield.api.errors import ApiError, bad_request, forbidden, not_found
 from greenshield.api.params import BAD, ERRORS, Json
 from greenshield.api.service import Service, service_of
-from greenshield.store import tokens
-from greenshield.store import outbox
 from greenshield.share.scope import from_doc
 from greenshield.share.webhooks import check_callback, headers
+from greenshield.store import outbox, tokens
 
 router = APIRouter(tags=["subscriptions"])
 SUB_ID = r"^sub_[0-9a-f]{16}$"

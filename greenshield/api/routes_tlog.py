@@ -19,9 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from greenshield.api.auth import Principal, require
 from greenshield.api.errors import ApiError, bad_request, not_found
 from greenshield.api.service import Service, service_of
-from greenshield.translog.checkpoint import Checkpoint, key_id
 from greenshield.store.audit_log import latest_checkpoint
 from greenshield.store.tile_reads import leaf_entries, tile_hashes
+from greenshield.translog.checkpoint import Checkpoint, key_id
 from greenshield.translog.tiles import Tile, TilePathError, entry_bundle, parse_path
 
 router = APIRouter(tags=["transparency log (C2SP tlog-tiles)"])

@@ -18,10 +18,10 @@ from greenshield.api.errors import not_found
 from greenshield.api.models import SenderQuery, Trace
 from greenshield.api.params import BAD, ERRORS, NOT_FOUND, RFC3339, Json, instant
 from greenshield.api.service import Service, service_of
-from greenshield.store import queries, stats
-from greenshield.rules.privacy import id_hash, mask_id_number
 from greenshield.rules.documents import trim
+from greenshield.rules.privacy import id_hash, mask_id_number
 from greenshield.rules.timestamps import format_utc_exact
+from greenshield.store import queries, stats
 
 router = APIRouter(tags=["traces"])
 DOCS = {**ERRORS, **BAD, **NOT_FOUND}

@@ -9,7 +9,17 @@ from starlette.concurrency import run_in_threadpool
 
 from greenshield.api.auth import Principal, require
 from greenshield.api.models import ViolationPage
-from greenshield.api.params import BAD, ERRORS, RFC3339, Json, decode_cursor, encode_cursor, instant, since_text, until_text
+from greenshield.api.params import (
+    BAD,
+    ERRORS,
+    RFC3339,
+    Json,
+    decode_cursor,
+    encode_cursor,
+    instant,
+    since_text,
+    until_text,
+)
 from greenshield.api.service import Service, service_of
 from greenshield.store.stats import ViolationFilter, violation_page
 

@@ -21,16 +21,15 @@ from typing import Any
 from starlette.requests import Request
 
 from greenshield.api.metrics import ApiMetrics
-from greenshield.store import stats, tokens
-from greenshield.store.audit_log import Sequencer
-from greenshield.store.pipeline import Audit
-from greenshield.store.pipeline import run as run_pipeline
-from greenshield.store.queries import record
-from greenshield.store.database import Store
-from greenshield.store.verdicts import last_evaluation
 from greenshield.risk.model import default_model, load_model
 from greenshield.rules.pack import RulePack
 from greenshield.settings import Settings
+from greenshield.store import stats, tokens
+from greenshield.store.audit_log import Sequencer
+from greenshield.store.database import Store
+from greenshield.store.pipeline import Audit, run as run_pipeline
+from greenshield.store.queries import record
+from greenshield.store.verdicts import last_evaluation
 
 log = logging.getLogger("greenshield.api")
 INGEST_MODES = ("embedded", "streaming")

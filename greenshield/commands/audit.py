@@ -89,12 +89,12 @@ def _dump(doc: Any) -> None:
 
 
 def verify(args: argparse.Namespace) -> int:
-    from greenshield.translog.checkpoint import CheckpointError, load_checkpoint_file
-    from greenshield.translog.keys import KeyConfigError, public_key
+    from greenshield.settings import Settings
     from greenshield.store.audit_log import Policy
     from greenshield.store.database import SchemaError, Store
     from greenshield.store.verify import verify as check
-    from greenshield.settings import Settings
+    from greenshield.translog.checkpoint import CheckpointError, load_checkpoint_file
+    from greenshield.translog.keys import KeyConfigError, public_key
 
     try:
         settings = Settings.from_env()
@@ -140,10 +140,10 @@ def _print_report(report: Any, as_json: bool) -> None:
 
 
 def checkpoint(args: argparse.Namespace) -> int:
-    from greenshield.translog.keys import KeyConfigError, public_key
+    from greenshield.settings import Settings
     from greenshield.store.audit_log import latest_checkpoint
     from greenshield.store.database import SchemaError, Store
-    from greenshield.settings import Settings
+    from greenshield.translog.keys import KeyConfigError, public_key
 
     try:
         settings = Settings.from_env()
@@ -178,9 +178,9 @@ def checkpoint(args: argparse.Namespace) -> int:
 
 
 def rebuild_nodes(args: argparse.Namespace) -> int:
+    from greenshield.settings import Settings
     from greenshield.store.audit_log import rebuild_nodes as rebuild
     from greenshield.store.database import SchemaError, Store
-    from greenshield.settings import Settings
 
     try:
         store = Store.open(args.db or Settings.from_env().db_url, create=False)
@@ -196,10 +196,10 @@ def rebuild_nodes(args: argparse.Namespace) -> int:
 
 
 def proof(args: argparse.Namespace) -> int:
-    from greenshield.store.audit_log import latest_checkpoint, leaf_hashes, prove_inclusion
-    from greenshield.translog.proofs import InclusionProof
-    from greenshield.store.database import SchemaError, Store
     from greenshield.settings import Settings
+    from greenshield.store.audit_log import latest_checkpoint, leaf_hashes, prove_inclusion
+    from greenshield.store.database import SchemaError, Store
+    from greenshield.translog.proofs import InclusionProof
 
     try:
         store = Store.open(args.db or Settings.from_env().db_url, create=False)
@@ -229,9 +229,9 @@ def proof(args: argparse.Namespace) -> int:
 
 
 def consistency(args: argparse.Namespace) -> int:
+    from greenshield.settings import Settings
     from greenshield.store.audit_log import prove_consistency, root_at
     from greenshield.store.database import SchemaError, Store
-    from greenshield.settings import Settings
 
     try:
         store = Store.open(args.db or Settings.from_env().db_url, create=False)
@@ -267,11 +267,11 @@ def check_proof(args: argparse.Namespace) -> int:
 
 
 def purge(args: argparse.Namespace) -> int:
-    from greenshield.translog.keys import KeyConfigError
+    from greenshield.settings import Settings
+    from greenshield.store.database import SchemaError
     from greenshield.store.pipeline import open_audit
     from greenshield.store.retention import purge as erase
-    from greenshield.store.database import SchemaError
-    from greenshield.settings import Settings
+    from greenshield.translog.keys import KeyConfigError
 
     try:
         settings = Settings.from_env()

@@ -28,12 +28,12 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import orjson
 
-    from greenshield.store import queries
-    from greenshield.store.credit_log import stored_grades
-    from greenshield.store.risk_report import record_credit
     from greenshield.commands.risk import as_of_seconds, open_for, publish
     from greenshield.risk.credit import period_bounds, period_of
     from greenshield.rules.timestamps import TimestampError
+    from greenshield.store import queries
+    from greenshield.store.credit_log import stored_grades
+    from greenshield.store.risk_report import record_credit
 
     opened = open_for(args, "credit")
     if opened is None:

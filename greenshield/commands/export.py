@@ -37,9 +37,9 @@ def _fail(message: str, code: int = USAGE_ERROR) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenshield.store.pipeline import open_audit
     from greenshield.rules.timestamps import parse_instant
     from greenshield.settings import Settings
+    from greenshield.store.pipeline import open_audit
 
     if bool(args.waybills) == bool(args.since or args.until) or (args.since is None) != (args.until is None):
         return _fail("give WAYBILL... or both --since and --until")
@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read(audit: Any, args: argparse.Namespace, window: Any) -> tuple[list[dict[str, Any]] | None, dict[str, Any]]:
-    from greenshield.store import epcis_events
     from greenshield.rules.timestamps import format_utc_exact
+    from greenshield.store import epcis_events
 
     with audit.store.read() as conn:
         if window is None:

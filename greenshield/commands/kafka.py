@@ -137,9 +137,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _system_principals(settings: Any, cfg: Any, enterprises: list[str] | None = None, system: bool = True,
                        directory: Path | None = None, bootstrap: str | None = None) -> list[Path]:
-    from greenshield.translog.keys import sender_key
     from greenshield.stream import principals
     from greenshield.stream.topics import admin_client
+    from greenshield.translog.keys import sender_key
 
     if cfg is None:  # no local broker to default to: the configured broker, its login, a given directory
         if directory is None:

@@ -27,12 +27,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from greenshield.notifier.metrics import NotifierMetrics
+    from greenshield.notifier.service import Notifier
+    from greenshield.settings import Settings
     from greenshield.store import tokens
     from greenshield.store.database import Store
     from greenshield.stream.topics import TopicsError, ensure_topics
-    from greenshield.settings import Settings
-    from greenshield.notifier.metrics import NotifierMetrics
-    from greenshield.notifier.service import Notifier
     from greenshield.stream.violations_feed import consumer_of
 
     try:

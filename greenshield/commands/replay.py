@@ -32,12 +32,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenshield.translog.keys import with_system_keys
     from greenshield.commands.send import make_producer, send_all
-    from greenshield.sdk.clients import kafka_errors
-    from greenshield.stream.control import advance_every_partition, control_producer
     from greenshield.rules.timestamps import parse_instant
+    from greenshield.sdk.clients import kafka_errors
     from greenshield.settings import Settings
+    from greenshield.stream.control import advance_every_partition, control_producer
+    from greenshield.translog.keys import with_system_keys
 
     try:
         settings = Settings.from_env()

@@ -32,8 +32,8 @@ def register(sub: Any) -> None:
 
 def open_for(args: argparse.Namespace, command: str) -> Any:
     """(settings, audit, model) or an error message; shared with ``greenshield credit``."""
-    from greenshield.store.pipeline import open_audit
     from greenshield.settings import Settings
+    from greenshield.store.pipeline import open_audit
 
     try:
         settings = Settings.from_env()
@@ -46,8 +46,8 @@ def open_for(args: argparse.Namespace, command: str) -> Any:
 
 
 def as_of_seconds(conn: Any, text: str | None) -> int | None:
-    from greenshield.store.verdicts import latest_parcel_instant
     from greenshield.rules.timestamps import parse_instant
+    from greenshield.store.verdicts import latest_parcel_instant
 
     if text:
         return parse_instant(text)[0]
@@ -70,10 +70,10 @@ def publish(settings: Any, warnings: list[dict[str, Any]], bootstrap: str | None
 def run(args: argparse.Namespace) -> int:
     import orjson
 
-    from greenshield.store import queries, risk_index
-    from greenshield.store.risk_report import record_risk_warnings, risk_report
     from greenshield.risk.model import parse_span
     from greenshield.rules.timestamps import TimestampError
+    from greenshield.store import queries, risk_index
+    from greenshield.store.risk_report import record_risk_warnings, risk_report
 
     opened = open_for(args, "risk")
     if opened is None:

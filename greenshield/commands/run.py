@@ -34,12 +34,11 @@ def add_db_argument(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
-    from greenshield.store.pipeline import open_audit
-    from greenshield.store.pipeline import run as run_pipeline
     from greenshield.commands.inputs import lines, open_input
     from greenshield.rules.pack import default_pack, load_pack
     from greenshield.rules.timestamps import parse_instant
     from greenshield.settings import Settings
+    from greenshield.store.pipeline import open_audit, run as run_pipeline
 
     try:
         settings = Settings.from_env()

@@ -27,10 +27,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from greenshield.settings import Settings
     from greenshield.store import queries
     from greenshield.store.pipeline import open_audit
     from greenshield.store.staff_record import staff_record
-    from greenshield.settings import Settings
 
     if _STAFF.fullmatch(args.staff_id) is None:
         print("greenshield staff-record: STAFF_ID must be P + 8 digits", file=sys.stderr)

@@ -48,9 +48,9 @@ def _db(p: argparse.ArgumentParser) -> None:
 
 
 def _open(args: argparse.Namespace, action: str) -> Any:
+    from greenshield.settings import Settings
     from greenshield.store import tokens
     from greenshield.store.database import Store
-    from greenshield.settings import Settings
 
     try:
         settings = Settings.from_env()
@@ -63,10 +63,9 @@ def _open(args: argparse.Namespace, action: str) -> Any:
 
 
 def create(args: argparse.Namespace) -> int:
-    from greenshield.store import tokens
-    from greenshield.store import outbox
     from greenshield.share.scope import parse
     from greenshield.share.webhooks import check_callback
+    from greenshield.store import outbox, tokens
 
     store, settings = _open(args, "create")
     if store is None:

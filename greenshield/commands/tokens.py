@@ -45,9 +45,9 @@ def _db(p: argparse.ArgumentParser) -> None:
 
 
 def _open(args: argparse.Namespace, action: str) -> Any:
+    from greenshield.settings import Settings
     from greenshield.store import tokens
     from greenshield.store.database import Store
-    from greenshield.settings import Settings
 
     try:
         store = Store.open(args.db or Settings.from_env().db_url)
@@ -59,8 +59,8 @@ def _open(args: argparse.Namespace, action: str) -> Any:
 
 
 def create(args: argparse.Namespace) -> int:
-    from greenshield.store import tokens
     from greenshield.share.scope import parse
+    from greenshield.store import tokens
 
     try:
         scope = parse(args.scope) if args.scope is not None else None
@@ -100,8 +100,8 @@ def revoke(args: argparse.Namespace) -> int:
 
 
 def list_(args: argparse.Namespace) -> int:
-    from greenshield.store import tokens
     from greenshield.commands.tables import render
+    from greenshield.store import tokens
 
     store = _open(args, "list")
     if store is None:

@@ -25,8 +25,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from greenshield.sdk.clients import kafka_errors
-    from greenshield.stream.topics import TopicsError, admin_client, check_topics, create_topics, topic_specs
     from greenshield.settings import Settings
+    from greenshield.stream.topics import TopicsError, admin_client, check_topics, create_topics, topic_specs
 
     try:
         settings = Settings.from_env()

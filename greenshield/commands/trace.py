@@ -38,10 +38,10 @@ def _target(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenshield.store import queries
-    from greenshield.store.pipeline import open_audit
     from greenshield.rules.timestamps import parse_instant
     from greenshield.settings import Settings
+    from greenshield.store import queries
+    from greenshield.store.pipeline import open_audit
 
     target = _target(args)
     if target is None:
@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _query(audit: Any, target: str, args: argparse.Namespace, window: Any, queries: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    from greenshield.rules.privacy import id_hash, mask_id_number
     from greenshield.rules.documents import trim
+    from greenshield.rules.privacy import id_hash, mask_id_number
     from greenshield.rules.timestamps import format_utc_exact
 
     span = {"from": format_utc_exact(window[0]) if window[0] else None,

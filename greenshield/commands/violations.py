@@ -26,11 +26,11 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import orjson
 
-    from greenshield.store import queries
-    from greenshield.store.pipeline import open_audit
     from greenshield.commands.tables import render
     from greenshield.rules.timestamps import format_utc_exact, parse_instant
     from greenshield.settings import Settings
+    from greenshield.store import queries
+    from greenshield.store.pipeline import open_audit
 
     try:
         since = parse_instant(args.since) if args.since else None

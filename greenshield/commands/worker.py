@@ -30,15 +30,15 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenshield.translog.keys import with_system_keys
-    from greenshield.store.pipeline import open_audit
-    from greenshield.stream.metrics import WorkerMetrics
-    from greenshield.stream.topics import TopicsError, ensure_topics
-    from greenshield.stream.gc_tuning import tune_gc
-    from greenshield.stream.worker import Worker
-    from greenshield.stream.writer import writer_thread_wanted
     from greenshield.rules.pack import default_pack, load_pack
     from greenshield.settings import Settings
+    from greenshield.store.pipeline import open_audit
+    from greenshield.stream.gc_tuning import tune_gc
+    from greenshield.stream.metrics import WorkerMetrics
+    from greenshield.stream.topics import TopicsError, ensure_topics
+    from greenshield.stream.worker import Worker
+    from greenshield.stream.writer import writer_thread_wanted
+    from greenshield.translog.keys import with_system_keys
 
     try:
         settings = Settings.from_env()

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from greenshield.rules.pack import RulePack
+from greenshield.rules.timestamps import Instant
 from greenshield.store.due_parcels import due_between
 from greenshield.store.intake_files import Intake, IntakeStats
 from greenshield.store.pipeline import Audit
 from greenshield.store.verdicts import Changes, Clock, Evaluator, affected, last_evaluation, latest_parcel_instant
-from greenshield.rules.pack import RulePack
-from greenshield.rules.timestamps import Instant
 
 
 class EmbeddedPipeline:

@@ -155,6 +155,20 @@ def greenshield_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "greenshield.cli", *args]
 
 
+def command_name() -> str:
+    """How the user runs ``greenshield`` from here: on PATH, else the venv's script, else ``python -m``."""
+    script = Path(sys.executable).parent / "greenshield"
+    found = shutil.which("greenshield")
+    if found and script.exists() and Path(found).resolve() == script.resolve():
+        return "greenshield"
+    if script.exists():
+        try:
+            return str(script.relative_to(Path.cwd()))
+        except ValueError:
+            return str(script)
+    return f"{sys.executable} -m greenshield.cli"
+
+
 # --------------------------------------------------------------------------- the broker
 
 

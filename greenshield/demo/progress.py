@@ -11,17 +11,17 @@ from __future__ import annotations
 import collections
 import shutil
 import threading
-import unicodedata
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import IO
 
+from greenshield.rules.catalog import SYSTEMS
 from greenshield.store import demo_figures
 from greenshield.store.database import DATABASE_ERRORS, Store
 from greenshield.store.demo_figures import StoreFigures
-from greenshield.rules.catalog import SYSTEMS
 
 SAFETY_SYSTEMS = ("RN", "IN", "XR")  # 实名收寄, 收寄验视, 过机安检: the three safety systems
 OTHER_SYSTEMS = ("PH", "TR", "TK", "PR")

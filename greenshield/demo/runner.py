@@ -18,20 +18,29 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-import shutil
 import signal
 import sys
 import threading
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from greenshield.demo.orchestrator import (
-    STORE_FILE, BrokerUse, DemoError, DemoState, ensure_broker, greenshield_argv, http_ok, log_has, prepare_data_dir,
-    stop_broker, wait_until)
 from greenshield.demo.options import DemoOptions
+from greenshield.demo.orchestrator import (
+    STORE_FILE,
+    BrokerUse,
+    DemoError,
+    DemoState,
+    command_name,
+    ensure_broker,
+    greenshield_argv,
+    http_ok,
+    log_has,
+    prepare_data_dir,
+    stop_broker,
+    wait_until,
+)
 from greenshield.demo.progress import Counters, Progress, StoreView
 from greenshield.devtools.process import Children, free_port, port_free, start_time
 
@@ -62,20 +71,6 @@ class Stop:
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def command_name() -> str:
-    """How the user runs ``greenshield`` from here: on PATH, else the venv's script, else ``python -m``."""
-    script = Path(sys.executable).parent / "greenshield"
-    found = shutil.which("greenshield")
-    if found and script.exists() and Path(found).resolve() == script.resolve():
-        return "greenshield"
-    if script.exists():
-        try:
-            return str(script.relative_to(Path.cwd()))
-        except ValueError:
-            return str(script)
-    return f"{sys.executable} -m greenshield.cli"
 
 
 class Demo:
@@ -160,8 +155,8 @@ class Demo:
         return status
 
     def _settings(self) -> None:
-        from greenshield.translog.keys import KeyConfigError, control_key, sender_key
         from greenshield.settings import Secret, Settings
+        from greenshield.translog.keys import KeyConfigError, control_key, sender_key
 
         o = self.o
         try:
@@ -192,9 +187,9 @@ class Demo:
     def _store(self) -> dict[str, str]:
         """Create the store and the keys before any child opens them; issue the demo's tokens."""
         from greenshield.store import stats, tokens
-        from greenshield.translog.keys import KeyConfigError
-        from greenshield.store.pipeline import open_audit
         from greenshield.store.database import SchemaError
+        from greenshield.store.pipeline import open_audit
+        from greenshield.translog.keys import KeyConfigError
 
         try:
             audit = open_audit(self.settings)
@@ -274,10 +269,9 @@ class Demo:
                  f"Auditor page  {url}auditor\n  auditor token: {tokens['auditor']}\n")
 
     def _stream(self) -> str:
+        from greenshield.demo.streaming import EmbeddedSink, KafkaSink, Sink, stream_day
         from greenshield.rules.pack import default_pack
         from greenshield.simulate import Simulation
-
-        from greenshield.demo.streaming import EmbeddedSink, KafkaSink, Sink, stream_day
 
         o = self.o
         sim = Simulation(o.parcels, o.seed, o.fault_rate, None, o.noise_rate)

@@ -18,15 +18,41 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from greenshield.devtools.kafka_config import (
-    READY_TIMEOUT, SECURE_MARKER, STOP_TIMEOUT, BrokerConfig, BrokerError, Log, MissingToolError, ProbeError,
-    _quiet, admin_password, format_command, java_command, new_cluster_id, render_log4j2,
-    render_server_properties)
-from greenshield.devtools.kafka_config import MIN_JAVA
+    MIN_JAVA,
+    READY_TIMEOUT,
+    SECURE_MARKER,
+    STOP_TIMEOUT,
+    BrokerConfig,
+    BrokerError,
+    Log,
+    MissingToolError,
+    ProbeError,
+    _quiet,
+    admin_password,
+    format_command,
+    java_command,
+    new_cluster_id,
+    render_log4j2,
+    render_server_properties,
+)
 from greenshield.devtools.kafka_jars import (
-    POM_PATH, _child_env, ensure_jars, find_tools, jars_present, java_major_version)
+    POM_PATH,
+    _child_env,
+    ensure_jars,
+    find_tools,
+    jars_present,
+    java_major_version,
+)
 from greenshield.devtools.kafka_probe import probe
 from greenshield.devtools.kafka_process import (
-    broker_port_in_use, is_our_broker, log_tail, read_pid_file, remove_pid_file, stop_process, write_pid_file)
+    broker_port_in_use,
+    is_our_broker,
+    log_tail,
+    read_pid_file,
+    remove_pid_file,
+    stop_process,
+    write_pid_file,
+)
 from greenshield.devtools.process import locked, pid_alive, tail_text
 
 __all__ = [  # the broker's API, for `greenshield kafka`, the demo, tests and benchmarks

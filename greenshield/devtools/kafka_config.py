@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
 
-from greenshield.settings import Settings
 from greenshield.errors import DevtoolsError
+from greenshield.settings import Settings
 
 #: Debian/Ubuntu packages that provide each tool
 PACKAGES: Mapping[str, str] = {"java": "openjdk-17-jre-headless", "mvn": "maven"}

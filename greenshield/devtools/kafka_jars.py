@@ -13,7 +13,13 @@ from importlib import resources
 from pathlib import Path
 
 from greenshield.devtools.kafka_config import (
-    DOWNLOAD_TIMEOUT, BrokerConfig, DownloadError, Log, MissingToolError, _quiet)
+    DOWNLOAD_TIMEOUT,
+    BrokerConfig,
+    DownloadError,
+    Log,
+    MissingToolError,
+    _quiet,
+)
 from greenshield.devtools.process import locked, tail_text
 
 #: the POM that lists the broker jars (package data, so an installed package can fetch them too)

@@ -16,10 +16,10 @@ from typing import Any
 
 from greenshield.intake.decisions import Conflict, Digest, Key, Rejected
 from greenshield.intake.digest import Digester, keyed_digester, unkeyed_digest
-from greenshield.rules.privacy import redact_event, redact_rejected
 from greenshield.rules.dedup import CanonicalError
 from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.parse import is_blank, parse_line_plain
+from greenshield.rules.privacy import redact_event, redact_rejected
 
 BOM = b"\xef\xbb\xbf"
 

@@ -29,16 +29,16 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from greenshield.notifier.metrics import NotifierMetrics
+from greenshield.settings import Settings
+from greenshield.share import messages
+from greenshield.share.messages import Message
+from greenshield.share.webhooks import Backoff, headers
+from greenshield.store import outbox
 from greenshield.store.database import DATABASE_ERRORS, Store
+from greenshield.store.outbox import Attempt, Pending, Subscription
 from greenshield.store.sharing_feed import ChangeKey, origins, stored_changes, stored_messages
 from greenshield.store.tokens import Token, list_tokens
-from greenshield.share import messages
-from greenshield.store import outbox
-from greenshield.share.messages import Message
-from greenshield.notifier.metrics import NotifierMetrics
-from greenshield.store.outbox import Attempt, Pending, Subscription
-from greenshield.share.webhooks import Backoff, headers
-from greenshield.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

@@ -7,12 +7,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from greenshield.rules.privacy import redact_rejected
 from greenshield.rules.dedup import CanonicalError, Deduplicator, Seen, conflict_reason
 from greenshield.rules.engine import PackFor, RuleCore
 from greenshield.rules.model import Event, RegistryRecord, Rejection, Violation
 from greenshield.rules.pack import RulePack
 from greenshield.rules.parse import is_blank, parse_line_plain
+from greenshield.rules.privacy import redact_rejected
 from greenshield.rules.timestamps import Instant
 
 BOM = b"\xef\xbb\xbf"

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Hashable, MutableMapping
 from decimal import Decimal
 from enum import Enum
-from collections.abc import Callable, Hashable, MutableMapping
+from json.encoder import encode_basestring_ascii as _escape
 from typing import Any
 
 import orjson
-from json.encoder import encode_basestring_ascii as _escape
 
 from greenshield.errors import RulesError
 

@@ -12,12 +12,17 @@ from typing import Any
 
 from greenshield.rules.exact_json import Invalid
 from greenshield.rules.formats import (
-    ENTITIES, EVENT_ID as _EVENT_ID, FORMATS, PERSON_STATUSES, REGION as _REGION, STATUSES, WAYBILL as _WAYBILL,
+    ENTITIES,
+    EVENT_ID as _EVENT_ID,
+    FORMATS,
+    PERSON_STATUSES,
+    REGION as _REGION,
+    STATUSES,
+    WAYBILL as _WAYBILL,
 )
 from greenshield.rules.model import Acceptance, Event, RegistryRecord
 from greenshield.rules.person import person_of
-from greenshield.rules.timestamps import SHAPE as TIMESTAMP_SHAPE
-from greenshield.rules.timestamps import TimestampError, instant_of_shaped
+from greenshield.rules.timestamps import SHAPE as TIMESTAMP_SHAPE, TimestampError, instant_of_shaped
 from greenshield.rules.validator import PARCEL_TYPES, Base, intern as _i, sender_facts
 
 

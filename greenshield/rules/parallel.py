@@ -23,12 +23,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, Any
 
+from greenshield.errors import RulesError
 from greenshield.rules.batch import BatchChecker, Position, RejectedLine, Shard, Stats, violation_order
 from greenshield.rules.engine import PackFor
 from greenshield.rules.model import RegistryRecord, Violation
 from greenshield.rules.pack import RulePack
 from greenshield.rules.timestamps import Instant
-from greenshield.errors import RulesError
 
 #: opens one input for reading (``-`` is not splittable: the caller runs those in one process)
 Opener = Callable[[str, ExitStack], IO[bytes]]

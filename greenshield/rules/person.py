@@ -15,7 +15,6 @@ from greenshield.rules.privacy import id_hash, mask_id_number
 from greenshield.rules.reasons import describe, type_name
 from greenshield.rules.timestamps import local_date
 
-
 #: the key of the rule core's person hashes when the caller has none (``check``, the worker's registry
 #: feed): they are only compared with each other, never written; the store keeps the configured key's
 PROCESS_KEY = secrets.token_bytes(32)

@@ -14,7 +14,13 @@ from typing import Any
 
 from greenshield.rules.documents import DOCUMENTS, trim
 from greenshield.rules.formats import (
-    ANY_FIELDS, INSPECTION_FIELDS, PERSON_FIELDS, SENDER_FIELDS, TOP_FIELDS, VERIFIED_BY, plain_ok,
+    ANY_FIELDS,
+    INSPECTION_FIELDS,
+    PERSON_FIELDS,
+    SENDER_FIELDS,
+    TOP_FIELDS,
+    VERIFIED_BY,
+    plain_ok,
 )
 
 PERSONAL_FIELDS = ("name", "id_number")

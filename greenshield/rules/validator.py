@@ -13,10 +13,21 @@ from typing import Any, cast
 from greenshield.rules.documents import document_well_formed, trim
 from greenshield.rules.exact_json import HugeInt, Invalid
 from greenshield.rules.fields import (
-    choice_field, formatted_field, matching_field, object_field, string_field, timestamp_field,
+    choice_field,
+    formatted_field,
+    matching_field,
+    object_field,
+    string_field,
+    timestamp_field,
 )
 from greenshield.rules.formats import (
-    ENTITIES, EVENT_ID as _EVENT_ID, PERSON_STATUSES, REGION as _REGION, SENDER_FIELDS, STATUSES, VERIFIED_BY,
+    ENTITIES,
+    EVENT_ID as _EVENT_ID,
+    PERSON_STATUSES,
+    REGION as _REGION,
+    SENDER_FIELDS,
+    STATUSES,
+    VERIFIED_BY,
     WAYBILL as _WAYBILL,
 )
 from greenshield.rules.model import TYPE_RANK, Acceptance, Event, RegistryRecord

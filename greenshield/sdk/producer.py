@@ -23,11 +23,11 @@ from typing import Any
 
 import orjson
 
-from greenshield.sdk.sender import Signer, SenderError
+from greenshield.errors import SdkError
 from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.parse import is_blank, parse_line, validate
 from greenshield.rules.timestamps import format_utc_exact
-from greenshield.errors import SdkError
+from greenshield.sdk.sender import SenderError, Signer
 
 log = logging.getLogger("greenshield.producer")
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from greenshield.translog.entries import canonical
 from greenshield.share.scope import Facts
 from greenshield.share.webhooks import message_id, payload, violation_id
+from greenshield.translog.entries import canonical
 
 VIOLATION_FIELDS = ("enterprise_id", "waybill_no", "rule_id", "severity", "occurred_at", "evidence", "message",
                     "rule_pack", "status", "as_of")

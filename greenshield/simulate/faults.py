@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from greenshield.simulate import ids
-from greenshield.simulate.model import Ev, local_date
 from greenshield.simulate.entities import Enterprise
+from greenshield.simulate.model import Ev, local_date
 from greenshield.simulate.network import Network
 
 RULES: tuple[str, ...] = (

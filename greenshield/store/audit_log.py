@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import Connection
 
 from greenshield.store import schema as t
+from greenshield.store.database import Store, insert_rows, placeholder
 from greenshield.translog.checkpoint import DEFAULT_ORIGIN, Checkpoint, sign_checkpoint
 from greenshield.translog.merkle import MerkleAccumulator, SubtreeHasher, consistency_proof, inclusion_proof, leaf_hash
-from greenshield.store.database import Store, insert_rows, placeholder
 
 NODE_LEVEL = 4  # perfect subtrees of 16 leaves and up are cached in audit_nodes
 _CHUNK = 50_000

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from greenshield.store import intake_stream as sink
-from greenshield.store.database import Store
 from greenshield.intake.decisions import Conflict, Decision, Fresh, Rejected
 from greenshield.intake.lines import Line, conflict_rejected
+from greenshield.store import intake_stream as sink
+from greenshield.store.database import Store
 
 
 def store_batch(conn: Connection, store: Store, decisions: Iterable[Decision[Line]]) -> None:

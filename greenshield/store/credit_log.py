@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greenshield.store import schema as t
-from greenshield.translog.entries import canonical, loads, record_entry
 from greenshield.store.audit_log import append, leaf_numbers
 from greenshield.store.database import Store
+from greenshield.translog.entries import canonical, loads, record_entry
 
 
 def _insert(conn: Connection, store: Store, kind: str, table: sa.Table, rows: list[dict[str, Any]]) -> list[int]:

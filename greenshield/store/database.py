@@ -18,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from greenshield.store import schema as t
 from greenshield.errors import StoreError
+from greenshield.store import schema as t
 
 #: what the database layer raises when the store fails (an outage, a refused statement), for callers outside store/
 DATABASE_ERRORS: tuple[type[Exception], ...] = (sa.exc.SQLAlchemyError,)

@@ -10,13 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greenshield.store import queries
-from greenshield.store import schema as t
 from greenshield.rules.model import TYPE_RANK
 from greenshield.rules.timestamps import Instant
+from greenshield.store import queries, schema as t
 
 MAX_PAGE = 1000
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greenshield.store import schema as t
-from greenshield.store.credit_log import latest_grades
 from greenshield.risk.credit import GradeBook, period_bounds
 from greenshield.risk.model import RiskModel
 from greenshield.rules.model import ParcelKey
 from greenshield.rules.pack import RulePack
+from greenshield.store import schema as t
+from greenshield.store.credit_log import latest_grades
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greenshield.store import schema as t
-from greenshield.translog.entries import canonical, reject_commitment, reject_entry, split_payload
-from greenshield.store.audit_log import append
-from greenshield.store.database import Store, insert_ignoring_conflicts
 from greenshield.intake.classify import classify
 from greenshield.intake.decisions import Conflict, Decision, Duplicate, Fresh, Rejected
 from greenshield.intake.digest import DEDUP_PREFIX, keyed_digest
 from greenshield.intake.lines import BOM, Line, Reader
 from greenshield.rules.model import Rejection
+from greenshield.store import schema as t
+from greenshield.store.audit_log import append
+from greenshield.store.database import Store, insert_ignoring_conflicts
+from greenshield.translog.entries import canonical, reject_commitment, reject_entry, split_payload
 
 __all__ = ["BATCH", "BOM", "DEDUP_PREFIX", "Intake", "IntakeStats", "insert_rejects", "keyed_digest",
            "reject_row", "storable"]

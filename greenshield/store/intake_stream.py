@@ -25,16 +25,16 @@ from typing import Any, Protocol, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greenshield.store import schema as t
-from greenshield.translog.entries import loads
-from greenshield.store.intake_files import DEDUP_PREFIX, reject_row as _intake_reject_row
-from greenshield.store.audit_log import append_entries
-from greenshield.store.rows import EVENT_COLUMNS, event_values, restored
-from greenshield.store.database import Store, insert_ignoring_conflicts, insert_rows, placeholder
-from greenshield.store.verdicts import apply_changes, plan_changes, stored_violations
 from greenshield.rules.dedup import digest
 from greenshield.rules.model import Event, ParcelKey, RegistryRecord, Rejection, Violation
 from greenshield.rules.timestamps import Instant, parse_instant
+from greenshield.store import schema as t
+from greenshield.store.audit_log import append_entries
+from greenshield.store.database import Store, insert_rows, placeholder
+from greenshield.store.intake_files import DEDUP_PREFIX, reject_row as _intake_reject_row
+from greenshield.store.rows import EVENT_COLUMNS, event_values, restored
+from greenshield.store.verdicts import apply_changes, plan_changes, stored_violations
+from greenshield.translog.entries import loads
 
 Key = tuple[str, str]
 _IN_CHUNK = 900  # bound the size of IN (...) lists (SQLite's variable limit)

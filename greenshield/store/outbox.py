@@ -22,15 +22,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greenshield.store import schema as t
-from greenshield.store import sharing_tables as st
-from greenshield.translog.entries import canonical, loads, record_entry
+from greenshield.errors import ShareError
+from greenshield.share.scope import Scope, from_doc
+from greenshield.share.webhooks import Backoff, new_secret
+from greenshield.store import schema as t, sharing_tables as st
 from greenshield.store.audit_log import append
 from greenshield.store.database import Store, insert_ignoring_conflicts
 from greenshield.store.tokens import Token, api_tokens
-from greenshield.share.scope import Scope, from_doc
-from greenshield.share.webhooks import Backoff, new_secret
-from greenshield.errors import ShareError
+from greenshield.translog.entries import canonical, loads, record_entry
 
 STATES = ("active", "paused", "parked", "deleted")
 ACTIONS = {"pause": ("active",), "resume": ("paused",), "delete": ("active", "paused", "parked")}

@@ -14,16 +14,16 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from greenshield.store import graded
-from greenshield.store.intake_files import Intake, IntakeStats
-from greenshield.translog.keys import hmac_key, signing_key
-from greenshield.store.audit_log import Integrated, Policy, Sequencer
-from greenshield.store.database import Store
-from greenshield.store.verdicts import Changes, Evaluator, affected, last_evaluation, latest_parcel_instant
 from greenshield.risk.model import RiskModel
 from greenshield.rules.pack import RulePack
 from greenshield.rules.timestamps import Instant, format_utc_exact
 from greenshield.settings import Settings
+from greenshield.store import graded
+from greenshield.store.audit_log import Integrated, Policy, Sequencer
+from greenshield.store.database import Store
+from greenshield.store.intake_files import Intake, IntakeStats
+from greenshield.store.verdicts import Changes, Evaluator, affected, last_evaluation, latest_parcel_instant
+from greenshield.translog.keys import hmac_key, signing_key
 
 log = logging.getLogger("greenshield.audit")
 

@@ -14,13 +14,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greenshield.rules.model import TYPE_RANK
+from greenshield.rules.timestamps import Instant, format_utc
 from greenshield.store import schema as t
-from greenshield.translog.entries import PERSONAL_STORED, canonical, loads, query_entry
 from greenshield.store.audit_log import append
 from greenshield.store.database import Store
 from greenshield.store.verdicts import violation_doc
-from greenshield.rules.model import TYPE_RANK
-from greenshield.rules.timestamps import Instant, format_utc
+from greenshield.translog.entries import PERSONAL_STORED, canonical, loads, query_entry
 
 Window = tuple[Instant | None, Instant | None]
 _DEVICE = {"xray": "machine_id", "depart": "vehicle_id", "arrive": "vehicle_id"}

@@ -17,9 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from greenshield.store import schema as t
-from greenshield.translog.entries import PERSONAL_STORED, canonical, loads
-from greenshield.store.queries import record
 from greenshield.store.database import Store
+from greenshield.store.queries import record
+from greenshield.translog.entries import PERSONAL_STORED, canonical, loads
 
 BATCH = 5000
 

@@ -16,13 +16,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greenshield.store import risk_index as ix
-from greenshield.store import schema as t
-from greenshield.translog.entries import loads
-from greenshield.store.stats import prefecture_of
 from greenshield.risk.model import KINDS, PROHIBITED, RiskModel
 from greenshield.risk.score import HOUR, Incident
 from greenshield.rules.timestamps import format_utc, parse_instant
+from greenshield.store import risk_index as ix, schema as t
+from greenshield.store.stats import prefecture_of
+from greenshield.translog.entries import loads
 
 EVENT_KINDS = ("site", "staff", "machine", "vehicle")
 PARCEL_KINDS = ("enterprise", "sender", "city")

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greenshield.store import schema as t
-from greenshield.translog.entries import loads
+from greenshield.store.database import Store
 from greenshield.store.side_tables import ensure_versioned_tables, version_table
 from greenshield.store.stats import prefecture_of
-from greenshield.store.database import Store
+from greenshield.translog.entries import loads
 
 RISK_INDEX_VERSION = 1
 REFRESH_CHUNK = 2_000  # entry ids caught up per transaction (bounds how long one holds the lock)

@@ -13,15 +13,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greenshield.store import risk_index
-from greenshield.store import schema as t
-from greenshield.store.credit_log import sanctions_in, store_grades, store_warnings
-from greenshield.store.risk_data import evidence_events, findings_in, kind_data, violations_in
-from greenshield.store.database import Store
 from greenshield.risk.credit import CreditInputs, credit, grade_fell, period_bounds, previous_period
 from greenshield.risk.model import GRADE_NAMES, LEVEL_NAMES, RiskModel
 from greenshield.risk.score import SourceScore, interval, level_rank, score_kind
 from greenshield.rules.timestamps import format_utc
+from greenshield.store import risk_index, schema as t
+from greenshield.store.credit_log import sanctions_in, store_grades, store_warnings
+from greenshield.store.database import Store
+from greenshield.store.risk_data import evidence_events, findings_in, kind_data, violations_in
 
 MAX_IDS = 1000  # violation ids listed per source
 

@@ -15,12 +15,18 @@ from typing import Any
 
 import orjson
 
-from greenshield.store import schema as t
-from greenshield.translog.entries import (canonical, event_commitment, event_entry, reject_commitment,
-                                      split_payload, split_sender)
-from greenshield.rules.model import Event, RegistryRecord
 from greenshield.rules.exact_json import decode_stored
+from greenshield.rules.model import Event, RegistryRecord
 from greenshield.rules.parse import facts_of, restore
+from greenshield.store import schema as t
+from greenshield.translog.entries import (
+    canonical,
+    event_commitment,
+    event_entry,
+    reject_commitment,
+    split_payload,
+    split_sender,
+)
 
 DERIVED = ("enterprise_id", "event_id", "type", "occurred_at", "at_s", "at_frac", "waybill_no", "site_id",
            "staff_id", "inspector_id", "device_id", "other_site_id", "result", "customer_id", "entity",

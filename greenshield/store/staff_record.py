@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greenshield.store import schema as t
-from greenshield.translog.entries import loads
 from greenshield.store.verdicts import violation_doc
+from greenshield.translog.entries import loads
 
 CHUNK = 500
 _REGISTRY = (t.events.c.entry_id, t.events.c.enterprise_id, t.events.c.event_id, t.events.c.occurred_at,

@@ -23,11 +23,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greenshield.store import schema as t
-from greenshield.translog.entries import loads
 from greenshield.store.audit_log import entry_ids
-from greenshield.store.side_tables import ensure_versioned_tables, version_table
 from greenshield.store.database import Store, insert_ignoring_conflicts
+from greenshield.store.side_tables import ensure_versioned_tables, version_table
 from greenshield.store.verdicts import violation_doc
+from greenshield.translog.entries import loads
 
 STATS_VERSION = 2  # 2: parcel_origins keyed by (enterprise_id, waybill_no), contract §8.1
 REFRESH_CHUNK = 50_000  # entry ids caught up per transaction

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greenshield.translog.entries import canonical, loads
-from greenshield.store.side_tables import ensure_versioned_tables, version_table
-from greenshield.store.database import Store
-from greenshield.store import sharing_tables as st
 from greenshield.share.scope import Scope, from_doc
+from greenshield.store import sharing_tables as st
+from greenshield.store.database import Store
+from greenshield.store.side_tables import ensure_versioned_tables, version_table
+from greenshield.translog.entries import canonical, loads
 
 TOKENS_VERSION = 1
 ROLES = ("enterprise", "regulator", "registrar", "auditor", "department")

@@ -24,15 +24,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greenshield.store import schema as t
-from greenshield.translog.entries import canonical, loads, violation_entry
-from greenshield.store.audit_log import append
-from greenshield.store.rows import restored
-from greenshield.store.database import Store
 from greenshield.rules.engine import PackFor, RuleCore
 from greenshield.rules.model import Event, ParcelKey, RegistryRecord, Violation
 from greenshield.rules.pack import RulePack
 from greenshield.rules.timestamps import Instant, format_utc_exact
+from greenshield.store import schema as t
+from greenshield.store.audit_log import append
+from greenshield.store.database import Store
+from greenshield.store.rows import restored
+from greenshield.translog.entries import canonical, loads, violation_entry
 
 CHUNK = 500
 _FIELDS = {"staff": ("staff_id", "inspector_id"), "xray_machine": ("device_id",), "vehicle": ("device_id",),

@@ -6,11 +6,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from greenshield.rules.model import Event, Rejection
 from greenshield.store import intake_stream as sink
 from greenshield.stream.decode import Candidate, Context, Control, Reject, decode_message
 from greenshield.stream.partitions import Applied
 from greenshield.stream.state import PartitionState
-from greenshield.rules.model import Event, Rejection
 
 
 @dataclass

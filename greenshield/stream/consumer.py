@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
-from greenshield.stream.kafka_records import undecodable_headers
-from greenshield.settings import Settings
 from greenshield.errors import StreamError
+from greenshield.settings import Settings
+from greenshield.stream.kafka_records import undecodable_headers
 
 log = logging.getLogger("greenshield.kafka")
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
-from greenshield.rules.timestamps import Instant, TimestampError, parse_instant
 from greenshield.errors import StreamError
+from greenshield.rules.timestamps import Instant, TimestampError, parse_instant
 from greenshield.settings import Settings
 
 CONTROL_KEY = b"__greenshield_control__"

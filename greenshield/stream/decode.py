@@ -24,16 +24,16 @@ from typing import Any
 
 import orjson
 
-from greenshield.translog.entries import canonical
 from greenshield.intake.digest import keyed_digester
-from greenshield.stream.control import Advance, ControlError, decode_advance, is_control
-from greenshield.stream.kafka_records import UndecodableKey
-from greenshield.sdk.sender import Verifier
-from greenshield.stream.state import partition_of
-from greenshield.rules.privacy import redact_counting, redact_rejected
 from greenshield.rules.dedup import CanonicalError
 from greenshield.rules.model import Event, RegistryRecord, Rejection
 from greenshield.rules.parse import is_blank, parse_line_plain
+from greenshield.rules.privacy import redact_counting, redact_rejected
+from greenshield.sdk.sender import Verifier
+from greenshield.stream.control import Advance, ControlError, decode_advance, is_control
+from greenshield.stream.kafka_records import UndecodableKey
+from greenshield.stream.state import partition_of
+from greenshield.translog.entries import canonical
 
 log = logging.getLogger("greenshield.worker")
 

@@ -16,16 +16,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from greenshield.store import graded
-from greenshield.store import intake_stream as sink
+from greenshield.risk.credit import GradeBook
+from greenshield.rules.model import Event, ParcelKey, RegistryRecord
+from greenshield.rules.pack import RulePack
+from greenshield.settings import Settings
+from greenshield.store import graded, intake_stream as sink
 from greenshield.store.database import Store
 from greenshield.store.positions import last_event_entry_id
 from greenshield.stream.state import PartitionState, partition_of
 from greenshield.stream.watermark import PartitionClock
-from greenshield.rules.model import Event, ParcelKey, RegistryRecord
-from greenshield.risk.credit import GradeBook
-from greenshield.rules.pack import RulePack
-from greenshield.settings import Settings
 
 log = logging.getLogger("greenshield.worker")
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from greenshield.errors import StreamError
 from greenshield.sdk.sender import enterprise_key
 from greenshield.settings import Settings
-from greenshield.errors import StreamError
 
 MECHANISM = "SCRAM-SHA-512"
 SYSTEM_ROLES = ("worker", "registry-feed", "api", "tools", "notifier")

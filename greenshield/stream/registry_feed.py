@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from greenshield.stream.consumer import TP, StreamConsumer
 from greenshield.rules.dedup import CanonicalError, digest
 from greenshield.rules.model import RegistryRecord
 from greenshield.rules.parse import is_blank, parse_line
+from greenshield.stream.consumer import TP, StreamConsumer
 
 Listener = Callable[[RegistryRecord], None]
 log = logging.getLogger("greenshield.worker")

@@ -10,14 +10,13 @@ seconds of stream time, and is reloaded from the store if an event for it comes 
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Iterable
 
-from greenshield.stream.watermark import PartitionClock
 from greenshield.rules.engine import Change, PackFor, RuleCore
 from greenshield.rules.model import Event, ParcelKey, RegistryRecord, Violation
 from greenshield.rules.pack import RulePack
 from greenshield.rules.timestamps import Instant
+from greenshield.stream.watermark import PartitionClock
 
 
 @functools.lru_cache(maxsize=1 << 16)

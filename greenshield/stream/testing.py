@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from greenshield.sdk.clients import security_options
-from greenshield.stream.topics import admin_client, create_topics, topic_specs
 from greenshield.settings import Settings, read_credentials
+from greenshield.stream.topics import admin_client, create_topics, topic_specs
 
 
 def kafka_security() -> dict[str, str]:

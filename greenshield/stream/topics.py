@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from greenshield.settings import Settings
 from greenshield.errors import StreamError
+from greenshield.settings import Settings
 
 
 @dataclass(frozen=True)

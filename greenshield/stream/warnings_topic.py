@@ -22,9 +22,9 @@ def publish_warnings(settings: Settings, warnings: Sequence[dict[str, Any]], boo
     """Send the warnings and wait for every acknowledgement; raises on a missing topic or a failed send."""
     from kafka import KafkaProducer
 
-    from greenshield.translog.entries import canonical
     from greenshield.sdk.clients import RELIABLE_PRODUCER, common
     from greenshield.stream.topics import ensure_topics
+    from greenshield.translog.entries import canonical
 
     address = bootstrap or settings.kafka_bootstrap
     ensure_topics(settings, ["warnings"], address)

@@ -19,11 +19,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from greenshield.intake.classify import classify
+from greenshield.intake.decisions import Duplicate, Fresh
+from greenshield.risk.credit import GradeBook
+from greenshield.risk.model import RiskModel, default_model, load_model
+from greenshield.rules.model import Event, RegistryRecord, Rejection
+from greenshield.rules.pack import RulePack
+from greenshield.sdk.sender import Verifier
+from greenshield.settings import Settings
 from greenshield.store import intake_stream as sink
 from greenshield.store.failures import ping
 from greenshield.store.pipeline import Audit
 from greenshield.store.sequencer import SequencerThread
-from greenshield.sdk.sender import Verifier
 from greenshield.stream import catch_up, poison
 from greenshield.stream.batch import Batch, Outcome, decode_batch, item_kind, poll_batch, reject_row
 from greenshield.stream.counting import count_batch
@@ -32,18 +39,11 @@ from greenshield.stream.failures import outage
 from greenshield.stream.housekeeping import Housekeeping
 from greenshield.stream.metrics import WorkerMetrics
 from greenshield.stream.offsets import Offsets
+from greenshield.stream.partitions import Partitions
 from greenshield.stream.publish import publish
 from greenshield.stream.registry_feed import RegistryFeed
-from greenshield.stream.partitions import Partitions
-from greenshield.intake.classify import classify
-from greenshield.intake.decisions import Duplicate, Fresh
 from greenshield.stream.state import PartitionState
 from greenshield.stream.writer import InFlight, StoreWriter, writer_thread_wanted
-from greenshield.risk.credit import GradeBook
-from greenshield.risk.model import RiskModel, default_model, load_model
-from greenshield.rules.model import Event, RegistryRecord, Rejection
-from greenshield.rules.pack import RulePack
-from greenshield.settings import Settings
 
 log = logging.getLogger("greenshield.worker")
 

@@ -21,10 +21,15 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from greenshield.translog.checkpoint import (
-    generate_private_key, load_private_key, load_public_key, save_private_key, save_public_key)
-from greenshield.settings import Secret, Settings
 from greenshield.errors import TranslogError
+from greenshield.settings import Secret, Settings
+from greenshield.translog.checkpoint import (
+    generate_private_key,
+    load_private_key,
+    load_public_key,
+    save_private_key,
+    save_public_key,
+)
 
 DEV_SIGNING_KEY = "audit-signing-key.pem"
 DEV_PUBLIC_KEY = "audit-signing-key.pub.pem"
