@@ -31,7 +31,6 @@ import argparse
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,6 +53,7 @@ from greenshield.store.pipeline import open_audit  # noqa: E402
 from greenshield.store.database import Store  # noqa: E402
 from greenshield.demo.progress import Counters  # noqa: E402
 from greenshield.demo.streaming import KafkaSink, stream_day  # noqa: E402
+from greenshield.devtools.process import free_port  # noqa: E402
 from greenshield.sdk.clients import common  # noqa: E402
 from greenshield.stream.topics import admin_client, create_topics, topic_specs  # noqa: E402
 from greenshield.settings import Settings  # noqa: E402
@@ -164,12 +164,6 @@ class StoreSeen:
         self.stop.set()
         self.thread.join()
         self.engine.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def broker_env(args: argparse.Namespace) -> dict[str, str]:

@@ -29,7 +29,6 @@ import base64
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,8 +46,8 @@ from greenshield.store import tokens  # noqa: E402
 from greenshield.store.pipeline import open_audit  # noqa: E402
 from greenshield.store.pipeline import run as run_pipeline  # noqa: E402
 from greenshield.store.database import SchemaError, Store  # noqa: E402
-from greenshield.store.testing import settings_for  # noqa: E402
-from greenshield.devtools.process import stop_child  # noqa: E402
+from tests.support.store import settings_for  # noqa: E402
+from greenshield.devtools.process import free_port, stop_child  # noqa: E402
 from greenshield.rules.pack import default_pack  # noqa: E402
 
 HMAC = "bench-hmac-key"
@@ -92,12 +91,6 @@ def sample(url: str, n: int, seed: int) -> tuple[list[str], list[str]]:
     finally:
         engine.dispose()
     return parcels, flagged
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(url: str, data: Path, port: int) -> subprocess.Popen[bytes]:

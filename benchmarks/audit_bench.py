@@ -57,7 +57,7 @@ from greenshield.store.audit_log import Policy, Sequencer, append  # noqa: E402
 from greenshield.store.queries import record, trace_waybill  # noqa: E402
 from greenshield.store.schema import RowKey  # noqa: E402
 from greenshield.store.database import Store, insert_rows  # noqa: E402
-from greenshield.store.testing import isolated_schema  # noqa: E402
+from tests.support.store import isolated_schema  # noqa: E402
 
 
 def entries(n: int) -> list[bytes]:

@@ -34,17 +34,21 @@ import argparse
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script (benchmarks/run.sh): the checkout's greenshield and tests
 
 
 def cached_store(parcels: int, seed: int, cache: Path) -> Path:
     """The simulated store for these parameters, built once (the embedded pipeline) and kept in ``cache``."""
     from greenshield.store.pipeline import open_audit
     from greenshield.store.pipeline import run as run_pipeline
-    from greenshield.store.testing import settings_for
+    from tests.support.store import settings_for
     from greenshield.rules.pack import default_pack
     from greenshield.simulate import generate_lines
 
@@ -70,7 +74,7 @@ def build_into(url: str, parcels: int, seed: int, cache: Path) -> None:
     """Build the simulated store into ``url`` (PostgreSQL: a schema of one's own) unless it holds events."""
     from greenshield.store.pipeline import open_audit
     from greenshield.store.pipeline import run as run_pipeline
-    from greenshield.store.testing import settings_for
+    from tests.support.store import settings_for
     from greenshield.rules.pack import default_pack
     from greenshield.simulate import generate_lines
 
@@ -110,7 +114,7 @@ def add_events(url: str, cache: Path, parcels: int, seed: int, after_s: int) -> 
 
     from greenshield.store.intake_files import Intake
     from greenshield.store.pipeline import open_audit
-    from greenshield.store.testing import settings_for
+    from tests.support.store import settings_for
     from greenshield.simulate import generate_lines
 
     start = datetime.fromtimestamp(after_s + 3600, tz=timezone.utc)
@@ -149,7 +153,7 @@ def api_bench(cached: Path, repeat: int) -> None:
     from greenshield.store import risk_index, tokens
     from greenshield.store.queries import record
     from greenshield.store.database import Store
-    from greenshield.store.testing import settings_for
+    from tests.support.store import settings_for
     from greenshield.risk.model import KINDS
 
     work = Path(tempfile.mkdtemp(prefix="risk-api-bench-"))

@@ -329,7 +329,7 @@ def ab_runs(settings: Settings, db_arg: str, ends: dict[Any, int], tmp: Path, ro
     """Throughput with the store-writer thread off and on, alternating, each run on a fresh group and store."""
     from contextlib import ExitStack
 
-    from greenshield.store.testing import isolated_schema
+    from tests.support.store import isolated_schema
 
     total = sum(ends.values())
     results: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}

@@ -357,7 +357,7 @@ class Bench:
         return {**self.base, "kind": kind, "group": f"gs-tp-{tag}-{uuid.uuid4().hex[:6]}", **more}
 
     def pg_schema(self) -> Any:
-        from greenshield.store.testing import isolated_schema
+        from tests.support.store import isolated_schema
 
         return isolated_schema(self.args.pg_url)
 

@@ -23,11 +23,12 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "translog"))
-from tlogworld import open_log  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script (benchmarks/run.sh): the checkout's greenshield and tests
 
 from greenshield.store.audit_log import append  # noqa: E402
 from greenshield.translog.tiles import Tile, tiles_of  # noqa: E402
+from tests.translog.tlogworld import open_log  # noqa: E402
 
 
 def build(directory: Path, leaves: int) -> tuple[object, float]:

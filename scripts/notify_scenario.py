@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,15 +34,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "share")]
+sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
-from sharekit import Receiver, department, publish, subscribe, wait_until  # noqa: E402
+from tests.share.sharekit import Receiver, department, publish, subscribe, wait_until  # noqa: E402
 
 from greenshield.store import schema as t  # noqa: E402
 from greenshield.store.database import Store  # noqa: E402
 from greenshield.store import sharing_tables as st  # noqa: E402
 from greenshield.devtools import kafka_broker as broker  # noqa: E402
+from greenshield.devtools.process import free_port  # noqa: E402
 from greenshield.stream import principals  # noqa: E402
 from greenshield.stream.topics import admin_client, create_topics, topic_specs  # noqa: E402
 from greenshield.settings import Settings  # noqa: E402
@@ -68,12 +68,6 @@ def changes(n: int) -> list[dict[str, Any]]:
                         "as_of": "2026-11-13T03:00:00Z"})
         i += 1
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def spawn(env: dict[str, str], db: str, log: Path) -> subprocess.Popen[bytes]:

@@ -17,15 +17,14 @@ With ``CI=true`` a missing server is a failure, and any skipped test marked
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from greenshield.devtools.process import free_port
+from tests.support.stream import kafka_security
+
 SERVER_MARKERS = ("kafka", "postgres")
-
-
-from greenshield.stream.testing import kafka_security  # noqa: E402
 
 
 if os.environ.get("GREENSHIELD_TEST_KAFKA_CREDENTIALS", "").strip():
@@ -124,18 +123,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture
-def free_ports() -> Iterator[tuple[int, int]]:
-    """Two TCP ports on 127.0.0.1 that were free a moment ago (for a private broker)."""
-    import socket
-
-    socks = []
-    try:
-        for _ in range(2):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        ports = (socks[0].getsockname()[1], socks[1].getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    yield ports
+def free_ports() -> tuple[int, int]:
+    """Two different TCP ports on 127.0.0.1 that were free a moment ago (for a private broker)."""
+    port = free_port()
+    while (other := free_port()) == port:
+        pass
+    return port, other

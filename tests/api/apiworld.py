@@ -1,24 +1,26 @@
-"""Helpers of the service tests: a simulated day in a SQLite store, copies of it, tokens of each role."""
+"""The world of the service tests: the app over a copy of the seeded day, with a token of each role.
+
+The fixtures ``seeded`` (the day, built once a session) and ``world`` (the app over this test's
+copy) are imported by the conftests of tests/api and tests/epcis.
+"""
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
-from greenshield.store import tokens
-from greenshield.store.pipeline import open_audit
-from greenshield.store.pipeline import run as run_pipeline
-from greenshield.store.database import Store
-from greenshield.store.testing import settings_for
-from greenshield.rules.pack import default_pack
+from greenshield.api.app import create_app
 from greenshield.settings import Settings
 from greenshield.share.scope import Scope
+from greenshield.store import tokens
+from greenshield.store.database import Store
+from tests.support.day import copy_store, seed_day
 
-PARCELS, SEED = 300, 11
 ENTERPRISE, OTHER = "E3100001", "E3300001"
 
 
@@ -38,30 +40,6 @@ class World:
         return self.client.get(path, headers=self.auth(who), **kwargs)
 
 
-def simulated_day(parcels: int = PARCELS, seed: int = SEED) -> list[bytes]:
-    from greenshield.simulate import generate_lines
-
-    return list(generate_lines(parcels, seed, fault_rate=0.2))
-
-
-def seed_store(settings: Settings, lines: list[bytes]) -> None:
-    """Run the embedded pipeline (as ``greenshield run``) over ``lines`` into ``settings.db_url``."""
-    audit = open_audit(settings)
-    try:
-        run_pipeline(audit, [("sim-day.jsonl", lines)], default_pack())
-    finally:
-        audit.close()
-
-
-def copy_store(seeded: Path, into: Path) -> Settings:
-    """A copy of the seeded store (with its keys) in ``into``; its settings."""
-    shutil.copytree(seeded / "var", into / "var")
-    for name in ("day.db", "day.db-wal", "day.db-shm"):
-        if (seeded / name).exists():
-            shutil.copy(seeded / name, into / name)
-    return settings_for(into / "var", f"sqlite:///{into / 'day.db'}")
-
-
 def make_tokens(store: Store) -> dict[str, str]:
     tokens.ensure_tables(store)
     return {"regulator": tokens.create(store, "regulator", label="test")[1],
@@ -70,3 +48,22 @@ def make_tokens(store: Store) -> dict[str, str]:
             "enterprise": tokens.create(store, "enterprise", ENTERPRISE, label="test")[1],
             "other": tokens.create(store, "enterprise", OTHER, label="test")[1],
             "department": tokens.create(store, "department", label="test", scope=Scope())[1]}
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store holding a simulated day (built once; tests use copies)."""
+    return seed_day(tmp_path_factory.mktemp("seeded"))
+
+
+@pytest.fixture
+def world(seeded: Path, tmp_path: Path) -> Iterator[World]:
+    """The app (no background upkeep) over this test's copy of the seeded store."""
+    settings = copy_store(seeded, tmp_path)
+    store = Store.open(settings.db_url)
+    app = create_app(settings, store, upkeep_seconds=0)
+    try:
+        with TestClient(app) as client:
+            yield World(client, store, settings, make_tokens(store))
+    finally:
+        store.close()

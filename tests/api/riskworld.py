@@ -4,7 +4,7 @@ Besides the planted sources (greenshield.simulate.planted), acceptances from a f
 lose their inspection at a city's own rate, so that the map shows several levels; the day
 spans two credit periods, so that the credit table shows grade changes.
 
-``python tests/api/riskworld.py DIR`` builds it in ``DIR`` (``DIR/day.db``, keys in ``DIR/var``), for
+``python -m tests.api.riskworld DIR`` (from the repo root) builds it in ``DIR`` (``DIR/day.db``, keys in ``DIR/var``), for
 the README's screenshot (tests/demo/dashboard_screenshot.cjs).
 """
 
@@ -22,7 +22,7 @@ from greenshield.store.pipeline import open_audit
 from greenshield.store.pipeline import run as run_pipeline
 from greenshield.store.risk_report import record_credit, record_risk_warnings
 from greenshield.store.stats import prefecture_of
-from greenshield.store.testing import settings_for
+from tests.support.store import settings_for
 from greenshield.store.verdicts import latest_parcel_instant
 from greenshield.risk.model import KINDS, load_model
 from greenshield.rules.pack import default_pack

@@ -6,7 +6,7 @@ import base64
 import hashlib
 
 import sqlalchemy as sa
-from apiworld import World
+from tests.api.apiworld import World
 
 from greenshield.store import schema as t
 from greenshield.translog.checkpoint import Checkpoint, verify_checkpoint

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from apiworld import World
+from tests.api.apiworld import World
 
 from greenshield.store import tokens
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,10 +22,11 @@ from typing import Any
 
 import httpx
 import pytest
-from apiworld import copy_store, make_tokens
+from tests.api.apiworld import make_tokens
+from tests.support.day import copy_store
 
 from greenshield.store.database import Store
-from greenshield.devtools.process import stop_child
+from greenshield.devtools.process import free_port, stop_child
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -66,12 +66,6 @@ def playwright_dir() -> Path:
     return PLAYWRIGHT_DIR
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(seeded: Path, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """``greenshield serve`` over a copy of the seeded store; stopped by its pid afterwards."""
@@ -81,7 +75,7 @@ def server(seeded: Path, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]
         tokens = make_tokens(store)
     finally:
         store.close()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GREENSHIELD_DATA_DIR": str(settings.data_dir), "GREENSHIELD_HMAC_KEY": "test-hmac-key",
            "GREENSHIELD_CHECKPOINT_EVERY_SECONDS": "3600"}
     log = (tmp_path / "serve.log").open("wb")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from apiworld import World
+from tests.api.apiworld import World
 from prometheus_client import generate_latest
 
 from greenshield.api.metrics import ApiMetrics

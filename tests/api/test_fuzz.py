@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from apiworld import World
+from tests.api.apiworld import World
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

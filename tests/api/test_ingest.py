@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from apiworld import ENTERPRISE, World, copy_store, make_tokens
+from tests.api.apiworld import ENTERPRISE, World, make_tokens
+from tests.support.day import copy_store
 from fastapi.testclient import TestClient
 
 from greenshield.api.app import create_app

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from apiworld import copy_store, make_tokens
+from tests.api.apiworld import make_tokens
+from tests.support.day import copy_store
 
 from greenshield.api.app import create_app
 from greenshield.api.limits import server_config
+from greenshield.devtools.process import free_port
 from greenshield.store.database import Store
 from greenshield.settings import Settings
 
@@ -38,12 +40,6 @@ class Server:
         return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(seeded: Path, tmp_path: Path) -> Iterator[Server]:
     settings: Settings = dataclasses.replace(
@@ -52,7 +48,7 @@ def server(seeded: Path, tmp_path: Path) -> Iterator[Server]:
     store = Store.open(settings.db_url)
     tokens = make_tokens(store)
     app = create_app(settings, store, upkeep_seconds=0)
-    port = _free_port()
+    port = free_port()
     uv = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()

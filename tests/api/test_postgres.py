@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apiworld import ENTERPRISE, World, make_tokens, seed_store, simulated_day
+from tests.api.apiworld import ENTERPRISE, World, make_tokens
+from tests.support.day import seed_store, simulated_day
 from fastapi.testclient import TestClient
 
 from greenshield.api.app import create_app
 from greenshield.store import tokens
 from greenshield.store.database import Store
-from greenshield.store.testing import isolated_schema, settings_for
+from tests.support.store import isolated_schema, settings_for
 
 pytestmark = pytest.mark.postgres
 

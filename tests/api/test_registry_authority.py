@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from apiworld import ENTERPRISE, OTHER, World, copy_store, make_tokens
+from tests.api.apiworld import ENTERPRISE, OTHER, World, make_tokens
+from tests.support.day import copy_store
 from fastapi.testclient import TestClient
 
 from greenshield.api.app import create_app
@@ -145,7 +146,7 @@ class TestRegistryWriters:
 @pytest.fixture
 def streaming(seeded: Any, tmp_path: Any) -> Iterator[tuple[TestClient, dict[str, str], list[bytes]]]:
     """The app in streaming mode over a producer that records what it would publish."""
-    from test_ingest import FakeProducer
+    from tests.api.test_ingest import FakeProducer
 
     settings = dataclasses.replace(copy_store(seeded, tmp_path), api_ingest_mode="streaming")
     store = Store.open(settings.db_url)

@@ -6,7 +6,8 @@ import base64
 import json
 
 import sqlalchemy as sa
-from apiworld import ENTERPRISE, World, simulated_day
+from tests.api.apiworld import ENTERPRISE, World
+from tests.support.day import simulated_day
 
 from greenshield.store import schema as t
 

@@ -20,12 +20,12 @@ from typing import Any
 
 import httpx
 import pytest
-from apiworld import ENTERPRISE, make_tokens
-from riskworld import seed_risk_store
-from test_dashboard_browser import ARTIFACTS, ROOT, _free_port, beijing, playwright_dir  # noqa: F401  (a fixture)
+from tests.api.apiworld import ENTERPRISE, make_tokens
+from tests.api.riskworld import seed_risk_store
+from tests.api.test_dashboard_browser import ARTIFACTS, ROOT, beijing, playwright_dir  # noqa: F401  (a fixture)
 
 from greenshield.store.database import Store
-from greenshield.devtools.process import stop_child
+from greenshield.devtools.process import free_port, stop_child
 
 pytestmark = pytest.mark.browser
 KINDS = ("enterprise", "site", "staff", "sender", "machine", "vehicle", "city")
@@ -50,7 +50,7 @@ def risk_server(risk_seeded: Path, tmp_path: Path) -> Iterator[tuple[str, dict[s
         tokens = make_tokens(store)
     finally:
         store.close()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GREENSHIELD_DATA_DIR": str(base_dir / "var"), "GREENSHIELD_HMAC_KEY": "test-hmac-key",
            "GREENSHIELD_CHECKPOINT_EVERY_SECONDS": "3600", "GREENSHIELD_RISK_MODEL": str(base_dir / "risk-model.toml")}
     log = (tmp_path / "serve.log").open("wb")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiworld import ENTERPRISE, OTHER, World
+from tests.api.apiworld import ENTERPRISE, OTHER, World
 
 
 def other_violation(world: World) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiworld import ENTERPRISE, OTHER, World
+from tests.api.apiworld import ENTERPRISE, OTHER, World
 
 WAYBILL = "SHARED0000000001"
 VICTIM_IDS = {"victim-acc", "victim-scan"}

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from apiworld import ENTERPRISE, OTHER, World, simulated_day
+from tests.api.apiworld import ENTERPRISE, OTHER, World
+from tests.support.day import simulated_day
 
 from greenshield.store import schema as t
 from greenshield.translog.entries import loads

@@ -7,7 +7,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from apiworld import World, simulated_day
+from tests.api.apiworld import World
+from tests.support.day import simulated_day
 
 from greenshield.store.stats import prefecture_of
 from greenshield.rules.batch import BatchChecker

@@ -8,14 +8,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from apiworld import ENTERPRISE, copy_store, make_tokens
+from tests.api.apiworld import ENTERPRISE, make_tokens
+from tests.support.day import copy_store
 from fastapi.testclient import TestClient
 
 from greenshield.api.app import create_app
 from greenshield.translog.keys import sender_key
 from greenshield.store.database import Store
 from greenshield.sdk.sender import Verifier
-from greenshield.stream.testing import consume_all, create_test_topics, delete_test_topics, kafka_security
+from tests.support.stream import consume_all, create_test_topics, delete_test_topics, kafka_security
 
 pytestmark = pytest.mark.kafka
 

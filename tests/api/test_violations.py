@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiworld import ENTERPRISE, World
+from tests.api.apiworld import ENTERPRISE, World
 
 FIELDS = {"waybill_no", "rule_id", "enterprise_id", "severity", "occurred_at", "evidence", "message", "rule_pack",
           "status"}

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from greenshield.devtools.process import running
-from greenshield.stream.testing import kafka_client, kafka_security
+from tests.support.stream import kafka_client, kafka_security
 
 ROOT = Path(__file__).resolve().parents[2]
 DURATION = "30s"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from greenshield.store import schema as t
 from greenshield.store.pipeline import open_audit
-from greenshield.store.testing import settings_for
+from tests.support.store import settings_for
 from greenshield.demo.embedded import EmbeddedPipeline
 from greenshield.rules.batch import BatchChecker
 from greenshield.rules.pack import default_pack

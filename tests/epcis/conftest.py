@@ -1,25 +1,19 @@
-"""Fixtures of the EPCIS tests: the GS1 test data (from ../shared, never copied here), a seeded store, the app."""
+"""Fixtures of the EPCIS tests: the GS1 test data (from ../shared, never copied here); the app over a seeded day.
+
+``seeded`` and ``world`` are the service tests' (tests.api.apiworld).
+"""
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-_API = str(Path(__file__).parent.parent / "api")
-if _API not in sys.path:
-    sys.path.insert(0, _API)
-
-from apiworld import World, copy_store, make_tokens, seed_store, simulated_day  # noqa: E402
-
-from greenshield.api.app import create_app  # noqa: E402
-from greenshield.store.database import Store  # noqa: E402
-from greenshield.store.testing import settings_for  # noqa: E402
+from tests.api.apiworld import seeded as seeded  # noqa: F401  (fixtures)
+from tests.api.apiworld import world as world  # noqa: F401
+from tests.support.day import simulated_day
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "epcis"
 
@@ -45,22 +39,3 @@ def validator(testdata: Path) -> Any:
 @pytest.fixture(scope="session")
 def day_lines() -> list[bytes]:
     return simulated_day()
-
-
-@pytest.fixture(scope="session")
-def seeded(tmp_path_factory: pytest.TempPathFactory, day_lines: list[bytes]) -> Path:
-    base = tmp_path_factory.mktemp("epcis-seeded")
-    seed_store(settings_for(base / "var", f"sqlite:///{base / 'day.db'}"), day_lines)
-    return base
-
-
-@pytest.fixture
-def world(seeded: Path, tmp_path: Path) -> Iterator[World]:
-    settings = copy_store(seeded, tmp_path)
-    store = Store.open(settings.db_url)
-    app = create_app(settings, store, upkeep_seconds=0)
-    try:
-        with TestClient(app) as client:
-            yield World(client, store, settings, make_tokens(store))
-    finally:
-        store.close()

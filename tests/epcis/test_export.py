@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apiworld import ENTERPRISE, OTHER, World
+from tests.api.apiworld import ENTERPRISE, OTHER, World
 
 from greenshield import cli
 from greenshield.store import schema as t

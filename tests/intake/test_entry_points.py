@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from greenshield.store import schema as t
 from greenshield.store.intake_files import Intake
 from greenshield.store.pipeline import Audit, open_audit
-from greenshield.store.testing import settings_for
+from tests.support.store import settings_for
 from greenshield.rules.batch import BatchChecker
 from greenshield.rules.pack import default_pack
 from greenshield.rules.parse import is_blank

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from greenshield.stream.testing import kafka_client
+from tests.support.stream import kafka_client
 
 pytestmark = pytest.mark.kafka
 

@@ -28,7 +28,7 @@ from greenshield.store.pipeline import run as run_pipeline
 from greenshield.translog.proofs import InclusionProof, check_proof_document
 from greenshield.store.risk_report import record_credit, record_risk_warnings, risk_report
 from greenshield.store.stats import leaf_entry
-from greenshield.store.testing import isolated_schema, settings_for
+from tests.support.store import isolated_schema, settings_for
 from greenshield.store.verdicts import latest_parcel_instant
 from greenshield.store.verify import verify
 from greenshield.rules.privacy import id_hash

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from greenshield import cli
-from greenshield.stream.testing import consume_all, create_test_topics, delete_test_topics, kafka_security
+from tests.support.stream import consume_all, create_test_topics, delete_test_topics, kafka_security
 from greenshield.settings import Settings
 from greenshield.simulate.day import Simulation
 from greenshield.simulate.planted import plant

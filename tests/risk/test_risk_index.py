@@ -22,7 +22,7 @@ from greenshield.store.pipeline import run as run_pipeline
 from greenshield.store.retention import purge
 from greenshield.store.risk_data import kind_data
 from greenshield.store.risk_report import risk_report
-from greenshield.store.testing import isolated_schema, settings_for
+from tests.support.store import isolated_schema, settings_for
 from greenshield.store.verdicts import latest_parcel_instant
 from greenshield.risk.model import KINDS, default_model
 from greenshield.rules.pack import default_pack

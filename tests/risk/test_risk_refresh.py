@@ -18,7 +18,7 @@ from greenshield.store import risk_data, risk_index
 from greenshield.store.pipeline import Audit, open_audit
 from greenshield.store.pipeline import run as run_pipeline
 from greenshield.store.risk_report import risk_report
-from greenshield.store.testing import settings_for
+from tests.support.store import settings_for
 from greenshield.store.verdicts import latest_parcel_instant
 from greenshield.risk.model import default_model
 from greenshield.rules.pack import default_pack

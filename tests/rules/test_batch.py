@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from builders import (
+from tests.rules.builders import (
     ABSENT, OTHER_ENTERPRISE, OUTLET, acceptance, at, check, journey, replace, sort_scan, standard_registry, utc,
     without,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from builders import (
+from tests.rules.builders import (
     CLERK, ENTERPRISE, INSPECTOR, OTHER_ENTERPRISE, WAYBILL, acceptance, at, check, inspection, journey,
     registry, resident_id, sort_scan, utc,
 )
@@ -226,7 +226,7 @@ class TestAnyArrivalOrder:
         as_of = at(6)
         want = {(v.enterprise_id, v.waybill_no, v.rule_id, v.at) for v in check(lines, as_of=as_of).violations}
         assert {r for _, _, r, _ in want} >= {"PR-3"}
-        from builders import standard_registry
+        from tests.rules.builders import standard_registry
 
         shuffled = standard_registry() + lines
         random.Random(seed).shuffle(shuffled)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from builders import (
+from tests.rules.builders import (
     ABSENT, acceptance, at, journey, replace, sender, sort_scan, standard_registry, without,
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from builders import (
+from tests.rules.builders import (
     ABSENT, OTHER_ENTERPRISE, OUTLET, acceptance, at, check, depart, journey, registry, run_files, sort_scan,
 )
 

@@ -6,7 +6,7 @@ Valid resident numbers are computed here with our own GB 11643 check (builders.g
 from __future__ import annotations
 
 import pytest
-from builders import acceptance, at, check, gb11643_check_char, resident_id, sender, with_check, wrong_check
+from tests.rules.builders import acceptance, at, check, gb11643_check_char, resident_id, sender, with_check, wrong_check
 
 WS_PAD = "\u3000 \t"  # U+3000 IDEOGRAPHIC SPACE, a space, a tab
 ON = at(0)             # 2026-11-11T08:00:00+08:00: the acceptance's local date is 2026-11-11

@@ -6,7 +6,7 @@ import random
 
 import orjson
 import pytest
-from builders import (
+from tests.rules.builders import (
     ABSENT, HUB, MACHINE, OUTLET, STATION, acceptance, at, depart, journey, registry, replace, standard_registry,
     utc, without, xray,
 )

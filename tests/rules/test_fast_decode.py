@@ -30,9 +30,9 @@ import greenshield.rules.parse as new
 import greenshield.rules.person as new_person
 from greenshield.rules.model import Acceptance, Event
 
-from oracle import dedup as old_dedup
-from oracle import parse as old
-from oracle import privacy as old_privacy
+from tests.rules.oracle import dedup as old_dedup
+from tests.rules.oracle import parse as old
+from tests.rules.oracle import privacy as old_privacy
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = b"fast-decode-test-key"

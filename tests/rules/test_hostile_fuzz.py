@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 import orjson
-from builders import (
+from tests.rules.builders import (
     OUTLET, acceptance, arrive, at, delivery, depart, inspection, interception, manual_check, registry, sender,
     sort_scan, xray,
 )

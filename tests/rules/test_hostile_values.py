@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from builders import (
+from tests.rules.builders import (
     OUTLET, VALID_RESIDENT_ID, acceptance, at, check, inspection, interception, registry, sender,
     sort_scan, xray,
 )

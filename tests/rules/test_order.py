@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from builders import (
+from tests.rules.builders import (
     ABSENT, ELSEWHERE, HUB, OUTLET, STAFF, STATION, VEHICLE, VEHICLE_2, acceptance, arrive, at, delivery, depart,
     interception, manual_check, registry, sender, sort_scan, standard_registry, xray,
 )

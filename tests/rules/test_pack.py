@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from builders import ABSENT, acceptance, at, check, utc, xray
+from tests.rules.builders import ABSENT, acceptance, at, check, utc, xray
 
 from greenshield.rules.catalog import RULES
 from greenshield.rules.pack import default_pack, load_pack

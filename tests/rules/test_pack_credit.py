@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from builders import acceptance, at, check, custom_pack, journey, replace, without
+from tests.rules.builders import acceptance, at, check, custom_pack, journey, replace, without
 
 from greenshield.risk.credit import tightened
 from greenshield.risk.model import default_model
@@ -28,7 +28,7 @@ def test_the_core_takes_each_enterprise_s_pack() -> None:
     from greenshield.rules.timestamps import parse_instant
 
     import orjson
-    from builders import OTHER_ENTERPRISE, standard_registry
+    from tests.rules.builders import OTHER_ENTERPRISE, standard_registry
 
     province = custom_pack(xray_scope="inter_provincial")
     mine = without(replace(journey(), "acc", acceptance("acc", at(0), **SAME_PROVINCE)), "xr")

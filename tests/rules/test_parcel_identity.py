@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import orjson
-from builders import (
+from tests.rules.builders import (
     ABSENT, ELSEWHERE, ENTERPRISE, HUB, OTHER_ENTERPRISE, OUTLET, acceptance, arrive, at, check, journey, replace,
     sort_scan, standard_registry,
 )

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 import pytest
-from builders import (
+from tests.rules.builders import (
     ABSENT, OUTLET, acceptance, arrive, at, check, delivery, depart, inspection, interception, manual_check,
     registry, run_files, sender, sort_scan, xray,
 )

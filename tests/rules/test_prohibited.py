@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from builders import (
+from tests.rules.builders import (
     HUB, OUTLET, STATION, acceptance, arrive, at, check, delivery, depart, interception, manual_check, sort_scan,
     utc, xray,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from builders import (
+from tests.rules.builders import (
     ABSENT, CUSTOMER, VALID_RESIDENT_ID, acceptance, at, check, journey, registry, replace, sender, utc,
     wrong_check,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from builders import (
+from tests.rules.builders import (
     OTHER_ENTERPRISE, acceptance, at, check, journey, registry, replace, sort_scan, xray,
 )
 

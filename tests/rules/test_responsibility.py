@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from builders import (
+from tests.rules.builders import (
     ABSENT, HUB, INSPECTOR, OUTLET, STATION, acceptance, arrive, at, check, delivery, depart, inspection,
     interception, manual_check, registry, sort_scan, utc, xray,
 )

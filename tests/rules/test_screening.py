@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from builders import (
+from tests.rules.builders import (
     ELSEWHERE, HUB, MACHINE, OUTLET, STATION, acceptance, arrive, at, check, custom_pack, delivery, depart,
     interception, journey, manual_check, registry, replace, sort_scan, utc, without, xray,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from builders import ABSENT, OUTLET, check, sort_scan
+from tests.rules.builders import ABSENT, OUTLET, check, sort_scan
 
 from greenshield.rules.timestamps import TimestampError, format_utc, parse_instant
 

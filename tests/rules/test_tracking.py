@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from builders import (
+from tests.rules.builders import (
     ABSENT, ELSEWHERE, HUB, OUTLET, STATION, VEHICLE, VEHICLE_2, acceptance, arrive, at, check, delivery, depart,
     interception, journey, manual_check, registry, replace, sort_scan, utc, xray,
 )

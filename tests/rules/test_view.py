@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from builders import (
+from tests.rules.builders import (
     ABSENT, HUB, OUTLET, acceptance, arrive, at, check, delivery, depart, interception, manual_check, sort_scan,
     utc, xray,
 )

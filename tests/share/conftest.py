@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-_HERE = os.path.dirname(__file__)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from sharekit import Receiver, copy, seed  # noqa: E402
-
-from greenshield.store.database import Store  # noqa: E402
-from greenshield.settings import Settings  # noqa: E402
+from greenshield.settings import Settings
+from greenshield.store.database import Store
+from tests.share.sharekit import Receiver, copy
+from tests.support.day import seed_day
 
 
 @pytest.fixture(scope="session")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return seed(tmp_path_factory.mktemp("share-seeded"))
+    return seed_day(tmp_path_factory.mktemp("share-seeded"))
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -18,16 +17,11 @@ from standardwebhooks import Webhook
 from greenshield.store import schema as t
 from greenshield.store import tokens
 from greenshield.translog.entries import loads
-from greenshield.store.pipeline import open_audit
-from greenshield.store.pipeline import run as run_pipeline
 from greenshield.store.database import Store
-from greenshield.store.testing import settings_for
-from greenshield.rules.pack import default_pack
 from greenshield.settings import Settings
 from greenshield.store import outbox
 from greenshield.share.scope import parse
-
-PARCELS, SEED = 300, 11
+from tests.support.day import copy_store
 
 
 @dataclasses.dataclass
@@ -112,26 +106,11 @@ class Receiver:
         return out
 
 
-def seed(base: Path, parcels: int = PARCELS, seed_: int = SEED) -> Path:
-    from greenshield.simulate import generate_lines
-
-    settings = settings_for(base / "var", f"sqlite:///{base / 'day.db'}")
-    audit = open_audit(settings)
-    try:
-        run_pipeline(audit, [("sim-day.jsonl", list(generate_lines(parcels, seed_, fault_rate=0.2)))], default_pack())
-    finally:
-        audit.close()
-    return base
-
-
 def copy(seeded: Path, into: Path, **changes: Any) -> Settings:
-    shutil.copytree(seeded / "var", into / "var")
-    for name in ("day.db", "day.db-wal", "day.db-shm"):
-        if (seeded / name).exists():
-            shutil.copy(seeded / name, into / name)
+    """A copy of the seeded day in ``into``; its settings, with fast retries and local http allowed, and ``changes``."""
     fast = {"notify_allow_local_http": True, "notify_retry_base_ms": 50, "notify_retry_cap_ms": 400,
             "notify_max_attempts": 6, "notify_timeout_seconds": 5, **changes}
-    return dataclasses.replace(settings_for(into / "var", f"sqlite:///{into / 'day.db'}"), **fast)
+    return dataclasses.replace(copy_store(seeded, into), **fast)
 
 
 def topic_values(store: Store) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from sharekit import copy
+from tests.share.sharekit import copy
 
 from greenshield import cli
 from greenshield.api.app import create_app
@@ -142,7 +142,7 @@ def test_the_commands_issue_a_scoped_token_and_manage_its_subscriptions(
 def test_a_pull_feed_serves_the_same_messages_and_ids_signed(api: Api) -> None:
     from standardwebhooks import Webhook
 
-    from sharekit import topic_values
+    from tests.share.sharekit import topic_values
 
     from greenshield.store import outbox
     from greenshield.notifier.service import route, violation_messages

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sharekit import Receiver, copy, department, subscribe, topic_values, route_values, wait_until
+from tests.share.sharekit import Receiver, copy, department, subscribe, topic_values, route_values, wait_until
 
 from greenshield.store import schema as t
 from greenshield.store.database import Store

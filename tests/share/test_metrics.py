@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 
-from sharekit import OnePollConsumer, Receiver, Record, copy, department, subscribe, topic_values, route_values, wait_until
+from tests.share.sharekit import OnePollConsumer, Receiver, Record, copy, department, subscribe, topic_values, route_values, wait_until
 
 from greenshield.store.database import Store
 from greenshield.settings import Settings
@@ -156,14 +156,12 @@ def test_outcome_classes_are_a_fixed_set(status: int | None, error: str | None, 
 
 def test_the_command_serves_metrics_and_goes_on_without_them_when_the_port_is_taken() -> None:
     import dataclasses
-    import socket
     from urllib.request import urlopen
 
     from greenshield.commands.notifier import serve_metrics
+    from greenshield.devtools.process import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     settings = dataclasses.replace(Settings(), notifier_metrics_port=port)
     assert serve_metrics(NotifierMetrics(), settings, None) == port
     text = urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sharekit import Receiver, copy, department, publish, subscribe, topic_values, wait_until
+from tests.share.sharekit import Receiver, copy, department, publish, subscribe, topic_values, wait_until
 
 from greenshield.store import schema as t
 from greenshield.store import sharing_tables as st
 from greenshield.store import stats
 from greenshield.store.database import Store
-from greenshield.stream.testing import create_test_topics, delete_test_topics, kafka_security
+from tests.support.stream import create_test_topics, delete_test_topics, kafka_security
 from greenshield.settings import Settings
 from greenshield.store import outbox
 from greenshield.notifier.service import Notifier

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 import sqlalchemy as sa
-from sharekit import OnePollConsumer, Receiver, Record, copy, department, subscribe, topic_values
+from tests.share.sharekit import OnePollConsumer, Receiver, Record, copy, department, subscribe, topic_values
 
 from greenshield.store import schema as t
 from greenshield.store.database import Store

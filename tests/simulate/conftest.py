@@ -1,17 +1,10 @@
-"""Shared simulated days, generated once per session; makes ``simdays`` importable (--import-mode=importlib)."""
+"""Shared simulated days (tests.simulate.simdays), generated once per session."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from simdays import Day  # noqa: E402
+from tests.simulate.simdays import Day
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import islice
 
 import orjson
-from simdays import RFC3339, Day, instant
+from tests.simulate.simdays import RFC3339, Day, instant
 
 from greenshield.simulate import Simulation, generate, generate_lines
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from simdays import RFC3339, Day, instant
+from tests.simulate.simdays import RFC3339, Day, instant
 
 from greenshield.simulate import Simulation
 

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from simdays import Day, instant
+from tests.simulate.simdays import Day, instant
 
 RANK = {t: i for i, t in enumerate(
     ("acceptance", "xray", "manual_check", "interception", "sort_scan", "depart", "arrive", "delivery"))}

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from simdays import Day, instant
+from tests.simulate.simdays import Day, instant
 
 START = datetime(2026, 11, 11, tzinfo=timezone(timedelta(hours=8)))
 

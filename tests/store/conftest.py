@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from greenshield import cli
-from greenshield.store.testing import isolated_schema
+from tests.support.store import isolated_schema
 
 COMMANDS = ("check", "run", "trace", "staff_record", "violations", "audit")
 

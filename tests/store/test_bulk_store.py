@@ -25,7 +25,7 @@ from greenshield.store.pipeline import open_audit
 from greenshield.store.rows import EVENT_COLUMNS, event_row_entry, event_values, row_entry
 from greenshield.store.database import Store, insert_rows
 from greenshield.store.intake_stream import NewEvent, store_events
-from greenshield.store.testing import settings_for
+from tests.support.store import settings_for
 from greenshield.store.verify import verify
 from greenshield.rules.privacy import redact_event
 from greenshield.rules.model import Rejection
@@ -179,7 +179,7 @@ class TestInsertRows:
         """What the worker's bisection turns into one reject: psycopg's DataError, raised in the transaction."""
         import psycopg
 
-        from greenshield.store.testing import isolated_schema
+        from tests.support.store import isolated_schema
 
         with isolated_schema(pg_url) as url:
             store = Store.open(url)

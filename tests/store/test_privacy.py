@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from greenshield import cli
 from greenshield.store import schema as t
-from greenshield.store.testing import isolated_schema
+from tests.support.store import isolated_schema
 
 COMMANDS = ("check", "run", "trace", "staff_record", "violations", "risk", "credit", "audit")
 SAMPLE = Path(__file__).parent.parent / "data" / "sample-day.jsonl"

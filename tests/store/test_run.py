@@ -209,7 +209,7 @@ class TestLongFractions:
                                                                   tmp_path: Path) -> None:
         """Contract §1 allows any number of fraction digits: PostgreSQL stores them (Text, not VARCHAR(64)),
         the run sets its clock to that instant, and verify passes (VARCHAR(64) failed the insert)."""
-        from greenshield.store.testing import isolated_schema
+        from tests.support.store import isolated_schema
 
         digits = "123456789" * 33 + "123"  # 300 digits, no trailing zero (the instant keeps none)
         at = f"2026-11-11T08:00:00.{digits}+08:00"

@@ -20,7 +20,7 @@ from greenshield.store.pipeline import Audit, open_audit
 from greenshield.translog.proofs import verify_consistency, verify_inclusion
 from greenshield.store.queries import record
 from greenshield.store.database import Handoff, SchemaError, Store
-from greenshield.store.testing import isolated_schema, settings_for
+from tests.support.store import isolated_schema, settings_for
 from greenshield.store.verify import verify
 from greenshield.settings import Settings
 

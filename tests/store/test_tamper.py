@@ -30,7 +30,7 @@ from greenshield.store.audit_log import Policy, leaf_hashes, rebuild_nodes
 from greenshield.translog.merkle import MerkleAccumulator
 from greenshield.store.rows import row_entry
 from greenshield.store.database import SchemaError, Store
-from greenshield.store.testing import isolated_schema
+from tests.support.store import isolated_schema
 from greenshield.store.verify import Report, verify
 
 SAMPLE = Path(__file__).parent.parent / "data" / "sample-day.jsonl"

@@ -15,7 +15,7 @@ from greenshield.translog.keys import signing_key
 from greenshield.store.audit_log import leaf_numbers
 from greenshield.store.pipeline import open_audit, run
 from greenshield.store.retention import purge
-from greenshield.store.testing import settings_for
+from tests.support.store import settings_for
 from greenshield.store.verify import Report, verify
 from greenshield.rules.pack import default_pack
 

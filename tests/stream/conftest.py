@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from greenshield.stream.testing import consume_all as consume_all  # noqa: F401  (re-exported: tests import it from here)
-from greenshield.store.testing import isolated_schema
-from greenshield.stream.testing import create_test_topics, delete_test_topics, kafka_security
+from tests.support.stream import consume_all as consume_all  # noqa: F401  (re-exported: tests import it from here)
+from tests.support.store import isolated_schema
+from tests.support.stream import create_test_topics, delete_test_topics, kafka_security
 from greenshield.settings import Secret, Settings
 
 CONTROL_KEY = "test-control-key-0123456789"

@@ -17,7 +17,7 @@ from unittest import mock
 import kafka.producer.kafka as _producer_module
 import kafka.producer.producer_batch as _batch_module
 
-from greenshield.stream.testing import kafka_client
+from tests.support.stream import kafka_client
 
 
 class RawHeaderKey(str):

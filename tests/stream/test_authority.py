@@ -25,7 +25,7 @@ from greenshield.sdk.clients import RELIABLE_PRODUCER, common, security_options
 from greenshield.stream.control import send_advance
 from greenshield.sdk.producer import GreenShieldProducer, InvalidEvent
 from greenshield.sdk.sender import signature
-from greenshield.stream.testing import kafka_security
+from tests.support.stream import kafka_security
 from greenshield.stream.topics import admin_client
 from greenshield.rules.parse import is_blank
 from greenshield.settings import Settings, read_credentials

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from greenshield.devtools import kafka_broker as broker, kafka_config, kafka_jars
+from greenshield.devtools.process import free_port
 from greenshield.settings import Settings
 
 
@@ -50,12 +51,6 @@ def _kafka_cli(*argv: str) -> int:
     kafka.register(parser.add_subparsers())
     args = parser.parse_args(["kafka", *argv])
     return int(args.func(args))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _dead_pid() -> int:
@@ -192,8 +187,8 @@ def test_cli_up_without_java_and_mvn_exits_2(
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     monkeypatch.setenv("GREENSHIELD_KAFKA_CACHE", str(tmp_path / "cache"))
-    rc = _kafka_cli("up", "--data-dir", str(tmp_path / "k"), "--port", str(_free_port()),
-                    "--controller-port", str(_free_port()))
+    rc = _kafka_cli("up", "--data-dir", str(tmp_path / "k"), "--port", str(free_port()),
+                    "--controller-port", str(free_port()))
     err = capsys.readouterr().err
     assert rc == 2
     assert "`java` and `mvn` not found" in err
@@ -205,7 +200,7 @@ def test_old_java_is_refused(tmp_path: Path) -> None:
     bin_ = tmp_path / "bin"
     _script(bin_, "java", """echo 'openjdk version "11.0.22" 2024-01-16' >&2\n""")
     _script(bin_, "mvn", "exit 99\n")
-    cfg = _cfg(tmp_path, port=_free_port(), controller_port=_free_port())
+    cfg = _cfg(tmp_path, port=free_port(), controller_port=free_port())
     with pytest.raises(broker.MissingToolError, match="Java 11, too old"):
         broker.up(cfg, path=str(bin_))
 
@@ -225,7 +220,7 @@ def test_failed_download_leaves_no_cache(tmp_path: Path) -> None:
         'echo "[ERROR] Could not resolve dependencies: repo.maven.apache.org: Temporary failure"\n'
         "exit 1\n",
     )
-    cfg = _cfg(tmp_path, port=_free_port(), controller_port=_free_port())
+    cfg = _cfg(tmp_path, port=free_port(), controller_port=free_port())
     with pytest.raises(kafka_config.DownloadError) as ei:
         broker.up(cfg, path=str(bin_))
     assert ei.value.exit_code == 2
@@ -313,7 +308,7 @@ def test_garbage_pid_file(tmp_path: Path) -> None:
 def test_up_cleans_stale_pid_file_before_failing_on_tools(tmp_path: Path) -> None:
     empty = tmp_path / "bin"
     empty.mkdir()
-    cfg = _cfg(tmp_path, port=_free_port(), controller_port=_free_port())
+    cfg = _cfg(tmp_path, port=free_port(), controller_port=free_port())
     cfg.data_dir.mkdir(parents=True)
     cfg.pid_file.write_text(f"{_dead_pid()}\n")
     notes: list[str] = []
@@ -326,7 +321,7 @@ def test_up_cleans_stale_pid_file_before_failing_on_tools(tmp_path: Path) -> Non
 def test_cli_status_and_down_when_nothing_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    flags = ["--data-dir", str(tmp_path / "k"), "--port", str(_free_port())]
+    flags = ["--data-dir", str(tmp_path / "k"), "--port", str(free_port())]
     assert _kafka_cli("status", *flags) == 1
     assert capsys.readouterr().out.startswith("stopped at 127.0.0.1:")
     assert _kafka_cli("down", *flags) == 0
@@ -337,7 +332,7 @@ def test_port_in_use_is_reported(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        cfg = _cfg(tmp_path, port=port, controller_port=_free_port())
+        cfg = _cfg(tmp_path, port=port, controller_port=free_port())
         with pytest.raises(broker.BrokerError, match=f"127.0.0.1:{port} is already in use"):
             broker.up(cfg, path=os.defpath)
 
@@ -346,7 +341,7 @@ def test_fresh_refuses_to_wipe_a_foreign_dir(tmp_path: Path) -> None:
     d = tmp_path / "precious"
     d.mkdir()
     (d / "thesis.tex").write_text("years of work")
-    cfg = broker.BrokerConfig(data_dir=d, cache_dir=tmp_path / "c", port=_free_port(), controller_port=_free_port())
+    cfg = broker.BrokerConfig(data_dir=d, cache_dir=tmp_path / "c", port=free_port(), controller_port=free_port())
     with pytest.raises(broker.BrokerError, match="does not look like a broker data dir"):
         broker.up(cfg, fresh=True, path=str(tmp_path))
     assert (d / "thesis.tex").exists()
@@ -354,4 +349,4 @@ def test_fresh_refuses_to_wipe_a_foreign_dir(tmp_path: Path) -> None:
 
 def test_probe_of_a_closed_port_fails_fast() -> None:
     with pytest.raises(broker.ProbeError, match="cannot connect"):
-        broker.probe(f"127.0.0.1:{_free_port()}", timeout=2)
+        broker.probe(f"127.0.0.1:{free_port()}", timeout=2)

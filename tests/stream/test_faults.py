@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from greenshield.store import schema as t
 from greenshield.devtools.process import stop_child
 from greenshield.settings import Settings
-from greenshield.stream.testing import kafka_client
+from tests.support.stream import kafka_client
 
 from .conftest import consume_all, unique_settings
 from .helpers import (

@@ -16,7 +16,7 @@ from greenshield.store import schema as t
 from greenshield.store.audit_log import Policy, Sequencer, append
 from greenshield.store.sequencer import SequencerThread
 from greenshield.store.database import Store
-from greenshield.store.testing import isolated_schema
+from tests.support.store import isolated_schema
 from greenshield.stream.writer import AUTO_ON, writer_thread_wanted
 from greenshield.settings import Settings
 

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 import urllib.request
 from collections.abc import Callable
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from greenshield.devtools.process import free_port
 from greenshield.settings import Settings
 
 from .helpers import WorkerThread, advance, batch_verdict, open_violations, sample_lines, send_raw, send_valid, wait_until
 
 pytestmark = pytest.mark.kafka
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -39,7 +33,7 @@ def test_metrics_count_what_the_worker_decided(pipeline: Callable[..., tuple[Set
     """Consumed, accepted, rejected and duplicated by type and enterprise; violations by rule; lag, latency, age."""
     settings, db = pipeline()
     lines = sample_lines()
-    port = _free_port()
+    port = free_port()
     with WorkerThread(settings, db) as running:
         running.metrics.serve(port)
         send_valid(settings, lines + lines[:10])
@@ -77,7 +71,7 @@ def test_readiness_and_future_dated_events(pipeline: Callable[..., tuple[Setting
     import orjson
 
     settings, db = pipeline()
-    port = _free_port()
+    port = free_port()
     future = {"v": 1, "type": "sort_scan", "enterprise_id": "E1000001", "event_id": "future-1",
               "waybill_no": "WB09999999", "occurred_at": "2099-01-01T00:00:00Z", "site_id": "S00000001",
               "staff_id": "P00000001"}

@@ -16,7 +16,7 @@ from greenshield.stream.control import encode_advance
 from greenshield.stream.decode import MAX_REJECT_MESSAGE
 from greenshield.stream.state import partition_of
 from greenshield.settings import Settings
-from greenshield.stream.testing import kafka_client
+from tests.support.stream import kafka_client
 
 from .conftest import CONTROL_KEY, consume_all
 from .helpers import (

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,16 +12,11 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-
-_HERE = os.path.dirname(__file__)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from tlogworld import Log, open_log  # noqa: E402
-
 from fastapi.testclient import TestClient
 
 from greenshield.api.limits import server_config
+from greenshield.devtools.process import free_port
+from tests.translog.tlogworld import Log, open_log
 
 GOCLIENT = Path(__file__).parent / "goclient"
 
@@ -50,9 +43,7 @@ def client(log: Log) -> Iterator[TestClient]:
 @pytest.fixture
 def server(log: Log) -> Iterator[str]:
     """The app on a real uvicorn server on 127.0.0.1; its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     uv = uvicorn.Server(server_config(log.app, log.settings, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()

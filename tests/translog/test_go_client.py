@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tlogworld import Log
+from tests.translog.tlogworld import Log
 
 from greenshield.translog.checkpoint import DEFAULT_ORIGIN, sign_checkpoint, verifier_key
 from greenshield.translog.keys import signing_key

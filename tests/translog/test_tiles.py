@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tlogworld import Log, open_log
+from tests.translog.tlogworld import Log, open_log
 
 from greenshield.translog.checkpoint import parse_note, verify_checkpoint
 from greenshield.translog.keys import signing_key
 from greenshield.store.audit_log import latest_checkpoint, leaf_hashes, root_at
 from greenshield.translog.merkle import root
-from greenshield.store.testing import isolated_schema
+from tests.support.store import isolated_schema
 from greenshield.translog.tiles import Tile, TilePathError, encode_index, entry_bundle, parse_entry_bundle, parse_path, tiles_of
 
 

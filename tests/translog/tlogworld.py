@@ -11,7 +11,7 @@ from greenshield.api.app import create_app
 from greenshield.store import tokens
 from greenshield.store.audit_log import append
 from greenshield.store.database import Store
-from greenshield.store.testing import settings_for
+from tests.support.store import settings_for
 from greenshield.settings import Settings
 
 

@@ -23,14 +23,14 @@ from typing import Any, cast
 
 import orjson
 
-from oracle.privacy import id_hash, mask_id_number, redact_rejected
+from .privacy import id_hash, mask_id_number, redact_rejected
 from greenshield.rules.documents import DOCUMENTS, document_well_formed, trim
 from greenshield.rules.formats import (
     ENTITIES, EVENT_ID as _EVENT_ID, FORMATS, PERSON_STATUSES, REGION as _REGION, SENDER_FIELDS, STATUSES,
     VERIFIED_BY, WAYBILL as _WAYBILL,
 )
 from greenshield.rules.model import TYPE_RANK, Acceptance, Event, RegistryRecord, Rejection
-from oracle.timestamps import Instant, TimestampError, local_date, parse_instant
+from .timestamps import Instant, TimestampError, local_date, parse_instant
 
 JSON_WHITESPACE = b" \t\r\n"
 MAX_REASON = 300  # characters: a reason is a sentence, never a copy of the input

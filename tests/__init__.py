@@ -1,0 +1,1 @@
+"""The test suite of Green Shield (a package: helpers import as ``tests.<dir>.<module>``)."""

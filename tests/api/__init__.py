@@ -1,0 +1,1 @@
+"""Tests of the service: routes, auth and scope, ingest, limits, the dashboard."""

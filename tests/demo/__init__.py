@@ -1,0 +1,1 @@
+"""Tests of the demo: its parts, the embedded run, the dashboard screenshot."""

@@ -1,0 +1,1 @@
+"""Tests of the developer tools: packaging of the broker's POM."""

@@ -1,0 +1,1 @@
+"""Tests of the EPCIS export against the GS1 test data."""

@@ -1,0 +1,1 @@
+"""Tests of intake: classification of files, the entry points."""

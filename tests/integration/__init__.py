@@ -1,0 +1,1 @@
+"""Integration tests: a private Kafka broker, the SQLAlchemy round trip."""

@@ -1,0 +1,1 @@
+"""Tests of the rule core: parsing, each rule, packs, the check CLI."""

@@ -1,0 +1,1 @@
+"""Tests of sharing: subscriptions, webhook delivery, the notifier and its metrics."""

@@ -1,0 +1,1 @@
+"""Tests of the simulated days: formats, journeys, faults, determinism, the CLI."""

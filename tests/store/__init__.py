@@ -1,0 +1,1 @@
+"""Tests of the audit store: writes, the audit log, verification, tamper evidence."""
