@@ -28,7 +28,7 @@ help:
 	@echo "make kafka-up    start the local Kafka broker on 127.0.0.1:19092 (data in var/kafka)"
 	@echo "make kafka-down  stop it"
 	@echo "make bench       run the benchmarks"
-	@echo "make lint        type-check with mypy"
+	@echo "make lint        type-check with mypy, check the import rules"
 
 # The stamp is newer than pyproject.toml once the install succeeded, so a second run does nothing.
 venv: $(STAMP)
@@ -77,3 +77,4 @@ bench: venv
 
 lint: venv
 	$(BIN)/mypy greenshield
+	$(BIN)/lint-imports
