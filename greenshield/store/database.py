@@ -45,11 +45,8 @@ SQLITE_CACHE_KIB = 128 * 1024
 def create_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get WAL, ``synchronous=NORMAL`` and explicit BEGINs."""
     if not url.startswith("sqlite"):
-        # no server-side prepared statements: psycopg prepares a query after its 5th use, and
-        # PostgreSQL may then keep a generic plan made while the tables were small (a fresh
-        # store), e.g. a sequential scan for the worker's per-batch key lookups. Measured with
-        # benchmarks/stream_bench.py on PostgreSQL, 100k events: 3.3k-8.1k events/s over 7 runs
-        # with psycopg's default, 6.2k-6.9k over 4 runs without preparing.
+        # no server-side prepared statements: a generic plan made while the tables were small
+        # can stay a sequential scan (docs/adr/0004-bulk-store.md, "Prepared statements")
         return sa.create_engine(url, connect_args={"prepare_threshold": None})
     path = sa.engine.make_url(url).database
     if path and path != ":memory:":

@@ -1,7 +1,7 @@
 """The worker's output producer (violations, rejects) on librdkafka: acks=all, idempotent, flushed before the commit.
 
-The same two calls as kafka-python's producer, which the worker used before (ADR 0005:
-≈ 2 µs/event there, plus its I/O thread's share of the GIL): :meth:`OutputProducer.send`
+The same two calls as kafka-python's producer, which the worker used before (why it moved:
+ADR 0005): :meth:`OutputProducer.send`
 queues one message and returns its :class:`Delivery`; :meth:`OutputProducer.flush` waits
 until every queued message is acknowledged by all in-sync replicas or the timeout passed.
 A message not delivered by then is a delivery that is not ``is_done`` (or ``failed()``):

@@ -26,9 +26,8 @@ from greenshield.settings import Settings
 T = TypeVar("T")
 
 
-#: where ``auto`` turns the thread on: the stores on which it was measured to win (ADR 0006). On this
-#: project's measurements neither did (alternating runs, medians on/off 1.02-1.13, won 6 of 12 pairs, spread
-#: larger than the difference), so ``auto`` is off for both until a measurement says otherwise.
+#: where ``auto`` turns the thread on: the stores on which it was measured to win; neither has so far
+#: (the runs are in ADR 0006), so ``auto`` is off for both until a measurement says otherwise.
 AUTO_ON = {"sqlite": False, "postgresql": False}
 
 
