@@ -137,11 +137,22 @@ class StreamConsumer:
         return int(high) if high >= 0 else None
 
     def watermarks(self, tp: TP, timeout: float = 10.0) -> tuple[int, int]:
-        """``(low, high)`` offsets of ``tp``, asked of the broker."""
-        from confluent_kafka import TopicPartition
+        """``(low, high)`` offsets of ``tp``, asked of the broker (again while it has no leader, up to ``timeout``)."""
+        from confluent_kafka import KafkaException, TopicPartition
 
-        low, high = self._ask().get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=timeout)
-        return int(low), int(high)
+        deadline = time.monotonic() + timeout
+        pause = 0.05
+        while True:
+            try:
+                low, high = self._ask().get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
+                                                              timeout=max(deadline - time.monotonic(), 0.001))
+                return int(low), int(high)
+            except KafkaException as err:
+                if not (err.args and _leaderless(err.args[0])) or time.monotonic() + pause >= deadline:
+                    raise
+            log.info("event=offsets_retry reason=no_leader partitions=1")
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
     def _ask(self) -> Any:
         """A second client, never assigned, that asks the broker about offsets.

@@ -54,6 +54,15 @@ class _Asker:
     def __init__(self, script: dict[int, list[Any]]) -> None:
         self.script, self.calls = script, []  # type: dict[int, list[Any]], list[list[int]]
 
+    def get_watermark_offsets(self, tp: Any, timeout: float) -> tuple[int, int]:
+        from confluent_kafka import KafkaException
+
+        self.calls.append([tp.partition])
+        step = self.script[tp.partition].pop(0)
+        if not isinstance(step, tuple):
+            raise KafkaException(step)
+        return step
+
     def offsets_for_times(self, asked: list[Any], timeout: float) -> list[_Answer]:
         self.calls.append([p.partition for p in asked])
         out = []
@@ -82,6 +91,15 @@ class TestEndOffsets:
         got = consumer.end_offsets([TP("t", 0), TP("t", 1)], timeout=10.0)
         assert got == {TP("t", 0): 7, TP("t", 1): 9}
         assert asker.calls == [[0, 1], [1], [1]]
+
+    def test_watermarks_are_asked_again_while_there_is_no_leader(self, consumer: StreamConsumer) -> None:
+        from confluent_kafka import KafkaError, KafkaException
+
+        consumer._asker = asker = _Asker({0: [KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION), (3, 8)]})
+        assert consumer.watermarks(TP("t", 0), timeout=10.0) == (3, 8) and asker.calls == [[0], [0]]
+        consumer._asker = _Asker({0: [KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)]})
+        with pytest.raises(KafkaException, match="TOPIC_AUTHORIZATION_FAILED"):
+            consumer.watermarks(TP("t", 0), timeout=10.0)
 
     def test_other_errors_and_a_spent_budget_raise(self, consumer: StreamConsumer) -> None:
         from confluent_kafka import KafkaError, KafkaException
