@@ -118,7 +118,7 @@ class BatchChecker:
         self._inputs += 1
         if self.shard is not None:
             return self._feed_shard(lines, source, self.shard)
-        stats, core, dedup = self.stats, self.core, self.dedup
+        stats, dedup = self.stats, self.dedup
         for number, line in enumerate(lines, 1):
             stats.lines += 1
             if number == 1 and line.startswith(BOM):
