@@ -41,9 +41,11 @@ def test_metrics_count_what_the_worker_decided(pipeline: Callable[..., tuple[Set
         advance(settings)
         assert wait_until(lambda: open_violations(db) == batch_verdict(lines))
         assert wait_until(lambda: _total(_scrape(port), "greenshield_events_rejected_total") == 1)
-        # gauges are refreshed by the worker's housekeeping, after a fetch has told it the high water
-        assert wait_until(lambda: {"greenshield_consumer_lag_messages", "greenshield_watermark_age_seconds"}
-                          <= set(_scrape(port)))
+        # gauges are refreshed by the worker's housekeeping, after a fetch has told it the high water: wait
+        # until a refresh has seen every partition's watermark (not just the first one's)
+        every = {str(p) for p in range(settings.events_partitions)}
+        assert wait_until(lambda: {labels["partition"] for labels, _ in _scrape(port).get(
+            "greenshield_watermark_age_seconds", [])} == every and "greenshield_consumer_lag_messages" in _scrape(port))
         samples = _scrape(port)
     assert _total(samples, "greenshield_events_accepted_total") == len(lines)
     assert _total(samples, "greenshield_events_accepted_total", type="registry") == 204
@@ -60,8 +62,7 @@ def test_metrics_count_what_the_worker_decided(pipeline: Callable[..., tuple[Set
     assert _total(samples, "greenshield_violations_opened_total", rule="XR-1") >= 1
     assert {labels["partition"] for labels, _ in samples["greenshield_consumer_lag_messages"]} >= {"0"}
     assert _total(samples, "greenshield_store_commit_seconds_count") >= 1
-    assert {labels["partition"] for labels, _ in samples["greenshield_watermark_age_seconds"]} == \
-           {str(p) for p in range(settings.events_partitions)}
+    assert {labels["partition"] for labels, _ in samples["greenshield_watermark_age_seconds"]} == every
     assert _total(samples, "greenshield_store_unavailable") == 0
 
 
