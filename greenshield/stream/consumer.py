@@ -140,19 +140,15 @@ class StreamConsumer:
         """``(low, high)`` offsets of ``tp``, asked of the broker (again while it has no leader, up to ``timeout``)."""
         from confluent_kafka import KafkaException, TopicPartition
 
-        deadline = time.monotonic() + timeout
-        pause = 0.05
+        retry = _LeaderRetry(timeout)
         while True:
             try:
                 low, high = self._ask().get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
-                                                              timeout=max(deadline - time.monotonic(), 0.001))
+                                                              timeout=retry.left())
                 return int(low), int(high)
             except KafkaException as err:
-                if not (err.args and _leaderless(err.args[0])) or time.monotonic() + pause >= deadline:
+                if not (err.args and retry.again(err.args[0], 1)):
                     raise
-            log.info("event=offsets_retry reason=no_leader partitions=1")
-            time.sleep(pause)
-            pause = min(pause * 2, 1.0)
 
     def _ask(self) -> Any:
         """A second client, never assigned, that asks the broker about offsets.
@@ -176,27 +172,22 @@ class StreamConsumer:
         """
         from confluent_kafka import OFFSET_END, KafkaException, TopicPartition
 
-        deadline = time.monotonic() + timeout
+        retry = _LeaderRetry(timeout)
         wanted = list(dict.fromkeys(tps))
         out: dict[TP, int] = {}
-        pause = 0.05
         while wanted:
-            left = max(deadline - time.monotonic(), 0.001)
             asked = [TopicPartition(t, n, OFFSET_END) for t, n in wanted]
-            again: list[TP] = []
-            for p in self._ask().offsets_for_times(asked, timeout=left):
-                tp = TP(p.topic, p.partition)
+            again: list[tuple[TP, Any]] = []
+            for p in self._ask().offsets_for_times(asked, timeout=retry.left()):
                 if p.error is None:
-                    out[tp] = int(p.offset)
-                elif _leaderless(p.error) and time.monotonic() + pause < deadline:
-                    again.append(tp)
+                    out[TP(p.topic, p.partition)] = int(p.offset)
+                elif _leaderless(p.error):
+                    again.append((TP(p.topic, p.partition), p.error))
                 else:
                     raise KafkaException(p.error)
-            if again:
-                log.info("event=offsets_retry reason=no_leader partitions=%d", len(again))
-                time.sleep(pause)
-                pause = min(pause * 2, 1.0)
-            wanted = again
+            if again and not retry.again(again[0][1], len(again)):
+                raise KafkaException(again[0][1])
+            wanted = [tp for tp, _ in again]
         return out
 
     def position(self, tp: TP) -> int | None:
@@ -266,6 +257,26 @@ class StreamConsumer:
 
 def _leaderless(err: Any) -> bool:
     return hasattr(err, "name") and err.name() in _LEADERLESS_ERRORS
+
+
+class _LeaderRetry:
+    """Asking the broker again while a partition has no leader: 50 ms, doubling up to 1 s, within a budget."""
+
+    def __init__(self, timeout: float) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.pause = 0.05
+
+    def left(self) -> float:
+        return max(self.deadline - time.monotonic(), 0.001)
+
+    def again(self, err: Any, partitions: int) -> bool:
+        """After ``err``: wait and say True to ask again, or False (not a leader error, or no time left)."""
+        if not _leaderless(err) or time.monotonic() + self.pause >= self.deadline:
+            return False
+        log.info("event=offsets_retry reason=no_leader partitions=%d", partitions)
+        time.sleep(self.pause)
+        self.pause = min(self.pause * 2, 1.0)
+        return True
 
 
 def _rebalance(err: Any) -> bool:
