@@ -281,3 +281,17 @@ def open_violations_by_parcel(db_url: str) -> Parcelled:
         engine.dispose()
     return {(v["enterprise_id"], v["waybill_no"], v["rule_id"], v["occurred_at"], tuple(v["evidence"]))
             for v in found}
+
+
+def add_poison_constraint(db: str) -> None:
+    """Make the store refuse one row, an event of waybill ``POISON0001`` (a CHECK on PostgreSQL, a trigger on SQLite)."""
+    engine = sa.create_engine(db)
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("ALTER TABLE events ADD CONSTRAINT poison CHECK (waybill_no <> 'POISON0001')")
+            else:
+                conn.exec_driver_sql("CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.waybill_no = "
+                                     "'POISON0001' BEGIN SELECT RAISE(ABORT, 'poison'); END")
+    finally:
+        engine.dispose()

@@ -20,7 +20,7 @@ from tests.support.store import isolated_schema
 from greenshield.stream.writer import AUTO_ON, writer_thread_wanted
 from greenshield.settings import Settings
 
-from .helpers import WorkerThread, count_rows, duplicate_keys, sample_lines, send_valid, stored_events, wait_until
+from .helpers import WorkerThread, add_poison_constraint, count_rows, duplicate_keys, sample_lines, send_valid, stored_events, wait_until
 
 Pipeline = Callable[..., tuple[Settings, str]]
 
@@ -95,19 +95,6 @@ SCAN = {"v": 1, "type": "sort_scan", "enterprise_id": "E1000001", "occurred_at":
         "site_id": "S00000001", "staff_id": "P00000001"}
 
 
-def _poison_constraint(db: str) -> None:
-    engine = sa.create_engine(db)
-    try:
-        with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
-                conn.exec_driver_sql("ALTER TABLE events ADD CONSTRAINT poison CHECK (waybill_no <> 'POISON0001')")
-            else:
-                conn.exec_driver_sql("CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.waybill_no = "
-                                     "'POISON0001' BEGIN SELECT RAISE(ABORT, 'poison'); END")
-    finally:
-        engine.dispose()
-
-
 class Recorder:
     """Wraps a worker's store transactions and offset queueing, and checks their order."""
 
@@ -165,7 +152,7 @@ def test_with_the_writer_thread_a_poison_row_is_one_reject_and_no_offset_moves_b
     poison = orjson.dumps({**SCAN, "waybill_no": "POISON0001", "event_id": "poison-1"})
     with WorkerThread(settings, db) as running:
         rec = Recorder(running, slow=0.02)
-        _poison_constraint(db)
+        add_poison_constraint(db)
         send_valid(settings, lines[:half] + [poison] + lines[half:])
         assert wait_until(lambda: stored_events(db) == len(lines) and count_rows(db, t.rejects) == 1), \
             (stored_events(db), count_rows(db, t.rejects))

@@ -20,7 +20,7 @@ from tests.support.stream import kafka_client
 
 from .conftest import CONTROL_KEY, consume_all
 from .helpers import (
-    WorkerThread, advance, batch_verdict, count_rows, duplicate_keys, open_violations, sample_lines, send_records,
+    WorkerThread, add_poison_constraint, advance, batch_verdict, count_rows, duplicate_keys, open_violations, sample_lines, send_records,
     send_valid, stored_events, wait_until)
 
 pytestmark = [pytest.mark.kafka]
@@ -136,19 +136,6 @@ def test_a_header_key_that_is_not_utf8_is_one_reject_on_either_topic(pipeline: P
     assert count_rows(db, t.events, t.events.c.waybill_no.in_([w2, w3])) == 0
 
 
-def _add_poison_constraint(db: str) -> None:
-    engine = sa.create_engine(db)
-    try:
-        with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
-                conn.exec_driver_sql("ALTER TABLE events ADD CONSTRAINT poison CHECK (waybill_no <> 'POISON0001')")
-            else:
-                conn.exec_driver_sql("CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.waybill_no = "
-                                     "'POISON0001' BEGIN SELECT RAISE(ABORT, 'poison'); END")
-    finally:
-        engine.dispose()
-
-
 def test_a_row_the_store_refuses_is_one_reject_and_the_rest_of_its_batch_is_stored(pipeline: Pipeline) -> None:
     """A real constraint refuses one event's row (before: taken for an outage, the batch retried for ever).
     The batch is bisected: the poison event is one reject, every other event is stored once, offsets move."""
@@ -157,7 +144,7 @@ def test_a_row_the_store_refuses_is_one_reject_and_the_rest_of_its_batch_is_stor
     half = len(lines) // 2
     poison = _scan("POISON0001", "poison-1")
     with WorkerThread(settings, db) as running:
-        _add_poison_constraint(db)
+        add_poison_constraint(db)
         send_valid(settings, lines[:half] + [poison] + lines[half:])
         advance(settings)
         want = batch_verdict(lines)
