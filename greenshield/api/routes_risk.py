@@ -29,7 +29,7 @@ from greenshield.rules.timestamps import format_utc
 from greenshield.store import risk_index
 from greenshield.store.credit_log import list_warnings, store_sanction, stored_grades
 from greenshield.store.database import Store
-from greenshield.store.positions import last_entry_id, last_event_entry_id
+from greenshield.store.positions import last_entry_id, latest_event_id
 from greenshield.store.risk_report import record_credit, risk_report
 from greenshield.store.verdicts import latest_parcel_instant
 
@@ -140,7 +140,7 @@ class RiskWarmer:
 
     def _marker(self) -> tuple[Any, ...]:
         with self.service.store.read() as conn:
-            return last_entry_id(conn), last_event_entry_id(conn)
+            return last_entry_id(conn), latest_event_id(conn)
 
     def step(self) -> bool:
         """Recompute every kind's latest ranking if the store changed since the last step; whether it did."""

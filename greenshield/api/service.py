@@ -28,6 +28,7 @@ from greenshield.store import stats, tokens
 from greenshield.store.audit_log import Sequencer
 from greenshield.store.database import Store
 from greenshield.store.pipeline import Audit, run as run_pipeline
+from greenshield.store.positions import latest_event_id
 from greenshield.store.queries import record
 from greenshield.store.verdicts import last_evaluation
 
@@ -144,7 +145,7 @@ class Service:
         with self.upkeep_lock:
             self.unevaluated = True
             with self.store.read() as conn:
-                fresh = stats.latest_event_id(conn) > last_evaluation(conn).events_seen
+                fresh = latest_event_id(conn) > last_evaluation(conn).events_seen
             if fresh:  # the stored grades tighten their enterprises' packs, as in `greenshield run`
                 path = self.settings.risk_model_file
                 model = load_model(path) if path is not None else default_model()

@@ -1,4 +1,4 @@
-"""How far the store has got: its last audit entry id and its last stored event's entry id (None: none yet)."""
+"""How far the store has got: its last audit entry id (None: empty log) and its last stored event's entry id."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ def last_entry_id(conn: Connection) -> int | None:
     return None if found is None else int(found)
 
 
-def last_event_entry_id(conn: Connection) -> int | None:
-    """The largest entry id of a stored event, or None for no events."""
-    found = conn.execute(sa.select(sa.func.max(t.events.c.entry_id))).scalar()
-    return None if found is None else int(found)
+def latest_event_id(conn: Connection) -> int:
+    """The largest entry id of a stored event (0 for none: entry ids start at 1)."""
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.events.c.entry_id), 0))).scalar_one())

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from greenshield.store import schema as t
 from greenshield.store.database import Store
+from greenshield.store.positions import latest_event_id
 from greenshield.store.side_tables import ensure_versioned_tables, version_table
 from greenshield.store.stats import prefecture_of
 from greenshield.translog.entries import loads
@@ -81,8 +82,7 @@ def covers(conn: Connection) -> bool:
     if not has_tables(conn):
         return False
     seen = int(conn.execute(sa.select(risk_index_state.c.entries_seen)).scalar_one())
-    top = conn.execute(sa.select(sa.func.max(t.events.c.entry_id))).scalar()
-    return top is None or int(top) <= seen
+    return latest_event_id(conn) <= seen
 
 
 def position(conn: Connection) -> tuple[int, int] | None:
@@ -90,8 +90,7 @@ def position(conn: Connection) -> tuple[int, int] | None:
     if not has_tables(conn):
         return None
     seen = int(conn.execute(sa.select(risk_index_state.c.entries_seen)).scalar_one())
-    top = conn.execute(sa.select(sa.func.max(t.events.c.entry_id))).scalar()
-    return seen, int(top or 0)
+    return seen, latest_event_id(conn)
 
 
 def refresh(store: Store, chunk: int = REFRESH_CHUNK) -> int:

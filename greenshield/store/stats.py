@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from greenshield.store import schema as t
 from greenshield.store.audit_log import entry_ids
 from greenshield.store.database import Store, insert_ignoring_conflicts
+from greenshield.store.positions import last_entry_id
 from greenshield.store.side_tables import ensure_versioned_tables, version_table
 from greenshield.store.verdicts import violation_doc
 from greenshield.translog.entries import loads
@@ -80,7 +81,7 @@ def refresh(store: Store) -> int:
     """
     with store.read() as conn:  # the common case, nothing new: no lock taken
         seen = int(conn.execute(sa.select(stats_state.c.entries_seen)).scalar_one())
-        top = conn.execute(sa.select(sa.func.max(t.audit_log.c.id))).scalar()
+        top = last_entry_id(conn)
     if top is None or int(top) <= seen:
         return 0
     added = 0
@@ -339,7 +340,3 @@ def tree_size(conn: Connection) -> int:
     """Leaves sequenced into the audit log so far."""
     return int(conn.execute(sa.select(t.audit_state.c.tree_size).where(t.audit_state.c.id == 1)).scalar_one())
 
-
-def latest_event_id(conn: Connection) -> int:
-    """The largest entry id of a stored event (0 for none)."""
-    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.events.c.entry_id), 0))).scalar_one())

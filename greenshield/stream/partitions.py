@@ -22,7 +22,7 @@ from greenshield.rules.pack import RulePack
 from greenshield.settings import Settings
 from greenshield.store import graded, intake_stream as sink
 from greenshield.store.database import Store
-from greenshield.store.positions import last_event_entry_id
+from greenshield.store.positions import latest_event_id
 from greenshield.stream.state import PartitionState, partition_of
 from greenshield.stream.watermark import PartitionClock
 
@@ -219,5 +219,5 @@ class GradeFollower:
 
     @staticmethod
     def _before_restart(conn: Any, grades: list[graded.StoredGrade]) -> frozenset[int]:
-        newest = last_event_entry_id(conn) or 0
+        newest = latest_event_id(conn)
         return frozenset(g.id for g in grades if g.id < newest)
